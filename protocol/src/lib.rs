@@ -1,0 +1,19 @@
+//! The wire rules of the `/ws/chat/<room>/` protocol (see `shared/PROTOCOL.md`), with no I/O.
+//!
+//! Shared by the reference server and the tools; tested with `cargo test -p protocol`.
+//!
+//! - [`room`]: which paths name a room, and why the others are refused (section 2).
+//! - [`inbound`]: what a client may send, the limits, and the close code for each refusal
+//!   (sections 3 and 5). Decoding and encoding are one pass: [`inbound::broadcast_frame`] turns a
+//!   client's text frame into the frame every member receives.
+//! - [`pyjson`]: the encoder that is byte-identical to Python's `json.dumps` (section 4).
+//! - [`close`]: the close codes used by the reference server.
+
+pub mod close;
+pub mod inbound;
+mod pyfloat;
+pub mod pyjson;
+pub mod room;
+
+pub use inbound::{DecodeError, Limits, broadcast_frame};
+pub use room::{RoomError, RoomName, parse_ws_path};
