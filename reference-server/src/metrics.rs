@@ -1,0 +1,101 @@
+//! The server's counters, exposed on `GET /metrics` in the Prometheus text format.
+//!
+//! Counters are atomics updated off the hot path where possible: delivered frames are added
+//! once per batch a session writes, not once per frame.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct CodeLabel {
+    pub(crate) code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct StatusLabel {
+    pub(crate) status: u16,
+}
+
+/// Every figure the server reports. Cheap to update from any task.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub(crate) open_connections: Gauge,
+    pub(crate) rooms: Gauge,
+    pub(crate) messages_received: Counter,
+    pub(crate) frames_delivered: Counter,
+    pub(crate) slow_member_closes: Counter,
+    pub(crate) closes: Family<CodeLabel, Counter>,
+    pub(crate) handshakes_refused: Family<StatusLabel, Counter>,
+}
+
+impl Metrics {
+    /// Renders the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut registry = Registry::with_prefix("chat");
+        registry.register(
+            "open_connections",
+            "WebSocket connections open now",
+            self.open_connections.clone(),
+        );
+        registry.register("rooms", "Rooms with at least one member", self.rooms.clone());
+        registry.register(
+            "messages_received",
+            "Valid messages received from clients and broadcast",
+            self.messages_received.clone(),
+        );
+        registry.register(
+            "frames_delivered",
+            "Broadcast frames written to member sockets",
+            self.frames_delivered.clone(),
+        );
+        registry.register(
+            "slow_member_closes",
+            "Members closed with 1013 because their outgoing queue was full",
+            self.slow_member_closes.clone(),
+        );
+        registry.register(
+            "closes",
+            "WebSocket connections ended, by the close code the server sent or answered",
+            self.closes.clone(),
+        );
+        registry.register(
+            "handshakes_refused",
+            "WebSocket handshakes refused, by HTTP status",
+            self.handshakes_refused.clone(),
+        );
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    pub(crate) fn closed(&self, code: u16) {
+        self.closes.get_or_create(&CodeLabel { code }).inc();
+    }
+
+    pub(crate) fn refused(&self, status: u16) {
+        self.handshakes_refused
+            .get_or_create(&StatusLabel { status })
+            .inc();
+    }
+
+    /// Messages received so far (for tests and the health check).
+    pub fn messages_received(&self) -> u64 {
+        self.messages_received.get()
+    }
+
+    pub fn open_connections(&self) -> i64 {
+        self.open_connections.get()
+    }
+
+    pub fn rooms(&self) -> i64 {
+        self.rooms.get()
+    }
+
+    pub fn slow_member_closes(&self) -> u64 {
+        self.slow_member_closes.get()
+    }
+}

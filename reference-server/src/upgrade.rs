@@ -1,0 +1,120 @@
+//! The WebSocket handshake on `/ws/chat/<room>/`: every refusal is an immediate HTTP answer
+//! with a one-line reason (404 for a refused room, 403 for a refused Origin, 503 when full),
+//! and an accepted one becomes a tracked session task.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use protocol::parse_ws_path;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tracing::Instrument;
+
+use crate::pages;
+use crate::server::AppState;
+use crate::session;
+
+/// True when the request asks for a WebSocket (`Connection: upgrade` + `Upgrade: websocket`).
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
+    let has_token = |name, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
+}
+
+fn refuse(state: &AppState, status: StatusCode, reason: &str) -> Response {
+    state.metrics.refused(status.as_u16());
+    tracing::debug!(status = status.as_u16(), reason, "handshake refused");
+    (status, format!("{reason}\n")).into_response()
+}
+
+pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Body>) -> Response {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    let room = match parse_ws_path(&target) {
+        Ok(room) => room,
+        Err(e) => {
+            state.metrics.refused(404);
+            return pages::not_found(&e.to_string());
+        }
+    };
+    let headers = req.headers();
+    if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
+        let mut response = refuse(
+            state,
+            StatusCode::UPGRADE_REQUIRED,
+            "Sec-WebSocket-Version must be 13",
+        );
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return response;
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return refuse(state, StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    if !state.origin_allowed(headers.get(header::ORIGIN)) {
+        return refuse(state, StatusCode::FORBIDDEN, "Origin not allowed");
+    }
+    if state.shutdown.is_cancelled() {
+        return refuse(state, StatusCode::SERVICE_UNAVAILABLE, "server shutting down");
+    }
+    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
+        return refuse(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections; try again later",
+        );
+    };
+    let Some(on_upgrade) = req.extensions_mut().remove::<OnUpgrade>() else {
+        return refuse(
+            state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "connection cannot be upgraded",
+        );
+    };
+
+    let ctx = state.session_context();
+    let ws_config = state.ws_config;
+    let span = tracing::debug_span!("session", %room, %peer);
+    state.tracker.spawn(
+        async move {
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(e) => {
+                    tracing::debug!(error = %e, "upgrade failed");
+                    return;
+                }
+            };
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(ws_config),
+            )
+            .await;
+            session::run(ws, room, peer, ctx).await;
+            drop(permit);
+        }
+        .instrument(span),
+    );
+
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
