@@ -1,0 +1,165 @@
+//! PROTOCOL.md sections 3, 4 and 6: what members receive, byte for byte, and in which order.
+
+mod common;
+
+use common::{RawWs, op, room, server};
+
+#[tokio::test]
+async fn section_4_vectors_over_the_wire() {
+    let s = server().await;
+    let name = room("vectors");
+    let mut sender = RawWs::join(s.addr, &name).await;
+    let mut other = RawWs::join(s.addr, &name).await;
+    let vectors: &[(&str, &str)] = &[
+        (r#"{"message":"hi"}"#, r#"{"message": "hi"}"#),
+        (r#"{"message":"x","user":"y"}"#, r#"{"message": "x"}"#),
+        (r#"{"message":"a","message":"b"}"#, r#"{"message": "b"}"#),
+        (r#"{"message":5}"#, r#"{"message": 5}"#),
+        (r#"{"message":1.50}"#, r#"{"message": 1.5}"#),
+        (r#"{"message":1E2}"#, r#"{"message": 100.0}"#),
+        (r#"{"message":-0.0}"#, r#"{"message": -0.0}"#),
+        (
+            r#"{"message":18446744073709551616}"#,
+            r#"{"message": 18446744073709551616}"#,
+        ),
+        (r#"{"message":null}"#, r#"{"message": null}"#),
+        (r#"{"message":true}"#, r#"{"message": true}"#),
+        (r#"{"message":false}"#, r#"{"message": false}"#),
+        (
+            r#"{"message":{"a":1,"b":[1,2]}}"#,
+            r#"{"message": {"a": 1, "b": [1, 2]}}"#,
+        ),
+        (
+            r#"{"message":[1,"two",null]}"#,
+            r#"{"message": [1, "two", null]}"#,
+        ),
+        (r#"{"message":""}"#, r#"{"message": ""}"#),
+        (r#"{"message":"한글"}"#, r#"{"message": "\ud55c\uae00"}"#),
+        (r#"{"message":"😀"}"#, r#"{"message": "\ud83d\ude00"}"#),
+        (
+            r#"{"message":"say \"hi\" \\ bye"}"#,
+            r#"{"message": "say \"hi\" \\ bye"}"#,
+        ),
+        (r#"{"message":"</script>/"}"#, r#"{"message": "</script>/"}"#),
+        (r#"{"message":"a\nb\tc"}"#, r#"{"message": "a\nb\tc"}"#),
+        (
+            r#"{"message":"\u0001\u001f\u007f"}"#,
+            r#"{"message": "\u0001\u001f\u007f"}"#,
+        ),
+        ("  {\"message\":\"w\"}\n", r#"{"message": "w"}"#),
+    ];
+    for (input, want) in vectors {
+        sender.send_text(input).await;
+        for ws in [&mut sender, &mut other] {
+            let frame = ws.read_frame().await;
+            assert!(frame.fin);
+            assert_eq!(frame.text(), *want, "input {input:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn fragmented_messages_are_reassembled() {
+    let s = server().await;
+    let mut ws = RawWs::join(s.addr, &room("frag")).await;
+    ws.send_frame(false, op::TEXT, br#"{"mess"#).await;
+    ws.send_frame(false, op::CONT, br#"age":"in "#).await;
+    // A control frame may arrive between fragments.
+    ws.send_frame(true, op::PING, b"p").await;
+    ws.send_frame(true, op::CONT, br#"parts"}"#).await;
+    let pong = ws.read_frame().await;
+    assert_eq!((pong.opcode, pong.payload.as_slice()), (op::PONG, &b"p"[..]));
+    assert_eq!(ws.recv_text().await, r#"{"message": "in parts"}"#);
+}
+
+#[tokio::test]
+async fn every_member_gets_every_message_once_in_one_order() {
+    let s = server().await;
+    let name = room("order");
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        members.push(RawWs::join(s.addr, &name).await);
+    }
+    // Every member sends concurrently-ish: interleave sends across members.
+    const PER_SENDER: usize = 50;
+    for i in 0..PER_SENDER {
+        for (m, ws) in members.iter_mut().enumerate() {
+            ws.send_text(&format!(r#"{{"message":"{m}-{i}"}}"#)).await;
+        }
+    }
+    let mut orders = Vec::new();
+    for ws in &mut members {
+        let mut seen = Vec::new();
+        for _ in 0..PER_SENDER * 4 {
+            let text = ws.recv_text().await;
+            let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            seen.push(v["message"].as_str().expect("string").to_owned());
+        }
+        orders.push(seen);
+    }
+    // One order for all members...
+    for other in &orders[1..] {
+        assert_eq!(&orders[0], other);
+    }
+    // ...containing each message once, each sender's in its sent order.
+    for m in 0..4 {
+        let mine: Vec<&String> = orders[0]
+            .iter()
+            .filter(|t| t.starts_with(&format!("{m}-")))
+            .collect();
+        let want: Vec<String> = (0..PER_SENDER).map(|i| format!("{m}-{i}")).collect();
+        assert_eq!(mine, want.iter().collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn nothing_crosses_rooms() {
+    let s = server().await;
+    let (a, b) = (room("iso_a"), room("iso_b"));
+    let mut in_a = RawWs::join(s.addr, &a).await;
+    let mut in_b = RawWs::join(s.addr, &b).await;
+    in_a.send_text(r#"{"message":"for a"}"#).await;
+    in_b.send_text(r#"{"message":"for b"}"#).await;
+    assert_eq!(in_a.recv_text().await, r#"{"message": "for a"}"#);
+    assert_eq!(in_b.recv_text().await, r#"{"message": "for b"}"#);
+    // A marker proves nothing else was queued before it.
+    in_a.send_text(r#"{"message":"end"}"#).await;
+    assert_eq!(in_a.recv_text().await, r#"{"message": "end"}"#);
+}
+
+#[tokio::test]
+async fn a_member_that_left_gets_nothing_and_can_rejoin_at_once() {
+    let s = server().await;
+    let name = room("leave");
+    let mut stay = RawWs::join(s.addr, &name).await;
+    let mut leaver = RawWs::join(s.addr, &name).await;
+    leaver.send_close(1000, "bye").await;
+    assert_eq!(leaver.expect_close().await.0, 1000);
+    assert!(leaver.at_eof().await);
+
+    stay.send_text(r#"{"message":"after"}"#).await;
+    assert_eq!(stay.recv_text().await, r#"{"message": "after"}"#);
+
+    let mut back = RawWs::join(s.addr, &name).await;
+    back.send_text(r#"{"message":"back"}"#).await;
+    assert_eq!(back.recv_text().await, r#"{"message": "back"}"#);
+    assert_eq!(stay.recv_text().await, r#"{"message": "back"}"#);
+}
+
+#[tokio::test]
+async fn a_member_leaves_when_its_socket_drops_without_a_close() {
+    let s = server().await;
+    let name = room("drop");
+    let mut stay = RawWs::join(s.addr, &name).await;
+    let gone = RawWs::join(s.addr, &name).await;
+    let metrics = s.metrics.clone();
+    common::eventually("two members", || metrics.open_connections() == 2).await;
+    drop(gone);
+    common::eventually("the dropped member left", || metrics.open_connections() == 1).await;
+    stay.send_text(r#"{"message":"still here"}"#).await;
+    assert_eq!(stay.recv_text().await, r#"{"message": "still here"}"#);
+    assert_eq!(metrics.rooms(), 1);
+    stay.send_close(1000, "").await;
+    stay.expect_close().await;
+    common::eventually("the room is gone", || metrics.rooms() == 0).await;
+}
