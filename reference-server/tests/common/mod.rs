@@ -193,10 +193,21 @@ impl RawWs {
 
     /// Sends a handshake and returns whatever came back.
     pub async fn try_connect(addr: std::net::SocketAddr, target: &str, extra: &str) -> Self {
-        let mut stream = timeout(TIMEOUT, TcpStream::connect(addr))
+        let stream = timeout(TIMEOUT, TcpStream::connect(addr))
             .await
             .expect("connect in time")
             .expect("connect");
+        Self::handshake_raw(stream, target, extra).await
+    }
+
+    /// Completes a handshake on a stream the caller connected (e.g. with socket options).
+    pub async fn handshake_on(stream: TcpStream, target: &str) -> Self {
+        let ws = Self::handshake_raw(stream, target, "").await;
+        assert_eq!(ws.response.status, 101, "handshake refused: {:?}", ws.response);
+        ws
+    }
+
+    async fn handshake_raw(mut stream: TcpStream, target: &str, extra: &str) -> Self {
         stream.set_nodelay(true).expect("nodelay");
         timeout(TIMEOUT, stream.write_all(upgrade_request(target, extra).as_bytes()))
             .await
