@@ -46,7 +46,11 @@ pub struct Config {
     /// An Origin allowed to open a WebSocket (repeatable, or comma-separated in the variable).
     /// With none given every Origin is accepted, as Django does; with any given, other Origins
     /// and requests without one get 403.
-    #[arg(long = "allowed-origin", env = "CHAT_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        env = "CHAT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
 
     /// Log format.

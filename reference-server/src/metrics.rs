@@ -40,7 +40,11 @@ impl Metrics {
             "WebSocket connections open now",
             self.open_connections.clone(),
         );
-        registry.register("rooms", "Rooms with at least one member", self.rooms.clone());
+        registry.register(
+            "rooms",
+            "Rooms with at least one member",
+            self.rooms.clone(),
+        );
         registry.register(
             "messages_received",
             "Valid messages received from clients and broadcast",

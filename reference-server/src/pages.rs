@@ -43,8 +43,9 @@ pub(crate) fn resolve(raw_path: &str) -> Page {
 pub(crate) fn respond(page: Page, raw_path: &str, query: Option<&str>) -> Response {
     match page {
         Page::Index => Html(INDEX_HTML).into_response(),
-        Page::Room(name) => Html(ROOM_HTML.replace(ROOM_NAME_SLOT, &json_script_string(&name)))
-            .into_response(),
+        Page::Room(name) => {
+            Html(ROOM_HTML.replace(ROOM_NAME_SLOT, &json_script_string(&name))).into_response()
+        }
         Page::AddSlash => {
             let location = match query {
                 Some(q) => format!("{raw_path}/?{q}"),

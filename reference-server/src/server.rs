@@ -141,11 +141,20 @@ impl Server {
         .await
         .context("HTTP server failed")?;
 
-        tracing::info!(open = sessions.len(), "shutting down: closing WebSockets with 1001");
+        tracing::info!(
+            open = sessions.len(),
+            "shutting down: closing WebSockets with 1001"
+        );
         session_shutdown.cancel();
         sessions.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait()).await.is_err() {
-            tracing::warn!(left = sessions.len(), "sessions still open after the grace period");
+        if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = sessions.len(),
+                "sessions still open after the grace period"
+            );
         }
         Ok(())
     }
@@ -201,7 +210,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     headers.insert(
         "cross-origin-opener-policy",

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use protocol::RoomName;
 use protocol::close;
 use protocol::inbound::{Limits, broadcast_frame};
-use protocol::RoomName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep, timeout};
 use tokio_tungstenite::WebSocketStream;
@@ -64,8 +64,12 @@ impl Drop for Leave<'_> {
     }
 }
 
-pub(crate) async fn run<S>(ws: WebSocketStream<S>, room: RoomName, peer: SocketAddr, ctx: SessionContext)
-where
+pub(crate) async fn run<S>(
+    ws: WebSocketStream<S>,
+    room: RoomName,
+    peer: SocketAddr,
+    ctx: SessionContext,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (member, mut queue, evicted) = Member::new(ctx.queue_len);

@@ -56,9 +56,10 @@ pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Bod
             StatusCode::UPGRADE_REQUIRED,
             "Sec-WebSocket-Version must be 13",
         );
-        response
-            .headers_mut()
-            .insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
         return response;
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
@@ -69,7 +70,11 @@ pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Bod
         return refuse(state, StatusCode::FORBIDDEN, "Origin not allowed");
     }
     if state.shutdown.is_cancelled() {
-        return refuse(state, StatusCode::SERVICE_UNAVAILABLE, "server shutting down");
+        return refuse(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server shutting down",
+        );
     }
     let Ok(permit) = state.permits.clone().try_acquire_owned() else {
         return refuse(

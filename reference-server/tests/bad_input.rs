@@ -38,7 +38,10 @@ async fn refused_on(
     assert!(started.elapsed() < Duration::from_millis(500), "slow close");
     // The offender answers the close; the server then ends the connection.
     offender.send_close(code, "").await;
-    assert!(offender.at_eof().await, "the server must close the TCP connection");
+    assert!(
+        offender.at_eof().await,
+        "the server must close the TCP connection"
+    );
 
     // The bystander saw nothing of it and keeps chatting, and newcomers are welcome.
     let mut newcomer = RawWs::join(s.addr, &name).await;
@@ -82,7 +85,14 @@ async fn non_finite_numbers_are_1007() {
     let s = server().await;
     refused_on(&s, op::TEXT, br#"{"message":1e400}"#, 1007, "out of range").await;
     refused_on(&s, op::TEXT, br#"{"message":NaN}"#, 1007, "NaN").await;
-    refused_on(&s, op::TEXT, br#"{"message":-Infinity}"#, 1007, "NaN and Infinity").await;
+    refused_on(
+        &s,
+        op::TEXT,
+        br#"{"message":-Infinity}"#,
+        1007,
+        "NaN and Infinity",
+    )
+    .await;
 }
 
 #[tokio::test]

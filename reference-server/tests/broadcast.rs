@@ -40,7 +40,10 @@ async fn section_4_vectors_over_the_wire() {
             r#"{"message":"say \"hi\" \\ bye"}"#,
             r#"{"message": "say \"hi\" \\ bye"}"#,
         ),
-        (r#"{"message":"</script>/"}"#, r#"{"message": "</script>/"}"#),
+        (
+            r#"{"message":"</script>/"}"#,
+            r#"{"message": "</script>/"}"#,
+        ),
         (r#"{"message":"a\nb\tc"}"#, r#"{"message": "a\nb\tc"}"#),
         (
             r#"{"message":"\u0001\u001f\u007f"}"#,
@@ -68,7 +71,10 @@ async fn fragmented_messages_are_reassembled() {
     ws.send_frame(true, op::PING, b"p").await;
     ws.send_frame(true, op::CONT, br#"parts"}"#).await;
     let pong = ws.read_frame().await;
-    assert_eq!((pong.opcode, pong.payload.as_slice()), (op::PONG, &b"p"[..]));
+    assert_eq!(
+        (pong.opcode, pong.payload.as_slice()),
+        (op::PONG, &b"p"[..])
+    );
     assert_eq!(ws.recv_text().await, r#"{"message": "in parts"}"#);
 }
 
@@ -155,7 +161,10 @@ async fn a_member_leaves_when_its_socket_drops_without_a_close() {
     let metrics = s.metrics.clone();
     common::eventually("two members", || metrics.open_connections() == 2).await;
     drop(gone);
-    common::eventually("the dropped member left", || metrics.open_connections() == 1).await;
+    common::eventually("the dropped member left", || {
+        metrics.open_connections() == 1
+    })
+    .await;
     stay.send_text(r#"{"message":"still here"}"#).await;
     assert_eq!(stay.recv_text().await, r#"{"message": "still here"}"#);
     assert_eq!(metrics.rooms(), 1);

@@ -89,7 +89,10 @@ async fn shutdown_closes_every_socket_with_1001() {
         assert!(ws.at_eof().await);
     }
     s.stop().await.expect("clean stop");
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still listening");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still listening"
+    );
 }
 
 /// A member that stops reading is closed with 1013 once its queue is full, and counted; the
@@ -114,7 +117,11 @@ async fn a_slow_member_is_closed_with_1013_and_the_room_goes_on() {
     for _ in 0..COUNT {
         fast.send_text(&message).await;
         let frame = fast.read_frame().await;
-        assert_eq!(frame.opcode, op::TEXT, "the fast member was closed: {frame:?}");
+        assert_eq!(
+            frame.opcode,
+            op::TEXT,
+            "the fast member was closed: {frame:?}"
+        );
     }
     assert_eq!(s.metrics.slow_member_closes(), 1);
     // The slow member finds, after what was already in flight, the 1013.

@@ -65,7 +65,13 @@ async fn missing_slash_redirects_permanently() {
 #[tokio::test]
 async fn everything_else_is_404() {
     let s = server().await;
-    for target in ["/", "/chat/a/b/", "/chat/a/b", "/ws/chat/lobby/", "/favicon.ico"] {
+    for target in [
+        "/",
+        "/chat/a/b/",
+        "/chat/a/b",
+        "/ws/chat/lobby/",
+        "/favicon.ico",
+    ] {
         let r = get(s.addr, target).await;
         assert_eq!(r.status, 404, "{target}");
         assert_security_headers(&r);

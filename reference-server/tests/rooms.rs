@@ -41,7 +41,12 @@ async fn refused_rooms_get_an_immediate_404_with_a_reason() {
         // The reason itself, over a fresh request.
         let r = common::http_raw(s.addr, &common::upgrade_request(target, "")).await;
         assert!(r.body.contains(reason), "{target}: reason {:?}", r.body);
-        assert_eq!(r.body.trim_end().lines().count(), 1, "one line: {:?}", r.body);
+        assert_eq!(
+            r.body.trim_end().lines().count(),
+            1,
+            "one line: {:?}",
+            r.body
+        );
     }
 }
 

@@ -18,7 +18,9 @@ pub async fn server() -> RunningServer {
 }
 
 pub async fn server_with(config: Config) -> RunningServer {
-    reference_server::spawn(config).await.expect("server starts")
+    reference_server::spawn(config)
+        .await
+        .expect("server starts")
 }
 
 /// A room name no other test uses.
@@ -161,7 +163,11 @@ impl Frame {
 
     /// The close code and reason of a close frame.
     pub fn close(&self) -> (u16, String) {
-        assert_eq!(self.opcode, op::CLOSE, "expected a close frame, got {self:?}");
+        assert_eq!(
+            self.opcode,
+            op::CLOSE,
+            "expected a close frame, got {self:?}"
+        );
         assert!(self.payload.len() >= 2, "close frame without a code");
         let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
         let reason = String::from_utf8(self.payload[2..].to_vec()).expect("UTF-8 reason");
@@ -186,7 +192,11 @@ impl RawWs {
     /// Sends a handshake for `target`; panics unless the answer is 101 with the right accept.
     pub async fn connect(addr: std::net::SocketAddr, target: &str, extra: &str) -> Self {
         let ws = Self::try_connect(addr, target, extra).await;
-        assert_eq!(ws.response.status, 101, "handshake refused: {:?}", ws.response);
+        assert_eq!(
+            ws.response.status, 101,
+            "handshake refused: {:?}",
+            ws.response
+        );
         assert_eq!(ws.response.header("sec-websocket-accept"), Some(ACCEPT));
         ws
     }
@@ -203,16 +213,23 @@ impl RawWs {
     /// Completes a handshake on a stream the caller connected (e.g. with socket options).
     pub async fn handshake_on(stream: TcpStream, target: &str) -> Self {
         let ws = Self::handshake_raw(stream, target, "").await;
-        assert_eq!(ws.response.status, 101, "handshake refused: {:?}", ws.response);
+        assert_eq!(
+            ws.response.status, 101,
+            "handshake refused: {:?}",
+            ws.response
+        );
         ws
     }
 
     async fn handshake_raw(mut stream: TcpStream, target: &str, extra: &str) -> Self {
         stream.set_nodelay(true).expect("nodelay");
-        timeout(TIMEOUT, stream.write_all(upgrade_request(target, extra).as_bytes()))
-            .await
-            .expect("write in time")
-            .expect("write handshake");
+        timeout(
+            TIMEOUT,
+            stream.write_all(upgrade_request(target, extra).as_bytes()),
+        )
+        .await
+        .expect("write in time")
+        .expect("write handshake");
         let (head, rest) = read_head(&mut stream).await;
         Self {
             stream,
@@ -308,7 +325,10 @@ impl RawWs {
         let (len, header) = match self.buf[1] & 0x7F {
             126 => {
                 assert!(self.fill(4).await, "truncated frame header");
-                (usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])), 4)
+                (
+                    usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
+                    4,
+                )
             }
             127 => {
                 assert!(self.fill(10).await, "truncated frame header");
