@@ -18,6 +18,11 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Json => logs.json().init(),
     }
 
+    // Each connection is a descriptor; the soft limit is often far below the hard one.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+    }
     let server = Server::bind(config).await?;
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
