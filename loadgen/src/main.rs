@@ -1,0 +1,55 @@
+//! `loadgen --rooms 100 --clients 50`: see `--help`.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use loadgen::Opts;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match main_inner(Opts::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loadgen: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
+    let json_path = opts.json.clone();
+    let result = loadgen::run(opts).await?;
+    let text = loadgen::summary::render(&result);
+    let json = serde_json::to_string_pretty(&result).context("serialise the result")?;
+    match json_path.as_deref() {
+        Some(p) if p.as_os_str() == "-" => {
+            // The JSON owns stdout; the summary goes to stderr.
+            eprint!("{text}");
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{json}").context("write the result to stdout")?;
+        }
+        Some(p) => {
+            print!("{text}");
+            std::fs::write(p, json + "\n")
+                .with_context(|| format!("write the result to {}", p.display()))?;
+            println!("\nresult written to {}", p.display());
+        }
+        None => print!("{text}"),
+    }
+    if result.interrupted {
+        return Ok(ExitCode::from(130));
+    }
+    if result.thresholds.iter().any(|t| !t.passed) {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,118 @@
+//! What loadgen sends inside `message`, and the fast parse of what comes back.
+//!
+//! The text is ASCII, so every backend forwards it byte for byte whatever its JSON encoder:
+//! `L:<room>:<sender>:<seq>:<scheduled_us>:<sent_us>:<phase>:` then `x` padding to `--size`.
+//! Times are microseconds since the run's clock started (one process, one clock). The receive
+//! path only looks for `"L:` and reads six fields: no JSON parse.
+
+use std::fmt::Write as _;
+
+/// The fields loadgen needs back from a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub room: u32,
+    /// The sender's index among its room's senders.
+    pub sender: u32,
+    pub seq: u32,
+    pub scheduled_us: u64,
+    pub sent_us: u64,
+    /// Sent during the warm-up: not counted.
+    pub warmup: bool,
+}
+
+const MARK: &str = "\"L:";
+
+/// The smallest `--size` that holds a full header.
+pub const MIN_SIZE: usize = 48;
+
+/// The client frame for `stamp`, with its text padded to `size` bytes.
+pub fn encode(stamp: &Stamp, size: usize) -> String {
+    let mut out = String::with_capacity(size + 16);
+    out.push_str("{\"message\":\"L:");
+    let _ = write!(
+        out,
+        "{}:{}:{}:{}:{}:{}:",
+        stamp.room,
+        stamp.sender,
+        stamp.seq,
+        stamp.scheduled_us,
+        stamp.sent_us,
+        if stamp.warmup { 'w' } else { 'm' }
+    );
+    let text_len = out.len() - "{\"message\":\"".len();
+    for _ in text_len..size {
+        out.push('x');
+    }
+    out.push_str("\"}");
+    out
+}
+
+/// Finds the stamp in a delivered frame; `None` if the frame is not one of ours.
+pub fn decode(frame: &[u8]) -> Option<Stamp> {
+    let start = find(frame, MARK.as_bytes())? + MARK.len();
+    let mut fields = frame[start..].split(|b| *b == b':');
+    let mut number = || fields.next().and_then(parse_u64);
+    let room = u32::try_from(number()?).ok()?;
+    let sender = u32::try_from(number()?).ok()?;
+    let seq = u32::try_from(number()?).ok()?;
+    let scheduled_us = number()?;
+    let sent_us = number()?;
+    let phase = *fields.next()?.first()?;
+    Some(Stamp {
+        room,
+        sender,
+        seq,
+        scheduled_us,
+        sent_us,
+        warmup: phase == b'w',
+    })
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_python_style_and_compact_json() {
+        let stamp = Stamp {
+            room: 12,
+            sender: 3,
+            seq: 99,
+            scheduled_us: 1_234_567,
+            sent_us: 1_234_600,
+            warmup: false,
+        };
+        let sent = encode(&stamp, 100);
+        let text_len = sent.len() - "{\"message\":\"\"}".len();
+        assert_eq!(text_len, 100);
+        assert_eq!(decode(sent.as_bytes()), Some(stamp));
+        // What a Python backend sends back: a space after the colon.
+        let echoed = sent.replacen("{\"message\":", "{\"message\": ", 1);
+        assert_eq!(decode(echoed.as_bytes()), Some(stamp));
+        let warm = Stamp {
+            warmup: true,
+            ..stamp
+        };
+        assert_eq!(decode(encode(&warm, 0).as_bytes()), Some(warm));
+    }
+
+    #[test]
+    fn foreign_frames_are_not_ours() {
+        assert_eq!(decode(br#"{"message": "hello"}"#), None);
+        assert_eq!(decode(br#"{"message": "L:1:2"}"#), None);
+        assert_eq!(decode(br#"{"message": "L:a:b:c:d:e:m:"}"#), None);
+    }
+}

@@ -1,0 +1,130 @@
+//! Command-line options. They live in the library so tests run `run(Opts::parse_from(..))`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::target::{SourceIps, Target};
+use crate::threshold::Threshold;
+
+/// Open thousands of `/ws/chat/<room>/` connections, broadcast through every room, and measure
+/// fan-out latency, loss, duplicates and ordering.
+///
+/// With no --target, the reference server is started in-process on its own threads.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "loadgen", version, about, long_about = None)]
+pub struct Opts {
+    /// Backend base URL, http://host:port or ws://host:port. Repeatable: the members of each
+    /// room are spread over the targets in turn. None: the embedded reference server.
+    #[arg(long = "target", value_name = "URL")]
+    pub targets: Vec<Target>,
+
+    /// Rooms.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rooms: u32,
+
+    /// Members per room.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+
+    /// Members per room that send (the first ones); the others only receive.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub senders: u32,
+
+    /// Messages per second per room, shared among its senders (open loop: sends follow the
+    /// schedule whatever the server does, and latency counts from the scheduled time).
+    #[arg(long, default_value_t = 10.0, value_parser = positive_f64)]
+    pub rate: f64,
+
+    /// How send times are spaced.
+    #[arg(long, value_enum, default_value_t = Arrival::Fixed)]
+    pub arrival: Arrival,
+
+    /// Measured sending time.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub duration: Duration,
+
+    /// Sending before the measurement starts (not counted).
+    #[arg(long, default_value = "2s", value_parser = duration_or_zero)]
+    pub warmup: Duration,
+
+    /// New connections per second while connecting.
+    #[arg(long, default_value_t = 2000.0, value_parser = positive_f64)]
+    pub connect_rate: f64,
+
+    /// Length of each message's text, in bytes (at least the ~40 bytes of its header).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+
+    /// After the last send, how long to wait for late deliveries before counting the missing.
+    #[arg(long, default_value = "2s", value_parser = duration_or_zero)]
+    pub settle: Duration,
+
+    /// Local source addresses, e.g. 127.0.0.1-127.0.0.8: connections are spread over them.
+    /// By default 127.0.0.1, and more 127.x addresses when one would run out of ports.
+    #[arg(long, value_name = "RANGE")]
+    pub source_ip: Option<SourceIps>,
+
+    /// Write the JSON result here (`-` for stdout).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// A pass/fail condition, repeatable: p50, p90, p99, p999, max (fan-out latency),
+    /// connect_p99, loss, missing, duplicates, reordered, cross_room, errors, compared with
+    /// <, <=, = against a value such as 25ms, 1%, 0. Any failure: exit code 2.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<Threshold>,
+
+    /// Seed for the schedule (Poisson) and room names.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Give up on a handshake after this long.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub connect_timeout: Duration,
+
+    /// Worker threads driving the connections (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+
+    /// No progress bars even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Spacing of send times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced.
+    Fixed,
+    /// Exponential gaps (a Poisson process) with the same mean.
+    Poisson,
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err("must be a number above zero".into());
+    }
+    Ok(v)
+}
+
+fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 10s, 500ms or 2m)"))
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    let d = duration_or_zero(s)?;
+    if d.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(d)
+}
+
+impl Opts {
+    pub fn connections(&self) -> u64 {
+        u64::from(self.rooms) * u64::from(self.clients)
+    }
+}

@@ -1,0 +1,85 @@
+//! State shared by the coordinator and every worker thread: atomics only, no locks.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// When sending starts, when measuring starts, when sending ends: microseconds on the run clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub warmup_start_us: u64,
+    pub measure_start_us: u64,
+    pub end_us: u64,
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    /// The run clock's origin; every timestamp is microseconds since it.
+    pub clock: Instant,
+    /// Members of each room connected now (a send counts these as its expected receivers).
+    pub members: Vec<AtomicU32>,
+    /// Per message slot: members that have yet to receive it.
+    pub remaining: Vec<AtomicU32>,
+    pub slots_per_sender: u32,
+    pub senders_per_room: u32,
+    pub connected: AtomicU64,
+    pub connect_failed: AtomicU64,
+    pub sent: AtomicU64,
+    pub expected: AtomicU64,
+    pub delivered: AtomicU64,
+    pub schedule: watch::Receiver<Option<Schedule>>,
+    /// Ends every connection (after the settle time, or at once on Ctrl-C).
+    pub finish: CancellationToken,
+}
+
+impl Shared {
+    pub fn new(
+        rooms: u32,
+        senders_per_room: u32,
+        slots_per_sender: u32,
+        schedule: watch::Receiver<Option<Schedule>>,
+    ) -> Self {
+        let slots = rooms as usize * senders_per_room as usize * slots_per_sender as usize;
+        Self {
+            clock: Instant::now(),
+            members: (0..rooms).map(|_| AtomicU32::new(0)).collect(),
+            remaining: (0..slots).map(|_| AtomicU32::new(0)).collect(),
+            slots_per_sender,
+            senders_per_room,
+            connected: AtomicU64::new(0),
+            connect_failed: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            expected: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            schedule,
+            finish: CancellationToken::new(),
+        }
+    }
+
+    pub fn now_us(&self) -> u64 {
+        self.clock.elapsed().as_micros() as u64
+    }
+
+    pub fn at(&self, us: u64) -> Instant {
+        self.clock + Duration::from_micros(us)
+    }
+
+    /// The completion slot of a message, if it has one.
+    pub fn slot(&self, room: u32, sender: u32, seq: u32) -> Option<&AtomicU32> {
+        if seq >= self.slots_per_sender || sender >= self.senders_per_room {
+            return None;
+        }
+        let index = (room as usize * self.senders_per_room as usize + sender as usize)
+            * self.slots_per_sender as usize
+            + seq as usize;
+        self.remaining.get(index)
+    }
+
+    /// Counts one receiver done with a message; true when it was the last one expected.
+    pub fn complete_one(slot: &AtomicU32) -> bool {
+        slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok_and(|before| before == 1)
+    }
+}

@@ -1,0 +1,99 @@
+//! The human summary printed at the end of a run.
+
+use std::fmt::Write as _;
+
+use crate::result::{Latency, RunResult};
+
+fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+fn latency_row(out: &mut String, name: &str, l: &Latency) {
+    let _ = writeln!(
+        out,
+        "  {name:<22} {:>10} {:>10} {:>10} {:>10} {:>10}  ({} samples)",
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max),
+        l.count
+    );
+}
+
+/// The summary as text.
+pub fn render(r: &RunResult) -> String {
+    let s = &r.summary;
+    let c = &r.config;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "loadgen: {} rooms x {} clients ({} sender{} each) at {}/s per room for {:.0}s against {}{}",
+        c.rooms,
+        c.clients,
+        c.senders,
+        if c.senders == 1 { "" } else { "s" },
+        c.rate,
+        c.duration_s,
+        c.targets.join(", "),
+        if c.embedded_server {
+            " (embedded reference server)"
+        } else {
+            ""
+        }
+    );
+    if r.interrupted {
+        let _ = writeln!(out, "INTERRUPTED: the figures cover only what ran.");
+    }
+    let _ = writeln!(
+        out,
+        "\nConnections  {} established, {} failed of {}",
+        s.connections.established, s.connections.failed, s.connections.planned
+    );
+    let _ = writeln!(
+        out,
+        "Messages     {} sent, {} deliveries expected, {} delivered ({:.0}/s)",
+        s.sent, s.expected, s.delivered, s.deliveries_per_s
+    );
+    let _ = writeln!(
+        out,
+        "Loss         {} missing ({:.3} %), {} duplicates, {} reordered, {} from another room",
+        s.missing,
+        s.loss * 100.0,
+        s.duplicates,
+        s.reordered,
+        s.cross_room
+    );
+    let _ = writeln!(
+        out,
+        "\n  {:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "latency", "p50", "p90", "p99", "p99.9", "max"
+    );
+    latency_row(&mut out, "fan-out (scheduled)", &s.latency_us);
+    latency_row(&mut out, "fan-out (actual send)", &s.latency_sent_us);
+    latency_row(&mut out, "whole room", &s.completion_us);
+    latency_row(&mut out, "connect", &s.connect_us);
+    if !s.closes.is_empty() {
+        let closes: Vec<String> = s.closes.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+        let _ = writeln!(out, "\nClose codes from the server: {}", closes.join(", "));
+    }
+    if !s.errors.is_empty() {
+        let _ = writeln!(out, "\nErrors:");
+        for (kind, n) in &s.errors {
+            let _ = writeln!(out, "  {n:>8}  {kind}");
+        }
+    }
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(out, "\nThresholds:");
+        for t in &r.thresholds {
+            let _ = writeln!(
+                out,
+                "  {:<4} {} (actual {})",
+                if t.passed { "ok" } else { "FAIL" },
+                t.threshold,
+                t.actual
+            );
+        }
+    }
+    out
+}

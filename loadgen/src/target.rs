@@ -1,0 +1,180 @@
+//! Where connections go (`--target`) and where they come from (`--source-ip`).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
+
+/// Ephemeral ports one source address can use toward one destination here (32768-60999),
+/// less a margin for everything else on the machine.
+pub const PORTS_PER_SOURCE: u64 = 25_000;
+
+/// A backend, as given: `http://host:port` or `ws://host:port` (a path is not allowed: the
+/// protocol's paths are fixed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port` as written, for the Host header and messages.
+    pub authority: String,
+    /// The resolved address connections go to.
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0:?}: write http://host:port or ws://host:port")]
+    Scheme(String),
+    #[error("{0:?}: TLS (https://, wss://) is not supported yet; use the plain port")]
+    Tls(String),
+    #[error("{0:?}: no path please (the protocol's paths are fixed), just http://host:port")]
+    Path(String),
+    #[error("{0:?}: cannot resolve the host: {1}")]
+    Resolve(String, String),
+}
+
+impl FromStr for Target {
+    type Err = TargetError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = if let Some(r) = s
+            .strip_prefix("http://")
+            .or_else(|| s.strip_prefix("ws://"))
+        {
+            r
+        } else if s.starts_with("https://") || s.starts_with("wss://") {
+            return Err(TargetError::Tls(s.into()));
+        } else {
+            return Err(TargetError::Scheme(s.into()));
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains('/') || authority.is_empty() {
+            return Err(TargetError::Path(s.into()));
+        }
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .map_err(|e| TargetError::Resolve(s.into(), e.to_string()))?
+            .next()
+            .ok_or_else(|| TargetError::Resolve(s.into(), "no address".into()))?;
+        Ok(Self {
+            authority: with_port,
+            addr,
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}", self.authority)
+    }
+}
+
+impl Target {
+    pub fn from_addr(addr: SocketAddr) -> Self {
+        Self {
+            authority: addr.to_string(),
+            addr,
+        }
+    }
+
+    /// The WebSocket URL of `room` on this target.
+    pub fn room_url(&self, room: &str) -> String {
+        format!("ws://{}/ws/chat/{room}/", self.authority)
+    }
+}
+
+/// Source addresses for outgoing connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIps(pub Vec<IpAddr>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceIpError {
+    #[error("{0:?}: write an address (127.0.0.2) or a range (127.0.0.1-127.0.0.8)")]
+    Syntax(String),
+    #[error("{0:?}: the range runs backwards")]
+    Backwards(String),
+    #[error("{0:?}: only loopback addresses (127.x.x.x) may be load-test sources")]
+    NotLoopback(String),
+}
+
+impl FromStr for SourceIps {
+    type Err = SourceIpError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parse = |p: &str| -> Result<Ipv4Addr, SourceIpError> {
+            let ip: Ipv4Addr = p
+                .trim()
+                .parse()
+                .map_err(|_| SourceIpError::Syntax(s.into()))?;
+            if !ip.is_loopback() {
+                return Err(SourceIpError::NotLoopback(s.into()));
+            }
+            Ok(ip)
+        };
+        let (first, last) = match s.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => {
+                let ip = parse(s)?;
+                (ip, ip)
+            }
+        };
+        let (lo, hi) = (u32::from(first), u32::from(last));
+        if hi < lo {
+            return Err(SourceIpError::Backwards(s.into()));
+        }
+        Ok(Self(
+            (lo..=hi).map(|n| IpAddr::V4(Ipv4Addr::from(n))).collect(),
+        ))
+    }
+}
+
+impl SourceIps {
+    /// Enough 127.0.0.x addresses for `connections` per target.
+    pub fn automatic(connections_per_target: u64) -> Self {
+        let needed = connections_per_target.div_ceil(PORTS_PER_SOURCE).max(1);
+        Self(
+            (1..=needed.min(254))
+                .map(|n| IpAddr::V4(Ipv4Addr::new(127, 0, 0, n as u8)))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t: Target = "http://127.0.0.1:8000".parse().expect("valid");
+        assert_eq!(t.room_url("r"), "ws://127.0.0.1:8000/ws/chat/r/");
+        let t: Target = "ws://127.0.0.1:9/".parse().expect("valid");
+        assert_eq!(t.addr.port(), 9);
+        assert!(matches!(
+            "https://x:1".parse::<Target>(),
+            Err(TargetError::Tls(_))
+        ));
+        assert!(matches!(
+            "127.0.0.1:1".parse::<Target>(),
+            Err(TargetError::Scheme(_))
+        ));
+        assert!(matches!(
+            "http://127.0.0.1:1/ws/chat/".parse::<Target>(),
+            Err(TargetError::Path(_))
+        ));
+    }
+
+    #[test]
+    fn source_ranges() {
+        let r: SourceIps = "127.0.0.1-127.0.0.3".parse().expect("valid");
+        assert_eq!(r.0.len(), 3);
+        assert!("127.0.0.3-127.0.0.1".parse::<SourceIps>().is_err());
+        assert!("10.0.0.1".parse::<SourceIps>().is_err());
+        assert_eq!(SourceIps::automatic(60_000).0.len(), 3);
+    }
+}

@@ -1,0 +1,174 @@
+//! `--threshold` conditions such as `p99<25ms`, `loss=0`, `loss<0.1%`, `duplicates=0`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What a threshold looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Fan-out latency percentile (from the scheduled send time), in microseconds.
+    Latency(Percentile),
+    ConnectP99,
+    CompletionP99,
+    /// Missing deliveries over expected, a ratio.
+    Loss,
+    Missing,
+    Duplicates,
+    Reordered,
+    CrossRoom,
+    /// Connection failures, errors and abnormal closes, a count.
+    Errors,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Percentile {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Eq,
+}
+
+/// A parsed `--threshold`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    pub text: String,
+    pub metric: Metric,
+    pub op: Op,
+    /// Microseconds for latencies, a ratio for loss, a count otherwise.
+    pub bound: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("{0:?}: write METRIC<VALUE, METRIC<=VALUE or METRIC=VALUE, e.g. p99<25ms or loss=0")]
+    Syntax(String),
+    #[error(
+        "{0:?}: unknown metric; use p50, p90, p99, p999, max, connect_p99, completion_p99, \
+         loss, missing, duplicates, reordered, cross_room or errors"
+    )]
+    Metric(String),
+    #[error("{0:?}: a latency needs a unit, e.g. 25ms, 500us or 1s")]
+    Unit(String),
+    #[error("{0:?}: cannot read the value")]
+    Value(String),
+}
+
+impl FromStr for Threshold {
+    type Err = ThresholdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let (name, op, value) = if let Some((n, v)) = text.split_once("<=") {
+            (n, Op::Le, v)
+        } else if let Some((n, v)) = text.split_once('<') {
+            (n, Op::Lt, v)
+        } else if let Some((n, v)) = text.split_once('=') {
+            (n, Op::Eq, v)
+        } else {
+            return Err(ThresholdError::Syntax(s.into()));
+        };
+        let metric = match name.trim() {
+            "p50" => Metric::Latency(Percentile::P50),
+            "p90" => Metric::Latency(Percentile::P90),
+            "p99" => Metric::Latency(Percentile::P99),
+            "p999" => Metric::Latency(Percentile::P999),
+            "max" => Metric::Latency(Percentile::Max),
+            "connect_p99" => Metric::ConnectP99,
+            "completion_p99" => Metric::CompletionP99,
+            "loss" => Metric::Loss,
+            "missing" => Metric::Missing,
+            "duplicates" => Metric::Duplicates,
+            "reordered" => Metric::Reordered,
+            "cross_room" => Metric::CrossRoom,
+            "errors" => Metric::Errors,
+            _ => return Err(ThresholdError::Metric(s.into())),
+        };
+        let value = value.trim();
+        let bound = match metric {
+            Metric::Latency(_) | Metric::ConnectP99 | Metric::CompletionP99 => {
+                if value.chars().all(|c| c.is_ascii_digit() || c == '.') && value != "0" {
+                    return Err(ThresholdError::Unit(s.into()));
+                }
+                if value == "0" {
+                    0.0
+                } else {
+                    humantime::parse_duration(value)
+                        .map_err(|_| ThresholdError::Value(s.into()))?
+                        .as_micros() as f64
+                }
+            }
+            Metric::Loss => match value.strip_suffix('%') {
+                Some(pct) => {
+                    pct.trim()
+                        .parse::<f64>()
+                        .map_err(|_| ThresholdError::Value(s.into()))?
+                        / 100.0
+                }
+                None => value.parse().map_err(|_| ThresholdError::Value(s.into()))?,
+            },
+            _ => value.parse().map_err(|_| ThresholdError::Value(s.into()))?,
+        };
+        Ok(Self {
+            text: text.into(),
+            metric,
+            op,
+            bound,
+        })
+    }
+}
+
+impl Threshold {
+    pub fn holds(&self, actual: f64) -> bool {
+        match self.op {
+            Op::Lt => actual < self.bound,
+            Op::Le => actual <= self.bound,
+            Op::Eq => actual == self.bound,
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let t: Threshold = "p99<25ms".parse().expect("valid");
+        assert_eq!(
+            (t.metric, t.op, t.bound),
+            (Metric::Latency(Percentile::P99), Op::Lt, 25_000.0)
+        );
+        let t: Threshold = "loss<0.1%".parse().expect("valid");
+        assert!((t.bound - 0.001).abs() < 1e-12);
+        let t: Threshold = "loss=0".parse().expect("valid");
+        assert_eq!((t.op, t.bound), (Op::Eq, 0.0));
+        let t: Threshold = "duplicates<=3".parse().expect("valid");
+        assert!(t.holds(3.0) && !t.holds(4.0));
+        assert!(matches!(
+            "p99<25".parse::<Threshold>(),
+            Err(ThresholdError::Unit(_))
+        ));
+        assert!(matches!(
+            "p42<1ms".parse::<Threshold>(),
+            Err(ThresholdError::Metric(_))
+        ));
+        assert!(matches!(
+            "p99".parse::<Threshold>(),
+            Err(ThresholdError::Syntax(_))
+        ));
+    }
+}
