@@ -1,0 +1,52 @@
+//! The real binary: JSON on stdout with `--json -`, the summary on stderr, and exit codes
+//! (0 ok, 2 a failed threshold, 1 an error).
+
+use std::process::Command;
+
+fn loadgen(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "--rooms",
+            "2",
+            "--clients",
+            "3",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+        ])
+        .args(["--warmup", "0s", "--settle", "500ms"])
+        .args(args)
+        .output()
+        .expect("loadgen runs")
+}
+
+#[test]
+fn json_to_stdout_and_a_summary_to_stderr() {
+    let out = loadgen(&["--json", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is the JSON");
+    assert_eq!(result["schema_version"], 1);
+    assert_eq!(result["summary"]["missing"], 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fan-out (scheduled)"), "{stderr}");
+}
+
+#[test]
+fn a_failed_threshold_exits_2() {
+    let out = loadgen(&["--threshold", "p50<1us"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL p50<1us"));
+}
+
+#[test]
+fn an_error_exits_1_with_a_reason() {
+    let out = loadgen(&["--senders", "9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loadgen: error: --senders 9"));
+}

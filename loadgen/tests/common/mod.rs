@@ -1,0 +1,20 @@
+//! Helpers: run loadgen in-process with flags, as a user would type them.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use clap::Parser as _;
+use loadgen::{Opts, RunResult};
+
+/// Every run in the tests is bounded by this.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn run(args: &[&str]) -> RunResult {
+    let mut full = vec!["loadgen", "--quiet"];
+    full.extend_from_slice(args);
+    let opts = Opts::try_parse_from(full).expect("valid flags");
+    tokio::time::timeout(RUN_TIMEOUT, loadgen::run(opts))
+        .await
+        .expect("the run ends in time")
+        .expect("the run succeeds")
+}

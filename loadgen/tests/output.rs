@@ -1,0 +1,103 @@
+//! The JSON result matches the committed schema; histograms decode and merge exactly; bad
+//! plans are refused with a reason.
+
+mod common;
+
+use base64::Engine as _;
+use clap::Parser as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use loadgen::Opts;
+
+fn schema() -> serde_json::Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json"))
+        .expect("schema.json");
+    serde_json::from_str(&text).expect("schema is JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_result_matches_the_schema_and_its_histograms_decode() {
+    let r = common::run(&[
+        "--rooms",
+        "3",
+        "--clients",
+        "4",
+        "--rate",
+        "20",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--threshold",
+        "p99<1s",
+    ])
+    .await;
+    let json = serde_json::to_value(&r).expect("serialise");
+    let validator = jsonschema::validator_for(&schema()).expect("valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    let encoded = json["histograms"]["latency_us"]
+        .as_str()
+        .expect("histogram");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64");
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .expect("V2 histogram");
+    assert_eq!(h.len(), r.summary.delivered);
+    assert_eq!(h.value_at_quantile(0.99), r.summary.latency_us.p99);
+}
+
+#[test]
+fn the_schema_rejects_a_broken_result() {
+    let validator = jsonschema::validator_for(&schema()).expect("valid schema");
+    assert!(!validator.is_valid(&serde_json::json!({ "schema_version": 1 })));
+}
+
+async fn refused(args: &[&str]) -> String {
+    let mut full = vec!["loadgen", "--quiet"];
+    full.extend_from_slice(args);
+    let opts = Opts::try_parse_from(full).expect("flags parse");
+    loadgen::run(opts).await.expect_err("refused").to_string()
+}
+
+#[tokio::test]
+async fn impossible_plans_are_refused_before_anything_starts() {
+    assert!(
+        refused(&["--clients", "2", "--senders", "3"])
+            .await
+            .contains("--senders 3")
+    );
+    assert!(refused(&["--size", "10"]).await.contains("too small"));
+    let too_many = refused(&["--rooms", "100000", "--clients", "100"]).await;
+    assert!(too_many.contains("open files"), "{too_many}");
+    let nobody = refused(&[
+        "--target",
+        "http://127.0.0.1:9",
+        "--rooms",
+        "1",
+        "--clients",
+        "2",
+    ])
+    .await;
+    assert!(nobody.contains("no connection could be opened"), "{nobody}");
+}
+
+#[test]
+fn bad_flags_are_refused_by_the_parser() {
+    for args in [
+        &["loadgen", "--target", "https://x:1"][..],
+        &["loadgen", "--threshold", "p99<25"],
+        &["loadgen", "--rate", "0"],
+        &["loadgen", "--duration", "soon"],
+        &["loadgen", "--source-ip", "10.0.0.1"],
+    ] {
+        let err = Opts::try_parse_from(args).expect_err("refused");
+        assert!(!err.to_string().is_empty());
+    }
+}
