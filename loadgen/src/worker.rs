@@ -210,10 +210,13 @@ async fn receive_loop(
         }
     };
     let measure_start = measure_start?;
+    // One registration with the token shared by every connection, not one per frame.
+    let finished = shared.finish.cancelled();
+    tokio::pin!(finished);
     loop {
         let frame = tokio::select! {
             biased;
-            () = shared.finish.cancelled() => return None,
+            () = &mut finished => return None,
             frame = stream.next() => frame,
         };
         match frame {
@@ -362,6 +365,8 @@ async fn send_loop(
     let mut next = schedule.warmup_start_us as f64
         + gap_us * order / (f64::from(plan.senders) * f64::from(plan.rooms));
     let mut seq: u32 = 0;
+    let finished = shared.finish.cancelled();
+    tokio::pin!(finished);
     loop {
         let at = next as u64;
         if at >= schedule.end_us {
@@ -369,7 +374,7 @@ async fn send_loop(
         }
         tokio::select! {
             () = tokio::time::sleep_until(shared.at(at).into()) => {}
-            () = shared.finish.cancelled() => break,
+            () = &mut finished => break,
         }
         let warmup = at < schedule.measure_start_us;
         let stamp = Stamp {

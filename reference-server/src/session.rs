@@ -86,14 +86,19 @@ pub(crate) async fn run<S>(
     let keepalive = sleep(ctx.ping_interval);
     tokio::pin!(keepalive);
     let mut awaiting_pong = false;
+    // Made once: a `cancelled()` future registers with its token, and the shutdown token is
+    // shared by every session, so making one per frame would take its lock per frame.
+    let shutdown = ctx.shutdown.cancelled();
+    let evicted = evicted.cancelled();
+    tokio::pin!(shutdown, evicted);
 
     let end = loop {
         tokio::select! {
             biased;
-            () = ctx.shutdown.cancelled() => {
+            () = &mut shutdown => {
                 break End::Close(close::GOING_AWAY, "server shutting down".into());
             }
-            () = evicted.cancelled() => {
+            () = &mut evicted => {
                 break End::Close(
                     close::TRY_AGAIN_LATER,
                     format!("too slow: {} frames queued unsent", ctx.queue_len),
