@@ -161,62 +161,81 @@ async fn connection(
     shared.members[conn.room as usize].fetch_add(1, Ordering::AcqRel);
     shared.connected.fetch_add(1, Ordering::Relaxed);
 
-    let (sink, stream) = ws.split();
-    let sender = conn.sender.map(|s| {
-        tokio::task::spawn_local(send_loop(
-            sink,
-            conn.room,
-            s,
-            plan.send.clone(),
-            Arc::clone(&shared),
-            Rc::clone(&stats),
-        ))
-    });
-    let sink = receive_loop(stream, conn.room, &shared, &stats).await;
-    shared.members[conn.room as usize].fetch_sub(1, Ordering::AcqRel);
-
-    // Say goodbye properly: the sink is either here or with the sender task.
-    let sink = match (sink, sender) {
-        (_, Some(task)) => task.await.ok().flatten(),
-        (Some(_), None) | (None, None) => None,
+    let (sink, mut stream) = ws.split();
+    // A sender's sink lives in its send task until the sending ends; a receiver keeps its own.
+    let (own_sink, sender) = match conn.sender {
+        Some(s) => (
+            None,
+            Some(tokio::task::spawn_local(send_loop(
+                sink,
+                conn.room,
+                s,
+                plan.send.clone(),
+                Arc::clone(&shared),
+                Rc::clone(&stats),
+            ))),
+        ),
+        None => (Some(sink), None),
     };
-    if let Some(mut sink) = sink {
-        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    let open = receive_loop(&mut stream, conn.room, &shared, &stats).await;
+    shared.members[conn.room as usize].fetch_sub(1, Ordering::AcqRel);
+    let sink = match sender {
+        Some(task) => task.await.ok().flatten(),
+        None => own_sink,
+    };
+    if let (true, Some(sink)) = (open, sink) {
+        close_gracefully(sink, stream).await;
     }
 }
 
+/// Sends a close frame and reads until the server ends the connection, so that the server
+/// closes TCP first and the TIME_WAIT state stays on its side: a run that left thousands of
+/// client ports in TIME_WAIT would slow the next run's connects (the kernel searches the
+/// ephemeral range for a free port).
+async fn close_gracefully(mut sink: SplitSink<Ws, Message>, mut stream: SplitStream<Ws>) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        if sink.send(Message::Close(None)).await.is_ok() {
+            while let Some(Ok(_)) = stream.next().await {}
+        }
+    })
+    .await;
+}
+
 /// Reads deliveries until the run finishes or the connection ends.
+/// Reads deliveries until the run finishes (true: the connection is still open) or the
+/// connection ends (false).
 async fn receive_loop(
-    mut stream: SplitStream<Ws>,
+    stream: &mut SplitStream<Ws>,
     room: u32,
     shared: &Shared,
     stats: &RefCell<WorkerStats>,
-) -> Option<SplitSink<Ws, Message>> {
+) -> bool {
     let mut seen: Vec<Seen> = vec![Seen::default(); shared.senders_per_room as usize];
     let mut schedule = shared.schedule.clone();
     let measure_start = loop {
         if let Some(s) = *schedule.borrow_and_update() {
-            break Some(s.measure_start_us);
+            break s.measure_start_us;
         }
         // Nothing is sent before the schedule exists; wait for it or for the end.
         tokio::select! {
-            changed = schedule.changed() => if changed.is_err() { break None },
-            () = shared.finish.cancelled() => break None,
+            changed = schedule.changed() => if changed.is_err() { return true },
+            () = shared.finish.cancelled() => return true,
             frame = stream.next() => {
                 if !on_frame_before_schedule(frame, stats) {
-                    return None;
+                    return false;
                 }
             }
         }
     };
-    let measure_start = measure_start?;
-    // One registration with the token shared by every connection, not one per frame.
-    let finished = shared.finish.cancelled();
+    // Polling a token takes its node's lock: watch a child of the token every connection
+    // shares, and make the future once, not per frame.
+    let finish = shared.finish.child_token();
+    let finished = finish.cancelled();
     tokio::pin!(finished);
     loop {
         let frame = tokio::select! {
             biased;
-            () = &mut finished => return None,
+            () = &mut finished => return true,
             frame = stream.next() => frame,
         };
         match frame {
@@ -233,19 +252,19 @@ async fn receive_loop(
             Some(Ok(Message::Close(frame))) => {
                 let code = frame.map_or(1005, |f| u16::from(f.code));
                 stats.borrow_mut().closed(code);
-                return None;
+                return false;
             }
             Some(Ok(Message::Binary(_))) => stats.borrow_mut().foreign += 1,
             Some(Ok(_)) => {}
             Some(Err(e)) => {
                 stats.borrow_mut().error(error_kind(&e));
-                return None;
+                return false;
             }
             None => {
                 stats
                     .borrow_mut()
                     .error("connection ended without a close frame");
-                return None;
+                return false;
             }
         }
     }
@@ -365,7 +384,8 @@ async fn send_loop(
     let mut next = schedule.warmup_start_us as f64
         + gap_us * order / (f64::from(plan.senders) * f64::from(plan.rooms));
     let mut seq: u32 = 0;
-    let finished = shared.finish.cancelled();
+    let finish = shared.finish.child_token();
+    let finished = finish.cancelled();
     tokio::pin!(finished);
     loop {
         let at = next as u64;

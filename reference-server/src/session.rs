@@ -86,9 +86,10 @@ pub(crate) async fn run<S>(
     let keepalive = sleep(ctx.ping_interval);
     tokio::pin!(keepalive);
     let mut awaiting_pong = false;
-    // Made once: a `cancelled()` future registers with its token, and the shutdown token is
-    // shared by every session, so making one per frame would take its lock per frame.
-    let shutdown = ctx.shutdown.cancelled();
+    // Polling a token takes its node's lock, so each session watches a child of the shared
+    // shutdown token (its own, uncontended lock), and the futures are made once, not per frame.
+    let shutdown_token = ctx.shutdown.child_token();
+    let shutdown = shutdown_token.cancelled();
     let evicted = evicted.cancelled();
     tokio::pin!(shutdown, evicted);
 

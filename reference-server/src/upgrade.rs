@@ -13,7 +13,6 @@ use protocol::parse_ws_path;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tracing::Instrument;
 
 use crate::pages;
 use crate::server::AppState;
@@ -93,27 +92,22 @@ pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Bod
 
     let ctx = state.session_context();
     let ws_config = state.ws_config;
-    let span = tracing::debug_span!("session", %room, %peer);
-    state.tracker.spawn(
-        async move {
-            let upgraded = match on_upgrade.await {
-                Ok(upgraded) => upgraded,
-                Err(e) => {
-                    tracing::debug!(error = %e, "upgrade failed");
-                    return;
-                }
-            };
-            let ws = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
-                Role::Server,
-                Some(ws_config),
-            )
-            .await;
-            session::run(ws, room, peer, ctx).await;
-            drop(permit);
-        }
-        .instrument(span),
-    );
+    // No tracing span around the session: entering one on every poll costs more than the
+    // room and peer fields that the session's own log lines carry.
+    state.tracker.spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
+            }
+        };
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
+                .await;
+        session::run(ws, room, peer, ctx).await;
+        drop(permit);
+    });
 
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
