@@ -182,6 +182,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
             end_us: now + 50_000 + (opts.warmup + opts.duration).as_micros() as u64,
         };
         let _ = schedule_tx.send(Some(schedule));
+        tracing::info!(
+            connected = shared.connected.load(Ordering::Relaxed),
+            "all connections made; sending"
+        );
         let total_ms = (schedule.end_us - now) / 1000 + opts.settle.as_millis() as u64;
         let bar = progress.running(total_ms);
         let settle_end = schedule.end_us + opts.settle.as_micros() as u64;
@@ -218,6 +222,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
             / 1e6;
     }
 
+    if interrupted {
+        tracing::warn!("interrupted: closing connections and writing the partial result");
+    }
     shared.finish.cancel();
     let joined = tokio::task::spawn_blocking(move || {
         threads.into_iter().map(|t| t.join()).collect::<Vec<_>>()

@@ -50,3 +50,60 @@ fn an_error_exits_1_with_a_reason() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loadgen: error: --senders 9"));
 }
+
+#[test]
+fn ctrl_c_ends_the_run_and_still_writes_the_result() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("partial.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "--rooms",
+            "2",
+            "--clients",
+            "3",
+            "--duration",
+            "60s",
+            "--warmup",
+            "0s",
+        ])
+        .arg("--json")
+        .arg(&path)
+        .env("RUST_LOG", "loadgen=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("loadgen starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait until it is sending, then interrupt it.
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("loadgen reports that it is sending");
+        if line.contains("sending") {
+            break;
+        }
+    }
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let status = child.wait().expect("loadgen ends");
+    assert_eq!(status.code(), Some(130));
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the result was written"))
+            .expect("JSON");
+    assert_eq!(result["interrupted"], true);
+    assert!(result["summary"]["measured_s"].as_f64().expect("number") < 60.0);
+}
