@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
-use crate::fanout::{ChannelLayer, Member, Membership};
+use crate::fanout::{ChannelLayer, FrameReceiver, Member, Membership};
 use crate::metrics::Metrics;
 
 /// How long the server waits for its close frame to be written and answered.
@@ -50,36 +50,49 @@ enum End {
     Gone,
 }
 
-/// Leaves the room however the session ends, panics included.
-struct Leave<'a> {
-    layer: &'a dyn ChannelLayer,
-    membership: &'a Membership,
-    metrics: &'a Metrics,
+/// A member of a room, joined when the handshake is accepted (before the 101 is written, as
+/// Django joins the group before it accepts): a message sent once a client holds its 101
+/// reaches it. Leaves the room when dropped, however the session ends, panics included.
+#[derive(Debug)]
+pub(crate) struct Joined {
+    layer: Arc<dyn ChannelLayer>,
+    metrics: Arc<Metrics>,
+    membership: Membership,
+    queue: FrameReceiver,
+    evicted: CancellationToken,
 }
 
-impl Drop for Leave<'_> {
+impl Joined {
+    pub(crate) fn new(ctx: &SessionContext, room: &RoomName) -> Self {
+        let (member, queue, evicted) = Member::new(ctx.queue_len);
+        let membership = ctx.layer.join(room, member);
+        ctx.metrics.open_connections.inc();
+        Self {
+            layer: Arc::clone(&ctx.layer),
+            metrics: Arc::clone(&ctx.metrics),
+            membership,
+            queue,
+            evicted,
+        }
+    }
+}
+
+impl Drop for Joined {
     fn drop(&mut self) {
-        self.layer.leave(self.membership);
+        self.layer.leave(&self.membership);
         self.metrics.open_connections.dec();
     }
 }
 
 pub(crate) async fn run<S>(
     ws: WebSocketStream<S>,
-    room: RoomName,
+    mut joined: Joined,
     peer: SocketAddr,
     ctx: SessionContext,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (member, mut queue, evicted) = Member::new(ctx.queue_len);
-    let membership = ctx.layer.join(&room, member);
-    ctx.metrics.open_connections.inc();
-    let leave = Leave {
-        layer: ctx.layer.as_ref(),
-        membership: &membership,
-        metrics: &ctx.metrics,
-    };
+    let room = joined.membership.room().clone();
     tracing::debug!(%room, %peer, "joined");
 
     let (mut sink, mut stream) = ws.split();
@@ -90,6 +103,7 @@ pub(crate) async fn run<S>(
     // shutdown token (its own, uncontended lock), and the futures are made once, not per frame.
     let shutdown_token = ctx.shutdown.child_token();
     let shutdown = shutdown_token.cancelled();
+    let evicted = joined.evicted.clone();
     let evicted = evicted.cancelled();
     tokio::pin!(shutdown, evicted);
 
@@ -110,7 +124,7 @@ pub(crate) async fn run<S>(
                 awaiting_pong = false;
                 match incoming {
                     Some(Ok(message)) => {
-                        if let Some(end) = on_message(message, &ctx, &membership) {
+                        if let Some(end) = on_message(message, &ctx, &joined.membership) {
                             break end;
                         }
                     }
@@ -118,12 +132,12 @@ pub(crate) async fn run<S>(
                     None => break End::Gone,
                 }
             }
-            frame = queue.recv() => {
+            frame = joined.queue.recv() => {
                 let Some(frame) = frame else {
                     // The room dropped this member: only an eviction does that.
                     break End::Close(close::TRY_AGAIN_LATER, "too slow".into());
                 };
-                if write_batch(&mut sink, &mut queue, frame, &ctx.metrics).await.is_err() {
+                if write_batch(&mut sink, &mut joined.queue, frame, &ctx.metrics).await.is_err() {
                     break End::Gone;
                 }
             }
@@ -140,7 +154,7 @@ pub(crate) async fn run<S>(
         }
     };
     // Out of the room before anything else: nothing more is queued for a closing socket.
-    drop(leave);
+    drop(joined);
 
     match end {
         End::Close(code, reason) => {

@@ -91,6 +91,7 @@ pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Bod
     };
 
     let ctx = state.session_context();
+    let joined = session::Joined::new(&ctx, &room);
     let ws_config = state.ws_config;
     // No tracing span around the session: entering one on every poll costs more than the
     // room and peer fields that the session's own log lines carry.
@@ -105,7 +106,7 @@ pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Bod
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
-        session::run(ws, room, peer, ctx).await;
+        session::run(ws, joined, peer, ctx).await;
         drop(permit);
     });
 
