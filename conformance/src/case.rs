@@ -1,0 +1,162 @@
+//! What a case is, what it returns, and how a result is graded.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::wire::{Handshake, HttpResponse, Ws};
+
+/// The level of a behaviour in PROTOCOL.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Every correct backend does this: a difference is a FAIL.
+    Core,
+    /// What the Django tutorial does byte for byte: a difference is NON-STRICT.
+    Django,
+    /// What the reference server promises on top: graded only with `--profile reference`.
+    Reference,
+}
+
+/// A verdict, in the style of the Autobahn testsuite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+pub enum Outcome {
+    Pass,
+    NonStrict,
+    Informational,
+    Fail,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pass => "PASS",
+            Self::NonStrict => "NON-STRICT",
+            Self::Informational => "INFORMATIONAL",
+            Self::Fail => "FAIL",
+        }
+    }
+}
+
+/// What a case observed.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// The behaviour is as specified; the evidence says what was seen.
+    Holds(String),
+    /// The behaviour differs; the evidence says how.
+    Differs(String),
+    /// Nothing to grade, only something to report.
+    Info(String),
+}
+
+impl Check {
+    /// Grades the observation at `level`.
+    pub fn grade(self, level: Level) -> (Outcome, String) {
+        match (self, level) {
+            (Check::Holds(e), _) => (Outcome::Pass, e),
+            (Check::Info(e), _) => (Outcome::Informational, e),
+            (Check::Differs(e), Level::Django) => (Outcome::NonStrict, e),
+            (Check::Differs(e), Level::Core | Level::Reference) => (Outcome::Fail, e),
+        }
+    }
+}
+
+/// A case body: `Err` carries evidence of a difference (the `?`-friendly form of
+/// [`Check::Differs`]).
+pub type CaseResult = Result<Check, String>;
+pub type CaseFuture = Pin<Box<dyn Future<Output = CaseResult> + Send>>;
+
+/// One conformance case.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    /// Stable ID, `section.name`.
+    pub id: &'static str,
+    pub level: Level,
+    /// One line.
+    pub description: &'static str,
+    pub run: fn(Ctx) -> CaseFuture,
+}
+
+impl Case {
+    pub fn section(&self) -> &'static str {
+        self.id.split_once('.').map_or(self.id, |(s, _)| s)
+    }
+}
+
+/// Where and how a case talks to the backend.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub addr: SocketAddr,
+    /// The Host header value.
+    pub host: String,
+    /// The longest any single network wait may take.
+    pub timeout: Duration,
+    /// How long to listen to be sure that nothing (more) arrives.
+    pub settle: Duration,
+    /// An Origin header to send with every handshake.
+    pub origin: Option<String>,
+    /// Random programs the model-based case runs.
+    pub model_cases: u32,
+}
+
+impl Ctx {
+    /// A room name no other case, run or tool uses.
+    pub fn room(&self, tag: &str) -> String {
+        format!("cf_{tag}_{:012x}", rand::random::<u64>() >> 16)
+    }
+
+    fn origin_header(&self) -> String {
+        self.origin
+            .as_ref()
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default()
+    }
+
+    pub async fn handshake(&self, target: &str, extra: &str) -> Result<Handshake, String> {
+        let extra = format!("{}{extra}", self.origin_header());
+        Ws::handshake(self.addr, &self.host, target, &extra, self.timeout)
+            .await
+            .map_err(|e| format!("handshake for {target}: {e}"))
+    }
+
+    /// Joins `room`; a refusal is a difference.
+    pub async fn join(&self, room: &str) -> Result<Ws, String> {
+        match self.handshake(&format!("/ws/chat/{room}/"), "").await? {
+            Handshake::Accepted(ws) => Ok(ws),
+            Handshake::Refused(r) => Err(format!(
+                "joining /ws/chat/{room}/ was refused with HTTP {}",
+                r.status
+            )),
+        }
+    }
+
+    pub async fn get(&self, target: &str) -> Result<HttpResponse, String> {
+        crate::wire::http_get(self.addr, &self.host, target, self.timeout)
+            .await
+            .map_err(|e| format!("GET {target}: {e}"))
+    }
+}
+
+/// Parses a delivered frame as JSON, with evidence on failure.
+pub fn parse_json(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not JSON ({e}): {}", crate::wire::clip(text)))
+}
+
+/// The `message` of a delivered `{"message": V}` frame; anything else is a difference.
+pub fn message_of(text: &str) -> Result<serde_json::Value, String> {
+    let value = parse_json(text)?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| format!("not an object: {}", crate::wire::clip(text)))?;
+    if obj.len() != 1 || !obj.contains_key("message") {
+        return Err(format!(
+            "expected exactly {{\"message\": ...}}, got {}",
+            crate::wire::clip(text)
+        ));
+    }
+    Ok(obj["message"].clone())
+}

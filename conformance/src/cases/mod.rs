@@ -1,0 +1,109 @@
+//! Every case, by section. IDs are stable: tools and CI configurations refer to them.
+
+use std::time::Duration;
+
+use crate::case::{Case, Check, message_of};
+use crate::wire::{Next, Ws, op};
+
+mod bad_input;
+mod broadcast;
+mod life;
+mod model;
+mod order;
+mod pages;
+mod payload;
+mod rooms;
+mod security;
+
+/// All cases, in a stable order.
+pub fn all() -> Vec<Case> {
+    [
+        rooms::CASES,
+        broadcast::CASES,
+        payload::CASES,
+        order::CASES,
+        bad_input::CASES,
+        life::CASES,
+        pages::CASES,
+        security::CASES,
+        model::CASES,
+    ]
+    .concat()
+}
+
+/// Declares a case: `case!(ID, Level, "description", body)` where `body` is an
+/// `async fn(Ctx) -> CaseResult`.
+macro_rules! case {
+    ($id:literal, $level:ident, $description:literal, $body:path) => {
+        $crate::case::Case {
+            id: $id,
+            level: $crate::case::Level::$level,
+            description: $description,
+            run: |ctx| Box::pin($body(ctx)),
+        }
+    };
+}
+pub(crate) use case;
+
+/// Reads the next frame and requires it to be the text `{"message": V}` with `V == want`.
+pub(crate) async fn expect_message(
+    ws: &mut Ws,
+    who: &str,
+    want: &serde_json::Value,
+    wait: Duration,
+) -> Result<(), String> {
+    let text = ws
+        .recv_text(wait)
+        .await
+        .map_err(|e| format!("{who}: {e}"))?;
+    let got = message_of(&text).map_err(|e| format!("{who}: {e}"))?;
+    if &got != want {
+        return Err(format!("{who} received message {got}, expected {want}"));
+    }
+    Ok(())
+}
+
+/// Requires that nothing but pings arrives for `wait`.
+pub(crate) async fn expect_silence(ws: &mut Ws, who: &str, wait: Duration) -> Result<(), String> {
+    match ws.next(wait).await {
+        Ok(Next::Silence) => Ok(()),
+        Ok(Next::Frame(f)) => Err(format!("{who} unexpectedly received {}", f.describe())),
+        Ok(Next::Eof) => Err(format!("{who}'s connection ended unexpectedly")),
+        Err(e) => Err(format!("{who}: {e}")),
+    }
+}
+
+/// Waits for the server to close: a close frame (its code and reason) or the TCP end (None).
+/// Text frames before the close are returned as evidence of a broadcast that should not be.
+pub(crate) async fn expect_closed(
+    ws: &mut Ws,
+    wait: Duration,
+) -> Result<(Option<(u16, String)>, Vec<String>), String> {
+    let mut texts = Vec::new();
+    loop {
+        match ws.next(wait).await.map_err(|e| e.to_string())? {
+            Next::Frame(f) if f.opcode == op::CLOSE => return Ok((f.close_code(), texts)),
+            Next::Frame(f) if f.opcode == op::TEXT => {
+                texts.push(String::from_utf8_lossy(&f.payload).into_owned());
+            }
+            Next::Frame(_) => {}
+            Next::Eof => return Ok((None, texts)),
+            Next::Silence => {
+                return Err(format!(
+                    "the connection stayed open for {} ms",
+                    wait.as_millis()
+                ));
+            }
+        }
+    }
+}
+
+/// Sends `{"message": text}` from `ws` as JSON text.
+pub(crate) async fn say(ws: &mut Ws, text: &str) -> Result<(), String> {
+    let frame = serde_json::json!({ "message": text }).to_string();
+    ws.send_text(&frame).await.map_err(|e| e.to_string())
+}
+
+pub(crate) fn holds(evidence: impl Into<String>) -> Result<Check, String> {
+    Ok(Check::Holds(evidence.into()))
+}

@@ -1,0 +1,132 @@
+//! PROTOCOL.md section 4: the value that comes back, as JSON (core) and byte for byte (django).
+
+use super::{case, holds};
+use crate::case::{Case, CaseResult, Ctx, message_of, parse_json};
+use crate::wire::op;
+
+pub(super) const CASES: &[Case] = &[
+    case!(
+        "payload.values",
+        Core,
+        "every section 4 vector comes back as an equal JSON value",
+        values
+    ),
+    case!(
+        "payload.bytes",
+        Django,
+        "every section 4 vector comes back as Python's json.dumps bytes",
+        bytes
+    ),
+    case!(
+        "payload.fragmented",
+        Core,
+        "fragmented text frames are reassembled",
+        fragmented
+    ),
+];
+
+/// PROTOCOL.md section 4: what a client sends, and the exact bytes Django sends back.
+pub(crate) const VECTORS: &[(&str, &str)] = &[
+    (r#"{"message":"hi"}"#, r#"{"message": "hi"}"#),
+    (r#"{"message":"x","user":"y"}"#, r#"{"message": "x"}"#),
+    (r#"{"message":"a","message":"b"}"#, r#"{"message": "b"}"#),
+    (r#"{"message":5}"#, r#"{"message": 5}"#),
+    (r#"{"message":1.50}"#, r#"{"message": 1.5}"#),
+    (r#"{"message":1E2}"#, r#"{"message": 100.0}"#),
+    (r#"{"message":-0.0}"#, r#"{"message": -0.0}"#),
+    (
+        r#"{"message":18446744073709551616}"#,
+        r#"{"message": 18446744073709551616}"#,
+    ),
+    (r#"{"message":null}"#, r#"{"message": null}"#),
+    (r#"{"message":true}"#, r#"{"message": true}"#),
+    (r#"{"message":false}"#, r#"{"message": false}"#),
+    (
+        r#"{"message":{"a":1,"b":[1,2]}}"#,
+        r#"{"message": {"a": 1, "b": [1, 2]}}"#,
+    ),
+    (
+        r#"{"message":[1,"two",null]}"#,
+        r#"{"message": [1, "two", null]}"#,
+    ),
+    (r#"{"message":""}"#, r#"{"message": ""}"#),
+    (r#"{"message":"한글"}"#, r#"{"message": "\ud55c\uae00"}"#),
+    (r#"{"message":"😀"}"#, r#"{"message": "\ud83d\ude00"}"#),
+    (
+        r#"{"message":"say \"hi\" \\ bye"}"#,
+        r#"{"message": "say \"hi\" \\ bye"}"#,
+    ),
+    (
+        r#"{"message":"</script>/"}"#,
+        r#"{"message": "</script>/"}"#,
+    ),
+    (r#"{"message":"a\nb\tc"}"#, r#"{"message": "a\nb\tc"}"#),
+    (
+        r#"{"message":"\u0001\u001f\u007f"}"#,
+        r#"{"message": "\u0001\u001f\u007f"}"#,
+    ),
+    ("  {\"message\":\"w\"}\n", r#"{"message": "w"}"#),
+];
+
+/// Sends every vector from one member and collects what came back.
+async fn round_trip(ctx: &Ctx) -> Result<Vec<(&'static str, &'static str, String)>, String> {
+    let mut ws = ctx.join(&ctx.room("vec")).await?;
+    let mut out = Vec::new();
+    for (sent, django) in VECTORS {
+        ws.send_text(sent).await.map_err(|e| e.to_string())?;
+        let got = ws
+            .recv_text(ctx.timeout)
+            .await
+            .map_err(|e| format!("after sending {sent}: {e}"))?;
+        out.push((*sent, *django, got));
+    }
+    Ok(out)
+}
+
+async fn values(ctx: Ctx) -> CaseResult {
+    for (sent, django, got) in round_trip(&ctx).await? {
+        let want = message_of(django)?;
+        let value = message_of(&got).map_err(|e| format!("after sending {sent}: {e}"))?;
+        if value != want {
+            return Err(format!("sent {sent}, received {got}"));
+        }
+    }
+    holds(format!("{} vectors, equal values", VECTORS.len()))
+}
+
+async fn bytes(ctx: Ctx) -> CaseResult {
+    let mut different = Vec::new();
+    for (sent, django, got) in round_trip(&ctx).await? {
+        if got != django {
+            different.push(format!("{sent} -> {got} (Django: {django})"));
+        }
+    }
+    if let Some(first) = different.first() {
+        return Err(format!(
+            "{} of {} differ; first: {first}",
+            different.len(),
+            VECTORS.len()
+        ));
+    }
+    holds(format!("{} vectors byte for byte", VECTORS.len()))
+}
+
+async fn fragmented(ctx: Ctx) -> CaseResult {
+    let mut ws = ctx.join(&ctx.room("frag")).await?;
+    let send = |fin, opcode, part: &'static [u8]| (fin, opcode, part);
+    for (fin, opcode, part) in [
+        send(false, op::TEXT, br#"{"mess"#),
+        send(false, op::CONT, br#"age":"in "#),
+        send(true, op::CONT, br#"parts"}"#),
+    ] {
+        ws.send_frame(fin, opcode, part)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let got = ws.recv_text(ctx.timeout).await?;
+    let value = parse_json(&got)?;
+    if value != serde_json::json!({ "message": "in parts" }) {
+        return Err(format!("received {got}"));
+    }
+    holds("three fragments became one message")
+}

@@ -1,0 +1,61 @@
+//! The conformance suite: grades any `/ws/chat/<room>/` backend against `shared/PROTOCOL.md`.
+//!
+//! `cargo run -p conformance -- --target http://127.0.0.1:8000`, or `cargo test -p conformance`
+//! (against `CHAT_TARGET`, or the reference server started in-process when it is unset).
+//!
+//! - [`case`]: what a case is, its level and verdicts. [`cases`]: every case, by section.
+//! - [`runner`]: selection by profile and ID, concurrent runs. [`report`]: table, JUnit, JSON.
+//! - [`wire`]: the suite's own WebSocket and HTTP client, independent of the server's code.
+//! - [`target`]: which backend. [`model`]: model-based testing with proptest.
+
+pub mod case;
+pub mod cases;
+pub mod model;
+pub mod report;
+pub mod runner;
+pub mod target;
+pub mod wire;
+
+use std::time::Duration;
+
+use case::Ctx;
+use target::Target;
+
+/// The defaults for a run against a live backend.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(300);
+/// Random programs per run: few enough for a remote backend (each program is up to
+/// [`MODEL_MAX_STEPS`] synchronised steps).
+pub const DEFAULT_MODEL_CASES: u32 = 16;
+pub const MODEL_MAX_STEPS: usize = 24;
+
+/// A backend to grade: the one in `CHAT_TARGET`, or a reference server started in the
+/// current runtime (kept alive by the returned guard).
+pub async fn target_from_env() -> anyhow::Result<(Target, Option<reference_server::RunningServer>)>
+{
+    match std::env::var("CHAT_TARGET") {
+        Ok(url) if !url.is_empty() => Ok((Target::parse(&url)?, None)),
+        _ => {
+            let server = reference_server::spawn(reference_server::Config::local()).await?;
+            let target = Target::parse(&server.http_url())?;
+            Ok((target, Some(server)))
+        }
+    }
+}
+
+/// The context cases run with against `target`.
+pub fn context(
+    target: &Target,
+    timeout: Duration,
+    settle: Duration,
+    origin: Option<String>,
+) -> Ctx {
+    Ctx {
+        addr: target.addr,
+        host: target.host.clone(),
+        timeout,
+        settle,
+        origin,
+        model_cases: DEFAULT_MODEL_CASES,
+    }
+}

@@ -1,0 +1,220 @@
+//! Model-based testing: random programs of join, leave, reconnect and send over a few rooms
+//! and clients, run against the backend and checked against a model of PROTOCOL.md: each
+//! message reaches exactly the members present when it was sent, once, in order, and nothing
+//! crosses rooms. A failure is shrunk by proptest and printed as a readable script.
+//!
+//! Each step is synchronised on the backend's own answers (a join on its 101, a leave on its
+//! close, a send on the sender's own copy), so "present when it was sent" is well defined
+//! without sleeps.
+
+use std::fmt;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+
+use crate::case::{Ctx, message_of};
+use crate::wire::{Next, Ws, op};
+
+pub const CLIENTS: usize = 4;
+pub const ROOMS: usize = 2;
+
+/// One step of a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Join { client: usize, room: usize },
+    Leave { client: usize },
+    Reconnect { client: usize },
+    Send { client: usize },
+}
+
+/// A program: steps in order.
+#[derive(Debug, Clone)]
+pub struct Program(pub Vec<Op>);
+
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, op) in self.0.iter().enumerate() {
+            match op {
+                Op::Join { client, room } => {
+                    writeln!(f, "{i:>3}. client {client} joins room {room}")?
+                }
+                Op::Leave { client } => writeln!(f, "{i:>3}. client {client} leaves")?,
+                Op::Reconnect { client } => writeln!(f, "{i:>3}. client {client} reconnects")?,
+                Op::Send { client } => writeln!(f, "{i:>3}. client {client} sends")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn program(max_len: usize) -> impl Strategy<Value = Program> {
+    let op = prop_oneof![
+        3 => (0..CLIENTS, 0..ROOMS).prop_map(|(client, room)| Op::Join { client, room }),
+        1 => (0..CLIENTS).prop_map(|client| Op::Leave { client }),
+        1 => (0..CLIENTS).prop_map(|client| Op::Reconnect { client }),
+        5 => (0..CLIENTS).prop_map(|client| Op::Send { client }),
+    ];
+    prop::collection::vec(op, 1..max_len).prop_map(Program)
+}
+
+/// A connected client: its socket, its room, and what it has received so far.
+struct Member {
+    ws: Ws,
+    room: usize,
+}
+
+/// What the model says each client must have received, and what it did receive.
+#[derive(Default)]
+struct Log {
+    expected: Vec<Vec<String>>,
+    received: Vec<Vec<String>>,
+}
+
+/// Runs `program` with fresh rooms; `Err` is the evidence of a difference from the model.
+pub async fn execute(ctx: &Ctx, program: &Program) -> Result<(), String> {
+    let rooms: Vec<String> = (0..ROOMS).map(|_| ctx.room("model")).collect();
+    let mut members: Vec<Option<Member>> = (0..CLIENTS).map(|_| None).collect();
+    let mut log = Log {
+        expected: vec![Vec::new(); CLIENTS],
+        received: vec![Vec::new(); CLIENTS],
+    };
+    let mut sent = 0usize;
+    for (step, op) in program.0.iter().enumerate() {
+        let at = |e: String| format!("step {step} ({op:?}): {e}");
+        match *op {
+            Op::Join { client, room } => {
+                if let Some(m) = members[client].take() {
+                    leave(ctx, client, m, &mut log).await.map_err(at)?;
+                }
+                let ws = ctx.join(&rooms[room]).await.map_err(at)?;
+                members[client] = Some(Member { ws, room });
+            }
+            Op::Leave { client } => {
+                if let Some(m) = members[client].take() {
+                    leave(ctx, client, m, &mut log).await.map_err(at)?;
+                }
+            }
+            Op::Reconnect { client } => {
+                if let Some(m) = members[client].take() {
+                    let room = m.room;
+                    leave(ctx, client, m, &mut log).await.map_err(at)?;
+                    let ws = ctx.join(&rooms[room]).await.map_err(at)?;
+                    members[client] = Some(Member { ws, room });
+                }
+            }
+            Op::Send { client } => {
+                let Some(room) = members[client].as_ref().map(|m| m.room) else {
+                    continue;
+                };
+                let text = format!("c{client}-m{sent}");
+                sent += 1;
+                for (other, m) in members.iter().enumerate() {
+                    if m.as_ref().is_some_and(|m| m.room == room) {
+                        log.expected[other].push(text.clone());
+                    }
+                }
+                let m = members[client]
+                    .as_mut()
+                    .ok_or_else(|| at("no member".into()))?;
+                let frame = serde_json::json!({ "message": text }).to_string();
+                m.ws.send_text(&frame)
+                    .await
+                    .map_err(|e| at(e.to_string()))?;
+                // Synchronise: read until the sender has its own copy.
+                loop {
+                    let got = receive(ctx, &mut m.ws).await.map_err(at)?;
+                    let mine = got == text;
+                    log.received[client].push(got);
+                    if mine {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    // Collect what is still in flight, then compare every client with the model.
+    for (client, m) in members.iter_mut().enumerate() {
+        if let Some(m) = m {
+            drain(ctx, &mut m.ws, &mut log.received[client]).await?;
+        }
+    }
+    for client in 0..CLIENTS {
+        if log.received[client] != log.expected[client] {
+            return Err(format!(
+                "client {client} received {:?}; the model expected {:?}",
+                log.received[client], log.expected[client]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The next delivered message text.
+async fn receive(ctx: &Ctx, ws: &mut Ws) -> Result<String, String> {
+    let text = ws.recv_text(ctx.timeout).await?;
+    let value = message_of(&text)?;
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("a message that is not a string: {text}"))
+}
+
+/// Reads whatever arrives within the settle time.
+async fn drain(ctx: &Ctx, ws: &mut Ws, into: &mut Vec<String>) -> Result<(), String> {
+    loop {
+        match ws.next(ctx.settle).await.map_err(|e| e.to_string())? {
+            Next::Frame(f) if f.opcode == op::TEXT => {
+                let text = String::from_utf8_lossy(&f.payload).into_owned();
+                let value = message_of(&text)?;
+                into.push(value.as_str().unwrap_or_default().to_owned());
+            }
+            Next::Frame(_) => {}
+            Next::Silence | Next::Eof => return Ok(()),
+        }
+    }
+}
+
+/// Closes a member's socket, keeping what it received before the server's close.
+async fn leave(ctx: &Ctx, client: usize, mut m: Member, log: &mut Log) -> Result<(), String> {
+    m.ws.send_close(1000).await.map_err(|e| e.to_string())?;
+    loop {
+        match m.ws.next(ctx.timeout).await.map_err(|e| e.to_string())? {
+            Next::Frame(f) if f.opcode == op::TEXT => {
+                let text = String::from_utf8_lossy(&f.payload).into_owned();
+                let value = message_of(&text)?;
+                log.received[client].push(value.as_str().unwrap_or_default().to_owned());
+            }
+            Next::Frame(f) if f.opcode == op::CLOSE => return Ok(()),
+            Next::Frame(_) => {}
+            Next::Eof => return Ok(()),
+            Next::Silence => return Err("the server did not answer a close".into()),
+        }
+    }
+}
+
+/// Runs `cases` random programs of up to `max_len` steps; on a difference, returns the
+/// shrunk program as a script with the evidence.
+pub fn check(
+    ctx: &Ctx,
+    runtime: &tokio::runtime::Handle,
+    cases: u32,
+    max_len: usize,
+) -> Result<(), String> {
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&program(max_len), |p| {
+        runtime
+            .block_on(execute(ctx, &p))
+            .map_err(TestCaseError::fail)
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TestError::Fail(reason, program)) => {
+            Err(format!("shrunk failing program:\n{program}\n{reason}"))
+        }
+        Err(TestError::Abort(reason)) => Err(format!("aborted: {reason}")),
+    }
+}

@@ -1,0 +1,94 @@
+//! The suite's outputs: the table, JUnit XML for CI systems, JSON for the reports.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+
+use crate::case::Outcome;
+use crate::runner::{CaseReport, Profile};
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteReport {
+    pub schema_version: u32,
+    pub target: String,
+    pub profile: Profile,
+    pub cases: Vec<CaseReport>,
+    pub passed: usize,
+    pub failed: usize,
+    pub non_strict: usize,
+    pub informational: usize,
+}
+
+impl SuiteReport {
+    pub fn new(target: String, profile: Profile, cases: Vec<CaseReport>) -> Self {
+        let count = |o| cases.iter().filter(|c| c.verdict == o).count();
+        Self {
+            schema_version: 1,
+            passed: count(Outcome::Pass),
+            failed: count(Outcome::Fail),
+            non_strict: count(Outcome::NonStrict),
+            informational: count(Outcome::Informational),
+            target,
+            profile,
+            cases,
+        }
+    }
+
+    /// The closing line: `N passed, N failed` with the other verdicts beside it.
+    pub fn closing_line(&self) -> String {
+        format!(
+            "{} passed, {} failed ({} non-strict, {} informational)",
+            self.passed, self.failed, self.non_strict, self.informational
+        )
+    }
+
+    /// The human table.
+    pub fn table(&self) -> String {
+        let width = self.cases.iter().map(|c| c.id.len()).max().unwrap_or(10);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "conformance of {} ({:?} profile)\n",
+            self.target, self.profile
+        );
+        for c in &self.cases {
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:<13}  {}",
+                c.id,
+                c.verdict.label(),
+                one_line(&c.evidence)
+            );
+        }
+        let _ = writeln!(out, "\n{}", self.closing_line());
+        out
+    }
+
+    /// JUnit XML: FAIL is a failure, NON-STRICT and INFORMATIONAL pass with the evidence kept.
+    pub fn junit(&self) -> String {
+        let mut suite = TestSuite::new("conformance");
+        for c in &self.cases {
+            let mut status = match c.verdict {
+                Outcome::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                _ => TestCaseStatus::success(),
+            };
+            status.set_message(c.evidence.clone());
+            let mut case = TestCase::new(c.id.clone(), status);
+            case.set_time(Duration::from_millis(c.duration_ms));
+            case.set_system_out(format!("{}: {}", c.verdict.label(), c.evidence));
+            suite.add_test_case(case);
+        }
+        let mut report = Report::new(format!("conformance of {}", self.target));
+        report.add_test_suite(suite);
+        report
+            .to_string()
+            .unwrap_or_else(|e| format!("<!-- cannot serialise: {e} -->"))
+    }
+}
+
+fn one_line(s: &str) -> String {
+    crate::wire::clip(&s.replace('\n', " "))
+}

@@ -1,0 +1,115 @@
+//! Runs the selected cases concurrently, each with its own rooms and an overall time bound.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::case::{Case, Check, Ctx, Level, Outcome};
+
+/// Which levels are graded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Core cases only.
+    Core,
+    /// Core and django cases (differences from Django are NON-STRICT).
+    Django,
+    /// Core and reference cases.
+    Reference,
+    /// Everything.
+    All,
+}
+
+impl Profile {
+    pub fn includes(self, level: Level) -> bool {
+        match self {
+            Self::Core => level == Level::Core,
+            Self::Django => matches!(level, Level::Core | Level::Django),
+            Self::Reference => matches!(level, Level::Core | Level::Reference),
+            Self::All => true,
+        }
+    }
+}
+
+/// One case's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseReport {
+    pub id: String,
+    pub level: Level,
+    pub description: String,
+    pub verdict: Outcome,
+    pub evidence: String,
+    pub duration_ms: u64,
+}
+
+/// Cases in `profile` whose ID equals or starts with one of `filters` (`section` or
+/// `section.name`); all of the profile when `filters` is empty.
+pub fn select(cases: &[Case], profile: Profile, filters: &[String]) -> Vec<Case> {
+    cases
+        .iter()
+        .filter(|c| profile.includes(c.level))
+        .filter(|c| {
+            filters.is_empty()
+                || filters
+                    .iter()
+                    .any(|f| c.id == f || c.section() == f.trim_end_matches('.'))
+        })
+        .copied()
+        .collect()
+}
+
+/// The bound on one whole case, however many waits it makes.
+fn case_deadline(ctx: &Ctx) -> Duration {
+    ctx.timeout * 20 + Duration::from_secs(10)
+}
+
+/// Runs one case and grades it.
+pub async fn run_case(case: Case, ctx: Ctx) -> CaseReport {
+    let started = Instant::now();
+    let deadline = case_deadline(&ctx);
+    let check = match tokio::time::timeout(deadline, (case.run)(ctx)).await {
+        Ok(Ok(check)) => check,
+        Ok(Err(evidence)) => Check::Differs(evidence),
+        Err(_) => Check::Differs(format!("the case did not finish within {deadline:?}")),
+    };
+    let (verdict, evidence) = check.grade(case.level);
+    CaseReport {
+        id: case.id.into(),
+        level: case.level,
+        description: case.description.into(),
+        verdict,
+        evidence,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Runs `cases`, at most `parallel` at once, and returns the reports in the cases' order.
+pub async fn run_all(cases: Vec<Case>, ctx: &Ctx, parallel: usize) -> Vec<CaseReport> {
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let handles: Vec<_> = cases
+        .into_iter()
+        .map(|case| {
+            let ctx = ctx.clone();
+            let semaphore = semaphore.clone();
+            tokio::spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                run_case(case, ctx).await
+            })
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(handles.len());
+    for handle in handles {
+        match handle.await {
+            Ok(report) => reports.push(report),
+            Err(e) => reports.push(CaseReport {
+                id: "internal".into(),
+                level: Level::Core,
+                description: "a case panicked".into(),
+                verdict: Outcome::Fail,
+                evidence: e.to_string(),
+                duration_ms: 0,
+            }),
+        }
+    }
+    reports
+}

@@ -1,0 +1,377 @@
+//! A WebSocket and HTTP client written against RFC 6455 and RFC 9112 directly, byte by byte.
+//!
+//! The suite does not use the reference server's WebSocket library or protocol crate on the
+//! wire: a bug they share with the server must not be able to pass.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Frame opcodes (RFC 6455 section 5.2).
+pub mod op {
+    pub const CONT: u8 = 0x0;
+    pub const TEXT: u8 = 0x1;
+    pub const BINARY: u8 = 0x2;
+    pub const CLOSE: u8 = 0x8;
+    pub const PING: u8 = 0x9;
+    pub const PONG: u8 = 0xA;
+}
+
+/// What went wrong talking to the backend; every message is evidence for a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("connect to {0}: {1}")]
+    Connect(SocketAddr, std::io::Error),
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, &'static str),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the connection ended {0}")]
+    Closed(&'static str),
+    #[error("malformed response: {0}")]
+    Malformed(String),
+}
+
+type Result<T> = std::result::Result<T, WireError>;
+
+/// A parsed HTTP response head (and body, when it has a Content-Length).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One frame as read off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub fin: bool,
+    pub opcode: u8,
+    pub payload: Vec<u8>,
+}
+
+impl Frame {
+    /// Close code and reason, for a close frame.
+    pub fn close_code(&self) -> Option<(u16, String)> {
+        if self.opcode != op::CLOSE {
+            return None;
+        }
+        if self.payload.len() < 2 {
+            return Some((1005, String::new()));
+        }
+        let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
+        Some((
+            code,
+            String::from_utf8_lossy(&self.payload[2..]).into_owned(),
+        ))
+    }
+
+    /// A short description for evidence.
+    pub fn describe(&self) -> String {
+        match self.opcode {
+            op::TEXT => format!("text {}", clip(&String::from_utf8_lossy(&self.payload))),
+            op::BINARY => format!("binary ({} bytes)", self.payload.len()),
+            op::CLOSE => {
+                let (code, reason) = self.close_code().unwrap_or((1005, String::new()));
+                format!("close {code} {reason:?}")
+            }
+            op::PING => "ping".into(),
+            op::PONG => "pong".into(),
+            other => format!("opcode {other}"),
+        }
+    }
+}
+
+/// Shortens evidence to something a table can hold.
+pub fn clip(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        format!("{}...", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// What the stream gave back when a frame was wanted.
+#[derive(Debug)]
+pub enum Next {
+    Frame(Frame),
+    /// Nothing within the wait.
+    Silence,
+    /// TCP ended.
+    Eof,
+}
+
+async fn read_head(stream: &mut TcpStream, wait: Duration) -> Result<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(end + 4);
+            return Ok((String::from_utf8_lossy(&buf).into_owned(), rest));
+        }
+        let mut chunk = [0u8; 2048];
+        let n = timeout(wait, stream.read(&mut chunk))
+            .await
+            .map_err(|_| WireError::Timeout(wait, "the response head"))??;
+        if n == 0 {
+            return Err(WireError::Closed("before a response"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn parse_head(head: &str) -> Result<HttpResponse> {
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| WireError::Malformed(clip(head)))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    })
+}
+
+/// Sends a GET and reads the response (the body up to its Content-Length, or to EOF).
+pub async fn http_get(
+    addr: SocketAddr,
+    host: &str,
+    target: &str,
+    wait: Duration,
+) -> Result<HttpResponse> {
+    let mut stream = timeout(wait, TcpStream::connect(addr))
+        .await
+        .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
+        .map_err(|e| WireError::Connect(addr, e))?;
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let (head, rest) = read_head(&mut stream, wait).await?;
+    let mut response = parse_head(&head)?;
+    let mut body = rest;
+    let len: Option<usize> = response
+        .header("content-length")
+        .and_then(|v| v.parse().ok());
+    loop {
+        if len.is_some_and(|l| body.len() >= l) {
+            break;
+        }
+        let mut chunk = [0u8; 8192];
+        let n = timeout(wait, stream.read(&mut chunk))
+            .await
+            .map_err(|_| WireError::Timeout(wait, "the response body"))??;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    response.body = body;
+    Ok(response)
+}
+
+/// A raw WebSocket client connection.
+#[derive(Debug)]
+pub struct Ws {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    pub response: HttpResponse,
+}
+
+/// The result of a handshake: accepted, or the HTTP answer that refused it.
+#[derive(Debug)]
+pub enum Handshake {
+    Accepted(Ws),
+    Refused(HttpResponse),
+}
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+impl Ws {
+    /// Sends a handshake for `target` with extra header lines (each ending in `\r\n`).
+    pub async fn handshake(
+        addr: SocketAddr,
+        host: &str,
+        target: &str,
+        extra: &str,
+        wait: Duration,
+    ) -> Result<Handshake> {
+        let mut stream = timeout(wait, TcpStream::connect(addr))
+            .await
+            .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
+            .map_err(|e| WireError::Connect(addr, e))?;
+        let _ = stream.set_nodelay(true);
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let (head, rest) = read_head(&mut stream, wait).await?;
+        let mut response = parse_head(&head)?;
+        if response.status != 101 {
+            // Read what body there is, briefly, for the evidence.
+            let len: usize = response
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = rest;
+            while body.len() < len {
+                let mut chunk = [0u8; 2048];
+                match timeout(wait, stream.read(&mut chunk)).await {
+                    Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+                    _ => break,
+                }
+            }
+            response.body = body;
+            return Ok(Handshake::Refused(response));
+        }
+        if response.header("sec-websocket-accept") != Some(ACCEPT) {
+            return Err(WireError::Malformed(format!(
+                "101 with Sec-WebSocket-Accept {:?}",
+                response.header("sec-websocket-accept")
+            )));
+        }
+        Ok(Handshake::Accepted(Self {
+            stream,
+            buf: rest,
+            response,
+        }))
+    }
+
+    /// Writes one masked frame.
+    pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> Result<()> {
+        let mut frame = Vec::with_capacity(payload.len() + 14);
+        frame.push(if fin { 0x80 } else { 0 } | opcode);
+        let len = payload.len();
+        if len < 126 {
+            frame.push(0x80 | len as u8);
+        } else if len <= usize::from(u16::MAX) {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        let mask: [u8; 4] = rand::random();
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).await?;
+        Ok(())
+    }
+
+    pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        self.send_frame(true, op::TEXT, text.as_bytes()).await
+    }
+
+    pub async fn send_close(&mut self, code: u16) -> Result<()> {
+        self.send_frame(true, op::CLOSE, &code.to_be_bytes()).await
+    }
+
+    /// The next frame within `wait`, silence, or the end of the connection. Pings from the
+    /// server are answered and skipped.
+    pub async fn next(&mut self, wait: Duration) -> Result<Next> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.read_frame()).await {
+                Err(_) => return Ok(Next::Silence),
+                Ok(Ok(Some(frame))) => frame,
+                Ok(Ok(None)) => return Ok(Next::Eof),
+                Ok(Err(e)) => return Err(e),
+            };
+            if frame.opcode == op::PING {
+                let payload = frame.payload.clone();
+                self.send_frame(true, op::PONG, &payload).await?;
+                continue;
+            }
+            return Ok(Next::Frame(frame));
+        }
+    }
+
+    /// The next text frame's payload; anything else is an error with evidence.
+    pub async fn recv_text(&mut self, wait: Duration) -> std::result::Result<String, String> {
+        match self.next(wait).await {
+            Ok(Next::Frame(f)) if f.opcode == op::TEXT => {
+                String::from_utf8(f.payload).map_err(|_| "a text frame that is not UTF-8".into())
+            }
+            Ok(Next::Frame(f)) => Err(format!("expected a text frame, got {}", f.describe())),
+            Ok(Next::Silence) => Err(format!("nothing within {} ms", wait.as_millis())),
+            Ok(Next::Eof) => Err("the connection ended".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn fill(&mut self, want: usize) -> Result<bool> {
+        while self.buf.len() < want {
+            let mut chunk = vec![0u8; 64 * 1024];
+            match self.stream.read(&mut chunk).await {
+                Ok(0) => return Ok(false),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
+    async fn read_frame(&mut self) -> Result<Option<Frame>> {
+        if !self.fill(2).await? {
+            return Ok(None);
+        }
+        let fin = self.buf[0] & 0x80 != 0;
+        let opcode = self.buf[0] & 0x0F;
+        if self.buf[1] & 0x80 != 0 {
+            return Err(WireError::Malformed("the server masked a frame".into()));
+        }
+        let (len, header) = match self.buf[1] & 0x7F {
+            126 => {
+                if !self.fill(4).await? {
+                    return Err(WireError::Closed("inside a frame header"));
+                }
+                (
+                    usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
+                    4,
+                )
+            }
+            127 => {
+                if !self.fill(10).await? {
+                    return Err(WireError::Closed("inside a frame header"));
+                }
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.buf[2..10]);
+                (u64::from_be_bytes(b) as usize, 10)
+            }
+            n => (usize::from(n), 2),
+        };
+        if !self.fill(header + len).await? {
+            return Err(WireError::Closed("inside a frame"));
+        }
+        let payload = self.buf[header..header + len].to_vec();
+        self.buf.drain(..header + len);
+        Ok(Some(Frame {
+            fin,
+            opcode,
+            payload,
+        }))
+    }
+}
