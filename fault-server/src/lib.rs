@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_util::sync::CancellationToken;
 
 /// What goes wrong, and how often.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +33,20 @@ pub struct Faults {
     pub dup_rate: f64,
     /// Seed for the dice.
     pub seed: u64,
+    /// The sender does not get its own message.
+    pub no_self_echo: bool,
+    /// Every message also goes to every member of every other room.
+    pub leak_to_other_rooms: bool,
+    /// Every other message is held back 50 ms, so the next one overtakes it.
+    pub reorder: bool,
+    /// Characters outside ASCII become `?` in what is broadcast.
+    pub mangle_non_ascii: bool,
+    /// Text that is not JSON stops the whole server: listener and every connection.
+    pub die_on_bad_json: bool,
+    /// Any path is accepted as a room (the whole path is the room's name).
+    pub accept_any_path: bool,
+    /// Room names are folded to lower case.
+    pub fold_case: bool,
 }
 
 type Outbox = mpsc::UnboundedSender<(Instant, String)>;
@@ -46,6 +62,10 @@ struct State {
     faults: Faults,
     rooms: Mutex<Rooms>,
     rng: Mutex<StdRng>,
+    /// Messages broadcast so far (for `reorder`).
+    count: std::sync::atomic::AtomicU64,
+    /// Cancelled when the server "dies".
+    dead: CancellationToken,
 }
 
 /// A running fault server; dropping it stops the listener.
@@ -76,29 +96,78 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         rng: Mutex::new(StdRng::seed_from_u64(faults.seed)),
         faults,
         rooms: Mutex::new(Rooms::default()),
+        count: std::sync::atomic::AtomicU64::new(0),
+        dead: CancellationToken::new(),
     });
     let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(session(stream, Arc::clone(&state)));
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = state.dead.cancelled() => return,
+            };
+            let Ok((stream, _)) = accepted else { return };
+            let state = Arc::clone(&state);
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = session(stream, Arc::clone(&state)) => {}
+                    () = state.dead.cancelled() => {}
+                }
+            });
         }
     });
     Ok(FaultServer { addr, task })
 }
 
-fn room_of(path: &str) -> Option<String> {
-    let name = path.strip_prefix("/ws/chat/")?.strip_suffix('/')?;
-    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .then(|| name.to_owned())
+fn room_of(path: &str, faults: &Faults) -> Option<String> {
+    if faults.accept_any_path {
+        return Some(path.to_owned());
+    }
+    // Percent-decoding is deliberately simple: enough for the escapes the suite sends.
+    let decoded = percent_decode(path)?;
+    let name = decoded.strip_prefix("/ws/chat/")?.strip_suffix('/')?;
+    let valid = !name.is_empty()
+        && name.len() <= 94
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then(|| {
+        if faults.fold_case {
+            name.to_lowercase()
+        } else {
+            name.to_owned()
+        }
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 async fn session(stream: TcpStream, state: Arc<State>) {
     let _ = stream.set_nodelay(true);
     let mut room = None;
-    // The callback's error type is tungstenite's; it is never returned here.
+    // The callback's error type is tungstenite's (large, and fine for a test fixture).
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| {
-        room = room_of(req.uri().path());
-        Ok(resp)
+        room = room_of(req.uri().path(), &state.faults);
+        if room.is_some() {
+            Ok(resp)
+        } else {
+            let mut refusal = ErrorResponse::new(Some("no such room\n".into()));
+            *refusal.status_mut() = StatusCode::NOT_FOUND;
+            Err(refusal)
+        }
     };
     let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
         return;
@@ -117,26 +186,55 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             .push((id, tx));
         id
     };
+    let reorder = state.faults.reorder;
     let writer = tokio::spawn(async move {
-        while let Some((at, frame)) = rx.recv().await {
-            tokio::time::sleep_until(at).await;
+        // In order, each frame waits for its time; with `reorder`, each waits on its own so
+        // a later, less delayed frame overtakes it.
+        let (ordered_tx, mut ordered) = mpsc::unbounded_channel::<String>();
+        let scheduler = tokio::spawn(async move {
+            while let Some((at, frame)) = rx.recv().await {
+                if reorder {
+                    let tx = ordered_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(at).await;
+                        let _ = tx.send(frame);
+                    });
+                } else {
+                    tokio::time::sleep_until(at).await;
+                    if ordered_tx.send(frame).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        while let Some(frame) = ordered.recv().await {
             if sink.send(Message::text(frame)).await.is_err() {
                 break;
             }
         }
+        scheduler.abort();
     });
     while let Some(Ok(message)) = source.next().await {
         let Message::Text(text) = message else {
             continue;
         };
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+            if state.faults.die_on_bad_json {
+                state.dead.cancel();
+            }
             break;
         };
         let Some(payload) = value.get("message") else {
             break;
         };
-        let frame = serde_json::json!({ "message": payload }).to_string();
-        broadcast(&state, &room, frame);
+        let mut frame = serde_json::json!({ "message": payload }).to_string();
+        if state.faults.mangle_non_ascii {
+            frame = frame
+                .chars()
+                .map(|c| if c.is_ascii() { c } else { '?' })
+                .collect();
+        }
+        broadcast(&state, &room, id, frame);
     }
     {
         let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
@@ -147,11 +245,25 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     writer.abort();
 }
 
-fn broadcast(state: &State, room: &str, frame: String) {
-    let at = Instant::now() + state.faults.delay;
+fn broadcast(state: &State, room: &str, from: u64, frame: String) {
+    let n = state
+        .count
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut at = Instant::now() + state.faults.delay;
+    if state.faults.reorder && n % 2 == 0 {
+        at += Duration::from_millis(50);
+    }
     let rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
     let mut rng = state.rng.lock().unwrap_or_else(|p| p.into_inner());
-    for (_, outbox) in rooms.members.get(room).into_iter().flatten() {
+    let members = rooms
+        .members
+        .iter()
+        .filter(|(name, _)| state.faults.leak_to_other_rooms || name.as_str() == room)
+        .flat_map(|(_, members)| members);
+    for (id, outbox) in members {
+        if state.faults.no_self_echo && *id == from {
+            continue;
+        }
         if rng.random::<f64>() < state.faults.drop_rate {
             continue;
         }
