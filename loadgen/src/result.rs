@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::opts::{Arrival, Opts};
 use crate::stats::WorkerStats;
@@ -14,7 +14,7 @@ use crate::threshold::{Metric, Percentile, Threshold};
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     pub schema_version: u32,
     pub tool: Tool,
@@ -26,17 +26,19 @@ pub struct RunResult {
     pub summary: Summary,
     pub thresholds: Vec<ThresholdResult>,
     pub series: Vec<SecondResult>,
+    /// Connections established during the ramp-up, sampled every 100 ms.
+    pub ramp: Vec<RampPoint>,
     /// Every histogram in the HdrHistogram V2 compressed format, base64: merge runs exactly.
     pub histograms: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
     pub version: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     pub targets: Vec<String>,
     /// True when the targets are the embedded reference server.
@@ -56,7 +58,7 @@ pub struct Config {
     pub workers: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
     pub hostname: String,
     pub os: String,
@@ -64,14 +66,14 @@ pub struct Machine {
     pub cpus: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connections {
     pub planned: u64,
     pub established: u64,
     pub failed: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     pub count: u64,
     pub mean: f64,
@@ -96,7 +98,7 @@ impl Latency {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub connections: Connections,
     /// Measured messages sent (warm-up excluded).
@@ -133,14 +135,14 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     pub threshold: String,
     pub actual: f64,
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecondResult {
     pub second: usize,
     pub sends: u64,
@@ -148,6 +150,14 @@ pub struct SecondResult {
     pub p50_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RampPoint {
+    /// Milliseconds since the run's clock started.
+    pub ms: u64,
+    pub connected: u64,
+    pub failed: u64,
 }
 
 /// The HdrHistogram V2 compressed encoding, base64.

@@ -154,11 +154,17 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     tokio::pin!(ctrl_c);
     let mut interrupted = false;
 
-    // Ramp-up.
+    // Ramp-up, sampled every tick for the report's connection ramp.
     let bar = progress.connecting(connections);
+    let mut ramp = Vec::new();
     loop {
         let connected = shared.connected.load(Ordering::Relaxed);
         let failed = shared.connect_failed.load(Ordering::Relaxed);
+        ramp.push(result::RampPoint {
+            ms: shared.clock.elapsed().as_millis() as u64,
+            connected,
+            failed,
+        });
         bar.set_position(connected + failed);
         if failed > 0 {
             bar.set_message(format!("{failed} failed"));
@@ -285,6 +291,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         summary,
         thresholds,
         series: result::series(&stats),
+        ramp,
         histograms,
     })
 }

@@ -1,0 +1,181 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no scripts, nothing fetched).
+
+use std::fmt::Write as _;
+
+use crate::charts::{self, Line};
+use crate::markdown;
+use crate::run::{LoadError, Run};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HtmlError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot draw the {0} chart: {1}")]
+    Chart(&'static str, String),
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn chart(
+    name: &'static str,
+    drawn: Result<String, Box<dyn std::error::Error>>,
+) -> Result<String, HtmlError> {
+    drawn.map_err(|e| HtmlError::Chart(name, e.to_string()))
+}
+
+/// The whole page.
+pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
+    let histograms = runs
+        .iter()
+        .map(|r| Ok((r.name.clone(), r.histogram("latency_us")?)))
+        .collect::<Result<Vec<_>, LoadError>>()?;
+    let distribution = chart(
+        "percentile",
+        charts::percentiles("Fan-out latency by percentile", &histograms),
+    )?;
+
+    let mut latency_lines = Vec::new();
+    let mut throughput_lines = Vec::new();
+    let mut ramp_lines = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let colour = charts::colour(i);
+        // Seconds past the measured duration hold only late deliveries: not a throughput.
+        let measured = r.result.config.duration_s.ceil() as usize;
+        let series: Vec<_> = r
+            .result
+            .series
+            .iter()
+            .filter(|s| s.second < measured)
+            .collect();
+        let at = |s: usize| s as f64 + 0.5;
+        latency_lines.push(Line {
+            name: format!("{} p99", r.name),
+            colour,
+            dashed: false,
+            points: series
+                .iter()
+                .map(|s| (at(s.second), s.p99_us as f64 / 1000.0))
+                .collect(),
+        });
+        latency_lines.push(Line {
+            name: format!("{} p50", r.name),
+            colour,
+            dashed: true,
+            points: series
+                .iter()
+                .map(|s| (at(s.second), s.p50_us as f64 / 1000.0))
+                .collect(),
+        });
+        throughput_lines.push(Line {
+            name: r.name.clone(),
+            colour,
+            dashed: false,
+            points: series
+                .iter()
+                .map(|s| (at(s.second), s.deliveries as f64))
+                .collect(),
+        });
+        ramp_lines.push(Line {
+            name: r.name.clone(),
+            colour,
+            dashed: false,
+            points: r
+                .result
+                .ramp
+                .iter()
+                .map(|p| (p.ms as f64 / 1000.0, p.connected as f64))
+                .collect(),
+        });
+    }
+    let latency = chart(
+        "latency over time",
+        charts::over_time(
+            "Fan-out latency over time (p99 solid, p50 dashed)",
+            "second of the measured run",
+            "latency (ms)",
+            &latency_lines,
+        ),
+    )?;
+    let throughput = chart(
+        "throughput",
+        charts::over_time(
+            "Deliveries per second",
+            "second of the measured run",
+            "deliveries",
+            &throughput_lines,
+        ),
+    )?;
+    let ramp = chart(
+        "ramp",
+        charts::over_time(
+            "Connection ramp",
+            "seconds since start",
+            "connections open",
+            &ramp_lines,
+        ),
+    )?;
+
+    let mut out = String::new();
+    out.push_str(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>Fan-out latency report</title>\n<style>\n\
+         body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}\n\
+         table{border-collapse:collapse;margin:1em 0}\n\
+         th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}\n\
+         th:first-child,td:first-child{text-align:left}\n\
+         figure{margin:1.5em 0}\nfigcaption{color:#555;font-size:90%}\n\
+         </style>\n</head>\n<body>\n<h1>Fan-out latency report</h1>\n",
+    );
+    let _ = writeln!(out, "<table id=\"summary\">\n<tr><th></th>");
+    for (i, r) in runs.iter().enumerate() {
+        let c = charts::colour(i);
+        let _ = writeln!(
+            out,
+            "<th style=\"color:rgb({},{},{})\">{}</th>",
+            c.0,
+            c.1,
+            c.2,
+            escape(&r.name)
+        );
+    }
+    out.push_str("</tr>\n");
+    for (label, cells) in markdown::rows(runs) {
+        let _ = write!(out, "<tr><td>{}</td>", escape(&label));
+        for cell in cells {
+            let _ = write!(out, "<td>{}</td>", escape(&cell.replace("**", "")));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    for (id, svg, caption) in [
+        (
+            "percentiles",
+            distribution,
+            "Each delivery's latency from its scheduled send time; the x axis counts nines (90 %, 99 %, 99.9 % ...).",
+        ),
+        (
+            "latency-over-time",
+            latency,
+            "Per second of the measured run.",
+        ),
+        (
+            "throughput",
+            throughput,
+            "Deliveries received per second of the measured run.",
+        ),
+        ("ramp", ramp, "Connections open during the ramp-up."),
+    ] {
+        let _ = writeln!(
+            out,
+            "<figure id=\"{id}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
+            escape(caption)
+        );
+    }
+    out.push_str("</body>\n</html>\n");
+    Ok(out)
+}

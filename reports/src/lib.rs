@@ -1,0 +1,17 @@
+//! reports: CI latency reports from loadgen results.
+//!
+//! `reports render RUN.json [MORE.json ...] --out DIR` writes `summary.md`, `report.html` (SVG
+//! charts) and one `.hgrm` file per histogram; `reports compare BASE.json NEW.json ...` gates a
+//! build on regressions; `reports merge A.json B.json -o ALL.json` merges shards exactly.
+//!
+//! - [`run`]: reading results. [`markdown`], [`html`], [`charts`], [`hgrm`]: the outputs.
+//! - [`compare`]: bounds and the baseline gate. [`merge`]: shards into one result.
+
+pub mod charts;
+pub mod compare;
+pub mod hgrm;
+pub mod html;
+pub mod markdown;
+pub mod merge;
+pub mod render;
+pub mod run;

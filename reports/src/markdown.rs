@@ -1,0 +1,186 @@
+//! `summary.md`: one Markdown table, runs side by side, made for a CI job summary or a pull
+//! request comment.
+
+use std::fmt::Write as _;
+
+use crate::run::Run;
+
+pub(crate) fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+fn count(n: u64) -> String {
+    // Thousands separators make large counts readable in a table.
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The rows of the table: a label and one cell per run.
+pub(crate) fn rows(runs: &[Run]) -> Vec<(String, Vec<String>)> {
+    let cell = |f: &dyn Fn(&Run) -> String| runs.iter().map(f).collect::<Vec<_>>();
+    let mut rows = vec![
+        (
+            "target".into(),
+            cell(&|r| {
+                let c = &r.result.config;
+                let t = c.targets.join(", ");
+                if c.embedded_server {
+                    format!("{t} (embedded reference server)")
+                } else {
+                    t
+                }
+            }),
+        ),
+        (
+            "plan".into(),
+            cell(&|r| {
+                let c = &r.result.config;
+                format!(
+                    "{} rooms x {} clients, {} sender(s), {}/s per room, {}s",
+                    c.rooms, c.clients, c.senders, c.rate, c.duration_s
+                )
+            }),
+        ),
+        (
+            "connections".into(),
+            cell(&|r| {
+                let c = &r.result.summary.connections;
+                format!(
+                    "{} of {} ({} failed)",
+                    count(c.established),
+                    count(c.planned),
+                    count(c.failed)
+                )
+            }),
+        ),
+        (
+            "messages sent".into(),
+            cell(&|r| count(r.result.summary.sent)),
+        ),
+        (
+            "delivered / expected".into(),
+            cell(&|r| {
+                let s = &r.result.summary;
+                format!("{} / {}", count(s.delivered), count(s.expected))
+            }),
+        ),
+        (
+            "missing (loss)".into(),
+            cell(&|r| {
+                let s = &r.result.summary;
+                format!("{} ({:.3} %)", count(s.missing), s.loss * 100.0)
+            }),
+        ),
+        (
+            "duplicates".into(),
+            cell(&|r| count(r.result.summary.duplicates)),
+        ),
+        (
+            "reordered".into(),
+            cell(&|r| count(r.result.summary.reordered)),
+        ),
+        (
+            "from another room".into(),
+            cell(&|r| count(r.result.summary.cross_room)),
+        ),
+        (
+            "deliveries/s".into(),
+            cell(&|r| count(r.result.summary.deliveries_per_s.round() as u64)),
+        ),
+        (
+            "latency p50".into(),
+            cell(&|r| ms(r.result.summary.latency_us.p50)),
+        ),
+        (
+            "latency p90".into(),
+            cell(&|r| ms(r.result.summary.latency_us.p90)),
+        ),
+        (
+            "latency p99".into(),
+            cell(&|r| ms(r.result.summary.latency_us.p99)),
+        ),
+        (
+            "latency p99.9".into(),
+            cell(&|r| ms(r.result.summary.latency_us.p999)),
+        ),
+        (
+            "latency max".into(),
+            cell(&|r| ms(r.result.summary.latency_us.max)),
+        ),
+        (
+            "whole room p99".into(),
+            cell(&|r| ms(r.result.summary.completion_us.p99)),
+        ),
+        (
+            "connect p99".into(),
+            cell(&|r| ms(r.result.summary.connect_us.p99)),
+        ),
+        (
+            "thresholds".into(),
+            cell(&|r| {
+                if r.result.thresholds.is_empty() {
+                    "-".into()
+                } else {
+                    r.result
+                        .thresholds
+                        .iter()
+                        .map(|t| {
+                            format!(
+                                "{} {}",
+                                if t.passed { "pass" } else { "**FAIL**" },
+                                t.threshold
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
+            }),
+        ),
+    ];
+    if runs.iter().any(|r| r.result.interrupted) {
+        rows.push((
+            "interrupted".into(),
+            cell(&|r| {
+                if r.result.interrupted {
+                    "**yes**".into()
+                } else {
+                    "no".into()
+                }
+            }),
+        ));
+    }
+    rows
+}
+
+/// The whole `summary.md`.
+pub fn render(runs: &[Run]) -> String {
+    let mut out = String::from("## Fan-out latency\n\n");
+    let _ = write!(out, "| |");
+    for r in runs {
+        let _ = write!(out, " {} |", r.name);
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in runs {
+        let _ = write!(out, "---|");
+    }
+    out.push('\n');
+    for (label, cells) in rows(runs) {
+        let _ = writeln!(
+            out,
+            "| {label} | {} |",
+            cells.join(" | ").replace('\n', " ")
+        );
+    }
+    out.push_str(
+        "\nLatency is per delivery, from the scheduled send time (free of coordinated \
+         omission); whole room is until the last member present had the message.\n",
+    );
+    out
+}

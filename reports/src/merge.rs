@@ -1,0 +1,177 @@
+//! `reports merge`: runs of several loadgen processes (shards of one load) become one result.
+//!
+//! Exact where the data allows: histograms are added (so every percentile of the merged run is
+//! exact), counters are summed, thresholds are evaluated again on the merged summary. The
+//! per-second series is aligned by second: sends and deliveries are summed exactly; a second's
+//! p50 is the delivery-weighted mean of the shards' and its p99 and max the largest of them
+//! (the files hold no per-second histograms).
+
+use std::collections::BTreeMap;
+
+use loadgen::result::{self, RampPoint, RunResult, SecondResult, Summary};
+use loadgen::stats::WorkerStats;
+use loadgen::threshold::Threshold;
+
+use crate::run::{LoadError, Run};
+
+const HISTOGRAMS: [&str; 4] = [
+    "latency_us",
+    "latency_sent_us",
+    "completion_us",
+    "connect_us",
+];
+
+pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
+    let first = runs
+        .first()
+        .map(|r| r.result.clone())
+        .ok_or_else(|| LoadError::NoVersion {
+            path: "(no input)".into(),
+        })?;
+    let mut stats = WorkerStats::default();
+    for run in runs {
+        let s = &run.result.summary;
+        let mut part = WorkerStats {
+            latency: run.histogram("latency_us")?,
+            latency_sent: run.histogram("latency_sent_us")?,
+            completion: run.histogram("completion_us")?,
+            connect: run.histogram("connect_us")?,
+            sent: s.sent,
+            expected: s.expected,
+            delivered: s.delivered,
+            duplicates: s.duplicates,
+            reordered: s.reordered,
+            cross_room: s.cross_room,
+            foreign: s.foreign,
+            connected: s.connections.established,
+            connect_failed: s.connections.failed,
+            errors: s.errors.clone(),
+            ..WorkerStats::default()
+        };
+        for (code, n) in &s.closes {
+            if let Ok(code) = code.parse() {
+                part.closes.insert(code, *n);
+            }
+        }
+        stats.merge(&part);
+    }
+    let planned = runs
+        .iter()
+        .map(|r| r.result.summary.connections.planned)
+        .sum();
+    let measured_s = runs
+        .iter()
+        .map(|r| r.result.summary.measured_s)
+        .fold(0.0, f64::max);
+    let summary = Summary::from_stats(&stats, planned, measured_s);
+
+    let mut thresholds: Vec<Threshold> = Vec::new();
+    for run in runs {
+        for t in &run.result.thresholds {
+            if let Ok(parsed) = t.threshold.parse::<Threshold>() {
+                if !thresholds.iter().any(|x| x.text == parsed.text) {
+                    thresholds.push(parsed);
+                }
+            }
+        }
+    }
+    let mut targets: Vec<String> = Vec::new();
+    for run in runs {
+        for t in &run.result.config.targets {
+            if !targets.contains(t) {
+                targets.push(t.clone());
+            }
+        }
+    }
+    let histograms = HISTOGRAMS
+        .iter()
+        .zip([
+            &stats.latency,
+            &stats.latency_sent,
+            &stats.completion,
+            &stats.connect,
+        ])
+        .map(|(name, h)| ((*name).to_owned(), result::encode_histogram(h)))
+        .collect();
+
+    Ok(RunResult {
+        started_at: runs
+            .iter()
+            .map(|r| r.result.started_at.clone())
+            .min()
+            .unwrap_or_default(),
+        interrupted: runs.iter().any(|r| r.result.interrupted),
+        config: loadgen::result::Config {
+            targets,
+            ..first.config
+        },
+        thresholds: result::check_thresholds(&summary, &thresholds),
+        summary,
+        series: merge_series(runs),
+        ramp: merge_ramp(runs),
+        histograms,
+        ..first
+    })
+}
+
+fn merge_series(runs: &[Run]) -> Vec<SecondResult> {
+    let mut by_second: BTreeMap<usize, (SecondResult, f64)> = BTreeMap::new();
+    for run in runs {
+        for s in &run.result.series {
+            let entry = by_second.entry(s.second).or_insert_with(|| {
+                (
+                    SecondResult {
+                        second: s.second,
+                        sends: 0,
+                        deliveries: 0,
+                        p50_us: 0,
+                        p99_us: 0,
+                        max_us: 0,
+                    },
+                    0.0,
+                )
+            });
+            entry.0.sends += s.sends;
+            entry.0.deliveries += s.deliveries;
+            entry.0.p99_us = entry.0.p99_us.max(s.p99_us);
+            entry.0.max_us = entry.0.max_us.max(s.max_us);
+            entry.1 += s.p50_us as f64 * s.deliveries as f64;
+        }
+    }
+    by_second
+        .into_values()
+        .map(|(mut s, weighted)| {
+            if s.deliveries > 0 {
+                s.p50_us = (weighted / s.deliveries as f64).round() as u64;
+            }
+            s
+        })
+        .collect()
+}
+
+/// The shards' ramps added up: at each sampled time, each shard's last sample before it.
+fn merge_ramp(runs: &[Run]) -> Vec<RampPoint> {
+    let mut times: Vec<u64> = runs
+        .iter()
+        .flat_map(|r| r.result.ramp.iter().map(|p| p.ms))
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    times
+        .into_iter()
+        .map(|ms| {
+            let mut point = RampPoint {
+                ms,
+                connected: 0,
+                failed: 0,
+            };
+            for run in runs {
+                if let Some(p) = run.result.ramp.iter().rev().find(|p| p.ms <= ms) {
+                    point.connected += p.connected;
+                    point.failed += p.failed;
+                }
+            }
+            point
+        })
+        .collect()
+}

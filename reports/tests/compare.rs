@@ -1,0 +1,98 @@
+//! The baseline gate: passes on the same figures, fails on a synthetic regression.
+
+mod common;
+
+use std::process::Command;
+
+use reports::compare::{self, parse_bounds};
+
+#[test]
+fn the_same_run_passes_and_a_slower_one_fails() {
+    let base = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let same = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let slower = common::result(&common::stats(1000, 3000, 6, 3), &[]);
+    let bounds = compare::default_bounds();
+    assert!(
+        compare::compare(&base.summary, &[&same.summary], &bounds)
+            .iter()
+            .all(|r| r.ok)
+    );
+    let rows = compare::compare(&base.summary, &[&slower.summary], &bounds);
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| r.bound.metric.name())
+        .collect();
+    assert_eq!(failed, ["p50", "p99"]);
+}
+
+#[test]
+fn loss_may_not_grow_and_the_median_of_repeats_is_used() {
+    let base = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let mut lossy = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    lossy.summary.loss = 0.01;
+    let bounds = parse_bounds("loss=0").expect("bounds");
+    assert!(!compare::compare(&base.summary, &[&lossy.summary], &bounds)[0].ok);
+    // One bad run of three: the median is fine.
+    let ok = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let rows = compare::compare(
+        &base.summary,
+        &[&ok.summary, &lossy.summary, &ok.summary],
+        &bounds,
+    );
+    assert!(rows[0].ok);
+}
+
+#[test]
+fn bounds_parse_and_refuse_nonsense() {
+    assert_eq!(parse_bounds("p99=20%,loss=0").expect("valid").len(), 2);
+    assert!(
+        parse_bounds("p99=20").is_err(),
+        "a latency bound is a percentage"
+    );
+    assert!(parse_bounds("p42=1%").is_err());
+    assert!(parse_bounds("p99").is_err());
+}
+
+#[test]
+fn the_binary_exits_1_on_a_regression_and_2_on_bad_input() {
+    let dir = tempfile::tempdir().expect("dir");
+    let base = common::write(
+        dir.path(),
+        "base",
+        &common::result(&common::stats(1000, 1000, 2, 3), &[]),
+    );
+    let slower = common::write(
+        dir.path(),
+        "slower",
+        &common::result(&common::stats(1000, 5000, 9, 3), &[]),
+    );
+    let reports = env!("CARGO_BIN_EXE_reports");
+    let same = Command::new(reports)
+        .args(["compare"])
+        .arg(&base)
+        .arg(&base)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    let worse = Command::new(reports)
+        .args(["compare", "--max-regression", "p99=20%"])
+        .arg(&base)
+        .arg(&slower)
+        .output()
+        .expect("runs");
+    assert_eq!(worse.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&worse.stdout).contains("REGRESSION"));
+    let bad = Command::new(reports)
+        .args(["render", "/nonexistent.json", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read /nonexistent.json"));
+}
