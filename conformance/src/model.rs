@@ -174,8 +174,19 @@ async fn drain(ctx: &Ctx, ws: &mut Ws, into: &mut Vec<String>) -> Result<(), Str
     }
 }
 
-/// Closes a member's socket, keeping what it received before the server's close.
+/// Closes a member's socket once it has everything sent to it while it was present (a frame
+/// still in flight when a client closes may rightly never be written), keeping what it
+/// received before the server's close.
 async fn leave(ctx: &Ctx, client: usize, mut m: Member, log: &mut Log) -> Result<(), String> {
+    while log.received[client].len() < log.expected[client].len() {
+        let got = receive(ctx, &mut m.ws).await.map_err(|e| {
+            format!(
+                "client {client}, before leaving, had {:?} of {:?}: {e}",
+                log.received[client], log.expected[client]
+            )
+        })?;
+        log.received[client].push(got);
+    }
     m.ws.send_close(1000).await.map_err(|e| e.to_string())?;
     loop {
         match m.ws.next(ctx.timeout).await.map_err(|e| e.to_string())? {

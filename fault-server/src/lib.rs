@@ -156,26 +156,18 @@ fn percent_decode(s: &str) -> Option<String> {
 
 async fn session(stream: TcpStream, state: Arc<State>) {
     let _ = stream.set_nodelay(true);
-    let mut room = None;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, String)>();
+    let mut joined: Option<(String, u64)> = None;
+    // The member joins before the 101 is written, as Django joins the group before it
+    // accepts: a message sent once the client holds its 101 reaches it.
     // The callback's error type is tungstenite's (large, and fine for a test fixture).
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, resp: Response| {
-        room = room_of(req.uri().path(), &state.faults);
-        if room.is_some() {
-            Ok(resp)
-        } else {
+        let Some(room) = room_of(req.uri().path(), &state.faults) else {
             let mut refusal = ErrorResponse::new(Some("no such room\n".into()));
             *refusal.status_mut() = StatusCode::NOT_FOUND;
-            Err(refusal)
-        }
-    };
-    let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
-        return;
-    };
-    let Some(room) = room else { return };
-    let (mut sink, mut source) = ws.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, String)>();
-    let id = {
+            return Err(refusal);
+        };
         let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
         rooms.next_id += 1;
         let id = rooms.next_id;
@@ -183,9 +175,18 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             .members
             .entry(room.clone())
             .or_default()
-            .push((id, tx));
-        id
+            .push((id, tx.clone()));
+        joined = Some((room, id));
+        Ok(resp)
     };
+    let accepted = tokio_tungstenite::accept_hdr_async(stream, callback).await;
+    drop(tx);
+    let Some((room, id)) = joined else { return };
+    let Ok(ws) = accepted else {
+        leave(&state, &room, id);
+        return;
+    };
+    let (mut sink, mut source) = ws.split();
     let reorder = state.faults.reorder;
     let writer = tokio::spawn(async move {
         // In order, each frame waits for its time; with `reorder`, each waits on its own so
@@ -236,13 +237,15 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         }
         broadcast(&state, &room, id, frame);
     }
-    {
-        let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(members) = rooms.members.get_mut(&room) {
-            members.retain(|(m, _)| *m != id);
-        }
-    }
+    leave(&state, &room, id);
     writer.abort();
+}
+
+fn leave(state: &State, room: &str, id: u64) {
+    let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(members) = rooms.members.get_mut(room) {
+        members.retain(|(m, _)| *m != id);
+    }
 }
 
 fn broadcast(state: &State, room: &str, from: u64, frame: String) {

@@ -53,6 +53,15 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// A channel layer spanning server processes: `redis://host:port` (native pub/sub format).
+    /// None: rooms live in this process only.
+    #[arg(long, env = "CHAT_LAYER", value_name = "URL")]
+    pub layer: Option<String>,
+
+    /// Prefix of the Redis channel names (`<prefix>:room:<room>`).
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chatharness")]
+    pub redis_prefix: String,
+
     /// Log format.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -85,6 +94,8 @@ impl Config {
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
             allowed_origins: Vec::new(),
+            layer: None,
+            redis_prefix: "chatharness".into(),
             log_format: LogFormat::Text,
         }
     }

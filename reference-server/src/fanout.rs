@@ -71,6 +71,27 @@ pub trait ChannelLayer: Send + Sync + std::fmt::Debug + 'static {
     fn leave(&self, membership: &Membership);
     /// Sends `frame` to every member of the membership's room, the sender included.
     fn publish(&self, from: &Membership, frame: Frame);
+    /// Resolves when a member who just joined `room` is reachable from every node (a
+    /// cross-process layer subscribes first). The handshake waits for it before its 101.
+    fn reachable(&self, _room: &RoomName) -> ReadyFuture {
+        Box::pin(std::future::ready(()))
+    }
+    /// False while the layer cannot reach other nodes (the health check says so).
+    fn healthy(&self) -> bool {
+        true
+    }
+}
+
+/// See [`ChannelLayer::reachable`].
+pub type ReadyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// What a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Members closed because their queue was full.
+    pub evicted: usize,
+    /// The room lost its last member here.
+    pub room_emptied: bool,
 }
 
 /// A room's members. A std `Mutex`, because nothing awaits while it is held and the critical
@@ -124,7 +145,8 @@ impl Rooms {
         }
     }
 
-    pub fn leave(&self, membership: &Membership) {
+    /// Removes the member; true when its room went away with it.
+    pub fn leave(&self, membership: &Membership) -> bool {
         let mut rooms = lock(&self.rooms);
         let now_empty = {
             let mut members = lock(&membership.room.members);
@@ -133,24 +155,37 @@ impl Rooms {
             }
             members.is_empty()
         };
-        if now_empty {
-            self.remove_room_if_same(&mut rooms, &membership.room);
-        }
+        now_empty && self.remove_room_if_same(&mut rooms, &membership.room)
     }
 
-    fn remove_room_if_same(&self, rooms: &mut HashMap<RoomName, Arc<Room>>, room: &Arc<Room>) {
+    fn remove_room_if_same(
+        &self,
+        rooms: &mut HashMap<RoomName, Arc<Room>>,
+        room: &Arc<Room>,
+    ) -> bool {
         if rooms.get(&room.name).is_some_and(|r| Arc::ptr_eq(r, room)) {
             rooms.remove(&room.name);
             self.metrics.rooms.dec();
+            return true;
         }
+        false
     }
 
     /// Queues `frame` for every local member of the membership's room, in one order for all.
-    /// Returns how many members were evicted because their queue was full.
-    pub fn deliver(&self, to: &Membership, frame: &Frame) -> usize {
+    pub fn deliver(&self, to: &Membership, frame: &Frame) -> Delivery {
+        self.deliver_room(&to.room, frame)
+    }
+
+    /// Queues `frame` for the local members of the room named `room`, if it has any here.
+    pub fn deliver_to(&self, room: &RoomName, frame: &Frame) -> Option<Delivery> {
+        let room = lock(&self.rooms).get(room).cloned()?;
+        Some(self.deliver_room(&room, frame))
+    }
+
+    fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let mut evicted = 0;
         let now_empty = {
-            let mut members = lock(&to.room.members);
+            let mut members = lock(&room.members);
             members.retain(|(_, member)| match member.tx.try_send(frame.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -166,14 +201,18 @@ impl Rooms {
         if evicted > 0 {
             self.metrics.slow_member_closes.inc_by(evicted as u64);
         }
+        let mut room_emptied = false;
         if now_empty {
             let mut rooms = lock(&self.rooms);
             // Someone may have joined between the two locks.
-            if lock(&to.room.members).is_empty() {
-                self.remove_room_if_same(&mut rooms, &to.room);
+            if lock(&room.members).is_empty() {
+                room_emptied = self.remove_room_if_same(&mut rooms, room);
             }
         }
-        evicted
+        Delivery {
+            evicted,
+            room_emptied,
+        }
     }
 
     /// Members of `room` now (for tests and metrics).
@@ -208,7 +247,7 @@ impl ChannelLayer for LocalLayer {
     }
 
     fn leave(&self, membership: &Membership) {
-        self.rooms.leave(membership)
+        self.rooms.leave(membership);
     }
 
     fn publish(&self, from: &Membership, frame: Frame) {

@@ -9,6 +9,7 @@
 //! - `upgrade`: the WebSocket handshake and its refusals.
 //! - `session`: one member's connection.
 //! - [`fanout`]: rooms, members, bounded queues; the [`fanout::ChannelLayer`] interface.
+//! - [`redis_layer`]: rooms across server processes over Redis pub/sub (`--layer redis://..`).
 //! - `pages`: the tutorial's two HTML pages.
 //! - [`metrics`]: the Prometheus counters.
 //! - [`spawn`]: a running server for tests and for tools that embed it.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod fanout;
 pub mod metrics;
 mod pages;
+pub mod redis_layer;
 pub mod server;
 mod session;
 mod spawn;

@@ -29,6 +29,12 @@ pub struct Metrics {
     pub(crate) slow_member_closes: Counter,
     pub(crate) closes: Family<CodeLabel, Counter>,
     pub(crate) handshakes_refused: Family<StatusLabel, Counter>,
+    pub(crate) redis_connected: Gauge,
+    pub(crate) redis_connects: Counter,
+    pub(crate) redis_published: Counter,
+    pub(crate) redis_received: Counter,
+    pub(crate) redis_local_only: Counter,
+    pub(crate) redis_malformed: Counter,
 }
 
 impl Metrics {
@@ -70,6 +76,40 @@ impl Metrics {
             "WebSocket handshakes refused, by HTTP status",
             self.handshakes_refused.clone(),
         );
+        for (name, help, counter) in [
+            (
+                "redis_connects",
+                "Connections made to Redis (the first and every reconnection)",
+                &self.redis_connects,
+            ),
+            (
+                "redis_published",
+                "Frames published to Redis",
+                &self.redis_published,
+            ),
+            (
+                "redis_received",
+                "Frames received from Redis room channels",
+                &self.redis_received,
+            ),
+            (
+                "redis_local_only",
+                "Frames that could not be published and reached only this node's members",
+                &self.redis_local_only,
+            ),
+            (
+                "redis_malformed",
+                "Messages on room channels that were not UTF-8 text, skipped",
+                &self.redis_malformed,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "redis_connected",
+            "1 while the Redis layer is connected (always 0 without --layer)",
+            self.redis_connected.clone(),
+        );
         let mut out = String::new();
         // Encoding into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
@@ -97,6 +137,18 @@ impl Metrics {
 
     pub fn rooms(&self) -> i64 {
         self.rooms.get()
+    }
+
+    pub fn redis_local_only(&self) -> u64 {
+        self.redis_local_only.get()
+    }
+
+    pub fn redis_malformed(&self) -> u64 {
+        self.redis_malformed.get()
+    }
+
+    pub fn redis_connects(&self) -> u64 {
+        self.redis_connects.get()
     }
 
     pub fn slow_member_closes(&self) -> u64 {

@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::fanout::{ChannelLayer, LocalLayer};
 use crate::metrics::Metrics;
+use crate::redis_layer::RedisLayer;
 use crate::session::SessionContext;
 use crate::{pages, upgrade};
 
@@ -83,18 +84,30 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `config.bind` with the in-memory fan-out.
+    /// Binds `config.bind`, with the channel layer `config.layer` names.
     pub async fn bind(config: Config) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
-        Ok(Self::from_listener(listener, config))
+        Self::from_listener(listener, config)
     }
 
     /// Serves on an already bound listener.
-    pub fn from_listener(listener: TcpListener, config: Config) -> Self {
+    pub fn from_listener(listener: TcpListener, config: Config) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
-        let layer: Arc<dyn ChannelLayer> = Arc::new(LocalLayer::new(Arc::clone(&metrics)));
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let layer: Arc<dyn ChannelLayer> = match &config.layer {
+            None => Arc::new(LocalLayer::new(Arc::clone(&metrics))),
+            Some(url) if url.starts_with("redis://") => Arc::new(RedisLayer::start(
+                url,
+                config.redis_prefix.clone(),
+                Arc::clone(&metrics),
+                &tracker,
+                shutdown.clone(),
+            )?),
+            Some(other) => anyhow::bail!("--layer {other}: only redis://host:port is supported"),
+        };
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
             .write_buffer_size(WRITE_BUFFER_BYTES)
@@ -105,11 +118,11 @@ impl Server {
             config: Arc::new(config),
             layer,
             metrics,
-            shutdown: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            shutdown,
+            tracker,
             ws_config,
         };
-        Self { listener, state }
+        Ok(Self { listener, state })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -177,7 +190,7 @@ async fn dispatch(
     req: Request<Body>,
 ) -> Response {
     if upgrade::is_upgrade(req.headers()) {
-        return upgrade::handshake(&state, peer, req);
+        return upgrade::handshake(&state, peer, req).await;
     }
     let path = req.uri().path();
     if path.starts_with("/ws/") {
@@ -186,13 +199,26 @@ async fn dispatch(
     pages::respond(pages::resolve(path), path, req.uri().query())
 }
 
+/// 200 `ok`; 503 `degraded` while the channel layer cannot reach the other nodes.
 async fn healthz(State(state): State<AppState>) -> Response {
+    let healthy = state.layer.healthy();
     let body = format!(
-        "{{\"status\": \"ok\", \"connections\": {}, \"rooms\": {}}}\n",
+        "{{\"status\": \"{}\", \"layer\": \"{}\", \"connections\": {}, \"rooms\": {}}}\n",
+        if healthy { "ok" } else { "degraded" },
+        if state.config.layer.is_some() {
+            "redis"
+        } else {
+            "memory"
+        },
         state.metrics.open_connections(),
         state.metrics.rooms()
     );
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let status = if healthy {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -35,7 +35,11 @@ fn refuse(state: &AppState, status: StatusCode, reason: &str) -> Response {
     (status, format!("{reason}\n")).into_response()
 }
 
-pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Body>) -> Response {
+pub(crate) async fn handshake(
+    state: &AppState,
+    peer: SocketAddr,
+    mut req: Request<Body>,
+) -> Response {
     let target = req
         .uri()
         .path_and_query()
@@ -92,6 +96,9 @@ pub(crate) fn handshake(state: &AppState, peer: SocketAddr, mut req: Request<Bod
 
     let ctx = state.session_context();
     let joined = session::Joined::new(&ctx, &room);
+    // A layer spanning processes subscribes first: once the client holds its 101, a message
+    // sent from any node reaches it.
+    state.layer.reachable(&room).await;
     let ws_config = state.ws_config;
     // No tracing span around the session: entering one on every poll costs more than the
     // room and peer fields that the session's own log lines carry.

@@ -1,0 +1,374 @@
+//! The native Redis layer: rooms span server processes through Redis pub/sub.
+//!
+//! One Redis channel per room (`<prefix>:room:<name>`); a node subscribes while it has local
+//! members in the room. A published frame is the exact bytes every member receives, encoded
+//! once by the publishing node. Every delivery, local ones included, comes back through the
+//! room's channel, so all members of a room, on every node, see one order.
+//!
+//! Outage policy (Redis unreachable), decided and counted, never silent:
+//! - the node keeps serving its WebSockets and keeps trying to reconnect, with backoff from
+//!   100 ms to 5 s; `/healthz` answers 503 `degraded` and `chat_redis_connected` is 0;
+//! - a message published while Redis cannot take it is delivered to this node's local members
+//!   of the room only, and counted in `chat_redis_local_only_total`;
+//! - on reconnection every room with local members is subscribed again; messages other nodes
+//!   published meanwhile are not replayed (pub/sub keeps no history).
+//! - a payload on a room channel that is not UTF-8 text is counted in
+//!   `chat_redis_malformed_total` and skipped.
+//!
+//! Queues: publishes go through a bounded queue (`PUBLISH_QUEUE`) to one publisher task; when
+//! it is full the frame is delivered locally only and counted, like an outage. Subscription
+//! changes go through an unbounded queue: there is at most one entry per join and per leave.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use protocol::RoomName;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::fanout::{ChannelLayer, Frame, Member, Membership, ReadyFuture, Rooms};
+use crate::metrics::Metrics;
+
+/// Frames waiting for the publisher task.
+const PUBLISH_QUEUE: usize = 65_536;
+/// Frames sent to Redis in one pipeline at most.
+const PUBLISH_BATCH: usize = 256;
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How long a publish (or a connection attempt for one) may take before the frames in it are
+/// delivered locally only: the price of an outage is this much latency, once.
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a handshake waits for its room's subscription before answering anyway.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+
+enum Command {
+    /// Subscribe if needed; answer once the subscription is confirmed.
+    Subscribe(RoomName, Option<oneshot::Sender<()>>),
+    /// Unsubscribe if the room has no local member any more.
+    Release(RoomName),
+}
+
+/// The Redis layer (see the module documentation).
+#[derive(Debug)]
+pub struct RedisLayer {
+    rooms: Arc<Rooms>,
+    prefix: String,
+    commands: mpsc::UnboundedSender<Command>,
+    publish: mpsc::Sender<(RoomName, Frame)>,
+    connected: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Subscribe(r, _) => write!(f, "Subscribe({r})"),
+            Self::Release(r) => write!(f, "Release({r})"),
+        }
+    }
+}
+
+impl RedisLayer {
+    /// Starts the subscriber and publisher tasks on `tracker`; they end with `shutdown`.
+    pub fn start(
+        url: &str,
+        prefix: String,
+        metrics: Arc<Metrics>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}"))?;
+        let rooms = Arc::new(Rooms::new(Arc::clone(&metrics)));
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+        let connected = Arc::new(AtomicBool::new(false));
+        tracker.spawn(subscriber(
+            client.clone(),
+            prefix.clone(),
+            Arc::clone(&rooms),
+            commands_rx,
+            Arc::clone(&connected),
+            Arc::clone(&metrics),
+            shutdown.clone(),
+        ));
+        tracker.spawn(publisher(
+            client,
+            prefix.clone(),
+            Arc::clone(&rooms),
+            publish_rx,
+            Arc::clone(&connected),
+            Arc::clone(&metrics),
+            shutdown,
+        ));
+        Ok(Self {
+            rooms,
+            prefix,
+            commands,
+            publish,
+            connected,
+            metrics,
+        })
+    }
+
+    pub fn channel_name(&self, room: &RoomName) -> String {
+        channel(&self.prefix, room)
+    }
+}
+
+fn channel(prefix: &str, room: &RoomName) -> String {
+    format!("{prefix}:room:{room}")
+}
+
+impl ChannelLayer for RedisLayer {
+    fn join(&self, room: &RoomName, member: Member) -> Membership {
+        let membership = self.rooms.join(room, member);
+        let _ = self.commands.send(Command::Subscribe(room.clone(), None));
+        membership
+    }
+
+    fn leave(&self, membership: &Membership) {
+        if self.rooms.leave(membership) {
+            let _ = self
+                .commands
+                .send(Command::Release(membership.room().clone()));
+        }
+    }
+
+    fn publish(&self, from: &Membership, frame: Frame) {
+        if let Err(e) = self.publish.try_send((from.room().clone(), frame)) {
+            // The publisher is behind or gone: this node's members still get it.
+            let (room, frame) = e.into_inner();
+            self.metrics.redis_local_only.inc();
+            if let Some(d) = self.rooms.deliver_to(&room, &frame) {
+                if d.room_emptied {
+                    let _ = self.commands.send(Command::Release(room));
+                }
+            }
+        }
+    }
+
+    fn reachable(&self, room: &RoomName) -> ReadyFuture {
+        let (tx, rx) = oneshot::channel();
+        let _ = self
+            .commands
+            .send(Command::Subscribe(room.clone(), Some(tx)));
+        Box::pin(async move {
+            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
+        })
+    }
+
+    fn healthy(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+}
+
+/// Keeps one pub/sub connection: subscriptions follow local membership, messages are
+/// delivered to local members; reconnects with backoff and subscribes again.
+async fn subscriber(
+    client: redis::Client,
+    prefix: String,
+    rooms: Arc<Rooms>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    connected: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let mut wanted: HashSet<RoomName> = HashSet::new();
+    let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
+    let mut backoff = BACKOFF_MIN;
+    let channel_prefix = format!("{prefix}:room:");
+    loop {
+        let pubsub = tokio::select! {
+            () = shutdown.cancelled() => return,
+            p = client.get_async_pubsub() => p,
+        };
+        let (mut sink, mut stream) = match pubsub {
+            Ok(p) => p.split(),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "Redis unreachable");
+                // Keep taking commands while waiting, so joins and leaves are not lost.
+                let wait = tokio::time::sleep(backoff);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = &mut wait => break,
+                        cmd = commands.recv() => match cmd {
+                            Some(c) => note(c, &mut wanted, &mut waiting, &rooms),
+                            None => return,
+                        },
+                    }
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        // (Re)subscribe every room that has local members.
+        let mut ok = true;
+        for room in &wanted {
+            if sink.subscribe(channel(&prefix, room)).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if !ok {
+            continue;
+        }
+        for (_, waiters) in waiting.drain() {
+            for w in waiters {
+                let _ = w.send(());
+            }
+        }
+        connected.store(true, Ordering::Relaxed);
+        metrics.redis_connected.set(1);
+        metrics.redis_connects.inc();
+        backoff = BACKOFF_MIN;
+        tracing::info!(rooms = wanted.len(), "connected to Redis");
+
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                cmd = commands.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    match cmd {
+                        Command::Subscribe(room, done) => {
+                            if !wanted.contains(&room) {
+                                if sink.subscribe(channel(&prefix, &room)).await.is_err() {
+                                    wanted.insert(room.clone());
+                                    if let Some(done) = done {
+                                        waiting.entry(room).or_default().push(done);
+                                    }
+                                    break;
+                                }
+                                wanted.insert(room);
+                            }
+                            if let Some(done) = done {
+                                let _ = done.send(());
+                            }
+                        }
+                        Command::Release(room) => {
+                            if rooms.member_count(&room) == 0 && wanted.remove(&room)
+                                && sink.unsubscribe(channel(&prefix, &room)).await.is_err()
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+                msg = stream.next() => {
+                    let Some(msg) = msg else { break };
+                    on_message(&msg, &channel_prefix, &rooms, &metrics);
+                }
+            }
+        }
+        connected.store(false, Ordering::Relaxed);
+        metrics.redis_connected.set(0);
+        tracing::warn!("lost the Redis connection; reconnecting");
+    }
+}
+
+fn note(
+    cmd: Command,
+    wanted: &mut HashSet<RoomName>,
+    waiting: &mut HashMap<RoomName, Vec<oneshot::Sender<()>>>,
+    rooms: &Rooms,
+) {
+    match cmd {
+        Command::Subscribe(room, done) => {
+            if let Some(done) = done {
+                waiting.entry(room.clone()).or_default().push(done);
+            }
+            wanted.insert(room);
+        }
+        Command::Release(room) => {
+            if rooms.member_count(&room) == 0 {
+                wanted.remove(&room);
+            }
+        }
+    }
+}
+
+fn on_message(msg: &redis::Msg, channel_prefix: &str, rooms: &Rooms, metrics: &Metrics) {
+    let room = msg
+        .get_channel_name()
+        .strip_prefix(channel_prefix)
+        .and_then(|r| RoomName::parse(r).ok());
+    let frame = std::str::from_utf8(msg.get_payload_bytes())
+        .ok()
+        .map(|t| Utf8Bytes::from(t.to_owned()));
+    let (Some(room), Some(frame)) = (room, frame) else {
+        metrics.redis_malformed.inc();
+        tracing::debug!(
+            channel = msg.get_channel_name(),
+            "malformed Redis message skipped"
+        );
+        return;
+    };
+    metrics.redis_received.inc();
+    rooms.deliver_to(&room, &frame);
+}
+
+/// Publishes queued frames in pipelines; a frame that cannot be published is delivered to the
+/// local members only, and counted.
+async fn publisher(
+    client: redis::Client,
+    prefix: String,
+    rooms: Arc<Rooms>,
+    mut queue: mpsc::Receiver<(RoomName, Frame)>,
+    subscriber_connected: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let mut connection: Option<redis::aio::MultiplexedConnection> = None;
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    let mut retry_at = tokio::time::Instant::now();
+    loop {
+        batch.clear();
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            n = queue.recv_many(&mut batch, PUBLISH_BATCH) => if n == 0 { return },
+        }
+        // Retry at once when the subscriber has reached Redis again, else after a pause.
+        let due =
+            tokio::time::Instant::now() >= retry_at || subscriber_connected.load(Ordering::Relaxed);
+        if connection.is_none() && due {
+            match tokio::time::timeout(PUBLISH_TIMEOUT, client.get_multiplexed_async_connection())
+                .await
+            {
+                Ok(Ok(c)) => connection = Some(c),
+                _ => retry_at = tokio::time::Instant::now() + BACKOFF_MIN * 5,
+            }
+        }
+        let sent = match connection.as_mut() {
+            Some(c) => {
+                let mut pipe = redis::pipe();
+                for (room, frame) in &batch {
+                    pipe.publish(channel(&prefix, room), frame.as_str())
+                        .ignore();
+                }
+                match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(c)).await {
+                    Ok(Ok(())) => true,
+                    _ => {
+                        connection = None;
+                        retry_at = tokio::time::Instant::now() + BACKOFF_MIN;
+                        false
+                    }
+                }
+            }
+            None => false,
+        };
+        if sent {
+            metrics.redis_published.inc_by(batch.len() as u64);
+        } else {
+            metrics.redis_local_only.inc_by(batch.len() as u64);
+            for (room, frame) in &batch {
+                rooms.deliver_to(room, frame);
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The Redis layer with a real `redis-server` (installed by scripts/setup) on a free port:
+//! rooms across two server processes' worth of nodes, one order, outage and recovery, and
+//! malformed payloads.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{RawWs, room, server_with};
+use reference_server::{Config, RunningServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A redis-server of our own; killed when dropped.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    async fn start() -> Self {
+        let port = StdListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut redis = Self { child: None, port };
+        redis.restart().await;
+        redis
+    }
+
+    async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is needed for this test: run scripts/setup");
+        self.child = Some(child);
+        common::eventually_async("redis-server answers PING", || self.ping()).await;
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn command(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).await.ok()?;
+        s.write_all(raw).await.ok()?;
+        let mut buf = vec![0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    async fn ping(&self) -> bool {
+        self.command(b"PING\r\n")
+            .await
+            .is_some_and(|r| r.starts_with(b"+PONG"))
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn node(redis: &Redis) -> RunningServer {
+    let mut config = Config::local();
+    config.layer = Some(redis.url());
+    config.redis_prefix = format!("test{}", std::process::id());
+    let node = server_with(config).await;
+    let metrics = node.metrics.clone();
+    common::eventually("the node connects to Redis", || {
+        metrics.redis_connects() > 0
+    })
+    .await;
+    node
+}
+
+fn addr(n: &RunningServer) -> SocketAddr {
+    n.addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_spans_two_nodes() {
+    let redis = Redis::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let name = room("span");
+    let mut on_a = RawWs::join(addr(&a), &name).await;
+    let mut on_b = RawWs::join(addr(&b), &name).await;
+    on_a.send_text(r#"{"message":"from a"}"#).await;
+    assert_eq!(on_b.recv_text().await, r#"{"message": "from a"}"#);
+    assert_eq!(on_a.recv_text().await, r#"{"message": "from a"}"#);
+    on_b.send_text(r#"{"message":"from b"}"#).await;
+    assert_eq!(on_a.recv_text().await, r#"{"message": "from b"}"#);
+    assert_eq!(on_b.recv_text().await, r#"{"message": "from b"}"#);
+    // Another room on the same nodes hears nothing of it.
+    let mut other = RawWs::join(addr(&b), &room("other")).await;
+    other.send_text(r#"{"message":"mine"}"#).await;
+    assert_eq!(other.recv_text().await, r#"{"message": "mine"}"#);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_member_on_every_node_sees_one_order() {
+    let redis = Redis::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let name = room("order");
+    let mut members = Vec::new();
+    for i in 0..4 {
+        let n = if i % 2 == 0 { &a } else { &b };
+        members.push(RawWs::join(addr(n), &name).await);
+    }
+    const EACH: usize = 25;
+    for i in 0..EACH {
+        for (m, ws) in members.iter_mut().enumerate() {
+            ws.send_text(&format!(r#"{{"message":"{m}-{i}"}}"#)).await;
+        }
+    }
+    let mut orders = Vec::new();
+    for ws in &mut members {
+        let mut seen = Vec::new();
+        for _ in 0..EACH * 4 {
+            seen.push(ws.recv_text().await);
+        }
+        orders.push(seen);
+    }
+    for other in &orders[1..] {
+        assert_eq!(&orders[0], other);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_reported_counted_and_recovered() {
+    let mut redis = Redis::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let name = room("outage");
+    let mut on_a = RawWs::join(addr(&a), &name).await;
+    let mut on_b = RawWs::join(addr(&b), &name).await;
+
+    redis.stop();
+    common::eventually_async("node a reports degraded", || async {
+        common::get(a.addr, "/healthz").await.status == 503
+    })
+    .await;
+    // During the outage: local members still get it, counted as local-only.
+    on_a.send_text(r#"{"message":"during"}"#).await;
+    assert_eq!(on_a.recv_text().await, r#"{"message": "during"}"#);
+    assert!(a.metrics.redis_local_only() >= 1);
+    let health = common::get(a.addr, "/healthz").await;
+    assert!(health.body.contains("degraded"), "{}", health.body);
+
+    redis.restart().await;
+    let metrics = a.metrics.clone();
+    common::eventually("node a reconnects", || metrics.redis_connects() >= 2).await;
+    let metrics = b.metrics.clone();
+    common::eventually("node b reconnects", || metrics.redis_connects() >= 2).await;
+    assert_eq!(common::get(a.addr, "/healthz").await.status, 200);
+    // Rooms were subscribed again: cross-node delivery works.
+    on_a.send_text(r#"{"message":"after"}"#).await;
+    let got = tokio::time::timeout(Duration::from_secs(3), on_b.recv_text()).await;
+    if got.is_err() {
+        eprintln!(
+            "A:\n{}\nB:\n{}",
+            common::get(a.addr, "/metrics").await.body,
+            common::get(b.addr, "/metrics").await.body
+        );
+    }
+    assert_eq!(got.ok().as_deref(), Some(r#"{"message": "after"}"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_payload_is_counted_and_skipped() {
+    let redis = Redis::start().await;
+    let a = node(&redis).await;
+    let name = room("junk");
+    let mut ws = RawWs::join(addr(&a), &name).await;
+    let channel = format!("test{}:room:{name}", std::process::id());
+    // Invalid UTF-8 as the payload.
+    let mut raw = format!(
+        "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n$2\r\n",
+        channel.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(b"\xff\xfe\r\n");
+    let reply = redis.command(&raw).await.expect("PUBLISH answered");
+    assert_eq!(reply, b":1\r\n", "one subscriber got it");
+    let metrics = a.metrics.clone();
+    common::eventually("the payload is counted", || metrics.redis_malformed() == 1).await;
+    ws.send_text(r#"{"message":"fine"}"#).await;
+    assert_eq!(ws.recv_text().await, r#"{"message": "fine"}"#);
+}
