@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -87,12 +89,21 @@ impl Case {
     }
 }
 
+/// One node of the backend: its address and the Host header to send it.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub addr: SocketAddr,
+    pub host: String,
+}
+
 /// Where and how a case talks to the backend.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub addr: SocketAddr,
-    /// The Host header value.
-    pub host: String,
+    /// The backend's nodes: WebSockets go to them in turn, so the members of every room are
+    /// spread over all of them and a cluster is graded as one backend. Pages come from the
+    /// first.
+    pub nodes: Vec<Node>,
+    next: Arc<AtomicUsize>,
     /// The longest any single network wait may take.
     pub timeout: Duration,
     /// How long to listen to be sure that nothing (more) arrives.
@@ -104,6 +115,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    pub fn new(
+        nodes: Vec<Node>,
+        timeout: Duration,
+        settle: Duration,
+        origin: Option<String>,
+    ) -> Self {
+        assert!(!nodes.is_empty(), "a backend has at least one node");
+        Self {
+            nodes,
+            next: Arc::new(AtomicUsize::new(0)),
+            timeout,
+            settle,
+            origin,
+            model_cases: crate::DEFAULT_MODEL_CASES,
+        }
+    }
+
+    /// The node the next WebSocket goes to.
+    fn pick(&self) -> &Node {
+        &self.nodes[self.next.fetch_add(1, Ordering::Relaxed) % self.nodes.len()]
+    }
+
     /// A room name no other case, run or tool uses.
     pub fn room(&self, tag: &str) -> String {
         format!("cf_{tag}_{:012x}", rand::random::<u64>() >> 16)
@@ -118,7 +151,8 @@ impl Ctx {
 
     pub async fn handshake(&self, target: &str, extra: &str) -> Result<Handshake, String> {
         let extra = format!("{}{extra}", self.origin_header());
-        Ws::handshake(self.addr, &self.host, target, &extra, self.timeout)
+        let node = self.pick();
+        Ws::handshake(node.addr, &node.host, target, &extra, self.timeout)
             .await
             .map_err(|e| format!("handshake for {target}: {e}"))
     }
@@ -135,7 +169,8 @@ impl Ctx {
     }
 
     pub async fn get(&self, target: &str) -> Result<HttpResponse, String> {
-        crate::wire::http_get(self.addr, &self.host, target, self.timeout)
+        let node = &self.nodes[0];
+        crate::wire::http_get(node.addr, &node.host, target, self.timeout)
             .await
             .map_err(|e| format!("GET {target}: {e}"))
     }

@@ -29,33 +29,42 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_millis(300);
 pub const DEFAULT_MODEL_CASES: u32 = 16;
 pub const MODEL_MAX_STEPS: usize = 24;
 
-/// A backend to grade: the one in `CHAT_TARGET`, or a reference server started in the
-/// current runtime (kept alive by the returned guard).
-pub async fn target_from_env() -> anyhow::Result<(Target, Option<reference_server::RunningServer>)>
-{
+/// The backend to grade: the nodes in `CHAT_TARGET` (comma-separated URLs), or a reference
+/// server started in the current runtime (kept alive by the returned guard).
+pub async fn targets_from_env()
+-> anyhow::Result<(Vec<Target>, Option<reference_server::RunningServer>)> {
     match std::env::var("CHAT_TARGET") {
-        Ok(url) if !url.is_empty() => Ok((Target::parse(&url)?, None)),
+        Ok(urls) if !urls.trim().is_empty() => Ok((
+            urls.split(',')
+                .map(|u| Target::parse(u.trim()))
+                .collect::<anyhow::Result<_>>()?,
+            None,
+        )),
         _ => {
             let server = reference_server::spawn(reference_server::Config::local()).await?;
             let target = Target::parse(&server.http_url())?;
-            Ok((target, Some(server)))
+            Ok((vec![target], Some(server)))
         }
     }
 }
 
-/// The context cases run with against `target`.
+/// The context cases run with against the nodes of one backend.
 pub fn context(
-    target: &Target,
+    targets: &[Target],
     timeout: Duration,
     settle: Duration,
     origin: Option<String>,
 ) -> Ctx {
-    Ctx {
-        addr: target.addr,
-        host: target.host.clone(),
+    Ctx::new(
+        targets
+            .iter()
+            .map(|t| case::Node {
+                addr: t.addr,
+                host: t.host.clone(),
+            })
+            .collect(),
         timeout,
         settle,
         origin,
-        model_cases: DEFAULT_MODEL_CASES,
-    }
+    )
 }

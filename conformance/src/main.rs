@@ -15,9 +15,11 @@ use conformance::{cases, report::SuiteReport, target::Target};
 #[derive(Debug, Parser)]
 #[command(name = "conformance", version, about)]
 struct Opts {
-    /// The backend's base URL (http://host:port or ws://host:port).
-    #[arg(long, env = "CHAT_TARGET")]
-    target: Option<String>,
+    /// The backend's base URL (http://host:port or ws://host:port). Repeatable (or
+    /// comma-separated in the variable): the members of every room are spread over the nodes,
+    /// so a cluster is graded as one backend.
+    #[arg(long = "target", env = "CHAT_TARGET", value_delimiter = ',')]
+    targets: Vec<String>,
     /// Where the WebSockets are, when not at the target itself.
     #[arg(long)]
     ws_url: Option<String>,
@@ -94,23 +96,33 @@ async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let (target, _server) = match &opts.target {
-        Some(url) => (Target::parse(url)?, None),
-        None => {
-            let server = reference_server::spawn(reference_server::Config::local())
-                .await
-                .context("start the in-process reference server")?;
-            let mut t = Target::parse(&server.http_url())?;
-            t.label = format!("{} (in-process reference server)", t.label);
-            (t, Some(server))
-        }
+    let (targets, _server) = if opts.targets.is_empty() {
+        let server = reference_server::spawn(reference_server::Config::local())
+            .await
+            .context("start the in-process reference server")?;
+        let mut t = Target::parse(&server.http_url())?;
+        t.label = format!("{} (in-process reference server)", t.label);
+        (vec![t], Some(server))
+    } else {
+        let targets = opts
+            .targets
+            .iter()
+            .map(|u| Target::parse(u.trim()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (targets, None)
     };
-    let target = match &opts.ws_url {
-        Some(ws) => target.with_ws_url(ws)?,
-        None => target,
+    let targets = match &opts.ws_url {
+        Some(ws) if targets.len() == 1 => vec![targets[0].with_ws_url(ws)?],
+        Some(_) => anyhow::bail!("--ws-url goes with a single --target"),
+        None => targets,
     };
+    let label = targets
+        .iter()
+        .map(|t| t.label.clone())
+        .collect::<Vec<_>>()
+        .join(" + ");
     let mut ctx = conformance::context(
-        &target,
+        &targets,
         Duration::from_millis(opts.timeout),
         Duration::from_millis(opts.settle),
         opts.origin.clone(),
@@ -118,7 +130,7 @@ async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     ctx.model_cases = opts.model_cases;
 
     let reports = runner::run_all(selected, &ctx, opts.parallel).await;
-    let suite = SuiteReport::new(target.label.clone(), opts.profile, reports);
+    let suite = SuiteReport::new(label, opts.profile, reports);
     let json = serde_json::to_string_pretty(&suite)?;
     if opts.json.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         eprint!("{}", suite.table());

@@ -13,10 +13,8 @@ pub(super) const CASES: &[Case] = &[case!(
 
 async fn any_origin(ctx: Ctx) -> CaseResult {
     let target = format!("/ws/chat/{}/", ctx.room("origin"));
-    let plain = Ctx {
-        origin: None,
-        ..ctx.clone()
-    };
+    let mut plain = ctx.clone();
+    plain.origin = None;
     match plain
         .handshake(&target, "Origin: http://elsewhere.example\r\n")
         .await?

@@ -8,7 +8,12 @@ use conformance::target::Target;
 use conformance::{DEFAULT_SETTLE, DEFAULT_TIMEOUT, cases};
 
 pub fn ctx_for(target: &Target) -> Ctx {
-    conformance::context(target, DEFAULT_TIMEOUT, DEFAULT_SETTLE, None)
+    conformance::context(
+        std::slice::from_ref(target),
+        DEFAULT_TIMEOUT,
+        DEFAULT_SETTLE,
+        None,
+    )
 }
 
 /// Runs the cases with these IDs against `target`.
@@ -27,13 +32,12 @@ pub async fn run_ids(target: &Target, ids: &[&str]) -> Vec<CaseReport> {
 
 /// Runs one case against `CHAT_TARGET` (or the in-process reference server) and requires PASS.
 pub async fn assert_passes(id: &str) {
-    let (target, _server) = conformance::target_from_env().await.expect("a target");
-    let report = run_ids(&target, &[id]).await.remove(0);
-    assert_eq!(
-        report.verdict,
-        Outcome::Pass,
-        "{id} against {}: {}",
-        target.label,
-        report.evidence
-    );
+    let (targets, _server) = conformance::targets_from_env().await.expect("a target");
+    let case = *cases::all()
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no case {id}"));
+    let ctx = conformance::context(&targets, DEFAULT_TIMEOUT, DEFAULT_SETTLE, None);
+    let report = runner::run_case(case, ctx).await;
+    assert_eq!(report.verdict, Outcome::Pass, "{id}: {}", report.evidence);
 }

@@ -1,0 +1,78 @@
+//! Two reference nodes sharing rooms through a real `redis-server` (installed by scripts/setup)
+//! pass every core case as one backend: each case's members are spread over both nodes.
+
+mod common;
+
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use conformance::case::Outcome;
+use conformance::runner::{self, Profile};
+use conformance::target::Target;
+use conformance::{DEFAULT_SETTLE, DEFAULT_TIMEOUT};
+
+struct Redis(Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn redis_server() -> (Redis, u16) {
+    let port = StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is needed for this test: run scripts/setup");
+    let redis = Redis(child);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("redis-server listens");
+    (redis, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_over_redis_pass_every_core_case_as_one_backend() {
+    let (_redis, port) = redis_server().await;
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut config = reference_server::Config::local();
+        config.layer = Some(format!("redis://127.0.0.1:{port}"));
+        nodes.push(reference_server::spawn(config).await.expect("node"));
+    }
+    let targets: Vec<Target> = nodes
+        .iter()
+        .map(|n| Target::parse(&n.http_url()).expect("target"))
+        .collect();
+    let all = conformance::cases::all();
+    let selected = runner::select(&all, Profile::Core, &[]);
+    let ctx = conformance::context(&targets, DEFAULT_TIMEOUT, DEFAULT_SETTLE, None);
+    let reports = runner::run_all(selected, &ctx, 8).await;
+    assert!(reports.len() >= 25);
+    for r in &reports {
+        assert_eq!(r.verdict, Outcome::Pass, "{}: {}", r.id, r.evidence);
+    }
+}
