@@ -86,6 +86,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         );
     }
 
+    let bind_sources = opts.source_ip.is_some() || sources.0.len() > 1;
     let run_id: u32 = {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -132,7 +133,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
             room_name: format!("lg{run_id:08x}_{room}"),
             sender: (member < opts.senders).then_some(member),
             target,
-            source: sources.0.get(i as usize % sources.0.len()).copied(),
+            // One default address: let connect() choose the port per destination. bind() to a
+            // port-0 address picks from one range shared by every destination, which runs out
+            // under TIME_WAIT long before the per-destination range does.
+            source: (bind_sources).then(|| sources.0[i as usize % sources.0.len()]),
             connect_at_us: (i as f64 * 1e6 / opts.connect_rate) as u64,
         });
     }

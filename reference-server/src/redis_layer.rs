@@ -208,6 +208,18 @@ async fn subscriber(
                 continue;
             }
         };
+        // The stream is read by its own task, always: a subscription awaits its confirmation,
+        // and if nothing drained the messages meanwhile the connection could stall.
+        let reader = {
+            let rooms = Arc::clone(&rooms);
+            let metrics = Arc::clone(&metrics);
+            let channel_prefix = channel_prefix.clone();
+            tokio::spawn(async move {
+                while let Some(msg) = stream.next().await {
+                    on_message(&msg, &channel_prefix, &rooms, &metrics);
+                }
+            })
+        };
         // (Re)subscribe every room that has local members.
         let mut ok = true;
         for room in &wanted {
@@ -217,6 +229,7 @@ async fn subscriber(
             }
         }
         if !ok {
+            reader.abort();
             continue;
         }
         for (_, waiters) in waiting.drain() {
@@ -230,9 +243,15 @@ async fn subscriber(
         backoff = BACKOFF_MIN;
         tracing::info!(rooms = wanted.len(), "connected to Redis");
 
+        tokio::pin!(reader);
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    reader.abort();
+                    return;
+                }
+                // The reader ends when the connection does.
+                _ = &mut reader => break,
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { return };
                     match cmd {
@@ -243,6 +262,7 @@ async fn subscriber(
                                     if let Some(done) = done {
                                         waiting.entry(room).or_default().push(done);
                                     }
+                                    reader.abort();
                                     break;
                                 }
                                 wanted.insert(room);
@@ -255,14 +275,11 @@ async fn subscriber(
                             if rooms.member_count(&room) == 0 && wanted.remove(&room)
                                 && sink.unsubscribe(channel(&prefix, &room)).await.is_err()
                             {
+                                reader.abort();
                                 break;
                             }
                         }
                     }
-                }
-                msg = stream.next() => {
-                    let Some(msg) = msg else { break };
-                    on_message(&msg, &channel_prefix, &rooms, &metrics);
                 }
             }
         }

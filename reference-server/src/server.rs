@@ -86,9 +86,8 @@ pub struct Server {
 impl Server {
     /// Binds `config.bind`, with the channel layer `config.layer` names.
     pub async fn bind(config: Config) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let listener =
+            listen(config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
         Self::from_listener(listener, config)
     }
 
@@ -171,6 +170,21 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Pending connections the kernel may queue: thousands of clients connect at once in a load
+/// test, and a short queue turns a burst into SYN retransmits (seconds of delay).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 fn router(state: AppState) -> Router {
