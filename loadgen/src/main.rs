@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
 }
 
 async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
-    let json_path = opts.json.clone();
+    let json_path = (!opts.no_json).then(|| opts.json.clone());
     let result = loadgen::run(opts).await?;
     let text = loadgen::summary::render(&result);
     let json = serde_json::to_string_pretty(&result).context("serialise the result")?;

@@ -67,8 +67,12 @@ pub struct Opts {
     pub source_ip: Option<SourceIps>,
 
     /// Write the JSON result here (`-` for stdout).
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", default_value = "loadgen-result.json")]
+    pub json: PathBuf,
+
+    /// Do not write the JSON result.
+    #[arg(long, conflicts_with = "json")]
+    pub no_json: bool,
 
     /// A pass/fail condition, repeatable: p50, p90, p99, p999, max (fan-out latency),
     /// connect_p99, loss, missing, duplicates, reordered, cross_room, errors, compared with

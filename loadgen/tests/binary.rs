@@ -39,7 +39,7 @@ fn json_to_stdout_and_a_summary_to_stderr() {
 
 #[test]
 fn a_failed_threshold_exits_2() {
-    let out = loadgen(&["--threshold", "p50<1us"]);
+    let out = loadgen(&["--threshold", "p50<1us", "--no-json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL p50<1us"));
 }
@@ -106,4 +106,32 @@ fn ctrl_c_ends_the_run_and_still_writes_the_result() {
             .expect("JSON");
     assert_eq!(result["interrupted"], true);
     assert!(result["summary"]["measured_s"].as_f64().expect("number") < 60.0);
+}
+
+#[test]
+fn the_result_is_written_to_loadgen_result_json_by_default() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "--rooms",
+            "1",
+            "--clients",
+            "2",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("loadgen runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("loadgen-result.json")).expect("written");
+    let result: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    assert_eq!(result["schema_version"], 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("result written to loadgen-result.json"));
 }
