@@ -91,6 +91,7 @@ impl RedisLayer {
             client.clone(),
             prefix.clone(),
             Arc::clone(&rooms),
+            commands.clone(),
             commands_rx,
             Arc::clone(&connected),
             Arc::clone(&metrics),
@@ -100,6 +101,7 @@ impl RedisLayer {
             client,
             prefix.clone(),
             Arc::clone(&rooms),
+            commands.clone(),
             publish_rx,
             Arc::clone(&connected),
             Arc::clone(&metrics),
@@ -144,11 +146,7 @@ impl ChannelLayer for RedisLayer {
             // The publisher is behind or gone: this node's members still get it.
             let (room, frame) = e.into_inner();
             self.metrics.redis_local_only.inc();
-            if let Some(d) = self.rooms.deliver_to(&room, &frame) {
-                if d.room_emptied {
-                    let _ = self.commands.send(Command::Release(room));
-                }
-            }
+            deliver_locally(&self.rooms, &room, &frame, &self.commands);
         }
     }
 
@@ -173,6 +171,7 @@ async fn subscriber(
     client: redis::Client,
     prefix: String,
     rooms: Arc<Rooms>,
+    release: mpsc::UnboundedSender<Command>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     connected: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
@@ -214,9 +213,10 @@ async fn subscriber(
             let rooms = Arc::clone(&rooms);
             let metrics = Arc::clone(&metrics);
             let channel_prefix = channel_prefix.clone();
+            let release = release.clone();
             tokio::spawn(async move {
                 while let Some(msg) = stream.next().await {
-                    on_message(&msg, &channel_prefix, &rooms, &metrics);
+                    on_message(&msg, &channel_prefix, &rooms, &metrics, &release);
                 }
             })
         };
@@ -310,7 +310,13 @@ fn note(
     }
 }
 
-fn on_message(msg: &redis::Msg, channel_prefix: &str, rooms: &Rooms, metrics: &Metrics) {
+fn on_message(
+    msg: &redis::Msg,
+    channel_prefix: &str,
+    rooms: &Rooms,
+    metrics: &Metrics,
+    release: &mpsc::UnboundedSender<Command>,
+) {
     let room = msg
         .get_channel_name()
         .strip_prefix(channel_prefix)
@@ -327,7 +333,22 @@ fn on_message(msg: &redis::Msg, channel_prefix: &str, rooms: &Rooms, metrics: &M
         return;
     };
     metrics.redis_received.inc();
-    rooms.deliver_to(&room, &frame);
+    deliver_locally(rooms, &room, &frame, release);
+}
+
+/// Delivers to this node's members; a room whose last member was just evicted is released.
+fn deliver_locally(
+    rooms: &Rooms,
+    room: &RoomName,
+    frame: &Frame,
+    release: &mpsc::UnboundedSender<Command>,
+) {
+    if rooms
+        .deliver_to(room, frame)
+        .is_some_and(|d| d.room_emptied)
+    {
+        let _ = release.send(Command::Release(room.clone()));
+    }
 }
 
 /// Publishes queued frames in pipelines; a frame that cannot be published is delivered to the
@@ -336,6 +357,7 @@ async fn publisher(
     client: redis::Client,
     prefix: String,
     rooms: Arc<Rooms>,
+    release: mpsc::UnboundedSender<Command>,
     mut queue: mpsc::Receiver<(RoomName, Frame)>,
     subscriber_connected: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
@@ -384,7 +406,7 @@ async fn publisher(
         } else {
             metrics.redis_local_only.inc_by(batch.len() as u64);
             for (room, frame) in &batch {
-                rooms.deliver_to(room, frame);
+                deliver_locally(&rooms, room, frame, &release);
             }
         }
     }
