@@ -87,26 +87,17 @@ impl RedisLayer {
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
         let connected = Arc::new(AtomicBool::new(false));
-        tracker.spawn(subscriber(
-            client.clone(),
-            prefix.clone(),
-            Arc::clone(&rooms),
-            commands.clone(),
-            commands_rx,
-            Arc::clone(&connected),
-            Arc::clone(&metrics),
-            shutdown.clone(),
-        ));
-        tracker.spawn(publisher(
+        let shared = Arc::new(TaskShared {
             client,
-            prefix.clone(),
-            Arc::clone(&rooms),
-            commands.clone(),
-            publish_rx,
-            Arc::clone(&connected),
-            Arc::clone(&metrics),
+            prefix: prefix.clone(),
+            rooms: Arc::clone(&rooms),
+            release: commands.clone(),
+            connected: Arc::clone(&connected),
+            metrics: Arc::clone(&metrics),
             shutdown,
-        ));
+        });
+        tracker.spawn(subscriber(Arc::clone(&shared), commands_rx));
+        tracker.spawn(publisher(shared, publish_rx));
         Ok(Self {
             rooms,
             prefix,
@@ -120,6 +111,20 @@ impl RedisLayer {
     pub fn channel_name(&self, room: &RoomName) -> String {
         channel(&self.prefix, room)
     }
+}
+
+/// What the subscriber and publisher tasks share.
+#[derive(Debug)]
+struct TaskShared {
+    client: redis::Client,
+    prefix: String,
+    rooms: Arc<Rooms>,
+    /// For rooms that lost their last member through an eviction.
+    release: mpsc::UnboundedSender<Command>,
+    /// True while the subscriber is connected.
+    connected: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
 }
 
 fn channel(prefix: &str, room: &RoomName) -> String {
@@ -167,16 +172,9 @@ impl ChannelLayer for RedisLayer {
 
 /// Keeps one pub/sub connection: subscriptions follow local membership, messages are
 /// delivered to local members; reconnects with backoff and subscribes again.
-async fn subscriber(
-    client: redis::Client,
-    prefix: String,
-    rooms: Arc<Rooms>,
-    release: mpsc::UnboundedSender<Command>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    connected: Arc<AtomicBool>,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
+async fn subscriber(t: Arc<TaskShared>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.release);
+    let (connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
     let mut wanted: HashSet<RoomName> = HashSet::new();
     let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
     let mut backoff = BACKOFF_MIN;
@@ -198,7 +196,7 @@ async fn subscriber(
                         () = shutdown.cancelled() => return,
                         () = &mut wait => break,
                         cmd = commands.recv() => match cmd {
-                            Some(c) => note(c, &mut wanted, &mut waiting, &rooms),
+                            Some(c) => note(c, &mut wanted, &mut waiting, rooms),
                             None => return,
                         },
                     }
@@ -210,8 +208,8 @@ async fn subscriber(
         // The stream is read by its own task, always: a subscription awaits its confirmation,
         // and if nothing drained the messages meanwhile the connection could stall.
         let reader = {
-            let rooms = Arc::clone(&rooms);
-            let metrics = Arc::clone(&metrics);
+            let rooms = Arc::clone(rooms);
+            let metrics = Arc::clone(metrics);
             let channel_prefix = channel_prefix.clone();
             let release = release.clone();
             tokio::spawn(async move {
@@ -223,7 +221,7 @@ async fn subscriber(
         // (Re)subscribe every room that has local members.
         let mut ok = true;
         for room in &wanted {
-            if sink.subscribe(channel(&prefix, room)).await.is_err() {
+            if sink.subscribe(channel(prefix, room)).await.is_err() {
                 ok = false;
                 break;
             }
@@ -257,7 +255,7 @@ async fn subscriber(
                     match cmd {
                         Command::Subscribe(room, done) => {
                             if !wanted.contains(&room) {
-                                if sink.subscribe(channel(&prefix, &room)).await.is_err() {
+                                if sink.subscribe(channel(prefix, &room)).await.is_err() {
                                     wanted.insert(room.clone());
                                     if let Some(done) = done {
                                         waiting.entry(room).or_default().push(done);
@@ -273,7 +271,7 @@ async fn subscriber(
                         }
                         Command::Release(room) => {
                             if rooms.member_count(&room) == 0 && wanted.remove(&room)
-                                && sink.unsubscribe(channel(&prefix, &room)).await.is_err()
+                                && sink.unsubscribe(channel(prefix, &room)).await.is_err()
                             {
                                 reader.abort();
                                 break;
@@ -353,16 +351,9 @@ fn deliver_locally(
 
 /// Publishes queued frames in pipelines; a frame that cannot be published is delivered to the
 /// local members only, and counted.
-async fn publisher(
-    client: redis::Client,
-    prefix: String,
-    rooms: Arc<Rooms>,
-    release: mpsc::UnboundedSender<Command>,
-    mut queue: mpsc::Receiver<(RoomName, Frame)>,
-    subscriber_connected: Arc<AtomicBool>,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
+async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<(RoomName, Frame)>) {
+    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.release);
+    let (subscriber_connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     let mut retry_at = tokio::time::Instant::now();
@@ -387,8 +378,7 @@ async fn publisher(
             Some(c) => {
                 let mut pipe = redis::pipe();
                 for (room, frame) in &batch {
-                    pipe.publish(channel(&prefix, room), frame.as_str())
-                        .ignore();
+                    pipe.publish(channel(prefix, room), frame.as_str()).ignore();
                 }
                 match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(c)).await {
                     Ok(Ok(())) => true,
@@ -406,7 +396,7 @@ async fn publisher(
         } else {
             metrics.redis_local_only.inc_by(batch.len() as u64);
             for (room, frame) in &batch {
-                deliver_locally(&rooms, room, frame, &release);
+                deliver_locally(rooms, room, frame, release);
             }
         }
     }
