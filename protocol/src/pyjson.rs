@@ -34,6 +34,11 @@ pub enum JsonError {
     TooDeep { limit: usize },
 }
 
+/// Appends Python's `repr` of a finite float, as `json.dumps` writes it.
+pub fn write_float(x: f64, out: &mut String) {
+    pyfloat::write_repr(x, out);
+}
+
 /// Appends the Python encoding of one JSON string (with its quotes) for a Rust string.
 pub fn write_str(s: &str, out: &mut String) {
     out.push('"');

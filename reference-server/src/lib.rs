@@ -14,6 +14,7 @@
 //! - [`metrics`]: the Prometheus counters.
 //! - [`spawn`]: a running server for tests and for tools that embed it.
 
+pub mod channels_codec;
 pub mod config;
 pub mod fanout;
 pub mod metrics;

@@ -1,0 +1,235 @@
+//! The payload of Django's `RedisChannelLayer` (channels_redis 4.x, `shared/CHANNELS_REDIS.md`):
+//! 12 random bytes, then a msgpack map `{"type": "chat.message", "message": V,
+//! "__asgi_channel__": [member names]}`, strings as msgpack str. Decoding turns V back into the
+//! exact bytes Django's consumer would write: `json.dumps({"message": V})`.
+
+use std::fmt::Write as _;
+
+use protocol::pyjson;
+use rmpv::Value;
+
+/// channels_redis's `random_prefix_length` default.
+pub const RANDOM_PREFIX: usize = 12;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodecError {
+    #[error("shorter than the random prefix")]
+    Short,
+    #[error("not msgpack: {0}")]
+    Msgpack(String),
+    #[error("not a map")]
+    NotMap,
+    #[error("type {0:?} is not chat.message")]
+    Type(String),
+    #[error("no message")]
+    NoMessage,
+    #[error("the message holds a value JSON cannot: {0}")]
+    NotJson(&'static str),
+    #[error("the frame is not {{\"message\": ...}} JSON")]
+    Frame,
+}
+
+/// A decoded group message: the frame for the members, and which member names it is for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decoded {
+    pub frame: String,
+    pub channels: Vec<String>,
+}
+
+/// Encodes a `group_send` payload for the members in `channels`, from a broadcast frame.
+pub fn encode(frame: &str, channels: &[String]) -> Result<Vec<u8>, CodecError> {
+    let parsed: serde_json::Value = serde_json::from_str(frame).map_err(|_| CodecError::Frame)?;
+    let message = parsed.get("message").ok_or(CodecError::Frame)?;
+    let map = Value::Map(vec![
+        (Value::from("type"), Value::from("chat.message")),
+        (Value::from("message"), from_json(message)),
+        (
+            Value::from("__asgi_channel__"),
+            Value::Array(channels.iter().map(|c| Value::from(c.as_str())).collect()),
+        ),
+    ]);
+    let mut out: Vec<u8> = (0..RANDOM_PREFIX).map(|_| rand::random::<u8>()).collect();
+    rmpv::encode::write_value(&mut out, &map).map_err(|e| CodecError::Msgpack(e.to_string()))?;
+    Ok(out)
+}
+
+fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                // Integers beyond 64 bits arrive here as floats: msgpack cannot carry them.
+                Value::F64(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(a) => Value::Array(a.iter().map(from_json).collect()),
+        serde_json::Value::Object(o) => Value::Map(
+            o.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Decodes a payload popped from a channel queue.
+pub fn decode(payload: &[u8]) -> Result<Decoded, CodecError> {
+    let mut body = payload.get(RANDOM_PREFIX..).ok_or(CodecError::Short)?;
+    let value =
+        rmpv::decode::read_value(&mut body).map_err(|e| CodecError::Msgpack(e.to_string()))?;
+    let Value::Map(entries) = value else {
+        return Err(CodecError::NotMap);
+    };
+    let get = |key: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    };
+    match get("type").and_then(Value::as_str) {
+        Some("chat.message" | "chat_message") => {}
+        other => return Err(CodecError::Type(other.unwrap_or("").into())),
+    }
+    let message = get("message").ok_or(CodecError::NoMessage)?;
+    let mut frame = String::from("{\"message\": ");
+    write_python_json(message, &mut frame)?;
+    frame.push('}');
+    let channels = match get("__asgi_channel__") {
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => s.as_str().map(|s| vec![s.to_owned()]).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    Ok(Decoded { frame, channels })
+}
+
+/// Writes `v` as Python's `json.dumps` would (what Django's consumer sends).
+fn write_python_json(v: &Value, out: &mut String) -> Result<(), CodecError> {
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::F32(x) => write_finite(f64::from(*x), out)?,
+        Value::F64(x) => write_finite(*x, out)?,
+        Value::String(s) => match s.as_str() {
+            Some(s) => pyjson::write_str(s, out),
+            None => return Err(CodecError::NotJson("a string that is not UTF-8")),
+        },
+        Value::Binary(_) => return Err(CodecError::NotJson("bytes")),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_python_json(item, out)?;
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (i, (k, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                let key = k
+                    .as_str()
+                    .ok_or(CodecError::NotJson("a map key that is not a string"))?;
+                pyjson::write_str(key, out);
+                out.push_str(": ");
+                write_python_json(item, out)?;
+            }
+            out.push('}');
+        }
+        Value::Ext(..) => return Err(CodecError::NotJson("a msgpack extension")),
+    }
+    Ok(())
+}
+
+fn write_finite(x: f64, out: &mut String) -> Result<(), CodecError> {
+    if !x.is_finite() {
+        return Err(CodecError::NotJson("NaN or Infinity"));
+    }
+    pyjson::write_float(x, out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    /// The payload CHANNELS_REDIS.md captured from Django's group_send of "hi".
+    #[test]
+    fn decodes_the_captured_django_payload() {
+        let payload = hex(
+            "9a775a689c65341f400be4fe 83 a4 74797065 ac 636861742e6d657373616765 \
+             a7 6d657373616765 a2 6869 b0 5f5f617367695f6368616e6e656c5f5f 91 \
+             bf 727573746e6f64652e30313233343536373839616263646566216c6f626279",
+        );
+        assert_eq!(
+            decode(&payload),
+            Ok(Decoded {
+                frame: r#"{"message": "hi"}"#.into(),
+                channels: vec!["rustnode.0123456789abcdef!lobby".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn encodes_what_django_sends_after_the_prefix() {
+        let member = format!("specific.{}!{}", "a".repeat(32), "b".repeat(32));
+        let payload =
+            encode(r#"{"message": "hi"}"#, std::slice::from_ref(&member)).expect("encode");
+        let mut want = hex(
+            "83 a4 74797065 ac 636861742e6d657373616765 a7 6d657373616765 a2 6869 \
+             b0 5f5f617367695f6368616e6e656c5f5f 91 d9 4a",
+        );
+        want.extend_from_slice(member.as_bytes());
+        assert_eq!(&payload[RANDOM_PREFIX..], want.as_slice());
+    }
+
+    #[test]
+    fn values_round_trip_to_pythons_bytes() {
+        for frame in [
+            r#"{"message": {"a": 1, "b": [1.5, null, true, "\ud55c"]}}"#,
+            r#"{"message": -0.0}"#,
+            r#"{"message": 1e+16}"#,
+            r#"{"message": 18446744073709551615}"#,
+        ] {
+            let payload = encode(frame, &["x.y!z".into()]).expect("encode");
+            assert_eq!(decode(&payload).expect("decode").frame, frame);
+        }
+    }
+
+    #[test]
+    fn refuses_what_django_would_choke_on() {
+        assert_eq!(decode(b"short"), Err(CodecError::Short));
+        let mut wrong_type = vec![0u8; RANDOM_PREFIX];
+        rmpv::encode::write_value(
+            &mut wrong_type,
+            &Value::Map(vec![
+                (Value::from("type"), Value::from("other")),
+                (Value::from("message"), Value::from("x")),
+            ]),
+        )
+        .expect("encode");
+        assert_eq!(decode(&wrong_type), Err(CodecError::Type("other".into())));
+    }
+}
