@@ -58,13 +58,25 @@ pub struct Config {
     #[arg(long, env = "CHAT_LAYER", value_name = "URL")]
     pub layer: Option<String>,
 
-    /// Prefix of the Redis channel names (`<prefix>:room:<room>`).
+    /// Wire format of the Redis layer: `native` (pub/sub, fast) or `channels` (Django's
+    /// channels_redis RedisChannelLayer, so Django nodes share the rooms).
+    #[arg(long, env = "CHAT_LAYER_FORMAT", value_enum, default_value_t = LayerFormat::Native)]
+    pub layer_format: LayerFormat,
+
+    /// Prefix of the Redis channel names (`<prefix>:room:<room>`, native format).
     #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chatharness")]
     pub redis_prefix: String,
 
     /// Log format.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// The Redis layer's wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayerFormat {
+    Native,
+    Channels,
 }
 
 /// How logs are written to stderr.
@@ -95,6 +107,7 @@ impl Config {
             ping_timeout: DEFAULT_PING_TIMEOUT,
             allowed_origins: Vec::new(),
             layer: None,
+            layer_format: LayerFormat::Native,
             redis_prefix: "chatharness".into(),
             log_format: LogFormat::Text,
         }

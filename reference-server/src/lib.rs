@@ -15,6 +15,7 @@
 //! - [`spawn`]: a running server for tests and for tools that embed it.
 
 pub mod channels_codec;
+pub mod channels_layer;
 pub mod config;
 pub mod fanout;
 pub mod metrics;
@@ -25,6 +26,6 @@ mod session;
 mod spawn;
 mod upgrade;
 
-pub use config::{Config, LogFormat};
+pub use config::{Config, LayerFormat, LogFormat};
 pub use server::Server;
 pub use spawn::{RunningServer, spawn};

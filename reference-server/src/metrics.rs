@@ -35,6 +35,7 @@ pub struct Metrics {
     pub(crate) redis_received: Counter,
     pub(crate) redis_local_only: Counter,
     pub(crate) redis_malformed: Counter,
+    pub(crate) redis_over_capacity: Counter,
 }
 
 impl Metrics {

@@ -22,7 +22,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::channels_layer::ChannelsLayer;
+use crate::config::{Config, LayerFormat};
 use crate::fanout::{ChannelLayer, LocalLayer};
 use crate::metrics::Metrics;
 use crate::redis_layer::RedisLayer;
@@ -98,13 +99,21 @@ impl Server {
         let shutdown = CancellationToken::new();
         let layer: Arc<dyn ChannelLayer> = match &config.layer {
             None => Arc::new(LocalLayer::new(Arc::clone(&metrics))),
-            Some(url) if url.starts_with("redis://") => Arc::new(RedisLayer::start(
-                url,
-                config.redis_prefix.clone(),
-                Arc::clone(&metrics),
-                &tracker,
-                shutdown.clone(),
-            )?),
+            Some(url) if url.starts_with("redis://") => match config.layer_format {
+                LayerFormat::Native => Arc::new(RedisLayer::start(
+                    url,
+                    config.redis_prefix.clone(),
+                    Arc::clone(&metrics),
+                    &tracker,
+                    shutdown.clone(),
+                )?),
+                LayerFormat::Channels => Arc::new(ChannelsLayer::start(
+                    url,
+                    Arc::clone(&metrics),
+                    &tracker,
+                    shutdown.clone(),
+                )?),
+            },
             Some(other) => anyhow::bail!("--layer {other}: only redis://host:port is supported"),
         };
         let ws_config = WebSocketConfig::default()

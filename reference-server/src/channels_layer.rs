@@ -1,0 +1,466 @@
+//! The channels_redis `RedisChannelLayer` format (Django's default, `shared/CHANNELS_REDIS.md`
+//! section 3A), so reference nodes and the Django tutorial serve one room together.
+//!
+//! - This node is the channel-layer process `rustnode.<16 hex>!`; its queue is the sorted set
+//!   `asgirustnode.<16 hex>!`. Each room with local members has one group member,
+//!   `rustnode.<hex>!<room>`, in `asgi:group:chat_<room>` (ZADD + EXPIRE 86400 on join,
+//!   refreshed every 10 minutes and after every reconnection; ZREM when the last member leaves).
+//! - A message is sent as `group_send` does: prune, ZRANGE the group, one msgpack payload (with
+//!   the 12-byte random prefix) per queue, added by the same Lua script with capacity 100 and
+//!   expiry 60 s. Queues over capacity are skipped by that script, as in Django, and counted
+//!   here in `chat_redis_over_capacity_total`.
+//! - This node pops its queue with BZPOPMIN and delivers to the room named after the `!` of each
+//!   member name; both `chat.message` and `chat_message` are accepted. A payload that does not
+//!   decode is counted in `chat_redis_malformed_total` and skipped.
+//! - Outages: as the native layer (`redis_layer`): reconnect with backoff, `/healthz` 503,
+//!   messages that cannot be sent reach this node's members only and are counted in
+//!   `chat_redis_local_only_total`. One Redis host; channels_redis's sharding over several
+//!   hosts is not implemented.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use protocol::RoomName;
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::channels_codec;
+use crate::fanout::{ChannelLayer, Frame, Member, Membership, ReadyFuture, Rooms};
+use crate::metrics::Metrics;
+
+const GROUP_EXPIRY: i64 = 86_400;
+const EXPIRY: i64 = 60;
+const CAPACITY: u32 = 100;
+const REFRESH: Duration = Duration::from_secs(600);
+const PUBLISH_QUEUE: usize = 65_536;
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+/// BZPOPMIN's own timeout, short so shutdown is prompt.
+const POP_WAIT_SECS: u64 = 1;
+
+/// channels_redis core.py, `group_send`'s script, unchanged.
+const GROUP_SEND_LUA: &str = r#"
+local over_capacity = 0
+local current_time = ARGV[#ARGV - 1]
+local expiry = ARGV[#ARGV]
+for i=1,#KEYS do
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+        redis.call('EXPIRE', KEYS[i], expiry)
+    else
+        over_capacity = over_capacity + 1
+    end
+end
+return over_capacity
+"#;
+
+enum Command {
+    Join(RoomName, Option<oneshot::Sender<()>>),
+    Release(RoomName),
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Join(r, _) => write!(f, "Join({r})"),
+            Self::Release(r) => write!(f, "Release({r})"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    client: redis::Client,
+    /// `rustnode.<hex>!`
+    node: String,
+    rooms: Arc<Rooms>,
+    commands: mpsc::UnboundedSender<Command>,
+    connected: AtomicBool,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+}
+
+impl Shared {
+    fn member(&self, room: &RoomName) -> String {
+        format!("{}{room}", self.node)
+    }
+
+    fn deliver_locally(&self, room: &RoomName, frame: &Frame) {
+        if self
+            .rooms
+            .deliver_to(room, frame)
+            .is_some_and(|d| d.room_emptied)
+        {
+            let _ = self.commands.send(Command::Release(room.clone()));
+        }
+    }
+}
+
+fn group_key(room: &RoomName) -> String {
+    format!("asgi:group:chat_{room}")
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The channels_redis layer (see the module documentation).
+#[derive(Debug)]
+pub struct ChannelsLayer {
+    shared: Arc<Shared>,
+    publish: mpsc::Sender<(RoomName, Frame)>,
+}
+
+impl ChannelsLayer {
+    pub fn start(
+        url: &str,
+        metrics: Arc<Metrics>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}"))?;
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+        let shared = Arc::new(Shared {
+            client,
+            node: format!("rustnode.{:016x}!", rand::random::<u64>()),
+            rooms: Arc::new(Rooms::new(Arc::clone(&metrics))),
+            commands,
+            connected: AtomicBool::new(false),
+            metrics,
+            shutdown,
+        });
+        tracker.spawn(membership(Arc::clone(&shared), commands_rx));
+        tracker.spawn(receiver(Arc::clone(&shared)));
+        tracker.spawn(publisher(Arc::clone(&shared), publish_rx));
+        Ok(Self { shared, publish })
+    }
+
+    /// This node's channel-layer name, `rustnode.<hex>!`.
+    pub fn node(&self) -> &str {
+        &self.shared.node
+    }
+}
+
+impl ChannelLayer for ChannelsLayer {
+    fn join(&self, room: &RoomName, member: Member) -> Membership {
+        let membership = self.shared.rooms.join(room, member);
+        let _ = self.shared.commands.send(Command::Join(room.clone(), None));
+        membership
+    }
+
+    fn leave(&self, membership: &Membership) {
+        if self.shared.rooms.leave(membership) {
+            let _ = self
+                .shared
+                .commands
+                .send(Command::Release(membership.room().clone()));
+        }
+    }
+
+    fn publish(&self, from: &Membership, frame: Frame) {
+        if let Err(e) = self.publish.try_send((from.room().clone(), frame)) {
+            let (room, frame) = e.into_inner();
+            self.shared.metrics.redis_local_only.inc();
+            self.shared.deliver_locally(&room, &frame);
+        }
+    }
+
+    fn reachable(&self, room: &RoomName) -> ReadyFuture {
+        let (tx, rx) = oneshot::channel();
+        let _ = self
+            .shared
+            .commands
+            .send(Command::Join(room.clone(), Some(tx)));
+        Box::pin(async move {
+            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
+        })
+    }
+
+    fn healthy(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+}
+
+async fn connect(
+    client: &redis::Client,
+    response_timeout: Duration,
+) -> Option<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(response_timeout));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .ok()
+}
+
+async fn add_member(
+    conn: &mut MultiplexedConnection,
+    s: &Shared,
+    room: &RoomName,
+) -> redis::RedisResult<()> {
+    redis::pipe()
+        .cmd("ZADD")
+        .arg(group_key(room))
+        .arg(now())
+        .arg(s.member(room))
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(group_key(room))
+        .arg(GROUP_EXPIRY)
+        .ignore()
+        .query_async(conn)
+        .await
+}
+
+/// Keeps this node's group memberships in Redis: add, refresh, remove.
+async fn membership(s: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let mut joined: HashSet<RoomName> = HashSet::new();
+    let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
+    let mut conn: Option<MultiplexedConnection> = None;
+    let mut refresh = tokio::time::interval(REFRESH);
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        if conn.is_none() {
+            conn = connect(&s.client, Duration::from_secs(2)).await;
+            if let Some(c) = conn.as_mut() {
+                // Memberships may have expired or Redis restarted empty: add them all again.
+                let mut ok = true;
+                for room in &joined {
+                    ok &= add_member(c, &s, room).await.is_ok();
+                }
+                if !ok {
+                    conn = None;
+                } else {
+                    backoff = BACKOFF_MIN;
+                    for (_, ws) in waiting.drain() {
+                        ws.into_iter().for_each(|w| {
+                            let _ = w.send(());
+                        });
+                    }
+                }
+            }
+        }
+        let wait = if conn.is_some() {
+            Duration::MAX
+        } else {
+            backoff
+        };
+        tokio::select! {
+            () = s.shutdown.cancelled() => return,
+            _ = refresh.tick() => {
+                if let Some(c) = conn.as_mut() {
+                    for room in &joined {
+                        if add_member(c, &s, room).await.is_err() {
+                            conn = None;
+                            break;
+                        }
+                    }
+                }
+            }
+            () = tokio::time::sleep(wait.min(BACKOFF_MAX)), if conn.is_none() => {
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { return };
+                match cmd {
+                    Command::Join(room, done) => {
+                        let added = match conn.as_mut() {
+                            Some(c) if !joined.contains(&room) => add_member(c, &s, &room).await.is_ok(),
+                            Some(_) => true,
+                            None => false,
+                        };
+                        joined.insert(room.clone());
+                        match (added, done) {
+                            (true, Some(done)) => { let _ = done.send(()); }
+                            (false, Some(done)) => waiting.entry(room).or_default().push(done),
+                            _ => {}
+                        }
+                        if !added {
+                            conn = None;
+                        }
+                    }
+                    Command::Release(room) => {
+                        if s.rooms.member_count(&room) == 0 && joined.remove(&room) {
+                            if let Some(c) = conn.as_mut() {
+                                let removed: redis::RedisResult<()> = redis::cmd("ZREM")
+                                    .arg(group_key(&room))
+                                    .arg(s.member(&room))
+                                    .query_async(c)
+                                    .await;
+                                if removed.is_err() {
+                                    conn = None;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Pops this node's queue and delivers to local members.
+async fn receiver(s: Arc<Shared>) {
+    let queue = format!("asgi{}", s.node);
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let Some(mut conn) = connect(&s.client, Duration::from_secs(POP_WAIT_SECS + 4)).await
+        else {
+            s.connected.store(false, Ordering::Relaxed);
+            s.metrics.redis_connected.set(0);
+            tokio::select! {
+                () = s.shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            continue;
+        };
+        backoff = BACKOFF_MIN;
+        s.connected.store(true, Ordering::Relaxed);
+        s.metrics.redis_connected.set(1);
+        s.metrics.redis_connects.inc();
+        tracing::info!(node = %s.node, "connected to Redis (channels_redis format)");
+        let mut pop = redis::cmd("BZPOPMIN");
+        pop.arg(&queue).arg(POP_WAIT_SECS);
+        loop {
+            let popped = tokio::select! {
+                () = s.shutdown.cancelled() => return,
+                r = pop.query_async::<Option<(String, Vec<u8>, f64)>>(&mut conn) => r,
+            };
+            match popped {
+                Ok(None) => {}
+                Ok(Some((_, payload, _))) => on_payload(&s, &payload),
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the Redis connection; reconnecting");
+                    break;
+                }
+            }
+        }
+        s.connected.store(false, Ordering::Relaxed);
+        s.metrics.redis_connected.set(0);
+    }
+}
+
+fn on_payload(s: &Shared, payload: &[u8]) {
+    let decoded = match channels_codec::decode(payload) {
+        Ok(d) => d,
+        Err(e) => {
+            s.metrics.redis_malformed.inc();
+            tracing::debug!(error = %e, "malformed channel-layer message skipped");
+            return;
+        }
+    };
+    s.metrics.redis_received.inc();
+    let frame = Utf8Bytes::from(decoded.frame);
+    for name in &decoded.channels {
+        if let Some(room) = name
+            .strip_prefix(&s.node)
+            .and_then(|r| RoomName::parse(r).ok())
+        {
+            s.deliver_locally(&room, &frame);
+        }
+    }
+}
+
+/// Sends each published frame as Django's `group_send` would.
+async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<(RoomName, Frame)>) {
+    let script = redis::Script::new(GROUP_SEND_LUA);
+    let mut conn: Option<MultiplexedConnection> = None;
+    loop {
+        let (room, frame) = tokio::select! {
+            () = s.shutdown.cancelled() => return,
+            item = queue.recv() => match item { Some(i) => i, None => return },
+        };
+        if conn.is_none() && s.connected.load(Ordering::Relaxed) {
+            conn = connect(&s.client, Duration::from_millis(500)).await;
+        }
+        let sent = match conn.as_mut() {
+            Some(c) => group_send(c, &script, &room, &frame).await,
+            None => Err(None),
+        };
+        match sent {
+            Ok(over) => {
+                s.metrics.redis_published.inc();
+                if over > 0 {
+                    s.metrics.redis_over_capacity.inc_by(over);
+                }
+            }
+            Err(bad_frame) => {
+                if bad_frame.is_none() {
+                    conn = None;
+                }
+                s.metrics.redis_local_only.inc();
+                s.deliver_locally(&room, &frame);
+            }
+        }
+    }
+}
+
+/// `Err(None)`: Redis failed; `Err(Some(e))`: the frame cannot be encoded for Django.
+async fn group_send(
+    conn: &mut MultiplexedConnection,
+    script: &redis::Script,
+    room: &RoomName,
+    frame: &Frame,
+) -> Result<u64, Option<channels_codec::CodecError>> {
+    let now = now();
+    let group = group_key(room);
+    let (_, members): ((), Vec<String>) = redis::pipe()
+        .cmd("ZREMRANGEBYSCORE")
+        .arg(&group)
+        .arg(0)
+        .arg(now as i64 - GROUP_EXPIRY)
+        .cmd("ZRANGE")
+        .arg(&group)
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await
+        .map_err(|_| None)?;
+    // One payload per queue: members sharing a process share its queue.
+    let mut queues: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in members {
+        let key = match m.find('!') {
+            Some(i) => format!("asgi{}", &m[..=i]),
+            None => format!("asgi{m}"),
+        };
+        queues.entry(key).or_default().push(m);
+    }
+    if queues.is_empty() {
+        return Ok(0);
+    }
+    let mut prune = redis::pipe();
+    let mut invocation = script.prepare_invoke();
+    let mut payloads = Vec::with_capacity(queues.len());
+    for (key, names) in &queues {
+        prune
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(key)
+            .arg(0)
+            .arg(now as i64 - EXPIRY)
+            .ignore();
+        invocation.key(key);
+        payloads.push(channels_codec::encode(frame.as_str(), names).map_err(Some)?);
+    }
+    for p in &payloads {
+        invocation.arg(p.as_slice());
+    }
+    for _ in &queues {
+        invocation.arg(CAPACITY);
+    }
+    invocation.arg(format!("{now}")).arg(EXPIRY);
+    prune.query_async::<()>(conn).await.map_err(|_| None)?;
+    let over: u64 = invocation.invoke_async(conn).await.map_err(|_| None)?;
+    Ok(over)
+}
