@@ -209,6 +209,8 @@ mod tests {
     fn values_round_trip_to_pythons_bytes() {
         for frame in [
             r#"{"message": {"a": 1, "b": [1.5, null, true, "\ud55c"]}}"#,
+            // Key order is kept, as a Python dict keeps it.
+            r#"{"message": {"z": 1, "a": 2}}"#,
             r#"{"message": -0.0}"#,
             r#"{"message": 1e+16}"#,
             r#"{"message": 18446744073709551615}"#,

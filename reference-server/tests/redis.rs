@@ -4,78 +4,12 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener as StdListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::redis::Redis;
 use common::{RawWs, room, server_with};
 use reference_server::{Config, RunningServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// A redis-server of our own; killed when dropped.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    async fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut redis = Self { child: None, port };
-        redis.restart().await;
-        redis
-    }
-
-    async fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is needed for this test: run scripts/setup");
-        self.child = Some(child);
-        common::eventually_async("redis-server answers PING", || self.ping()).await;
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn command(&self, raw: &[u8]) -> Option<Vec<u8>> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).await.ok()?;
-        s.write_all(raw).await.ok()?;
-        let mut buf = vec![0u8; 512];
-        let n = tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf))
-            .await
-            .ok()?
-            .ok()?;
-        buf.truncate(n);
-        Some(buf)
-    }
-
-    async fn ping(&self) -> bool {
-        self.command(b"PING\r\n")
-            .await
-            .is_some_and(|r| r.starts_with(b"+PONG"))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 async fn node(redis: &Redis) -> RunningServer {
     let mut config = Config::local();

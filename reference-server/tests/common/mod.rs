@@ -2,6 +2,8 @@
 //! byte by byte, so a codec bug in the server cannot hide behind a client library sharing it.
 #![allow(dead_code)] // Each test file uses its own subset.
 
+pub mod redis;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

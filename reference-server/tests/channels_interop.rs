@@ -1,0 +1,112 @@
+//! Interop with the real channels_redis package (pinned, in the Django tutorial's virtual
+//! environment that scripts/setup builds) through a real redis-server, both ways: a Python
+//! `group_send` reaches a reference-server client, and a reference-server client's message
+//! reaches a Python channel in the group.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::redis::Redis;
+use common::{RawWs, room, server_with};
+use reference_server::{Config, LayerFormat, RunningServer};
+
+fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/django-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run scripts/setup (it builds the Django tutorial's virtual environment)",
+        venv.display()
+    );
+    venv
+}
+
+fn interop_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/django-tutorial/interop.py")
+}
+
+async fn channels_node(redis: &Redis) -> RunningServer {
+    let mut config = Config::local();
+    config.layer = Some(redis.url());
+    config.layer_format = LayerFormat::Channels;
+    let node = server_with(config).await;
+    let metrics = node.metrics.clone();
+    common::eventually("the node connects to Redis", || {
+        metrics.redis_connects() > 0
+    })
+    .await;
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channels_redis_group_send_reaches_a_reference_client() {
+    let redis = Redis::start().await;
+    let node = channels_node(&redis).await;
+    let name = room("fromdjango");
+    let mut ws = RawWs::join(node.addr, &name).await;
+    let text = "hi from channels_redis 한";
+    let status = tokio::task::spawn_blocking({
+        let (port, name) = (redis.port.to_string(), name.clone());
+        move || {
+            Command::new(python())
+                .arg(interop_script())
+                .args(["send", &port, &name, text])
+                .status()
+        }
+    })
+    .await
+    .expect("join")
+    .expect("python runs");
+    assert!(status.success());
+    // Django's consumer would write exactly these bytes.
+    assert_eq!(
+        ws.recv_text().await,
+        r#"{"message": "hi from channels_redis \ud55c"}"#
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_client_reaches_a_channels_redis_channel() {
+    let redis = Redis::start().await;
+    let node = channels_node(&redis).await;
+    let name = room("todjango");
+    let mut ws = RawWs::join(node.addr, &name).await;
+    let mut child = Command::new(python())
+        .arg(interop_script())
+        .args(["receive", &redis.port.to_string(), &name])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ready = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("python is ready");
+    assert_eq!(ready, "ready");
+    ws.send_text(r#"{"message":{"text":"hi from rust","n":[1,2.5,null]}}"#)
+        .await;
+    // Our own copy comes back through our queue...
+    assert_eq!(
+        ws.recv_text().await,
+        r#"{"message": {"text": "hi from rust", "n": [1, 2.5, null]}}"#
+    );
+    // ...and Python's channel got the group message Django's consumer expects.
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("python received");
+    let got: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(got["type"], "chat.message");
+    assert_eq!(
+        got["message"],
+        serde_json::json!({"text": "hi from rust", "n": [1, 2.5, null]})
+    );
+    assert!(child.wait().expect("python ends").success());
+}
