@@ -1,5 +1,6 @@
 //! Two reference nodes sharing rooms through a real `redis-server` (installed by scripts/setup)
-//! pass every core case as one backend: each case's members are spread over both nodes.
+//! pass every core case as one backend, in each wire format: each case's members are spread
+//! over both nodes.
 
 mod common;
 
@@ -54,13 +55,13 @@ async fn redis_server() -> (Redis, u16) {
     (redis, port)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_over_redis_pass_every_core_case_as_one_backend() {
+async fn two_nodes_pass_every_core_case(format: reference_server::LayerFormat) {
     let (_redis, port) = redis_server().await;
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let mut config = reference_server::Config::local();
         config.layer = Some(format!("redis://127.0.0.1:{port}"));
+        config.layer_format = format;
         nodes.push(reference_server::spawn(config).await.expect("node"));
     }
     let targets: Vec<Target> = nodes
@@ -75,4 +76,14 @@ async fn two_nodes_over_redis_pass_every_core_case_as_one_backend() {
     for r in &reports {
         assert_eq!(r.verdict, Outcome::Pass, "{}: {}", r.id, r.evidence);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_over_redis_pub_sub_pass_every_core_case_as_one_backend() {
+    two_nodes_pass_every_core_case(reference_server::LayerFormat::Native).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_in_the_channels_redis_format_pass_every_core_case_as_one_backend() {
+    two_nodes_pass_every_core_case(reference_server::LayerFormat::Channels).await;
 }
