@@ -64,6 +64,9 @@ return over_capacity
 enum Command {
     Join(RoomName, Option<oneshot::Sender<()>>),
     Release(RoomName),
+    /// The receiver reached Redis (again): add every membership again, since a restarted
+    /// Redis has lost them.
+    Resync,
 }
 
 impl std::fmt::Debug for Command {
@@ -71,6 +74,7 @@ impl std::fmt::Debug for Command {
         match self {
             Self::Join(r, _) => write!(f, "Join({r})"),
             Self::Release(r) => write!(f, "Release({r})"),
+            Self::Resync => write!(f, "Resync"),
         }
     }
 }
@@ -290,6 +294,22 @@ async fn membership(s: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Comman
                             conn = None;
                         }
                     }
+                    Command::Resync => {
+                        let ok = match conn.as_mut() {
+                            Some(c) => {
+                                let mut ok = true;
+                                for room in &joined {
+                                    ok &= add_member(c, &s, room).await.is_ok();
+                                }
+                                ok
+                            }
+                            None => false,
+                        };
+                        if !ok {
+                            // Reconnect (and add them all) on the next turn.
+                            conn = None;
+                        }
+                    }
                     Command::Release(room) => {
                         if s.rooms.member_count(&room) == 0 && joined.remove(&room) {
                             if let Some(c) = conn.as_mut() {
@@ -331,6 +351,7 @@ async fn receiver(s: Arc<Shared>) {
         s.metrics.redis_connected.set(1);
         s.metrics.redis_connects.inc();
         tracing::info!(node = %s.node, "connected to Redis (channels_redis format)");
+        let _ = s.commands.send(Command::Resync);
         let mut pop = redis::cmd("BZPOPMIN");
         pop.arg(&queue).arg(POP_WAIT_SECS);
         loop {

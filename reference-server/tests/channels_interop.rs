@@ -110,3 +110,45 @@ async fn a_reference_client_reaches_a_channels_redis_channel() {
     );
     assert!(child.wait().expect("python ends").success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_redis_restart_the_node_rejoins_its_groups() {
+    let mut redis = Redis::start().await;
+    let node = channels_node(&redis).await;
+    let name = room("restart");
+    let mut ws = RawWs::join(node.addr, &name).await;
+
+    redis.stop();
+    common::eventually_async("the node reports degraded", || async {
+        common::get(node.addr, "/healthz").await.status == 503
+    })
+    .await;
+    ws.send_text(r#"{"message":"during"}"#).await;
+    assert_eq!(ws.recv_text().await, r#"{"message": "during"}"#);
+    assert!(node.metrics.redis_local_only() >= 1);
+
+    // Redis comes back empty: the node must add its group membership again.
+    redis.restart().await;
+    let metrics = node.metrics.clone();
+    common::eventually("the node reconnects", || metrics.redis_connects() >= 2).await;
+    let group = format!("asgi:group:chat_{name}");
+    let zcard = format!("*2\r\n$5\r\nZCARD\r\n${}\r\n{group}\r\n", group.len());
+    common::eventually_async("the membership is back", || async {
+        redis.command(zcard.as_bytes()).await.as_deref() == Some(&b":1\r\n"[..])
+    })
+    .await;
+    let status = tokio::task::spawn_blocking({
+        let (port, name) = (redis.port.to_string(), name.clone());
+        move || {
+            Command::new(python())
+                .arg(interop_script())
+                .args(["send", &port, &name, "back"])
+                .status()
+        }
+    })
+    .await
+    .expect("join")
+    .expect("python runs");
+    assert!(status.success());
+    assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
+}
