@@ -1,8 +1,10 @@
 """Drives the real channels_redis package (the tutorial's layer) for the interop test.
 
-    interop.py send PORT ROOM TEXT     group_send {"type": "chat.message", "message": TEXT}
-    interop.py receive PORT ROOM       group_add a new channel, print "ready", then print the
+    interop.py send PORTS ROOM TEXT    group_send {"type": "chat.message", "message": TEXT}
+    interop.py receive PORTS ROOM      group_add a new channel, print "ready", then print the
                                        first message received as JSON (10 s timeout)
+
+PORTS is one Redis port on 127.0.0.1, or several comma-separated (CONFIG "hosts" order).
 """
 import asyncio
 import json
@@ -12,8 +14,8 @@ from channels_redis.core import RedisChannelLayer
 
 
 async def main():
-    mode, port, room = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    layer = RedisChannelLayer(hosts=[("127.0.0.1", port)])
+    mode, ports, room = sys.argv[1], sys.argv[2], sys.argv[3]
+    layer = RedisChannelLayer(hosts=[("127.0.0.1", int(p)) for p in ports.split(",")])
     group = f"chat_{room}"
     if mode == "send":
         await layer.group_send(group, {"type": "chat.message", "message": sys.argv[4]})

@@ -14,8 +14,10 @@
 //!   decode is counted in `chat_redis_malformed_total` and skipped.
 //! - Outages: as the native layer (`redis_layer`): reconnect with backoff, `/healthz` 503,
 //!   messages that cannot be sent reach this node's members only and are counted in
-//!   `chat_redis_local_only_total`. One Redis host; channels_redis's sharding over several
-//!   hosts is not implemented.
+//!   `chat_redis_local_only_total`.
+//! - Several hosts (`--layer redis://a,redis://b`, in the Django CONFIG order) are sharded as
+//!   channels_redis shards them: a group on the host of its bare name (`chat_<room>`), a
+//!   queue on the host of its non-local name (`rustnode.<hex>!`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -81,11 +83,13 @@ impl std::fmt::Debug for Command {
 
 #[derive(Debug)]
 struct Shared {
-    client: redis::Client,
+    /// The Redis hosts in CONFIG order: channels_redis shards over them by `shard`.
+    clients: Vec<redis::Client>,
     /// `rustnode.<hex>!`
     node: String,
     rooms: Arc<Rooms>,
-    commands: mpsc::UnboundedSender<Command>,
+    /// One membership task per host; a room's commands go to its group's host.
+    commands: Vec<mpsc::UnboundedSender<Command>>,
     connected: AtomicBool,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -96,19 +100,43 @@ impl Shared {
         format!("{}{room}", self.node)
     }
 
+    fn shard(&self, value: &str) -> usize {
+        consistent_hash(value, self.clients.len())
+    }
+
+    /// Sends a room's command to the membership task of its group's host.
+    fn command(&self, room: &RoomName, cmd: Command) {
+        let _ = self.commands[self.shard(&group_name(room))].send(cmd);
+    }
+
     fn deliver_locally(&self, room: &RoomName, frame: &Frame) {
         if self
             .rooms
             .deliver_to(room, frame)
             .is_some_and(|d| d.room_emptied)
         {
-            let _ = self.commands.send(Command::Release(room.clone()));
+            self.command(room, Command::Release(room.clone()));
         }
     }
 }
 
+/// channels_redis `_consistent_hash` (utils.py): CRC-32 of the UTF-8 value, low 12 bits,
+/// divided into `hosts` equal ranges, with the same float division and truncation.
+pub fn consistent_hash(value: &str, hosts: usize) -> usize {
+    if hosts <= 1 {
+        return 0;
+    }
+    let bigval = crc32fast::hash(value.as_bytes()) & 0xFFF;
+    let divisor = 4096.0 / hosts as f64;
+    (f64::from(bigval) / divisor) as usize
+}
+
+fn group_name(room: &RoomName) -> String {
+    format!("chat_{room}")
+}
+
 fn group_key(room: &RoomName) -> String {
-    format!("asgi:group:chat_{room}")
+    format!("asgi:group:{}", group_name(room))
 }
 
 fn now() -> f64 {
@@ -125,17 +153,23 @@ pub struct ChannelsLayer {
 }
 
 impl ChannelsLayer {
+    /// `urls`: the Redis hosts, in the same order as the Django nodes' CONFIG `hosts`.
     pub fn start(
-        url: &str,
+        urls: &[&str],
         metrics: Arc<Metrics>,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}"))?;
-        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let clients = urls
+            .iter()
+            .map(|url| redis::Client::open(*url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (commands, receivers): (Vec<_>, Vec<_>) = (0..clients.len())
+            .map(|_| mpsc::unbounded_channel())
+            .unzip();
         let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
         let shared = Arc::new(Shared {
-            client,
+            clients,
             node: format!("rustnode.{:016x}!", rand::random::<u64>()),
             rooms: Arc::new(Rooms::new(Arc::clone(&metrics))),
             commands,
@@ -143,7 +177,9 @@ impl ChannelsLayer {
             metrics,
             shutdown,
         });
-        tracker.spawn(membership(Arc::clone(&shared), commands_rx));
+        for (shard, rx) in receivers.into_iter().enumerate() {
+            tracker.spawn(membership(Arc::clone(&shared), shard, rx));
+        }
         tracker.spawn(receiver(Arc::clone(&shared)));
         tracker.spawn(publisher(Arc::clone(&shared), publish_rx));
         Ok(Self { shared, publish })
@@ -158,16 +194,14 @@ impl ChannelsLayer {
 impl ChannelLayer for ChannelsLayer {
     fn join(&self, room: &RoomName, member: Member) -> Membership {
         let membership = self.shared.rooms.join(room, member);
-        let _ = self.shared.commands.send(Command::Join(room.clone(), None));
+        self.shared.command(room, Command::Join(room.clone(), None));
         membership
     }
 
     fn leave(&self, membership: &Membership) {
         if self.shared.rooms.leave(membership) {
-            let _ = self
-                .shared
-                .commands
-                .send(Command::Release(membership.room().clone()));
+            let room = membership.room();
+            self.shared.command(room, Command::Release(room.clone()));
         }
     }
 
@@ -181,10 +215,8 @@ impl ChannelLayer for ChannelsLayer {
 
     fn reachable(&self, room: &RoomName) -> ReadyFuture {
         let (tx, rx) = oneshot::channel();
-        let _ = self
-            .shared
-            .commands
-            .send(Command::Join(room.clone(), Some(tx)));
+        self.shared
+            .command(room, Command::Join(room.clone(), Some(tx)));
         Box::pin(async move {
             let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
         })
@@ -227,8 +259,9 @@ async fn add_member(
         .await
 }
 
-/// Keeps this node's group memberships in Redis: add, refresh, remove.
-async fn membership(s: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
+/// Keeps this node's group memberships on one Redis host (the rooms whose group hashes to
+/// it): add, refresh, remove.
+async fn membership(s: Arc<Shared>, shard: usize, mut commands: mpsc::UnboundedReceiver<Command>) {
     let mut joined: HashSet<RoomName> = HashSet::new();
     let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
     let mut conn: Option<MultiplexedConnection> = None;
@@ -236,7 +269,7 @@ async fn membership(s: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Comman
     let mut backoff = BACKOFF_MIN;
     loop {
         if conn.is_none() {
-            conn = connect(&s.client, Duration::from_secs(2)).await;
+            conn = connect(&s.clients[shard], Duration::from_secs(2)).await;
             if let Some(c) = conn.as_mut() {
                 // Memberships may have expired or Redis restarted empty: add them all again.
                 let mut ok = true;
@@ -335,8 +368,8 @@ async fn receiver(s: Arc<Shared>) {
     let queue = format!("asgi{}", s.node);
     let mut backoff = BACKOFF_MIN;
     loop {
-        let Some(mut conn) = connect(&s.client, Duration::from_secs(POP_WAIT_SECS + 4)).await
-        else {
+        let client = &s.clients[s.shard(&s.node)];
+        let Some(mut conn) = connect(client, Duration::from_secs(POP_WAIT_SECS + 4)).await else {
             s.connected.store(false, Ordering::Relaxed);
             s.metrics.redis_connected.set(0);
             tokio::select! {
@@ -351,7 +384,9 @@ async fn receiver(s: Arc<Shared>) {
         s.metrics.redis_connected.set(1);
         s.metrics.redis_connects.inc();
         tracing::info!(node = %s.node, "connected to Redis (channels_redis format)");
-        let _ = s.commands.send(Command::Resync);
+        for commands in &s.commands {
+            let _ = commands.send(Command::Resync);
+        }
         let mut pop = redis::cmd("BZPOPMIN");
         pop.arg(&queue).arg(POP_WAIT_SECS);
         loop {
@@ -397,19 +432,20 @@ fn on_payload(s: &Shared, payload: &[u8]) {
 /// Sends each published frame as Django's `group_send` would.
 async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<(RoomName, Frame)>) {
     let script = redis::Script::new(GROUP_SEND_LUA);
-    let mut conn: Option<MultiplexedConnection> = None;
+    let mut conns: Vec<Option<MultiplexedConnection>> = s.clients.iter().map(|_| None).collect();
     loop {
         let (room, frame) = tokio::select! {
             () = s.shutdown.cancelled() => return,
             item = queue.recv() => match item { Some(i) => i, None => return },
         };
-        if conn.is_none() && s.connected.load(Ordering::Relaxed) {
-            conn = connect(&s.client, Duration::from_millis(500)).await;
+        if s.connected.load(Ordering::Relaxed) {
+            for (conn, client) in conns.iter_mut().zip(&s.clients) {
+                if conn.is_none() {
+                    *conn = connect(client, Duration::from_millis(500)).await;
+                }
+            }
         }
-        let sent = match conn.as_mut() {
-            Some(c) => group_send(c, &script, &room, &frame).await,
-            None => Err(None),
-        };
+        let sent = group_send(&mut conns, &s, &script, &room, &frame).await;
         match sent {
             Ok(over) => {
                 s.metrics.redis_published.inc();
@@ -417,10 +453,7 @@ async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<(RoomName, Frame)>)
                     s.metrics.redis_over_capacity.inc_by(over);
                 }
             }
-            Err(bad_frame) => {
-                if bad_frame.is_none() {
-                    conn = None;
-                }
+            Err(_) => {
                 s.metrics.redis_local_only.inc();
                 s.deliver_locally(&room, &frame);
             }
@@ -428,60 +461,110 @@ async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<(RoomName, Frame)>)
     }
 }
 
-/// `Err(None)`: Redis failed; `Err(Some(e))`: the frame cannot be encoded for Django.
+/// Sends `frame` as channels_redis `group_send` does, over the hosts. A failed host's
+/// connection is dropped (reconnected on the next message). `Err(None)`: Redis failed;
+/// `Err(Some(e))`: the frame cannot be encoded for Django.
 async fn group_send(
-    conn: &mut MultiplexedConnection,
+    conns: &mut [Option<MultiplexedConnection>],
+    s: &Shared,
     script: &redis::Script,
     room: &RoomName,
     frame: &Frame,
 ) -> Result<u64, Option<channels_codec::CodecError>> {
     let now = now();
     let group = group_key(room);
-    let (_, members): ((), Vec<String>) = redis::pipe()
-        .cmd("ZREMRANGEBYSCORE")
-        .arg(&group)
-        .arg(0)
-        .arg(now as i64 - GROUP_EXPIRY)
-        .cmd("ZRANGE")
-        .arg(&group)
-        .arg(0)
-        .arg(-1)
-        .query_async(conn)
-        .await
-        .map_err(|_| None)?;
-    // One payload per queue: members sharing a process share its queue.
-    let mut queues: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for m in members {
-        let key = match m.find('!') {
-            Some(i) => format!("asgi{}", &m[..=i]),
-            None => format!("asgi{m}"),
-        };
-        queues.entry(key).or_default().push(m);
-    }
-    if queues.is_empty() {
-        return Ok(0);
-    }
-    let mut prune = redis::pipe();
-    let mut invocation = script.prepare_invoke();
-    let mut payloads = Vec::with_capacity(queues.len());
-    for (key, names) in &queues {
-        prune
+    let group_shard = s.shard(&group_name(room));
+    let members: Vec<String> = {
+        let conn = conns[group_shard].as_mut().ok_or(None)?;
+        let result: redis::RedisResult<((), Vec<String>)> = redis::pipe()
             .cmd("ZREMRANGEBYSCORE")
-            .arg(key)
+            .arg(&group)
             .arg(0)
-            .arg(now as i64 - EXPIRY)
-            .ignore();
-        invocation.key(key);
-        payloads.push(channels_codec::encode(frame.as_str(), names).map_err(Some)?);
+            .arg(now as i64 - GROUP_EXPIRY)
+            .cmd("ZRANGE")
+            .arg(&group)
+            .arg(0)
+            .arg(-1)
+            .query_async(conn)
+            .await;
+        match result {
+            Ok((_, members)) => members,
+            Err(_) => {
+                conns[group_shard] = None;
+                return Err(None);
+            }
+        }
+    };
+    // One payload per queue (members sharing a process share its queue), each queue on the
+    // host its non-local name hashes to.
+    let mut by_shard: BTreeMap<usize, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for m in members {
+        let non_local = match m.find('!') {
+            Some(i) => m[..=i].to_owned(),
+            None => m.clone(),
+        };
+        by_shard
+            .entry(s.shard(&non_local))
+            .or_default()
+            .entry(format!("asgi{non_local}"))
+            .or_default()
+            .push(m);
     }
-    for p in &payloads {
-        invocation.arg(p.as_slice());
+    let mut over = 0;
+    for (shard, queues) in by_shard {
+        let mut prune = redis::pipe();
+        let mut invocation = script.prepare_invoke();
+        let mut payloads = Vec::with_capacity(queues.len());
+        for (key, names) in &queues {
+            prune
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(key)
+                .arg(0)
+                .arg(now as i64 - EXPIRY)
+                .ignore();
+            invocation.key(key);
+            payloads.push(channels_codec::encode(frame.as_str(), names).map_err(Some)?);
+        }
+        for p in &payloads {
+            invocation.arg(p.as_slice());
+        }
+        for _ in &queues {
+            invocation.arg(CAPACITY);
+        }
+        invocation.arg(format!("{now}")).arg(EXPIRY);
+        let conn = conns[shard].as_mut().ok_or(None)?;
+        let sent: redis::RedisResult<u64> = async {
+            prune.query_async::<()>(conn).await?;
+            invocation.invoke_async(conn).await
+        }
+        .await;
+        match sent {
+            Ok(n) => over += n,
+            Err(_) => {
+                conns[shard] = None;
+                return Err(None);
+            }
+        }
     }
-    for _ in &queues {
-        invocation.arg(CAPACITY);
-    }
-    invocation.arg(format!("{now}")).arg(EXPIRY);
-    prune.query_async::<()>(conn).await.map_err(|_| None)?;
-    let over: u64 = invocation.invoke_async(conn).await.map_err(|_| None)?;
     Ok(over)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::consistent_hash;
+
+    #[test]
+    fn shards_like_channels_redis() {
+        // CHANNELS_REDIS.md: crc32("chat_lobby") & 0xFFF = 2156, index 1 of 2;
+        // "asgi__group__chat_lobby" is 305, index 0 of 2.
+        assert_eq!(crc32fast::hash(b"chat_lobby") & 0xFFF, 2156);
+        assert_eq!(consistent_hash("chat_lobby", 2), 1);
+        assert_eq!(crc32fast::hash(b"asgi__group__chat_lobby") & 0xFFF, 305);
+        assert_eq!(consistent_hash("asgi__group__chat_lobby", 2), 0);
+        assert_eq!(consistent_hash("anything", 1), 0);
+        assert_eq!(
+            consistent_hash("chat_lobby", 3),
+            (2156.0 / (4096.0 / 3.0)) as usize
+        );
+    }
 }

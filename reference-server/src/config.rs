@@ -53,7 +53,8 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
-    /// A channel layer spanning server processes: `redis://host:port` (native pub/sub format).
+    /// A channel layer spanning server processes: `redis://host:port`; with
+    /// `--layer-format channels`, several hosts comma-separated in Django's CONFIG order.
     /// None: rooms live in this process only.
     #[arg(long, env = "CHAT_LAYER", value_name = "URL")]
     pub layer: Option<String>,

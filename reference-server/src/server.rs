@@ -99,16 +99,19 @@ impl Server {
         let shutdown = CancellationToken::new();
         let layer: Arc<dyn ChannelLayer> = match &config.layer {
             None => Arc::new(LocalLayer::new(Arc::clone(&metrics))),
-            Some(url) if url.starts_with("redis://") => match config.layer_format {
+            Some(urls) if urls.starts_with("redis://") => match config.layer_format {
+                LayerFormat::Native if urls.contains(',') => {
+                    anyhow::bail!("--layer: several Redis hosts need --layer-format channels")
+                }
                 LayerFormat::Native => Arc::new(RedisLayer::start(
-                    url,
+                    urls,
                     config.redis_prefix.clone(),
                     Arc::clone(&metrics),
                     &tracker,
                     shutdown.clone(),
                 )?),
                 LayerFormat::Channels => Arc::new(ChannelsLayer::start(
-                    url,
+                    &urls.split(',').map(str::trim).collect::<Vec<_>>(),
                     Arc::clone(&metrics),
                     &tracker,
                     shutdown.clone(),

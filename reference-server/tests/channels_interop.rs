@@ -29,8 +29,13 @@ fn interop_script() -> PathBuf {
 }
 
 async fn channels_node(redis: &Redis) -> RunningServer {
+    channels_node_on(&[redis]).await
+}
+
+/// A channels-format node on these hosts, in this order.
+async fn channels_node_on(hosts: &[&Redis]) -> RunningServer {
     let mut config = Config::local();
-    config.layer = Some(redis.url());
+    config.layer = Some(hosts.iter().map(|r| r.url()).collect::<Vec<_>>().join(","));
     config.layer_format = LayerFormat::Channels;
     let node = server_with(config).await;
     let metrics = node.metrics.clone();
@@ -151,4 +156,74 @@ async fn after_a_redis_restart_the_node_rejoins_its_groups() {
     .expect("python runs");
     assert!(status.success());
     assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
+}
+
+/// Python's view of the two hosts and ours agree: groups and queues land on the same shards,
+/// so messages cross both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_over_two_hosts_like_channels_redis() {
+    let (a, b) = (Redis::start().await, Redis::start().await);
+    let node = channels_node_on(&[&a, &b]).await;
+    let ports = format!("{},{}", a.port, b.port);
+    for tag in ["shard_x", "shard_y", "shard_z"] {
+        let name = room(tag);
+        let mut ws = RawWs::join(node.addr, &name).await;
+        // The group lives on the host channels_redis would pick, and only there.
+        let group = format!("asgi:group:chat_{name}");
+        let zcard = format!("*2\r\n$5\r\nZCARD\r\n${}\r\n{group}\r\n", group.len());
+        let shard = reference_server::channels_layer::consistent_hash(&format!("chat_{name}"), 2);
+        let (home, other) = if shard == 0 { (&a, &b) } else { (&b, &a) };
+        assert_eq!(
+            home.command(zcard.as_bytes()).await.as_deref(),
+            Some(&b":1\r\n"[..])
+        );
+        assert_eq!(
+            other.command(zcard.as_bytes()).await.as_deref(),
+            Some(&b":0\r\n"[..])
+        );
+        let status = tokio::task::spawn_blocking({
+            let (ports, name) = (ports.clone(), name.clone());
+            move || {
+                Command::new(python())
+                    .arg(interop_script())
+                    .args(["send", &ports, &name, "sharded"])
+                    .status()
+            }
+        })
+        .await
+        .expect("join")
+        .expect("python runs");
+        assert!(status.success());
+        assert_eq!(
+            ws.recv_text().await,
+            r#"{"message": "sharded"}"#,
+            "room {name}"
+        );
+
+        let mut child = Command::new(python())
+            .arg(interop_script())
+            .args(["receive", &ports, &name])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(20)).expect("ready"),
+            "ready"
+        );
+        ws.send_text(r#"{"message":"back"}"#).await;
+        assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
+        let line = rx
+            .recv_timeout(Duration::from_secs(15))
+            .expect("python received");
+        let got: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(got["message"], "back", "room {name}");
+        assert!(child.wait().expect("python ends").success());
+    }
 }
