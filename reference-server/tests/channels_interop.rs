@@ -28,6 +28,59 @@ fn interop_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/django-tutorial/interop.py")
 }
 
+/// `group_send` of `text` to the room's group from Python, on the hosts `ports` ("p1,p2").
+async fn python_send(ports: &str, room: &str, text: &str) {
+    let args = [
+        "send".to_owned(),
+        ports.to_owned(),
+        room.to_owned(),
+        text.to_owned(),
+    ];
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new(python())
+            .arg(interop_script())
+            .args(&args)
+            .status()
+    })
+    .await
+    .expect("join")
+    .expect("python runs");
+    assert!(status.success());
+}
+
+/// A Python channel in the room's group; returns once it is in, with its output lines.
+fn python_receiver(
+    ports: &str,
+    room: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(python())
+        .arg(interop_script())
+        .args(["receive", ports, room])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ready = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("python is ready");
+    assert_eq!(ready, "ready");
+    (child, rx)
+}
+
+/// The next message the Python channel received.
+fn python_received(rx: &std::sync::mpsc::Receiver<String>) -> serde_json::Value {
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("python received");
+    serde_json::from_str(&line).expect("JSON")
+}
+
 async fn channels_node(redis: &Redis) -> RunningServer {
     channels_node_on(&[redis]).await
 }
@@ -52,20 +105,7 @@ async fn a_channels_redis_group_send_reaches_a_reference_client() {
     let node = channels_node(&redis).await;
     let name = room("fromdjango");
     let mut ws = RawWs::join(node.addr, &name).await;
-    let text = "hi from channels_redis 한";
-    let status = tokio::task::spawn_blocking({
-        let (port, name) = (redis.port.to_string(), name.clone());
-        move || {
-            Command::new(python())
-                .arg(interop_script())
-                .args(["send", &port, &name, text])
-                .status()
-        }
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    assert!(status.success());
+    python_send(&redis.port.to_string(), &name, "hi from channels_redis 한").await;
     // Django's consumer would write exactly these bytes.
     assert_eq!(
         ws.recv_text().await,
@@ -79,23 +119,7 @@ async fn a_reference_client_reaches_a_channels_redis_channel() {
     let node = channels_node(&redis).await;
     let name = room("todjango");
     let mut ws = RawWs::join(node.addr, &name).await;
-    let mut child = Command::new(python())
-        .arg(interop_script())
-        .args(["receive", &redis.port.to_string(), &name])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let ready = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("python is ready");
-    assert_eq!(ready, "ready");
+    let (mut child, rx) = python_receiver(&redis.port.to_string(), &name);
     ws.send_text(r#"{"message":{"text":"hi from rust","n":[1,2.5,null]}}"#)
         .await;
     // Our own copy comes back through our queue...
@@ -104,10 +128,7 @@ async fn a_reference_client_reaches_a_channels_redis_channel() {
         r#"{"message": {"text": "hi from rust", "n": [1, 2.5, null]}}"#
     );
     // ...and Python's channel got the group message Django's consumer expects.
-    let line = rx
-        .recv_timeout(Duration::from_secs(15))
-        .expect("python received");
-    let got: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    let got = python_received(&rx);
     assert_eq!(got["type"], "chat.message");
     assert_eq!(
         got["message"],
@@ -142,19 +163,7 @@ async fn after_a_redis_restart_the_node_rejoins_its_groups() {
         redis.command(zcard.as_bytes()).await.as_deref() == Some(&b":1\r\n"[..])
     })
     .await;
-    let status = tokio::task::spawn_blocking({
-        let (port, name) = (redis.port.to_string(), name.clone());
-        move || {
-            Command::new(python())
-                .arg(interop_script())
-                .args(["send", &port, &name, "back"])
-                .status()
-        }
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    assert!(status.success());
+    python_send(&redis.port.to_string(), &name, "back").await;
     assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
 }
 
@@ -181,49 +190,17 @@ async fn sharded_over_two_hosts_like_channels_redis() {
             other.command(zcard.as_bytes()).await.as_deref(),
             Some(&b":0\r\n"[..])
         );
-        let status = tokio::task::spawn_blocking({
-            let (ports, name) = (ports.clone(), name.clone());
-            move || {
-                Command::new(python())
-                    .arg(interop_script())
-                    .args(["send", &ports, &name, "sharded"])
-                    .status()
-            }
-        })
-        .await
-        .expect("join")
-        .expect("python runs");
-        assert!(status.success());
+        python_send(&ports, &name, "sharded").await;
         assert_eq!(
             ws.recv_text().await,
             r#"{"message": "sharded"}"#,
             "room {name}"
         );
 
-        let mut child = Command::new(python())
-            .arg(interop_script())
-            .args(["receive", &ports, &name])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        assert_eq!(
-            rx.recv_timeout(Duration::from_secs(20)).expect("ready"),
-            "ready"
-        );
+        let (mut child, rx) = python_receiver(&ports, &name);
         ws.send_text(r#"{"message":"back"}"#).await;
         assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
-        let line = rx
-            .recv_timeout(Duration::from_secs(15))
-            .expect("python received");
-        let got: serde_json::Value = serde_json::from_str(&line).expect("JSON");
-        assert_eq!(got["message"], "back", "room {name}");
+        assert_eq!(python_received(&rx)["message"], "back", "room {name}");
         assert!(child.wait().expect("python ends").success());
     }
 }
