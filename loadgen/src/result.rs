@@ -160,6 +160,55 @@ pub struct RampPoint {
     pub failed: u64,
 }
 
+/// What a result is made of, besides the measurements themselves.
+#[derive(Debug)]
+pub struct Parts<'a> {
+    pub stats: &'a WorkerStats,
+    pub config: Config,
+    pub machine: Machine,
+    pub started_at: String,
+    pub interrupted: bool,
+    /// Connections planned.
+    pub planned: u64,
+    pub measured_s: f64,
+    pub thresholds: &'a [Threshold],
+    pub ramp: Vec<RampPoint>,
+}
+
+impl RunResult {
+    /// The result of `parts.stats`: summary, thresholds, series and histograms all derived
+    /// from the one set of stats.
+    pub fn assemble(parts: Parts<'_>) -> Self {
+        let stats = parts.stats;
+        let summary = Summary::from_stats(stats, parts.planned, parts.measured_s);
+        let histograms = [
+            ("latency_us", &stats.latency),
+            ("latency_sent_us", &stats.latency_sent),
+            ("completion_us", &stats.completion),
+            ("connect_us", &stats.connect),
+        ]
+        .into_iter()
+        .map(|(name, h)| (name.to_owned(), encode_histogram(h)))
+        .collect();
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "loadgen".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            started_at: parts.started_at,
+            interrupted: parts.interrupted,
+            config: parts.config,
+            machine: parts.machine,
+            thresholds: check_thresholds(&summary, parts.thresholds),
+            summary,
+            series: series(stats),
+            ramp: parts.ramp,
+            histograms,
+        }
+    }
+}
+
 /// The HdrHistogram V2 compressed encoding, base64.
 pub fn encode_histogram(h: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();

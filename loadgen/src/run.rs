@@ -11,7 +11,7 @@ use crate::embedded::EmbeddedServer;
 use crate::message::MIN_SIZE;
 use crate::opts::Opts;
 use crate::progress::Progress;
-use crate::result::{self, RunResult, Summary};
+use crate::result::{self, RunResult};
 use crate::shared::{Schedule, Shared};
 use crate::stats::WorkerStats;
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
@@ -269,33 +269,17 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         );
     }
 
-    let summary = Summary::from_stats(&stats, connections, measured_s);
-    let thresholds = result::check_thresholds(&summary, &opts.thresholds);
     let target_names: Vec<String> = targets.iter().map(ToString::to_string).collect();
     let source_names: Vec<String> = sources.0.iter().map(ToString::to_string).collect();
-    let histograms = [
-        ("latency_us", &stats.latency),
-        ("latency_sent_us", &stats.latency_sent),
-        ("completion_us", &stats.completion),
-        ("connect_us", &stats.connect),
-    ]
-    .into_iter()
-    .map(|(name, h)| (name.to_owned(), result::encode_histogram(h)))
-    .collect();
-    Ok(RunResult {
-        schema_version: result::SCHEMA_VERSION,
-        tool: result::Tool {
-            name: "loadgen".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        started_at,
-        interrupted,
+    Ok(RunResult::assemble(result::Parts {
+        stats: &stats,
         config: result::config(&opts, &target_names, embedded, &source_names, workers),
         machine: result::machine(),
-        summary,
-        thresholds,
-        series: result::series(&stats),
+        started_at,
+        interrupted,
+        planned: connections,
+        measured_s,
+        thresholds: &opts.thresholds,
         ramp,
-        histograms,
-    })
+    }))
 }

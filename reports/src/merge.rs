@@ -8,18 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use loadgen::result::{self, RampPoint, RunResult, SecondResult, Summary};
+use loadgen::result::{self, RampPoint, RunResult, SecondResult};
 use loadgen::stats::WorkerStats;
 use loadgen::threshold::Threshold;
 
 use crate::run::{LoadError, Run};
-
-const HISTOGRAMS: [&str; 4] = [
-    "latency_us",
-    "latency_sent_us",
-    "completion_us",
-    "connect_us",
-];
 
 pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
     let first = runs
@@ -63,7 +56,6 @@ pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
         .iter()
         .map(|r| r.result.summary.measured_s)
         .fold(0.0, f64::max);
-    let summary = Summary::from_stats(&stats, planned, measured_s);
 
     let mut thresholds: Vec<Threshold> = Vec::new();
     for run in runs {
@@ -83,35 +75,28 @@ pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
             }
         }
     }
-    let histograms = HISTOGRAMS
-        .iter()
-        .zip([
-            &stats.latency,
-            &stats.latency_sent,
-            &stats.completion,
-            &stats.connect,
-        ])
-        .map(|(name, h)| ((*name).to_owned(), result::encode_histogram(h)))
-        .collect();
-
-    Ok(RunResult {
+    let mut merged = RunResult::assemble(result::Parts {
+        stats: &stats,
+        config: result::Config {
+            targets,
+            ..first.config
+        },
+        machine: first.machine,
         started_at: runs
             .iter()
             .map(|r| r.result.started_at.clone())
             .min()
             .unwrap_or_default(),
         interrupted: runs.iter().any(|r| r.result.interrupted),
-        config: loadgen::result::Config {
-            targets,
-            ..first.config
-        },
-        thresholds: result::check_thresholds(&summary, &thresholds),
-        summary,
-        series: merge_series(runs),
+        planned,
+        measured_s,
+        thresholds: &thresholds,
         ramp: merge_ramp(runs),
-        histograms,
-        ..first
-    })
+    });
+    // The stats hold no per-second histograms: the series is merged from the files.
+    merged.series = merge_series(runs);
+    merged.tool = first.tool;
+    Ok(merged)
 }
 
 fn merge_series(runs: &[Run]) -> Vec<SecondResult> {
