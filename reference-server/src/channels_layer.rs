@@ -184,11 +184,6 @@ impl ChannelsLayer {
         tracker.spawn(publisher(Arc::clone(&shared), publish_rx));
         Ok(Self { shared, publish })
     }
-
-    /// This node's channel-layer name, `rustnode.<hex>!`.
-    pub fn node(&self) -> &str {
-        &self.shared.node
-    }
 }
 
 impl ChannelLayer for ChannelsLayer {

@@ -56,12 +56,8 @@ enum Command {
 /// The Redis layer (see the module documentation).
 #[derive(Debug)]
 pub struct RedisLayer {
-    rooms: Arc<Rooms>,
-    prefix: String,
-    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<TaskShared>,
     publish: mpsc::Sender<(RoomName, Frame)>,
-    connected: Arc<AtomicBool>,
-    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Command {
@@ -83,44 +79,31 @@ impl RedisLayer {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}"))?;
-        let rooms = Arc::new(Rooms::new(Arc::clone(&metrics)));
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
-        let connected = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(TaskShared {
             client,
-            prefix: prefix.clone(),
-            rooms: Arc::clone(&rooms),
-            release: commands.clone(),
-            connected: Arc::clone(&connected),
-            metrics: Arc::clone(&metrics),
+            prefix,
+            rooms: Arc::new(Rooms::new(Arc::clone(&metrics))),
+            commands,
+            connected: Arc::new(AtomicBool::new(false)),
+            metrics,
             shutdown,
         });
         tracker.spawn(subscriber(Arc::clone(&shared), commands_rx));
-        tracker.spawn(publisher(shared, publish_rx));
-        Ok(Self {
-            rooms,
-            prefix,
-            commands,
-            publish,
-            connected,
-            metrics,
-        })
-    }
-
-    pub fn channel_name(&self, room: &RoomName) -> String {
-        channel(&self.prefix, room)
+        tracker.spawn(publisher(Arc::clone(&shared), publish_rx));
+        Ok(Self { shared, publish })
     }
 }
 
-/// What the subscriber and publisher tasks share.
+/// What the layer and its subscriber and publisher tasks share.
 #[derive(Debug)]
 struct TaskShared {
     client: redis::Client,
     prefix: String,
     rooms: Arc<Rooms>,
-    /// For rooms that lost their last member through an eviction.
-    release: mpsc::UnboundedSender<Command>,
+    /// To the subscriber task: joins, leaves, and rooms emptied by an eviction.
+    commands: mpsc::UnboundedSender<Command>,
     /// True while the subscriber is connected.
     connected: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
@@ -133,14 +116,18 @@ fn channel(prefix: &str, room: &RoomName) -> String {
 
 impl ChannelLayer for RedisLayer {
     fn join(&self, room: &RoomName, member: Member) -> Membership {
-        let membership = self.rooms.join(room, member);
-        let _ = self.commands.send(Command::Subscribe(room.clone(), None));
+        let membership = self.shared.rooms.join(room, member);
+        let _ = self
+            .shared
+            .commands
+            .send(Command::Subscribe(room.clone(), None));
         membership
     }
 
     fn leave(&self, membership: &Membership) {
-        if self.rooms.leave(membership) {
+        if self.shared.rooms.leave(membership) {
             let _ = self
+                .shared
                 .commands
                 .send(Command::Release(membership.room().clone()));
         }
@@ -150,14 +137,15 @@ impl ChannelLayer for RedisLayer {
         if let Err(e) = self.publish.try_send((from.room().clone(), frame)) {
             // The publisher is behind or gone: this node's members still get it.
             let (room, frame) = e.into_inner();
-            self.metrics.redis_local_only.inc();
-            deliver_locally(&self.rooms, &room, &frame, &self.commands);
+            self.shared.metrics.redis_local_only.inc();
+            deliver_locally(&self.shared.rooms, &room, &frame, &self.shared.commands);
         }
     }
 
     fn reachable(&self, room: &RoomName) -> ReadyFuture {
         let (tx, rx) = oneshot::channel();
         let _ = self
+            .shared
             .commands
             .send(Command::Subscribe(room.clone(), Some(tx)));
         Box::pin(async move {
@@ -166,14 +154,14 @@ impl ChannelLayer for RedisLayer {
     }
 
     fn healthy(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.shared.connected.load(Ordering::Relaxed)
     }
 }
 
 /// Keeps one pub/sub connection: subscriptions follow local membership, messages are
 /// delivered to local members; reconnects with backoff and subscribes again.
 async fn subscriber(t: Arc<TaskShared>, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.release);
+    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.commands);
     let (connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
     let mut wanted: HashSet<RoomName> = HashSet::new();
     let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
@@ -352,7 +340,7 @@ fn deliver_locally(
 /// Publishes queued frames in pipelines; a frame that cannot be published is delivered to the
 /// local members only, and counted.
 async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<(RoomName, Frame)>) {
-    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.release);
+    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.commands);
     let (subscriber_connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
