@@ -8,12 +8,14 @@
 //!   client's text frame into the frame every member receives.
 //! - [`pyjson`]: the encoder that is byte-identical to Python's `json.dumps` (section 4).
 //! - [`close`]: the close codes used by the reference server.
+//! - [`vectors`]: PROTOCOL.md section 4's test vectors.
 
 pub mod close;
 pub mod inbound;
 mod pyfloat;
 pub mod pyjson;
 pub mod room;
+pub mod vectors;
 
 pub use inbound::{DecodeError, Limits, broadcast_frame};
 pub use room::{RoomError, RoomName, parse_ws_path};
