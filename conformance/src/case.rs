@@ -87,6 +87,11 @@ impl Case {
     pub fn section(&self) -> &'static str {
         self.id.split_once('.').map_or(self.id, |(s, _)| s)
     }
+
+    /// True when `filter` (a `--case` value) is this case's ID or its section.
+    pub fn matches(&self, filter: &str) -> bool {
+        self.id == filter || self.section() == filter.trim_end_matches('.')
+    }
 }
 
 /// One node of the backend: its address and the Host header to send it.

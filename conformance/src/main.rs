@@ -69,9 +69,7 @@ async fn main() -> ExitCode {
 async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     let all = cases::all();
     for filter in &opts.cases {
-        let known = all
-            .iter()
-            .any(|c| c.id == filter || c.section() == filter.trim_end_matches('.'));
+        let known = all.iter().any(|c| c.matches(filter));
         if !known {
             anyhow::bail!("no case or section named {filter:?} (see --list)");
         }

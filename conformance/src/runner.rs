@@ -48,12 +48,7 @@ pub fn select(cases: &[Case], profile: Profile, filters: &[String]) -> Vec<Case>
     cases
         .iter()
         .filter(|c| profile.includes(c.level))
-        .filter(|c| {
-            filters.is_empty()
-                || filters
-                    .iter()
-                    .any(|f| c.id == f || c.section() == f.trim_end_matches('.'))
-        })
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.matches(f)))
         .copied()
         .collect()
 }
