@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::LocalSet;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 use crate::message::{self, Stamp};
@@ -220,11 +220,12 @@ async fn receive_loop(
         tokio::select! {
             changed = schedule.changed() => if changed.is_err() { return true },
             () = shared.finish.cancelled() => return true,
-            frame = stream.next() => {
-                if !on_frame_before_schedule(frame, stats) {
-                    return false;
-                }
-            }
+            // Nothing of ours is in flight yet: any text is foreign.
+            frame = stream.next() => match classify(frame, stats) {
+                Incoming::Text(_) => stats.borrow_mut().foreign += 1,
+                Incoming::Other => {}
+                Incoming::End => return false,
+            },
         }
     };
     // Polling a token takes its node's lock: watch a child of the token every connection
@@ -238,8 +239,8 @@ async fn receive_loop(
             () = &mut finished => return true,
             frame = stream.next() => frame,
         };
-        match frame {
-            Some(Ok(Message::Text(text))) => {
+        match classify(frame, stats) {
+            Incoming::Text(text) => {
                 deliver(
                     text.as_bytes(),
                     room,
@@ -249,51 +250,42 @@ async fn receive_loop(
                     stats,
                 );
             }
-            Some(Ok(Message::Close(frame))) => {
-                let code = frame.map_or(1005, |f| u16::from(f.code));
-                stats.borrow_mut().closed(code);
-                return false;
-            }
-            Some(Ok(Message::Binary(_))) => stats.borrow_mut().foreign += 1,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => {
-                stats.borrow_mut().error(error_kind(&e));
-                return false;
-            }
-            None => {
-                stats
-                    .borrow_mut()
-                    .error("connection ended without a close frame");
-                return false;
-            }
+            Incoming::Other => {}
+            Incoming::End => return false,
         }
     }
 }
 
-/// Frames before sending starts are foreign (nothing of ours is in flight); false ends the
-/// connection.
-fn on_frame_before_schedule(
-    frame: Option<Result<Message, WsError>>,
-    stats: &RefCell<WorkerStats>,
-) -> bool {
+/// What a frame means to the receive loop.
+enum Incoming {
+    Text(Utf8Bytes),
+    /// Pings, pongs, binary frames (counted as foreign): nothing to do.
+    Other,
+    /// The connection is over (close frame, error or end; already counted).
+    End,
+}
+
+/// Sorts a frame, counting close codes, errors and foreign binary frames.
+fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<WorkerStats>) -> Incoming {
     let mut s = stats.borrow_mut();
     match frame {
+        Some(Ok(Message::Text(text))) => Incoming::Text(text),
         Some(Ok(Message::Close(f))) => {
             s.closed(f.map_or(1005, |f| u16::from(f.code)));
-            false
+            Incoming::End
         }
-        Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+        Some(Ok(Message::Binary(_))) => {
             s.foreign += 1;
-            true
+            Incoming::Other
         }
-        Some(Ok(_)) => true,
+        Some(Ok(_)) => Incoming::Other,
         Some(Err(e)) => {
             s.error(error_kind(&e));
-            false
+            Incoming::End
         }
         None => {
             s.error("connection ended without a close frame");
-            false
+            Incoming::End
         }
     }
 }
