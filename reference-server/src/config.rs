@@ -7,7 +7,15 @@ use clap::{Parser, ValueEnum};
 use protocol::inbound::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, Limits};
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 19_000;
-pub const DEFAULT_QUEUE_LEN: u32 = 1024;
+/// Bytes queued per member (frames charged their length plus [`crate::queue::FRAME_OVERHEAD`]).
+pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
+/// Bytes all connections together may hold in queues and half-received messages.
+pub const DEFAULT_MEMORY_BUDGET: usize = 4 * 1024 * 1024 * 1024;
+/// HTTP connections that have not (yet) become WebSockets. With the default
+/// `--max-connections` this keeps the total under this machine's 20,000 open files.
+pub const DEFAULT_MAX_PENDING: usize = 512;
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Daphne's value.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
 pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
@@ -30,10 +38,36 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 
-    /// Frames queued per member before it counts as too slow and is closed with 1013.
-    #[arg(long, env = "CHAT_QUEUE_LEN", default_value_t = DEFAULT_QUEUE_LEN,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub queue_len: u32,
+    /// Bytes queued for one member (not yet written to its socket) before it counts as too
+    /// slow and is closed with 1013. Each frame is charged its length plus 64 bytes; a member
+    /// whose queue is empty always takes the next frame, however large.
+    #[arg(long, env = "CHAT_QUEUE_BYTES", default_value_t = DEFAULT_QUEUE_BYTES,
+          value_parser = parse_positive)]
+    pub queue_bytes: usize,
+
+    /// Bytes all connections together may hold in outgoing queues and half-received
+    /// messages. A member whose frame would cross it is closed with 1013; a client whose
+    /// half-received message crosses it (beyond its first 64 KiB) is closed with 1013 too.
+    #[arg(long, env = "CHAT_MEMORY_BUDGET", default_value_t = DEFAULT_MEMORY_BUDGET,
+          value_parser = parse_positive)]
+    pub memory_budget: usize,
+
+    /// HTTP connections that have not become WebSockets (page requests, idle keep-alives,
+    /// handshakes being read). One more drops the oldest of them, so a flood of half-requests
+    /// cannot lock out new clients.
+    #[arg(long, env = "CHAT_MAX_PENDING", default_value_t = DEFAULT_MAX_PENDING,
+          value_parser = parse_positive)]
+    pub max_pending: usize,
+
+    /// Time a client has to send a complete request head (also an idle keep-alive's limit);
+    /// after it the connection is dropped.
+    #[arg(long, env = "CHAT_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// On SIGTERM or Ctrl-C: how long WebSockets get to finish their 1001 close before the
+    /// process exits anyway.
+    #[arg(long, env = "CHAT_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
 
     /// Silence from a client after which the server sends a ping.
     #[arg(long, env = "CHAT_PING_INTERVAL", default_value = "20s", value_parser = parse_duration)]
@@ -73,6 +107,13 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// A setting that cannot work, found at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Origin(#[from] crate::origin::OriginError),
+}
+
 /// The Redis layer's wire format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LayerFormat {
@@ -85,6 +126,14 @@ pub enum LayerFormat {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be more than zero".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e} (a number of bytes, e.g. 1048576)")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -103,7 +152,11 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            queue_len: DEFAULT_QUEUE_LEN,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            max_pending: DEFAULT_MAX_PENDING,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
             allowed_origins: Vec::new(),
@@ -112,6 +165,14 @@ impl Config {
             redis_prefix: "chatharness".into(),
             log_format: LogFormat::Text,
         }
+    }
+
+    /// Checks what clap cannot: settings that would refuse every client or cannot hold.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for origin in &self.allowed_origins {
+            crate::origin::Origin::parse(origin)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn limits(&self) -> Limits {

@@ -4,9 +4,11 @@
 //! in-memory [`LocalLayer`] delivers directly; a layer spanning several processes (Redis) can
 //! implement the same trait and reuse [`Rooms`] for its local members.
 //!
-//! Queue policy: every member has a bounded queue of [`Frame`]s. A publish never waits. When a
-//! member's queue is full, the member is removed from the room at once, its eviction token is
-//! cancelled (its session closes the socket with 1013), and `slow_member_closes` is counted.
+//! Queue policy: every member has a queue bounded in bytes ([`crate::queue`]). A publish never
+//! waits. When a member's queue refuses a frame (its own bound, or the server's memory
+//! budget), the member is removed from the room at once, its eviction token is cancelled (its
+//! session closes the socket with 1013), and `slow_member_closes` (or `memory_budget_closes`)
+//! is counted.
 //! Nobody is skipped silently: a member either gets every frame of the room, in the room's one
 //! order, or is closed.
 
@@ -15,29 +17,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use protocol::RoomName;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::MemoryBudget;
 use crate::metrics::Metrics;
+use crate::queue::{QueueReceiver, QueueSender, Refused, queue};
 
 /// One encoded broadcast frame. Cloning shares the bytes: a message is encoded once.
 pub type Frame = Utf8Bytes;
 
 /// The receiving end a session drains.
-pub type FrameReceiver = mpsc::Receiver<Frame>;
+pub type FrameReceiver = QueueReceiver;
 
 /// A member as the fan-out sees it: where its frames go and how to tell it it was evicted.
 #[derive(Debug)]
 pub struct Member {
-    tx: mpsc::Sender<Frame>,
+    tx: QueueSender,
     evicted: CancellationToken,
 }
 
 impl Member {
-    /// A member with a queue of `queue_len` frames; returns the receiver its session drains.
-    pub fn new(queue_len: usize) -> (Self, FrameReceiver, CancellationToken) {
-        let (tx, rx) = mpsc::channel(queue_len);
+    /// A member with a queue of `queue_bytes` within `budget`; returns the receiver its
+    /// session drains and the token cancelled when it is evicted.
+    pub fn new(
+        queue_bytes: usize,
+        budget: Arc<MemoryBudget>,
+    ) -> (Self, FrameReceiver, CancellationToken) {
+        let (tx, rx) = queue(queue_bytes, budget);
         let evicted = CancellationToken::new();
         (
             Self {
@@ -88,7 +95,7 @@ pub type ReadyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 
 /// What a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
-    /// Members closed because their queue was full.
+    /// Members closed because their queue was full or the memory budget exhausted.
     pub evicted: usize,
     /// The room lost its last member here.
     pub room_emptied: bool,
@@ -183,24 +190,31 @@ impl Rooms {
     }
 
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
-        let mut evicted = 0;
+        let (mut slow, mut over_budget) = (0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
-            members.retain(|(_, member)| match member.tx.try_send(frame.clone()) {
+            members.retain(|(_, member)| match member.tx.offer(frame) {
                 Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(refused) => {
+                    match refused {
+                        Refused::QueueFull => slow += 1,
+                        Refused::Budget => over_budget += 1,
+                        // The session has ended and will leave on its own; drop it now.
+                        Refused::Closed => return false,
+                    }
                     member.evicted.cancel();
-                    evicted += 1;
                     false
                 }
-                // The session has ended and will leave on its own; drop it now.
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
             });
             members.is_empty()
         };
-        if evicted > 0 {
-            self.metrics.slow_member_closes.inc_by(evicted as u64);
+        if slow > 0 {
+            self.metrics.slow_member_closes.inc_by(slow as u64);
         }
+        if over_budget > 0 {
+            self.metrics.memory_budget_closes.inc_by(over_budget as u64);
+        }
+        let evicted = slow + over_budget;
         let mut room_emptied = false;
         if now_empty {
             let mut rooms = lock(&self.rooms);
@@ -259,6 +273,18 @@ impl ChannelLayer for LocalLayer {
 mod tests {
     use super::*;
 
+    fn member(queue_bytes: usize) -> (Member, FrameReceiver, CancellationToken) {
+        Member::new(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)))
+    }
+
+    fn recv(rx: &mut FrameReceiver) -> Option<Frame> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match rx.poll_recv(&mut cx) {
+            std::task::Poll::Ready(frame) => frame,
+            std::task::Poll::Pending => None,
+        }
+    }
+
     fn room(name: &str) -> RoomName {
         RoomName::parse(name).expect("valid room")
     }
@@ -266,16 +292,16 @@ mod tests {
     #[test]
     fn every_member_gets_the_same_frames_in_the_same_order() {
         let layer = LocalLayer::new(Arc::default());
-        let (a, mut rx_a, _) = Member::new(8);
-        let (b, mut rx_b, _) = Member::new(8);
+        let (a, mut rx_a, _) = member(1000);
+        let (b, mut rx_b, _) = member(1000);
         let ma = layer.join(&room("r"), a);
         let mb = layer.join(&room("r"), b);
         layer.publish(&ma, Frame::from("1"));
         layer.publish(&mb, Frame::from("2"));
         for rx in [&mut rx_a, &mut rx_b] {
-            assert_eq!(rx.try_recv().ok().as_deref(), Some("1"));
-            assert_eq!(rx.try_recv().ok().as_deref(), Some("2"));
-            assert!(rx.try_recv().is_err());
+            assert_eq!(recv(rx).as_deref(), Some("1"));
+            assert_eq!(recv(rx).as_deref(), Some("2"));
+            assert!(recv(rx).is_none());
         }
     }
 
@@ -283,13 +309,13 @@ mod tests {
     fn rooms_are_isolated_and_disappear_with_their_last_member() {
         let metrics = Arc::new(Metrics::default());
         let layer = LocalLayer::new(Arc::clone(&metrics));
-        let (a, _rx_a, _) = Member::new(8);
-        let (b, mut rx_b, _) = Member::new(8);
+        let (a, _rx_a, _) = member(1000);
+        let (b, mut rx_b, _) = member(1000);
         let ma = layer.join(&room("one"), a);
         let mb = layer.join(&room("two"), b);
         assert_eq!(metrics.rooms(), 2);
         layer.publish(&ma, Frame::from("x"));
-        assert!(rx_b.try_recv().is_err());
+        assert!(recv(&mut rx_b).is_none());
         layer.leave(&ma);
         layer.leave(&ma);
         assert_eq!(layer.rooms().member_count(&room("one")), 0);
@@ -302,13 +328,14 @@ mod tests {
     fn a_full_queue_evicts_the_member_and_counts_it() {
         let metrics = Arc::new(Metrics::default());
         let layer = LocalLayer::new(Arc::clone(&metrics));
-        let (slow, _rx_slow, slow_evicted) = Member::new(2);
-        let (fast, mut rx_fast, fast_evicted) = Member::new(8);
+        let (slow, _rx_slow, slow_evicted) = member(2 * (1 + crate::queue::FRAME_OVERHEAD));
+        let (fast, mut rx_fast, fast_evicted) = member(1000);
         let m_slow = layer.join(&room("r"), slow);
         let _m_fast = layer.join(&room("r"), fast);
         for i in 0..3 {
             layer.publish(&m_slow, Frame::from(i.to_string()));
-            assert!(rx_fast.try_recv().is_ok());
+            assert!(recv(&mut rx_fast).is_some());
+            rx_fast.flushed();
         }
         assert!(slow_evicted.is_cancelled());
         assert!(!fast_evicted.is_cancelled());

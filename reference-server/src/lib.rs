@@ -4,28 +4,37 @@
 //! Run it with `cargo run --release -p reference-server -- --bind 127.0.0.1:8000` and open
 //! <http://127.0.0.1:8000/chat/>.
 //!
-//! - [`config`]: flags and environment variables.
+//! - [`config`]: flags and environment variables; [`origin`]: `--allowed-origin` entries.
 //! - [`server`]: binding, routing, shutdown.
+//! - `listener`: accepting and serving HTTP with the handshake timeout and pending limit.
 //! - `upgrade`: the WebSocket handshake and its refusals.
-//! - `session`: one member's connection.
-//! - [`fanout`]: rooms, members, bounded queues; the [`fanout::ChannelLayer`] interface.
+//! - `session`: one member's connection; `outbox`: its writing half.
+//! - [`fanout`]: rooms, members; the [`fanout::ChannelLayer`] interface.
+//! - [`queue`]: a member's outgoing queue, bounded in bytes.
+//! - [`budget`]: the global memory budget over queues and half-received messages.
 //! - [`redis_layer`]: rooms across server processes over Redis pub/sub (`--layer redis://..`).
+//! - [`channels_layer`], [`channels_codec`]: the same in Django's channels_redis format.
 //! - `pages`: the tutorial's two HTML pages.
 //! - [`metrics`]: the Prometheus counters.
 //! - [`spawn`]: a running server for tests and for tools that embed it.
 
+pub mod budget;
 pub mod channels_codec;
 pub mod channels_layer;
 pub mod config;
 pub mod fanout;
+mod listener;
 pub mod metrics;
+pub mod origin;
+mod outbox;
 mod pages;
+pub mod queue;
 pub mod redis_layer;
 pub mod server;
 mod session;
 mod spawn;
 mod upgrade;
 
-pub use config::{Config, LayerFormat, LogFormat};
+pub use config::{Config, ConfigError, LayerFormat, LogFormat};
 pub use server::Server;
 pub use spawn::{RunningServer, spawn};

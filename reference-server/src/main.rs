@@ -6,6 +6,9 @@ use reference_server::{Config, LogFormat, Server};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+/// Descriptors kept for the listener, Redis, logs and the runtime.
+const RESERVED_FILES: u64 = 64;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
@@ -20,7 +23,20 @@ async fn main() -> anyhow::Result<()> {
 
     // Each connection is a descriptor; the soft limit is often far below the hard one.
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Ok(limit) => {
+            tracing::debug!(limit, "open-files limit");
+            let needed = (config.max_connections + config.max_pending) as u64 + RESERVED_FILES;
+            if needed > limit {
+                tracing::warn!(
+                    limit,
+                    needed,
+                    "--max-connections {} + --max-pending {} + {RESERVED_FILES} reserved exceed \
+                     the open-files limit: lower --max-connections, or accept may fail when full",
+                    config.max_connections,
+                    config.max_pending
+                );
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
     }
     let server = Server::bind(config).await?;

@@ -27,6 +27,11 @@ pub struct Metrics {
     pub(crate) messages_received: Counter,
     pub(crate) frames_delivered: Counter,
     pub(crate) slow_member_closes: Counter,
+    pub(crate) memory_budget_closes: Counter,
+    pub(crate) memory_used: Gauge,
+    pub(crate) pending_connections: Gauge,
+    pub(crate) pending_evictions: Counter,
+    pub(crate) handshake_timeouts: Counter,
     pub(crate) closes: Family<CodeLabel, Counter>,
     pub(crate) handshakes_refused: Family<StatusLabel, Counter>,
     pub(crate) redis_connected: Gauge,
@@ -68,8 +73,33 @@ impl Metrics {
             self.slow_member_closes.clone(),
         );
         registry.register(
+            "memory_budget_closes",
+            "Connections closed with 1013 because the server's memory budget was exhausted",
+            self.memory_budget_closes.clone(),
+        );
+        registry.register(
+            "memory_used_bytes",
+            "Bytes held in outgoing queues and half-received messages (see --memory-budget)",
+            self.memory_used.clone(),
+        );
+        registry.register(
+            "pending_connections",
+            "HTTP connections open that are not WebSockets (see --max-pending)",
+            self.pending_connections.clone(),
+        );
+        registry.register(
+            "pending_evictions",
+            "HTTP connections dropped to make room for a new one (--max-pending reached)",
+            self.pending_evictions.clone(),
+        );
+        registry.register(
+            "handshake_timeouts",
+            "HTTP connections dropped because a request head took longer than --handshake-timeout",
+            self.handshake_timeouts.clone(),
+        );
+        registry.register(
             "closes",
-            "WebSocket connections ended, by the close code the server sent or answered",
+            "WebSocket connections ended, by the close code the server sent or answered (1006: ended without a close frame)",
             self.closes.clone(),
         );
         registry.register(
@@ -154,5 +184,33 @@ impl Metrics {
 
     pub fn slow_member_closes(&self) -> u64 {
         self.slow_member_closes.get()
+    }
+
+    pub fn memory_budget_closes(&self) -> u64 {
+        self.memory_budget_closes.get()
+    }
+
+    pub fn pending_connections(&self) -> i64 {
+        self.pending_connections.get()
+    }
+
+    pub fn pending_evictions(&self) -> u64 {
+        self.pending_evictions.get()
+    }
+
+    pub fn handshake_timeouts(&self) -> u64 {
+        self.handshake_timeouts.get()
+    }
+
+    /// Connections that ended with `code` (as sent, answered, or 1006 without a close frame).
+    pub fn closes(&self, code: u16) -> u64 {
+        self.closes.get_or_create(&CodeLabel { code }).get()
+    }
+
+    /// Handshakes refused with HTTP `status`.
+    pub fn refusals(&self, status: u16) -> u64 {
+        self.handshakes_refused
+            .get_or_create(&StatusLabel { status })
+            .get()
     }
 }

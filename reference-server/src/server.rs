@@ -1,8 +1,9 @@
 //! Binding, routing, and shutdown.
 //!
 //! [`Server::run`] serves until its shutdown token is cancelled, then closes every WebSocket
-//! with 1001 (axum's graceful shutdown does not reach upgraded connections, so the sessions
-//! are tracked here) and returns when they are all gone.
+//! with 1001 and drops every HTTP connection that is not one (the sessions and connections are
+//! tracked here), and returns when they are all gone or `--shutdown-grace` has passed,
+//! whatever the clients do.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,17 +16,19 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::budget::MemoryBudget;
 use crate::channels_layer::ChannelsLayer;
 use crate::config::{Config, LayerFormat};
 use crate::fanout::{ChannelLayer, LocalLayer};
+use crate::listener::{HttpContext, PendingSet, accept_loop};
 use crate::metrics::Metrics;
+use crate::origin::Origin;
 use crate::redis_layer::RedisLayer;
 use crate::session::SessionContext;
 use crate::{pages, upgrade};
@@ -36,8 +39,11 @@ use crate::{pages, upgrade};
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Frames are buffered up to this size before a write; every batch is flushed anyway.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
-/// How long shutdown waits for sessions to finish their close handshakes.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The codec's write buffer never holds more than a batch being written plus one frame and a
+/// pong (the outbox waits for a flush before feeding more); this makes that a hard bound.
+const WRITE_BUFFER_SLACK: usize = 1024;
+/// How long a session waits for its close frame to be written and answered.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -45,6 +51,8 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) layer: Arc<dyn ChannelLayer>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) budget: Arc<MemoryBudget>,
+    pub(crate) origins: Arc<Vec<Origin>>,
     pub(crate) permits: Arc<Semaphore>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,
@@ -53,25 +61,25 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn origin_allowed(&self, origin: Option<&HeaderValue>) -> bool {
-        if self.config.allowed_origins.is_empty() {
+        if self.origins.is_empty() {
             return true;
         }
-        origin.and_then(|o| o.to_str().ok()).is_some_and(|o| {
-            self.config
-                .allowed_origins
-                .iter()
-                .any(|allowed| allowed.eq_ignore_ascii_case(o))
-        })
+        origin
+            .and_then(|o| o.to_str().ok())
+            .and_then(Origin::from_header)
+            .is_some_and(|o| self.origins.contains(&o))
     }
 
     pub(crate) fn session_context(&self) -> SessionContext {
         SessionContext {
             layer: Arc::clone(&self.layer),
             metrics: Arc::clone(&self.metrics),
+            budget: Arc::clone(&self.budget),
             limits: self.config.limits(),
-            queue_len: self.config.queue_len as usize,
+            queue_bytes: self.config.queue_bytes,
             ping_interval: self.config.ping_interval,
             ping_timeout: self.config.ping_timeout,
+            close_wait: CLOSE_WAIT.min(self.config.shutdown_grace),
             shutdown: self.shutdown.clone(),
         }
     }
@@ -94,6 +102,12 @@ impl Server {
 
     /// Serves on an already bound listener.
     pub fn from_listener(listener: TcpListener, config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let origins = config
+            .allowed_origins
+            .iter()
+            .map(|o| Origin::parse(o))
+            .collect::<Result<Vec<_>, _>>()?;
         let metrics = Arc::new(Metrics::default());
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
@@ -122,9 +136,14 @@ impl Server {
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
             .write_buffer_size(WRITE_BUFFER_BYTES)
+            .max_write_buffer_size(
+                WRITE_BUFFER_BYTES + config.max_message_bytes + WRITE_BUFFER_SLACK,
+            )
             .max_message_size(Some(config.max_message_bytes))
             .max_frame_size(Some(config.max_message_bytes));
         let state = AppState {
+            budget: Arc::new(MemoryBudget::new(config.memory_budget)),
+            origins: Arc::new(origins),
             permits: Arc::new(Semaphore::new(config.max_connections)),
             config: Arc::new(config),
             layer,
@@ -144,40 +163,35 @@ impl Server {
         Arc::clone(&self.state.metrics)
     }
 
-    /// Serves until `shutdown` is cancelled; then every WebSocket is closed with 1001.
+    /// Serves until `shutdown` is cancelled; then every WebSocket is closed with 1001, every
+    /// other connection is dropped, and this returns within `--shutdown-grace`.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { listener, state } = self;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
-        let sessions = state.tracker.clone();
-        let session_shutdown = state.shutdown.clone();
-        let app = router(state);
-        let listener = listener.tap_io(|tcp| {
-            // Chat frames are small and latency is the point.
-            let _ = tcp.set_nodelay(true);
-        });
-        let http_shutdown = shutdown.clone();
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-        .await
-        .context("HTTP server failed")?;
+        let tracker = state.tracker.clone();
+        let connections_shutdown = state.shutdown.clone();
+        let grace = state.config.shutdown_grace;
+        let ctx = HttpContext {
+            metrics: Arc::clone(&state.metrics),
+            pending: PendingSet::new(state.config.max_pending, Arc::clone(&state.metrics)),
+            handshake_timeout: state.config.handshake_timeout,
+            tracker: tracker.clone(),
+            shutdown: connections_shutdown.clone(),
+            router: router(state),
+        };
+        accept_loop(listener, ctx, shutdown).await;
 
         tracing::info!(
-            open = sessions.len(),
-            "shutting down: closing WebSockets with 1001"
+            open = tracker.len(),
+            "shutting down: closing WebSockets with 1001, dropping other connections"
         );
-        session_shutdown.cancel();
-        sessions.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait())
-            .await
-            .is_err()
-        {
+        connections_shutdown.cancel();
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!(
-                left = sessions.len(),
-                "sessions still open after the grace period"
+                left = tracker.len(),
+                "connections still open after the grace period; exiting anyway"
             );
         }
         Ok(())
@@ -248,6 +262,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    state.metrics.memory_used.set(state.budget.used() as i64);
     (
         [(
             header::CONTENT_TYPE,

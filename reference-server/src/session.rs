@@ -1,8 +1,9 @@
 //! One WebSocket member, from its first frame to its close.
 //!
 //! One task per connection: a `select!` over the socket's incoming frames, the member's
-//! outgoing queue, eviction, shutdown and the keepalive timer. Whatever ends the loop, the
-//! member leaves its room first (in [`Leave`]'s `Drop`), then the close frame is sent.
+//! outgoing queue (written by [`crate::outbox`]), eviction, shutdown and the keepalive timer.
+//! Whatever ends the loop, the member leaves its room first (in [`Joined`]'s `Drop`), then the
+//! close frame is sent, within `close_wait`; after it the TCP connection is dropped.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,29 +14,37 @@ use protocol::RoomName;
 use protocol::close;
 use protocol::inbound::{Limits, broadcast_frame};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep, timeout};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::{InboundMeter, MemoryBudget};
 use crate::fanout::{ChannelLayer, FrameReceiver, Member, Membership};
 use crate::metrics::Metrics;
+use crate::outbox::{Outbox, WriteError};
+use crate::queue::Refused;
 
-/// How long the server waits for its close frame to be written and answered.
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
-/// Frames written per flush at most, so one busy member cannot starve its own reads.
-const MAX_BATCH: usize = 64;
+/// Close code for a connection that ended without a close frame (RFC 6455 7.1.5); counted,
+/// never sent.
+const ABNORMAL: u16 = 1006;
 
 /// What a session needs from the server.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionContext {
     pub(crate) layer: Arc<dyn ChannelLayer>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) budget: Arc<MemoryBudget>,
     pub(crate) limits: Limits,
-    pub(crate) queue_len: usize,
+    pub(crate) queue_bytes: usize,
     pub(crate) ping_interval: Duration,
     pub(crate) ping_timeout: Duration,
+    /// How long the server waits for its close frame to be written and answered; then the
+    /// TCP connection is dropped.
+    pub(crate) close_wait: Duration,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -46,13 +55,14 @@ enum End {
     Close(u16, String),
     /// The client sent a close frame with this code (tungstenite answers it).
     PeerClosed(u16),
-    /// The connection is gone without a close handshake.
+    /// The connection is gone without a close handshake (counted as 1006).
     Gone,
 }
 
 /// A member of a room, joined when the handshake is accepted (before the 101 is written, as
 /// Django joins the group before it accepts): a message sent once a client holds its 101
-/// reaches it. Leaves the room when dropped, however the session ends, panics included.
+/// reaches it. Holds the connection's slot (`--max-connections`); leaves the room, frees its
+/// queue and gives the slot back when dropped, however the session ends, panics included.
 #[derive(Debug)]
 pub(crate) struct Joined {
     layer: Arc<dyn ChannelLayer>,
@@ -60,11 +70,12 @@ pub(crate) struct Joined {
     membership: Membership,
     queue: FrameReceiver,
     evicted: CancellationToken,
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Joined {
-    pub(crate) fn new(ctx: &SessionContext, room: &RoomName) -> Self {
-        let (member, queue, evicted) = Member::new(ctx.queue_len);
+    pub(crate) fn new(ctx: &SessionContext, room: &RoomName, slot: OwnedSemaphorePermit) -> Self {
+        let (member, queue, evicted) = Member::new(ctx.queue_bytes, Arc::clone(&ctx.budget));
         let membership = ctx.layer.join(room, member);
         ctx.metrics.open_connections.inc();
         Self {
@@ -73,6 +84,20 @@ impl Joined {
             membership,
             queue,
             evicted,
+            _slot: slot,
+        }
+    }
+
+    fn eviction(&self) -> End {
+        match self.queue.refused() {
+            Some(Refused::Budget) => End::Close(
+                close::TRY_AGAIN_LATER,
+                "server memory budget exhausted".into(),
+            ),
+            _ => End::Close(
+                close::TRY_AGAIN_LATER,
+                format!("too slow: over {} bytes queued unsent", self.queue.limit()),
+            ),
         }
     }
 }
@@ -87,6 +112,7 @@ impl Drop for Joined {
 pub(crate) async fn run<S>(
     ws: WebSocketStream<S>,
     mut joined: Joined,
+    meter: Arc<InboundMeter>,
     peer: SocketAddr,
     ctx: SessionContext,
 ) where
@@ -96,6 +122,7 @@ pub(crate) async fn run<S>(
     tracing::debug!(%room, %peer, "joined");
 
     let (mut sink, mut stream) = ws.split();
+    let mut outbox = Outbox::default();
     let keepalive = sleep(ctx.ping_interval);
     tokio::pin!(keepalive);
     let mut awaiting_pong = false;
@@ -107,53 +134,54 @@ pub(crate) async fn run<S>(
     let evicted = evicted.cancelled();
     tokio::pin!(shutdown, evicted);
 
+    // Not biased: reading and writing take turns, so a member that receives a flood of
+    // messages from its client still writes its own queue (and the other way round).
     let end = loop {
         tokio::select! {
-            biased;
             () = &mut shutdown => {
                 break End::Close(close::GOING_AWAY, "server shutting down".into());
             }
-            () = &mut evicted => {
-                break End::Close(
-                    close::TRY_AGAIN_LATER,
-                    format!("too slow: {} frames queued unsent", ctx.queue_len),
-                );
-            }
-            incoming = stream.next() => {
+            () = &mut evicted => break joined.eviction(),
+            incoming = stream.next(), if !outbox.reads_paused() => {
                 keepalive.as_mut().reset(Instant::now() + ctx.ping_interval);
                 awaiting_pong = false;
                 match incoming {
                     Some(Ok(message)) => {
-                        if let Some(end) = on_message(message, &ctx, &joined.membership) {
+                        meter.message_done();
+                        if let Message::Ping(_) = message {
+                            outbox.owe_pong();
+                        } else if let Some(end) = on_message(message, &ctx, &joined.membership) {
                             break end;
                         }
                     }
-                    Some(Err(error)) => break on_error(error, &ctx.limits),
+                    Some(Err(error)) => break on_error(error, &ctx, &meter),
                     None => break End::Gone,
                 }
             }
-            frame = joined.queue.recv() => {
-                let Some(frame) = frame else {
-                    // The room dropped this member: only an eviction does that.
-                    break End::Close(close::TRY_AGAIN_LATER, "too slow".into());
-                };
-                if write_batch(&mut sink, &mut joined.queue, frame, &ctx.metrics).await.is_err() {
-                    break End::Gone;
+            written = std::future::poll_fn(|cx| outbox.poll_write(cx, &mut sink, &mut joined.queue)) => {
+                match written {
+                    Ok(frames) => {
+                        ctx.metrics.frames_delivered.inc_by(frames);
+                    }
+                    Err(WriteError::Evicted) => break joined.eviction(),
+                    Err(WriteError::Socket(error)) => {
+                        tracing::debug!(%room, %peer, %error, "write failed");
+                        break End::Gone;
+                    }
                 }
             }
             () = &mut keepalive => {
                 if awaiting_pong {
                     break End::Close(close::INTERNAL_ERROR, "keepalive ping timeout".into());
                 }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break End::Gone;
-                }
+                outbox.send_ping();
                 awaiting_pong = true;
                 keepalive.as_mut().reset(Instant::now() + ctx.ping_timeout);
             }
         }
     };
-    // Out of the room before anything else: nothing more is queued for a closing socket.
+    // Out of the room before anything else: nothing more is queued for a closing socket, the
+    // queue is freed and the slot is given back now, not after the close handshake.
     drop(joined);
 
     match end {
@@ -164,7 +192,9 @@ pub(crate) async fn run<S>(
                 code: code.into(),
                 reason: Utf8Bytes::from(close::truncate_reason(&reason).to_owned()),
             };
-            let _ = timeout(CLOSE_WAIT, async {
+            // A socket that cannot take the close frame (it never reads) is dropped when this
+            // times out.
+            let _ = timeout(ctx.close_wait, async {
                 sink.send(Message::Close(Some(frame))).await?;
                 // Read until the client answers the close (or goes away).
                 while let Some(Ok(_)) = stream.next().await {}
@@ -176,9 +206,12 @@ pub(crate) async fn run<S>(
             tracing::debug!(%room, %peer, code, "client closed");
             ctx.metrics.closed(code);
             // tungstenite has queued the answer; this writes it.
-            let _ = timeout(CLOSE_WAIT, sink.close()).await;
+            let _ = timeout(ctx.close_wait, sink.close()).await;
         }
-        End::Gone => tracing::debug!(%room, %peer, "connection ended without a close"),
+        End::Gone => {
+            tracing::debug!(%room, %peer, "connection ended without a close");
+            ctx.metrics.closed(ABNORMAL);
+        }
     }
 }
 
@@ -201,41 +234,32 @@ fn on_message(message: Message, ctx: &SessionContext, membership: &Membership) -
         Message::Close(frame) => Some(End::PeerClosed(
             frame.map_or(close::NORMAL, |f| u16::from(f.code)),
         )),
-        // tungstenite answers pings itself; any frame already counted as activity.
+        // tungstenite answers pings itself (the outbox writes the pong); any frame already
+        // counted as activity.
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
     }
 }
 
-fn on_error(error: WsError, limits: &Limits) -> End {
+fn on_error(error: WsError, ctx: &SessionContext, meter: &InboundMeter) -> End {
     match error {
+        WsError::Io(_) if meter.over_budget() => {
+            ctx.metrics.memory_budget_closes.inc();
+            End::Close(
+                close::TRY_AGAIN_LATER,
+                "server memory budget exhausted".into(),
+            )
+        }
         WsError::Capacity(_) => End::Close(
             close::MESSAGE_TOO_BIG,
-            format!("message over the {}-byte limit", limits.max_message_bytes),
+            format!(
+                "message over the {}-byte limit",
+                ctx.limits.max_message_bytes
+            ),
         ),
         WsError::Utf8(_) => End::Close(close::INVALID_PAYLOAD, "text is not valid UTF-8".into()),
+        // TCP ended (FIN) without a close frame: abnormal, not a protocol error.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => End::Gone,
         WsError::Protocol(e) => End::Close(1002, e.to_string()),
         _ => End::Gone,
     }
-}
-
-/// Writes `first` and whatever else is already queued (up to [`MAX_BATCH`]), then flushes once.
-async fn write_batch<Si>(
-    sink: &mut Si,
-    queue: &mut crate::fanout::FrameReceiver,
-    first: Utf8Bytes,
-    metrics: &Metrics,
-) -> Result<(), WsError>
-where
-    Si: futures_util::Sink<Message, Error = WsError> + Unpin,
-{
-    sink.feed(Message::Text(first)).await?;
-    let mut written = 1;
-    while written < MAX_BATCH {
-        let Ok(frame) = queue.try_recv() else { break };
-        sink.feed(Message::Text(frame)).await?;
-        written += 1;
-    }
-    sink.flush().await?;
-    metrics.frames_delivered.inc_by(written as u64);
-    Ok(())
 }

@@ -1,12 +1,15 @@
 //! The WebSocket handshake on `/ws/chat/<room>/`: every refusal is an immediate HTTP answer
-//! with a one-line reason (404 for a refused room, 403 for a refused Origin, 503 when full),
-//! and an accepted one becomes a tracked session task.
+//! with a one-line reason (404 for a refused room; 400 for what RFC 6455 4.2.1 requires: GET,
+//! HTTP/1.1 or later, a base64 key of 16 bytes; 426 for another version than 13; 403 for a
+//! refused Origin; 503 when full or shutting down), never a 500, and an accepted one becomes a
+//! tracked session task.
 
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use protocol::parse_ws_path;
@@ -14,6 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use crate::budget::{InboundMeter, Metered};
 use crate::pages;
 use crate::server::AppState;
 use crate::session;
@@ -52,6 +56,20 @@ pub(crate) async fn handshake(
             return pages::not_found(&e.to_string());
         }
     };
+    if req.method() != Method::GET {
+        return refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "a WebSocket handshake must be a GET request",
+        );
+    }
+    if req.version() < Version::HTTP_11 {
+        return refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "a WebSocket handshake needs HTTP/1.1 or later",
+        );
+    }
     let headers = req.headers();
     if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
         let mut response = refuse(
@@ -68,6 +86,13 @@ pub(crate) async fn handshake(
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
         return refuse(state, StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
     };
+    if !is_valid_key(key) {
+        return refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Key must be 16 bytes in base64",
+        );
+    }
     let accept = derive_accept_key(key.as_bytes());
     if !state.origin_allowed(headers.get(header::ORIGIN)) {
         return refuse(state, StatusCode::FORBIDDEN, "Origin not allowed");
@@ -89,13 +114,13 @@ pub(crate) async fn handshake(
     let Some(on_upgrade) = req.extensions_mut().remove::<OnUpgrade>() else {
         return refuse(
             state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "connection cannot be upgraded",
+            StatusCode::BAD_REQUEST,
+            "this connection cannot be upgraded",
         );
     };
 
     let ctx = state.session_context();
-    let joined = session::Joined::new(&ctx, &room);
+    let joined = session::Joined::new(&ctx, &room, permit);
     // A layer spanning processes subscribes first: once the client holds its 101, a message
     // sent from any node reaches it.
     state.layer.reachable(&room).await;
@@ -110,11 +135,10 @@ pub(crate) async fn handshake(
                 return;
             }
         };
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
-                .await;
-        session::run(ws, joined, peer, ctx).await;
-        drop(permit);
+        let meter = InboundMeter::new(std::sync::Arc::clone(&ctx.budget));
+        let socket = Metered::new(TokioIo::new(upgraded), std::sync::Arc::clone(&meter));
+        let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(ws_config)).await;
+        session::run(ws, joined, meter, peer, ctx).await;
     });
 
     Response::builder()
@@ -124,4 +148,13 @@ pub(crate) async fn handshake(
         .header(header::SEC_WEBSOCKET_ACCEPT, accept)
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// RFC 6455 4.2.1: the key is base64 of 16 bytes (24 characters with padding).
+fn is_valid_key(key: &HeaderValue) -> bool {
+    let key = key.as_bytes();
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|bytes| bytes.len() == 16)
 }

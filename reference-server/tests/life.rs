@@ -100,7 +100,7 @@ async fn shutdown_closes_every_socket_with_1001() {
 #[tokio::test]
 async fn a_slow_member_is_closed_with_1013_and_the_room_goes_on() {
     let mut config = Config::local();
-    config.queue_len = 4;
+    config.queue_bytes = 4 * 33 * 1024;
     let s = server_with(config).await;
     let name = room("slow");
 
