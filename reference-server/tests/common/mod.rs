@@ -2,6 +2,7 @@
 //! byte by byte, so a codec bug in the server cannot hide behind a client library sharing it.
 #![allow(dead_code)] // Each test file uses its own subset.
 
+pub mod process;
 pub mod redis;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -139,6 +140,22 @@ pub fn upgrade_request(target: &str, extra: &str) -> String {
     )
 }
 
+/// A masked frame header with a zero mask key (the payload then goes unchanged).
+fn frame_header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
+    let mut header = vec![if fin { 0x80 } else { 0 } | opcode];
+    if len < 126 {
+        header.push(0x80 | len as u8);
+    } else if len <= u16::MAX as usize {
+        header.push(0x80 | 126);
+        header.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        header.push(0x80 | 127);
+        header.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    header.extend_from_slice(&[0, 0, 0, 0]);
+    header
+}
+
 /// Frame opcodes (RFC 6455 section 5.2).
 pub mod op {
     pub const CONT: u8 = 0x0;
@@ -263,6 +280,46 @@ impl RawWs {
             .expect("write frame");
     }
 
+    /// Writes one frame; false if the write fails or does not finish within a second (the
+    /// server stopped reading or closed).
+    pub async fn try_send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> bool {
+        let mut frame = frame_header(fin, opcode, payload.len());
+        frame.extend_from_slice(payload);
+        matches!(
+            timeout(Duration::from_secs(1), self.stream.write_all(&frame)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Writes the header of a frame of `len` bytes whose payload follows in
+    /// [`Self::try_send_payload`] calls (the mask key is zero, so the payload goes as is).
+    pub async fn send_frame_header(&mut self, fin: bool, opcode: u8, len: usize) {
+        let header = frame_header(fin, opcode, len);
+        timeout(TIMEOUT, self.stream.write_all(&header))
+            .await
+            .expect("write in time")
+            .expect("write header");
+    }
+
+    /// Writes part of a payload announced by [`Self::send_frame_header`]; false as in
+    /// [`Self::try_send_frame`].
+    pub async fn try_send_payload(&mut self, part: &[u8]) -> bool {
+        matches!(
+            timeout(Duration::from_secs(1), self.stream.write_all(part)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// The raw TCP stream, still owned by this client.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// The raw TCP stream, for clients that misbehave below the frame level.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.send_frame(true, op::TEXT, text.as_bytes()).await;
     }
@@ -349,6 +406,18 @@ impl RawWs {
             payload,
         })
     }
+}
+
+/// A sample from the server's `/metrics` (`name` with its labels, e.g.
+/// `chat_closes_total{code="1006"}`); 0 when absent.
+pub async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
+    get(addr, "/metrics")
+        .await
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Waits until `cond` holds, checking every 10 ms, failing after [`TIMEOUT`].
