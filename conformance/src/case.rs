@@ -31,6 +31,8 @@ pub enum Outcome {
     NonStrict,
     Informational,
     Fail,
+    /// A FAIL listed in `--known-failures`: an upstream bug, not counted as a failure.
+    Known,
 }
 
 impl Outcome {
@@ -40,6 +42,7 @@ impl Outcome {
             Self::NonStrict => "NON-STRICT",
             Self::Informational => "INFORMATIONAL",
             Self::Fail => "FAIL",
+            Self::Known => "KNOWN",
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use conformance::known::KnownFailures;
 use conformance::runner::{self, Profile};
 use conformance::{cases, report::SuiteReport, target::Target};
 
@@ -47,6 +48,13 @@ struct Opts {
     /// Cases run at once.
     #[arg(long, default_value_t = 8)]
     parallel: usize,
+    /// Known upstream failures (TOML: case, backend, reason, links): a listed case that FAILs
+    /// against --backend is KNOWN, not a failure; one that passes is flagged.
+    #[arg(long, value_name = "FILE", requires = "backend")]
+    known_failures: Option<PathBuf>,
+    /// The name of the backend under test, as --known-failures entries name it.
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
     /// Write JUnit XML here.
     #[arg(long)]
     junit: Option<PathBuf>,
@@ -74,6 +82,13 @@ async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             anyhow::bail!("no case or section named {filter:?} (see --list)");
         }
     }
+    let known = match &opts.known_failures {
+        Some(path) => Some(KnownFailures::load(
+            path,
+            &all.iter().map(|c| c.id).collect::<Vec<_>>(),
+        )?),
+        None => None,
+    };
     let selected = runner::select(&all, opts.profile, &opts.cases);
     if opts.list {
         for c in &selected {
@@ -127,8 +142,12 @@ async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     );
     ctx.model_cases = opts.model_cases;
 
-    let reports = runner::run_all(selected, &ctx, opts.parallel).await;
-    let suite = SuiteReport::new(label, opts.profile, reports);
+    let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
+    let known_passing = match (&known, &opts.backend) {
+        (Some(known), Some(backend)) => known.apply(backend, &mut reports),
+        _ => Vec::new(),
+    };
+    let suite = SuiteReport::new(label, opts.profile, reports).with_known_passing(known_passing);
     let json = serde_json::to_string_pretty(&suite)?;
     if opts.json.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         eprint!("{}", suite.table());

@@ -20,29 +20,46 @@ pub struct SuiteReport {
     pub failed: usize,
     pub non_strict: usize,
     pub informational: usize,
+    /// FAILs listed in `--known-failures` (upstream bugs).
+    pub known: usize,
+    /// Cases listed in `--known-failures` that passed in this run.
+    pub known_passing: Vec<String>,
 }
 
 impl SuiteReport {
     pub fn new(target: String, profile: Profile, cases: Vec<CaseReport>) -> Self {
         let count = |o| cases.iter().filter(|c| c.verdict == o).count();
         Self {
-            schema_version: 1,
+            schema_version: 2,
             passed: count(Outcome::Pass),
             failed: count(Outcome::Fail),
             non_strict: count(Outcome::NonStrict),
             informational: count(Outcome::Informational),
+            known: count(Outcome::Known),
+            known_passing: Vec::new(),
             target,
             profile,
             cases,
         }
     }
 
+    /// Records the listed known failures that passed (see [`crate::known`]).
+    pub fn with_known_passing(mut self, ids: Vec<String>) -> Self {
+        self.known_passing = ids;
+        self
+    }
+
     /// The closing line: `N passed, N failed` with the other verdicts beside it.
     pub fn closing_line(&self) -> String {
-        format!(
-            "{} passed, {} failed ({} non-strict, {} informational)",
+        let mut line = format!(
+            "{} passed, {} failed ({} non-strict, {} informational",
             self.passed, self.failed, self.non_strict, self.informational
-        )
+        );
+        if self.known > 0 {
+            let _ = write!(line, ", {} known upstream", self.known);
+        }
+        line.push(')');
+        line
     }
 
     /// The human table.
@@ -61,6 +78,12 @@ impl SuiteReport {
                 c.id,
                 c.verdict.label(),
                 one_line(&c.evidence)
+            );
+        }
+        for id in &self.known_passing {
+            let _ = writeln!(
+                out,
+                "\nnote: {id} is listed as a known failure but passed: is the upstream bug fixed?"
             );
         }
         let _ = writeln!(out, "\n{}", self.closing_line());
