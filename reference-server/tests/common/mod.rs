@@ -140,8 +140,8 @@ pub fn upgrade_request(target: &str, extra: &str) -> String {
     )
 }
 
-/// A masked frame header with a zero mask key (the payload then goes unchanged).
-fn frame_header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
+/// A client frame's header with `mask` (a zero key leaves the payload unchanged).
+fn frame_header(fin: bool, opcode: u8, len: usize, mask: [u8; 4]) -> Vec<u8> {
     let mut header = vec![if fin { 0x80 } else { 0 } | opcode];
     if len < 126 {
         header.push(0x80 | len as u8);
@@ -152,7 +152,7 @@ fn frame_header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
         header.push(0x80 | 127);
         header.extend_from_slice(&(len as u64).to_be_bytes());
     }
-    header.extend_from_slice(&[0, 0, 0, 0]);
+    header.extend_from_slice(&mask);
     header
 }
 
@@ -259,20 +259,8 @@ impl RawWs {
 
     /// Writes one masked frame.
     pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) {
-        let mut frame = Vec::with_capacity(payload.len() + 14);
-        frame.push(if fin { 0x80 } else { 0 } | opcode);
-        let len = payload.len();
-        if len < 126 {
-            frame.push(0x80 | len as u8);
-        } else if len <= u16::MAX as usize {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
         let mask = [0x12, 0x34, 0x56, 0x78];
-        frame.extend_from_slice(&mask);
+        let mut frame = frame_header(fin, opcode, payload.len(), mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         timeout(TIMEOUT, self.stream.write_all(&frame))
             .await
@@ -283,7 +271,7 @@ impl RawWs {
     /// Writes one frame; false if the write fails or does not finish within a second (the
     /// server stopped reading or closed).
     pub async fn try_send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> bool {
-        let mut frame = frame_header(fin, opcode, payload.len());
+        let mut frame = frame_header(fin, opcode, payload.len(), [0; 4]);
         frame.extend_from_slice(payload);
         matches!(
             timeout(Duration::from_secs(1), self.stream.write_all(&frame)).await,
@@ -294,7 +282,7 @@ impl RawWs {
     /// Writes the header of a frame of `len` bytes whose payload follows in
     /// [`Self::try_send_payload`] calls (the mask key is zero, so the payload goes as is).
     pub async fn send_frame_header(&mut self, fin: bool, opcode: u8, len: usize) {
-        let header = frame_header(fin, opcode, len);
+        let header = frame_header(fin, opcode, len, [0; 4]);
         timeout(TIMEOUT, self.stream.write_all(&header))
             .await
             .expect("write in time")
