@@ -6,8 +6,9 @@
 //!
 //! - [`opts`]: the flags. [`run`]: the coordinator. `worker`: connections on worker threads.
 //! - [`message`]: the stamp carried in each message. [`stats`]: per-worker histograms.
-//! - [`result`]: the JSON result (`schema.json`). [`summary`]: the printed table.
-//! - [`threshold`]: `--threshold` conditions. [`target`]: URLs and source addresses.
+//! - [`result`]: its config and machine in the JSON result (the format itself is the
+//!   `run-result` crate, `run-result/schema.json`). [`summary`]: the printed table.
+//! - [`target`]: URLs and source addresses. `--threshold` conditions are `run_result::threshold`.
 
 pub mod embedded;
 pub mod message;
@@ -19,9 +20,8 @@ mod shared;
 pub mod stats;
 pub mod summary;
 pub mod target;
-pub mod threshold;
 mod worker;
 
 pub use opts::Opts;
-pub use result::RunResult;
 pub use run::run;
+pub use run_result::RunResult;

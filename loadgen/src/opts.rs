@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use crate::target::{SourceIps, Target};
-use crate::threshold::Threshold;
+use run_result::Threshold;
+pub use run_result::result::Arrival;
 
 /// Open thousands of `/ws/chat/<room>/` connections, broadcast through every room, and measure
 /// fan-out latency, loss, duplicates and ordering.
@@ -95,16 +96,6 @@ pub struct Opts {
     /// No progress bars even on a terminal.
     #[arg(long)]
     pub quiet: bool,
-}
-
-/// Spacing of send times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arrival {
-    /// Evenly spaced.
-    Fixed,
-    /// Exponential gaps (a Poisson process) with the same mean.
-    Poisson,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {

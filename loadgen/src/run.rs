@@ -11,11 +11,13 @@ use crate::embedded::EmbeddedServer;
 use crate::message::MIN_SIZE;
 use crate::opts::Opts;
 use crate::progress::Progress;
-use crate::result::{self, RunResult};
+use crate::result;
 use crate::shared::{Schedule, Shared};
-use crate::stats::WorkerStats;
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
 use crate::worker::{self, ConnPlan, SendPlan, WorkerPlan};
+use run_result::Totals;
+use run_result::result::RampPoint;
+use run_result::{Parts, RunResult};
 
 /// Descriptors kept aside for everything that is not a connection.
 const SPARE_FDS: u64 = 256;
@@ -164,7 +166,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     loop {
         let connected = shared.connected.load(Ordering::Relaxed);
         let failed = shared.connect_failed.load(Ordering::Relaxed);
-        ramp.push(result::RampPoint {
+        ramp.push(RampPoint {
             ms: shared.clock.elapsed().as_millis() as u64,
             connected,
             failed,
@@ -241,7 +243,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     })
     .await
     .context("join the workers")?;
-    let mut stats = WorkerStats::default();
+    let mut stats = Totals::default();
     for worker in joined {
         match worker {
             Ok(Ok(s)) => stats.merge(&s),
@@ -271,8 +273,8 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
 
     let target_names: Vec<String> = targets.iter().map(ToString::to_string).collect();
     let source_names: Vec<String> = sources.0.iter().map(ToString::to_string).collect();
-    Ok(RunResult::assemble(result::Parts {
-        stats: &stats,
+    Ok(RunResult::assemble(Parts {
+        totals: &stats,
         config: result::config(&opts, &target_names, embedded, &source_names, workers),
         machine: result::machine(),
         started_at,

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::result::{Latency, RunResult};
+use run_result::RunResult;
+use run_result::result::Latency;
 
 fn ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)

@@ -1,6 +1,6 @@
 //! A worker thread: a single-threaded runtime driving its share of the connections.
 //!
-//! Each worker owns one [`WorkerStats`] that its connection tasks share through an
+//! Each worker owns one [`Totals`] that its connection tasks share through an
 //! `Rc<RefCell<..>>`: the tasks never run at the same time, so recording a delivery is a
 //! plain increment and a histogram write, with no lock and no atomic.
 
@@ -24,8 +24,10 @@ use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 use crate::message::{self, Stamp};
 use crate::opts::Arrival;
 use crate::shared::{Schedule, Shared};
-use crate::stats::{self, Seen, WorkerStats};
+use crate::stats::{Order, Seen};
 use crate::target::Target;
+use run_result::Totals;
+use run_result::histogram::record;
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -63,12 +65,12 @@ pub struct WorkerPlan {
 }
 
 /// Runs a worker to the end on the current thread and returns what it measured.
-pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<WorkerStats> {
+pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let local = LocalSet::new();
-    let stats = Rc::new(RefCell::new(WorkerStats::default()));
+    let stats = Rc::new(RefCell::new(Totals::default()));
     let plan = Rc::new(plan);
     local.block_on(&runtime, async {
         let tasks: Vec<_> = (0..plan.conns.len())
@@ -131,7 +133,7 @@ async fn connection(
     plan: Rc<WorkerPlan>,
     index: usize,
     shared: Arc<Shared>,
-    stats: Rc<RefCell<WorkerStats>>,
+    stats: Rc<RefCell<Totals>>,
 ) {
     let conn = &plan.conns[index];
     tokio::select! {
@@ -155,7 +157,7 @@ async fn connection(
     };
     {
         let mut s = stats.borrow_mut();
-        stats::record(&mut s.connect, started.elapsed().as_micros() as u64);
+        record(&mut s.connect, started.elapsed().as_micros() as u64);
         s.connected += 1;
     }
     shared.members[conn.room as usize].fetch_add(1, Ordering::AcqRel);
@@ -208,7 +210,7 @@ async fn receive_loop(
     stream: &mut SplitStream<Ws>,
     room: u32,
     shared: &Shared,
-    stats: &RefCell<WorkerStats>,
+    stats: &RefCell<Totals>,
 ) -> bool {
     let mut seen: Vec<Seen> = vec![Seen::default(); shared.senders_per_room as usize];
     let mut schedule = shared.schedule.clone();
@@ -266,7 +268,7 @@ enum Incoming {
 }
 
 /// Sorts a frame, counting close codes, errors and foreign binary frames.
-fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<WorkerStats>) -> Incoming {
+fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<Totals>) -> Incoming {
     let mut s = stats.borrow_mut();
     match frame {
         Some(Ok(Message::Text(text))) => Incoming::Text(text),
@@ -307,7 +309,7 @@ fn deliver(
     measure_start: u64,
     shared: &Shared,
     seen: &mut [Seen],
-    stats: &RefCell<WorkerStats>,
+    stats: &RefCell<Totals>,
 ) {
     let now = shared.now_us();
     let mut s = stats.borrow_mut();
@@ -327,25 +329,25 @@ fn deliver(
         return;
     }
     match seen.mark(stamp.seq) {
-        stats::Arrival::Duplicate => {
+        Order::Duplicate => {
             s.duplicates += 1;
             return;
         }
-        stats::Arrival::Reordered => s.reordered += 1,
-        stats::Arrival::InOrder => {}
+        Order::Reordered => s.reordered += 1,
+        Order::InOrder => {}
     }
     s.delivered += 1;
     shared.delivered.fetch_add(1, Ordering::Relaxed);
     let latency = now.saturating_sub(stamp.scheduled_us);
-    stats::record(&mut s.latency, latency);
-    stats::record(&mut s.latency_sent, now.saturating_sub(stamp.sent_us));
+    record(&mut s.latency, latency);
+    record(&mut s.latency_sent, now.saturating_sub(stamp.sent_us));
     let second = (now.saturating_sub(measure_start) / 1_000_000) as usize;
     let bucket = s.second(second);
     bucket.deliveries += 1;
-    stats::record(&mut bucket.latency, latency);
+    record(&mut bucket.latency, latency);
     if let Some(slot) = shared.slot(stamp.room, stamp.sender, stamp.seq) {
         if Shared::complete_one(slot) {
-            stats::record(&mut s.completion, latency);
+            record(&mut s.completion, latency);
         }
     }
 }
@@ -357,7 +359,7 @@ async fn send_loop(
     sender: u32,
     plan: SendPlan,
     shared: Arc<Shared>,
-    stats: Rc<RefCell<WorkerStats>>,
+    stats: Rc<RefCell<Totals>>,
 ) -> Option<SplitSink<Ws, Message>> {
     let mut schedule_rx = shared.schedule.clone();
     let schedule: Schedule = loop {

@@ -10,8 +10,11 @@ use hdrhistogram::serialization::Deserializer;
 use loadgen::Opts;
 
 fn schema() -> serde_json::Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.json"))
-        .expect("schema.json");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../run-result/schema.json"
+    ))
+    .expect("schema.json");
     serde_json::from_str(&text).expect("schema is JSON")
 }
 

@@ -7,85 +7,19 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
-use loadgen::result::Summary;
+pub use run_result::Metric;
+use run_result::Summary;
 
 use crate::markdown::ms;
 
-/// What a bound looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    P50,
-    P90,
-    P99,
-    P999,
-    Max,
-    CompletionP99,
-    ConnectP99,
-    Loss,
-    Duplicates,
-    Reordered,
-    CrossRoom,
-}
-
-impl Metric {
-    const ALL: [(&'static str, Metric); 11] = [
-        ("p50", Metric::P50),
-        ("p90", Metric::P90),
-        ("p99", Metric::P99),
-        ("p999", Metric::P999),
-        ("max", Metric::Max),
-        ("completion_p99", Metric::CompletionP99),
-        ("connect_p99", Metric::ConnectP99),
-        ("loss", Metric::Loss),
-        ("duplicates", Metric::Duplicates),
-        ("reordered", Metric::Reordered),
-        ("cross_room", Metric::CrossRoom),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("?", |(n, _)| n)
-    }
-
-    fn is_latency(self) -> bool {
-        matches!(
-            self,
-            Self::P50
-                | Self::P90
-                | Self::P99
-                | Self::P999
-                | Self::Max
-                | Self::CompletionP99
-                | Self::ConnectP99
-        )
-    }
-
-    pub fn of(self, s: &Summary) -> f64 {
-        match self {
-            Self::P50 => s.latency_us.p50 as f64,
-            Self::P90 => s.latency_us.p90 as f64,
-            Self::P99 => s.latency_us.p99 as f64,
-            Self::P999 => s.latency_us.p999 as f64,
-            Self::Max => s.latency_us.max as f64,
-            Self::CompletionP99 => s.completion_us.p99 as f64,
-            Self::ConnectP99 => s.connect_us.p99 as f64,
-            Self::Loss => s.loss,
-            Self::Duplicates => s.duplicates as f64,
-            Self::Reordered => s.reordered as f64,
-            Self::CrossRoom => s.cross_room as f64,
-        }
-    }
-
-    fn show(self, v: f64) -> String {
-        if self.is_latency() {
-            ms(v.round() as u64)
-        } else if self == Self::Loss {
-            format!("{:.3} %", v * 100.0)
-        } else {
-            format!("{v:.0}")
-        }
+/// How a metric's value is shown.
+fn show(metric: Metric, v: f64) -> String {
+    if metric.is_latency() {
+        ms(v.round() as u64)
+    } else if metric == Metric::Loss {
+        format!("{:.3} %", v * 100.0)
+    } else {
+        format!("{v:.0}")
     }
 }
 
@@ -108,9 +42,7 @@ pub struct Bound {
 pub enum BoundError {
     #[error("{0:?}: write METRIC=LIMIT, e.g. p99=20% or loss=0")]
     Syntax(String),
-    #[error(
-        "{0:?}: unknown metric; use p50, p90, p99, p999, max, completion_p99, connect_p99, loss, duplicates, reordered or cross_room"
-    )]
+    #[error("{0:?}: unknown metric; use one of {names}", names = Metric::names())]
     Metric(String),
     #[error("{0:?}: cannot read the limit")]
     Limit(String),
@@ -123,11 +55,7 @@ impl FromStr for Bound {
         let (name, limit) = s
             .split_once('=')
             .ok_or_else(|| BoundError::Syntax(s.into()))?;
-        let metric = Metric::ALL
-            .iter()
-            .find(|(n, _)| *n == name.trim())
-            .map(|(_, m)| *m)
-            .ok_or_else(|| BoundError::Metric(s.into()))?;
+        let metric = Metric::parse(name).ok_or_else(|| BoundError::Metric(s.into()))?;
         let limit = limit.trim();
         let number = |t: &str| {
             t.trim()
@@ -230,9 +158,9 @@ pub fn render(rows: &[Row], runs: usize) -> String {
             out,
             "| {} | {} | {} | {change} | {} | {} |",
             m.name(),
-            m.show(r.base),
-            m.show(r.new),
-            m.show(r.allowed),
+            show(m, r.base),
+            show(m, r.new),
+            show(m, r.allowed),
             if r.ok { "ok" } else { "**REGRESSION**" }
         );
     }

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use loadgen::result::{self, RampPoint, RunResult, SecondResult};
-use loadgen::stats::WorkerStats;
-use loadgen::threshold::Threshold;
+use run_result::result::{self, RampPoint, SecondResult};
+use run_result::{Parts, RunResult, Threshold, Totals};
 
 use crate::run::{LoadError, Run};
 
@@ -21,32 +20,14 @@ pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
         .ok_or_else(|| LoadError::NoVersion {
             path: "(no input)".into(),
         })?;
-    let mut stats = WorkerStats::default();
+    let mut totals = Totals::default();
     for run in runs {
-        let s = &run.result.summary;
-        let mut part = WorkerStats {
-            latency: run.histogram("latency_us")?,
-            latency_sent: run.histogram("latency_sent_us")?,
-            completion: run.histogram("completion_us")?,
-            connect: run.histogram("connect_us")?,
-            sent: s.sent,
-            expected: s.expected,
-            delivered: s.delivered,
-            duplicates: s.duplicates,
-            reordered: s.reordered,
-            cross_room: s.cross_room,
-            foreign: s.foreign,
-            connected: s.connections.established,
-            connect_failed: s.connections.failed,
-            errors: s.errors.clone(),
-            ..WorkerStats::default()
-        };
-        for (code, n) in &s.closes {
-            if let Ok(code) = code.parse() {
-                part.closes.insert(code, *n);
-            }
-        }
-        stats.merge(&part);
+        let part = Totals::from_result(&run.result).map_err(|e| LoadError::Histogram {
+            path: run.path.clone(),
+            name: e.name,
+            reason: e.reason,
+        })?;
+        totals.merge(&part);
     }
     let planned = runs
         .iter()
@@ -75,8 +56,8 @@ pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
             }
         }
     }
-    let mut merged = RunResult::assemble(result::Parts {
-        stats: &stats,
+    let mut merged = RunResult::assemble(Parts {
+        totals: &totals,
         config: result::Config {
             targets,
             ..first.config
@@ -93,7 +74,7 @@ pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
         thresholds: &thresholds,
         ramp: merge_ramp(runs),
     });
-    // The stats hold no per-second histograms: the series is merged from the files.
+    // The totals hold no per-second histograms: the series is merged from the files.
     merged.series = merge_series(runs);
     merged.tool = first.tool;
     Ok(merged)

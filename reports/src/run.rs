@@ -2,13 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
-pub use loadgen::result::RunResult;
+pub use run_result::RunResult;
 
 /// The loadgen result schema this version reads.
-pub const SCHEMA_VERSION: u32 = loadgen::result::SCHEMA_VERSION;
+pub const SCHEMA_VERSION: u32 = run_result::SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -93,21 +91,11 @@ impl Run {
             name: name.into(),
             reason,
         };
-        decode_histogram(
-            self.result
-                .histograms
-                .get(name)
-                .ok_or_else(|| fail("missing".into()))?,
-        )
-        .map_err(fail)
+        let text = self
+            .result
+            .histograms
+            .get(name)
+            .ok_or_else(|| fail("missing".into()))?;
+        run_result::histogram::decode(text).map_err(|e| fail(e.to_string()))
     }
-}
-
-pub fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|e| format!("base64: {e}"))?;
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("V2: {e:?}"))
 }

@@ -36,8 +36,8 @@ fn merging_two_halves_equals_the_whole() {
         "completion_us",
         "connect_us",
     ] {
-        let m = reports::run::decode_histogram(&merged.histograms[name]).expect("merged");
-        let w = reports::run::decode_histogram(&rw.histograms[name]).expect("whole");
+        let m = run_result::histogram::decode(&merged.histograms[name]).expect("merged");
+        let w = run_result::histogram::decode(&rw.histograms[name]).expect("whole");
         assert_eq!(m, w, "{name}");
     }
     assert_eq!(merged.thresholds, rw.thresholds);

@@ -1,32 +1,32 @@
-//! Synthetic loadgen results with known contents, built with loadgen's own result code.
+//! Synthetic loadgen results with known contents, built with the result crate's own code.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser as _;
-use loadgen::result::{self, RampPoint, RunResult};
-use loadgen::stats::{self, WorkerStats};
+use run_result::histogram::record;
+use run_result::result::{self, Arrival, RampPoint, RunResult};
+use run_result::{Parts, Threshold, Totals};
 
 /// Stats with deliveries of latency `base_us + i * step_us` for i in 0..n, spread over
 /// `seconds` seconds.
-pub fn stats(n: u64, base_us: u64, step_us: u64, seconds: usize) -> WorkerStats {
-    let mut s = WorkerStats::default();
+pub fn stats(n: u64, base_us: u64, step_us: u64, seconds: usize) -> Totals {
+    let mut s = Totals::default();
     for i in 0..n {
         let us = base_us + i * step_us;
-        stats::record(&mut s.latency, us);
-        stats::record(&mut s.latency_sent, us / 2 + 1);
+        record(&mut s.latency, us);
+        record(&mut s.latency_sent, us / 2 + 1);
         let second = (i as usize * seconds) / n.max(1) as usize;
         let bucket = s.second(second);
         bucket.deliveries += 1;
-        stats::record(&mut bucket.latency, us);
+        record(&mut bucket.latency, us);
         if i % 10 == 0 {
-            stats::record(&mut s.completion, us + 100);
+            record(&mut s.completion, us + 100);
             s.sent += 1;
             s.second(second).sends += 1;
         }
     }
     for i in 0..20 {
-        stats::record(&mut s.connect, 200 + i * 10);
+        record(&mut s.connect, 200 + i * 10);
     }
     s.delivered = n;
     s.expected = n;
@@ -35,30 +35,31 @@ pub fn stats(n: u64, base_us: u64, step_us: u64, seconds: usize) -> WorkerStats 
 }
 
 /// A complete result around `stats`, with fixed metadata so renders are reproducible.
-pub fn result(stats: &WorkerStats, thresholds: &[&str]) -> RunResult {
-    let mut args = vec![
-        "loadgen",
-        "--rooms",
-        "2",
-        "--clients",
-        "10",
-        "--duration",
-        "3s",
-    ];
-    for t in thresholds {
-        args.push("--threshold");
-        args.push(t);
-    }
-    let opts = loadgen::Opts::try_parse_from(args).expect("flags");
-    RunResult::assemble(result::Parts {
-        stats,
-        config: result::config(
-            &opts,
-            &["http://127.0.0.1:8000".into()],
-            false,
-            &["127.0.0.1".into()],
-            2,
-        ),
+pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
+    let thresholds: Vec<Threshold> = thresholds
+        .iter()
+        .map(|t| t.parse().expect("a valid threshold"))
+        .collect();
+    RunResult::assemble(Parts {
+        totals: stats,
+        // As `loadgen --rooms 2 --clients 10 --duration 3s` records it.
+        config: result::Config {
+            targets: vec!["http://127.0.0.1:8000".into()],
+            embedded_server: false,
+            rooms: 2,
+            clients: 10,
+            senders: 1,
+            rate: 10.0,
+            arrival: Arrival::Fixed,
+            duration_s: 3.0,
+            warmup_s: 2.0,
+            settle_s: 2.0,
+            connect_rate: 2000.0,
+            size: 64,
+            seed: 1,
+            source_ips: vec!["127.0.0.1".into()],
+            workers: 2,
+        },
         machine: result::Machine {
             hostname: "test".into(),
             os: "linux".into(),
@@ -69,7 +70,7 @@ pub fn result(stats: &WorkerStats, thresholds: &[&str]) -> RunResult {
         interrupted: false,
         planned: 20,
         measured_s: 3.0,
-        thresholds: &opts.thresholds,
+        thresholds: &thresholds,
         ramp: vec![
             RampPoint {
                 ms: 0,

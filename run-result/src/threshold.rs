@@ -3,31 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// What a threshold looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    /// Fan-out latency percentile (from the scheduled send time), in microseconds.
-    Latency(Percentile),
-    ConnectP99,
-    CompletionP99,
-    /// Missing deliveries over expected, a ratio.
-    Loss,
-    Missing,
-    Duplicates,
-    Reordered,
-    CrossRoom,
-    /// Connection failures, errors and abnormal closes, a count.
-    Errors,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Percentile {
-    P50,
-    P90,
-    P99,
-    P999,
-    Max,
-}
+use crate::metric::Metric;
+use crate::result::Summary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -50,10 +27,7 @@ pub struct Threshold {
 pub enum ThresholdError {
     #[error("{0:?}: write METRIC<VALUE, METRIC<=VALUE or METRIC=VALUE, e.g. p99<25ms or loss=0")]
     Syntax(String),
-    #[error(
-        "{0:?}: unknown metric; use p50, p90, p99, p999, max, connect_p99, completion_p99, \
-         loss, missing, duplicates, reordered, cross_room or errors"
-    )]
+    #[error("{0:?}: unknown metric; use one of {names}", names = Metric::names())]
     Metric(String),
     #[error("{0:?}: a latency needs a unit, e.g. 25ms, 500us or 1s")]
     Unit(String),
@@ -75,25 +49,10 @@ impl FromStr for Threshold {
         } else {
             return Err(ThresholdError::Syntax(s.into()));
         };
-        let metric = match name.trim() {
-            "p50" => Metric::Latency(Percentile::P50),
-            "p90" => Metric::Latency(Percentile::P90),
-            "p99" => Metric::Latency(Percentile::P99),
-            "p999" => Metric::Latency(Percentile::P999),
-            "max" => Metric::Latency(Percentile::Max),
-            "connect_p99" => Metric::ConnectP99,
-            "completion_p99" => Metric::CompletionP99,
-            "loss" => Metric::Loss,
-            "missing" => Metric::Missing,
-            "duplicates" => Metric::Duplicates,
-            "reordered" => Metric::Reordered,
-            "cross_room" => Metric::CrossRoom,
-            "errors" => Metric::Errors,
-            _ => return Err(ThresholdError::Metric(s.into())),
-        };
+        let metric = Metric::parse(name).ok_or_else(|| ThresholdError::Metric(s.into()))?;
         let value = value.trim();
         let bound = match metric {
-            Metric::Latency(_) | Metric::ConnectP99 | Metric::CompletionP99 => {
+            m if m.is_latency() => {
                 if value.chars().all(|c| c.is_ascii_digit() || c == '.') && value != "0" {
                     return Err(ThresholdError::Unit(s.into()));
                 }
@@ -126,6 +85,16 @@ impl FromStr for Threshold {
 }
 
 impl Threshold {
+    /// Evaluates the threshold on `summary`.
+    pub fn check(&self, summary: &Summary) -> crate::result::ThresholdResult {
+        let actual = self.metric.of(summary);
+        crate::result::ThresholdResult {
+            threshold: self.text.clone(),
+            actual,
+            passed: self.holds(actual),
+        }
+    }
+
     pub fn holds(&self, actual: f64) -> bool {
         match self.op {
             Op::Lt => actual < self.bound,
@@ -148,10 +117,7 @@ mod tests {
     #[test]
     fn parses_the_documented_forms() {
         let t: Threshold = "p99<25ms".parse().expect("valid");
-        assert_eq!(
-            (t.metric, t.op, t.bound),
-            (Metric::Latency(Percentile::P99), Op::Lt, 25_000.0)
-        );
+        assert_eq!((t.metric, t.op, t.bound), (Metric::P99, Op::Lt, 25_000.0));
         let t: Threshold = "loss<0.1%".parse().expect("valid");
         assert!((t.bound - 0.001).abs() < 1e-12);
         let t: Threshold = "loss=0".parse().expect("valid");

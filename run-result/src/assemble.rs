@@ -1,0 +1,123 @@
+//! Totals into a result: the summary, the per-second series, the thresholds and the encoded
+//! histograms are all derived from one [`Totals`], by loadgen and by `reports merge` alike.
+
+use crate::histogram;
+use crate::result::{
+    Config, Connections, Latency, Machine, RampPoint, RunResult, SCHEMA_VERSION, SecondResult,
+    Summary, ThresholdResult, Tool,
+};
+use crate::threshold::Threshold;
+use crate::totals::Totals;
+
+/// What a result is made of, besides the measurements themselves.
+#[derive(Debug)]
+pub struct Parts<'a> {
+    pub totals: &'a Totals,
+    pub config: Config,
+    pub machine: Machine,
+    pub started_at: String,
+    pub interrupted: bool,
+    /// Connections planned.
+    pub planned: u64,
+    pub measured_s: f64,
+    pub thresholds: &'a [Threshold],
+    pub ramp: Vec<RampPoint>,
+}
+
+impl RunResult {
+    /// The result of `parts.totals`: summary, thresholds, series and histograms all derived
+    /// from the one set of totals.
+    pub fn assemble(parts: Parts<'_>) -> Self {
+        let totals = parts.totals;
+        let summary = Summary::from_totals(totals, parts.planned, parts.measured_s);
+        let histograms = [
+            ("latency_us", &totals.latency),
+            ("latency_sent_us", &totals.latency_sent),
+            ("completion_us", &totals.completion),
+            ("connect_us", &totals.connect),
+        ]
+        .into_iter()
+        .map(|(name, h)| (name.to_owned(), histogram::encode(h)))
+        .collect();
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "loadgen".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            started_at: parts.started_at,
+            interrupted: parts.interrupted,
+            config: parts.config,
+            machine: parts.machine,
+            thresholds: check_thresholds(&summary, parts.thresholds),
+            summary,
+            series: series(totals),
+            ramp: parts.ramp,
+            histograms,
+        }
+    }
+}
+
+impl Summary {
+    pub fn from_totals(t: &Totals, planned: u64, measured_s: f64) -> Self {
+        let missing = t.expected.saturating_sub(t.delivered);
+        Self {
+            connections: Connections {
+                planned,
+                established: t.connected,
+                failed: t.connect_failed,
+            },
+            sent: t.sent,
+            expected: t.expected,
+            delivered: t.delivered,
+            missing,
+            loss: if t.expected == 0 {
+                0.0
+            } else {
+                missing as f64 / t.expected as f64
+            },
+            duplicates: t.duplicates,
+            reordered: t.reordered,
+            cross_room: t.cross_room,
+            foreign: t.foreign,
+            completed_messages: t.completion.len(),
+            measured_s,
+            deliveries_per_s: if measured_s > 0.0 {
+                t.delivered as f64 / measured_s
+            } else {
+                0.0
+            },
+            latency_us: Latency::of(&t.latency),
+            latency_sent_us: Latency::of(&t.latency_sent),
+            completion_us: Latency::of(&t.completion),
+            connect_us: Latency::of(&t.connect),
+            closes: t
+                .closes
+                .iter()
+                .map(|(code, n)| (code.to_string(), *n))
+                .collect(),
+            errors: t.errors.clone(),
+        }
+    }
+}
+
+pub fn check_thresholds(summary: &Summary, thresholds: &[Threshold]) -> Vec<ThresholdResult> {
+    thresholds.iter().map(|t| t.check(summary)).collect()
+}
+
+/// The per-second series of `totals`.
+pub fn series(totals: &Totals) -> Vec<SecondResult> {
+    totals
+        .series
+        .iter()
+        .enumerate()
+        .map(|(second, s)| SecondResult {
+            second,
+            sends: s.sends,
+            deliveries: s.deliveries,
+            p50_us: s.latency.value_at_quantile(0.5),
+            p99_us: s.latency.value_at_quantile(0.99),
+            max_us: s.latency.max(),
+        })
+        .collect()
+}

@@ -1,0 +1,23 @@
+//! The result of a loadgen run, as loadgen writes it (`--json`) and `reports` reads, merges
+//! and compares it: one owner for the format, so neither side imports the other's internals.
+//! No I/O beyond serde. The JSON Schema is `run-result/schema.json`.
+//!
+//! - [`result`]: the result's types and [`SCHEMA_VERSION`].
+//! - [`totals`]: the mergeable totals (histograms, counters, per-second series) a result is
+//!   assembled from, and rebuilt from to merge results exactly.
+//! - [`assemble`]: totals into a result: summary, series, thresholds, encoded histograms.
+//! - [`histogram`]: the histogram bounds and the HdrHistogram V2 + base64 encoding.
+//! - [`metric`]: the one metric vocabulary; [`threshold`]: `--threshold` conditions over it.
+
+pub mod assemble;
+pub mod histogram;
+pub mod metric;
+pub mod result;
+pub mod threshold;
+pub mod totals;
+
+pub use assemble::Parts;
+pub use metric::Metric;
+pub use result::{RunResult, SCHEMA_VERSION, Summary};
+pub use threshold::Threshold;
+pub use totals::Totals;

@@ -1,0 +1,167 @@
+//! The result's types: what `loadgen --json` writes, described by `run-result/schema.json`.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// How sends are spaced in time (`--arrival`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced.
+    Fixed,
+    /// Exponential gaps (a Poisson process) with the same mean.
+    Poisson,
+}
+
+/// Bumped whenever a field changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub started_at: String,
+    /// True when Ctrl-C ended the run early: the figures cover only what ran.
+    pub interrupted: bool,
+    pub config: Config,
+    pub machine: Machine,
+    pub summary: Summary,
+    pub thresholds: Vec<ThresholdResult>,
+    pub series: Vec<SecondResult>,
+    /// Connections established during the ramp-up, sampled every 100 ms.
+    pub ramp: Vec<RampPoint>,
+    /// Every histogram in the HdrHistogram V2 compressed format, base64: merge runs exactly.
+    pub histograms: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub targets: Vec<String>,
+    /// True when the targets are the embedded reference server.
+    pub embedded_server: bool,
+    pub rooms: u32,
+    pub clients: u32,
+    pub senders: u32,
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub settle_s: f64,
+    pub connect_rate: f64,
+    pub size: usize,
+    pub seed: u64,
+    pub source_ips: Vec<String>,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub hostname: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connections {
+    pub planned: u64,
+    pub established: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Latency {
+    /// The figures of one histogram.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        Self {
+            count: h.len(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub connections: Connections,
+    /// Measured messages sent (warm-up excluded).
+    pub sent: u64,
+    /// Sum over sent messages of the members present when each was sent.
+    pub expected: u64,
+    /// Distinct deliveries of measured messages to members of their own room.
+    pub delivered: u64,
+    /// Expected deliveries that had not arrived when the settle time ended.
+    pub missing: u64,
+    /// `missing / expected`.
+    pub loss: f64,
+    pub duplicates: u64,
+    /// Deliveries that arrived after a later message of the same sender.
+    pub reordered: u64,
+    /// Deliveries of another room's message.
+    pub cross_room: u64,
+    /// Frames without a loadgen stamp.
+    pub foreign: u64,
+    /// Messages every member present received.
+    pub completed_messages: u64,
+    pub measured_s: f64,
+    pub deliveries_per_s: f64,
+    /// Fan-out latency from the scheduled send time (free of coordinated omission).
+    pub latency_us: Latency,
+    /// Fan-out latency from the actual send time.
+    pub latency_sent_us: Latency,
+    /// Scheduled send until the last member present had the message.
+    pub completion_us: Latency,
+    pub connect_us: Latency,
+    /// Close frames the server sent, by code.
+    pub closes: BTreeMap<String, u64>,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub threshold: String,
+    pub actual: f64,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondResult {
+    pub second: usize,
+    pub sends: u64,
+    pub deliveries: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RampPoint {
+    /// Milliseconds since the run's clock started.
+    pub ms: u64,
+    pub connected: u64,
+    pub failed: u64,
+}

@@ -1,0 +1,206 @@
+//! The mergeable totals of a run: histograms are added, counters summed, seconds aligned, so
+//! the totals of several workers (or of several saved results) merge exactly.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use crate::histogram::{self, DecodeError};
+use crate::result::RunResult;
+
+/// One second of the measured run.
+#[derive(Debug, Clone)]
+pub struct Second {
+    pub sends: u64,
+    pub deliveries: u64,
+    pub latency: Histogram<u64>,
+}
+
+impl Second {
+    fn new() -> Self {
+        Self {
+            sends: 0,
+            deliveries: 0,
+            latency: histogram::new(),
+        }
+    }
+}
+
+/// Everything measured: one per loadgen worker while it runs, merged into one at the end,
+/// and rebuilt from saved results to merge them ([`Totals::from_result`]).
+#[derive(Debug, Clone)]
+pub struct Totals {
+    /// Fan-out latency of each delivery, from the scheduled send time.
+    pub latency: Histogram<u64>,
+    /// Fan-out latency of each delivery, from the actual send time.
+    pub latency_sent: Histogram<u64>,
+    /// Per message: scheduled send until the last member present had it.
+    pub completion: Histogram<u64>,
+    /// TCP connect plus WebSocket handshake.
+    pub connect: Histogram<u64>,
+    pub sent: u64,
+    pub expected: u64,
+    pub delivered: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    pub cross_room: u64,
+    /// Frames that carried no loadgen stamp.
+    pub foreign: u64,
+    pub connected: u64,
+    pub connect_failed: u64,
+    /// Close codes the server sent, by code.
+    pub closes: BTreeMap<u16, u64>,
+    /// Errors, by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Per second of the measured run.
+    pub series: Vec<Second>,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Self {
+            latency: histogram::new(),
+            latency_sent: histogram::new(),
+            completion: histogram::new(),
+            connect: histogram::new(),
+            sent: 0,
+            expected: 0,
+            delivered: 0,
+            duplicates: 0,
+            reordered: 0,
+            cross_room: 0,
+            foreign: 0,
+            connected: 0,
+            connect_failed: 0,
+            closes: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            series: Vec::new(),
+        }
+    }
+}
+
+impl Totals {
+    /// The bucket for second `s` of the measured run.
+    pub fn second(&mut self, s: usize) -> &mut Second {
+        if self.series.len() <= s {
+            self.series.resize_with(s + 1, Second::new);
+        }
+        &mut self.series[s]
+    }
+
+    pub fn error(&mut self, kind: impl Into<String>) {
+        *self.errors.entry(kind.into()).or_default() += 1;
+    }
+
+    pub fn closed(&mut self, code: u16) {
+        *self.closes.entry(code).or_default() += 1;
+    }
+
+    /// Adds `other` into `self`: histograms added, counters summed, seconds aligned.
+    pub fn merge(&mut self, other: &Self) {
+        let add = |a: &mut Histogram<u64>, b: &Histogram<u64>| {
+            // Same bounds everywhere, so adding cannot fail.
+            let _ = a.add(b);
+        };
+        add(&mut self.latency, &other.latency);
+        add(&mut self.latency_sent, &other.latency_sent);
+        add(&mut self.completion, &other.completion);
+        add(&mut self.connect, &other.connect);
+        self.sent += other.sent;
+        self.expected += other.expected;
+        self.delivered += other.delivered;
+        self.duplicates += other.duplicates;
+        self.reordered += other.reordered;
+        self.cross_room += other.cross_room;
+        self.foreign += other.foreign;
+        self.connected += other.connected;
+        self.connect_failed += other.connect_failed;
+        for (code, n) in &other.closes {
+            *self.closes.entry(*code).or_default() += n;
+        }
+        for (kind, n) in &other.errors {
+            *self.errors.entry(kind.clone()).or_default() += n;
+        }
+        for (s, second) in other.series.iter().enumerate() {
+            let mine = self.second(s);
+            mine.sends += second.sends;
+            mine.deliveries += second.deliveries;
+            add(&mut mine.latency, &second.latency);
+        }
+    }
+}
+
+/// A saved result whose histograms cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("histogram {name}: {reason}")]
+pub struct FromResultError {
+    pub name: String,
+    pub reason: String,
+}
+
+impl Totals {
+    /// The totals a saved result was assembled from, as far as the file holds them: every
+    /// histogram and counter exactly; the per-second series is not rebuilt (the file holds no
+    /// per-second histograms).
+    pub fn from_result(result: &RunResult) -> Result<Self, FromResultError> {
+        let decode = |name: &str| {
+            let fail = |reason: String| FromResultError {
+                name: name.into(),
+                reason,
+            };
+            let text = result
+                .histograms
+                .get(name)
+                .ok_or_else(|| fail("missing".into()))?;
+            histogram::decode(text).map_err(|e: DecodeError| fail(e.to_string()))
+        };
+        let s = &result.summary;
+        let mut totals = Self {
+            latency: decode("latency_us")?,
+            latency_sent: decode("latency_sent_us")?,
+            completion: decode("completion_us")?,
+            connect: decode("connect_us")?,
+            sent: s.sent,
+            expected: s.expected,
+            delivered: s.delivered,
+            duplicates: s.duplicates,
+            reordered: s.reordered,
+            cross_room: s.cross_room,
+            foreign: s.foreign,
+            connected: s.connections.established,
+            connect_failed: s.connections.failed,
+            errors: s.errors.clone(),
+            ..Self::default()
+        };
+        for (code, n) in &s.closes {
+            if let Ok(code) = code.parse() {
+                totals.closes.insert(code, *n);
+            }
+        }
+        Ok(totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::histogram::record;
+
+    #[test]
+    fn merge_adds_everything() {
+        let mut a = Totals::default();
+        let mut b = Totals::default();
+        record(&mut a.latency, 100);
+        record(&mut b.latency, 300);
+        a.delivered = 1;
+        b.delivered = 2;
+        b.second(3).deliveries = 5;
+        b.closed(1013);
+        a.merge(&b);
+        assert_eq!(a.latency.len(), 2);
+        assert_eq!(a.delivered, 3);
+        assert_eq!(a.series.len(), 4);
+        assert_eq!(a.series[3].deliveries, 5);
+        assert_eq!(a.closes[&1013], 1);
+    }
+}
