@@ -4,11 +4,16 @@
 //! `cargo run --release -p loadgen -- --rooms 100 --clients 50` runs against the embedded
 //! reference server; `--target http://host:port` against any backend.
 //!
-//! - [`opts`]: the flags. [`run`]: the coordinator. `worker`: connections on worker threads.
-//! - [`message`]: the stamp carried in each message. [`stats`]: per-worker histograms.
-//! - [`result`]: its config and machine in the JSON result (the format itself is the
-//!   `run-result` crate, `run-result/schema.json`). [`summary`]: the printed table.
-//! - [`target`]: URLs and source addresses. `--threshold` conditions are `run_result::threshold`.
+//! - [`opts`]: the flags.
+//! - [`run`]: the coordinator: plan, connect, warm up, measure, settle, assemble.
+//! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals.
+//! - `shared`: the atomics the coordinator and the workers share.
+//! - [`message`]: the stamp carried in each message and its fast parse.
+//! - [`stats`]: which sequence numbers a receiver has seen (duplicates, reordering).
+//! - [`result`]: the run's config and machine in the result (the format itself, totals and
+//!   thresholds are the `run-result` crate).
+//! - [`summary`]: the printed table. `progress`: the progress bars.
+//! - [`target`]: URLs and source addresses. [`embedded`]: the in-process reference server.
 
 pub mod embedded;
 pub mod message;
