@@ -5,12 +5,14 @@
 //!
 //! - [`case`]: what a case is, its level and verdicts. [`cases`]: every case, by section.
 //! - [`runner`]: selection by profile and ID, concurrent runs. [`report`]: table, JUnit, JSON.
+//! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
 //! - [`known`]: `--known-failures`, upstream bugs graded KNOWN instead of FAIL.
 //! - [`wire`]: the suite's own WebSocket and HTTP client, independent of the server's code.
 //! - [`target`]: which backend. [`model`]: model-based testing with proptest.
 
 pub mod case;
 pub mod cases;
+pub mod cli;
 pub mod known;
 pub mod model;
 pub mod report;

@@ -4,10 +4,12 @@
 //! charts) and one `.hgrm` file per histogram; `reports compare BASE.json NEW.json ...` gates a
 //! build on regressions; `reports merge A.json B.json -o ALL.json` merges shards exactly.
 //!
+//! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
 //! - [`run`]: reading results. [`markdown`], [`html`], [`charts`], [`hgrm`]: the outputs.
 //! - [`compare`]: bounds and the baseline gate. [`merge`]: shards into one result.
 
 pub mod charts;
+pub mod cli;
 pub mod compare;
 pub mod hgrm;
 pub mod html;

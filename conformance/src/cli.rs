@@ -1,0 +1,164 @@
+//! The command line: `Opts` and [`run`], in the library so tests can drive the CLI in-process;
+//! `main.rs` only parses and exits.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::cases;
+use crate::known::KnownFailures;
+use crate::report::SuiteReport;
+use crate::runner::{self, Profile};
+use crate::target::Target;
+
+/// Grade a /ws/chat/<room>/ backend against PROTOCOL.md.
+///
+/// With neither --target nor CHAT_TARGET, the reference server is started in-process.
+#[derive(Debug, Parser)]
+#[command(name = "conformance", version, about)]
+pub struct Opts {
+    /// The backend's base URL (http://host:port or ws://host:port). Repeatable (or
+    /// comma-separated in the variable): the members of every room are spread over the nodes,
+    /// so a cluster is graded as one backend.
+    #[arg(long = "target", env = "CHAT_TARGET", value_delimiter = ',')]
+    pub targets: Vec<String>,
+    /// Where the WebSockets are, when not at the target itself.
+    #[arg(long)]
+    pub ws_url: Option<String>,
+    /// Which levels to grade.
+    #[arg(long, value_enum, default_value_t = Profile::Core)]
+    pub profile: Profile,
+    /// Run only these cases: an ID (rooms.refused) or a section (rooms). Repeatable.
+    #[arg(long = "case", value_name = "ID-or-section")]
+    pub cases: Vec<String>,
+    /// List the cases of the profile and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Longest single wait for the backend, in milliseconds.
+    #[arg(long, default_value_t = crate::DEFAULT_TIMEOUT.as_millis() as u64)]
+    pub timeout: u64,
+    /// How long to listen to be sure nothing more arrives, in milliseconds.
+    #[arg(long, default_value_t = crate::DEFAULT_SETTLE.as_millis() as u64)]
+    pub settle: u64,
+    /// An Origin header to send with every handshake.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Random programs for the model-based case.
+    #[arg(long, default_value_t = crate::DEFAULT_MODEL_CASES)]
+    pub model_cases: u32,
+    /// Cases run at once.
+    #[arg(long, default_value_t = 8)]
+    pub parallel: usize,
+    /// Known upstream failures (TOML: case, backend, reason, links): a listed case that FAILs
+    /// against --backend is KNOWN, not a failure; one that passes is flagged.
+    #[arg(long, value_name = "FILE", requires = "backend")]
+    pub known_failures: Option<PathBuf>,
+    /// The name of the backend under test, as --known-failures entries name it.
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report here (`-` for stdout).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Runs the suite as the command line asks; the exit code is 0, or 1 on any FAIL.
+pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
+    let all = cases::all();
+    for filter in &opts.cases {
+        let known = all.iter().any(|c| c.matches(filter));
+        if !known {
+            anyhow::bail!("no case or section named {filter:?} (see --list)");
+        }
+    }
+    let known = match &opts.known_failures {
+        Some(path) => Some(KnownFailures::load(
+            path,
+            &all.iter().map(|c| c.id).collect::<Vec<_>>(),
+        )?),
+        None => None,
+    };
+    let selected = runner::select(&all, opts.profile, &opts.cases);
+    if opts.list {
+        for c in &selected {
+            println!(
+                "{:<36} {:<9} {}",
+                c.id,
+                format!("{:?}", c.level).to_lowercase(),
+                c.description
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if selected.is_empty() {
+        anyhow::bail!(
+            "no case of the {:?} profile matches {:?}",
+            opts.profile,
+            opts.cases
+        );
+    }
+
+    let (targets, _server) = if opts.targets.is_empty() {
+        let server = reference_server::spawn(reference_server::Config::local())
+            .await
+            .context("start the in-process reference server")?;
+        let mut t = Target::parse(&server.http_url())?;
+        t.label = format!("{} (in-process reference server)", t.label);
+        (vec![t], Some(server))
+    } else {
+        let targets = opts
+            .targets
+            .iter()
+            .map(|u| Target::parse(u.trim()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (targets, None)
+    };
+    let targets = match &opts.ws_url {
+        Some(ws) if targets.len() == 1 => vec![targets[0].with_ws_url(ws)?],
+        Some(_) => anyhow::bail!("--ws-url goes with a single --target"),
+        None => targets,
+    };
+    let label = targets
+        .iter()
+        .map(|t| t.label.clone())
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let mut ctx = crate::context(
+        &targets,
+        Duration::from_millis(opts.timeout),
+        Duration::from_millis(opts.settle),
+        opts.origin.clone(),
+    );
+    ctx.model_cases = opts.model_cases;
+
+    let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
+    let known_passing = match (&known, &opts.backend) {
+        (Some(known), Some(backend)) => known.apply(backend, &mut reports),
+        _ => Vec::new(),
+    };
+    let suite = SuiteReport::new(label, opts.profile, reports).with_known_passing(known_passing);
+    let json = serde_json::to_string_pretty(&suite)?;
+    if opts.json.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+        eprint!("{}", suite.table());
+        println!("{json}");
+    } else {
+        print!("{}", suite.table());
+        if let Some(path) = &opts.json {
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("write {}", path.display()))?;
+        }
+    }
+    if let Some(path) = &opts.junit {
+        std::fs::write(path, suite.junit()).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(if suite.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
