@@ -17,15 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use protocol::RoomName;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::queue::{QueueReceiver, QueueSender, Refused, queue};
 
-/// One encoded broadcast frame. Cloning shares the bytes: a message is encoded once.
-pub type Frame = Utf8Bytes;
+pub use crate::queue::Frame;
 
 /// The receiving end a session drains.
 pub type FrameReceiver = QueueReceiver;

@@ -5,7 +5,7 @@
 //! <http://127.0.0.1:8000/chat/>.
 //!
 //! - [`config`]: flags and environment variables; [`origin`]: `--allowed-origin` entries.
-//! - [`server`]: binding, routing, shutdown.
+//! - [`server`]: binding, routing, shutdown; `state`: what handlers and sessions share.
 //! - `listener`: accepting and serving HTTP with the handshake timeout and pending limit.
 //! - `upgrade`: the WebSocket handshake and its refusals.
 //! - `session`: one member's connection; `outbox`: its writing half.
@@ -33,6 +33,7 @@ pub mod redis_layer;
 pub mod server;
 mod session;
 mod spawn;
+mod state;
 mod upgrade;
 
 pub use config::{Config, ConfigError, LayerFormat, LogFormat};

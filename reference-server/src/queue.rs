@@ -5,7 +5,7 @@
 //! inside the bound too). A frame is refused when the member already holds charges and the
 //! frame would take them over `--queue-bytes` (a member with nothing queued always takes one
 //! frame, so one large message cannot evict a reader), or when the global
-//! [`MemoryBudget`] cannot take it. A refusal evicts the member (see [`crate::fanout`]); it is
+//! [`MemoryBudget`] cannot take it. A refusal evicts the member (the room removes it); it is
 //! never a silent skip. A burst of small messages costs little: 1,100 messages of 50 bytes are
 //! about 140 KiB of charges.
 
@@ -15,8 +15,12 @@ use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
 use crate::budget::MemoryBudget;
-use crate::fanout::Frame;
+
+/// One encoded broadcast frame. Cloning shares the bytes: a message is encoded once.
+pub type Frame = Utf8Bytes;
 
 /// What a queued frame costs beyond its bytes: the channel slot, the shared-bytes handle and
 /// the write codec's frame header, rounded up.

@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -30,7 +29,7 @@ use crate::listener::{HttpContext, PendingSet, accept_loop};
 use crate::metrics::Metrics;
 use crate::origin::Origin;
 use crate::redis_layer::RedisLayer;
-use crate::session::SessionContext;
+use crate::state::AppState;
 use crate::{pages, upgrade};
 
 /// Per-connection read buffer. tungstenite's default is 128 KiB, which alone would be eight
@@ -42,49 +41,6 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// The codec's write buffer never holds more than a batch being written plus one frame and a
 /// pong (the outbox waits for a flush before feeding more); this makes that a hard bound.
 const WRITE_BUFFER_SLACK: usize = 1024;
-/// How long a session waits for its close frame to be written and answered.
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
-
-/// Everything a request handler needs; cheap to clone.
-#[derive(Debug, Clone)]
-pub(crate) struct AppState {
-    pub(crate) config: Arc<Config>,
-    pub(crate) layer: Arc<dyn ChannelLayer>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) budget: Arc<MemoryBudget>,
-    pub(crate) origins: Arc<Vec<Origin>>,
-    pub(crate) permits: Arc<Semaphore>,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) tracker: TaskTracker,
-    pub(crate) ws_config: WebSocketConfig,
-}
-
-impl AppState {
-    pub(crate) fn origin_allowed(&self, origin: Option<&HeaderValue>) -> bool {
-        if self.origins.is_empty() {
-            return true;
-        }
-        origin
-            .and_then(|o| o.to_str().ok())
-            .and_then(Origin::from_header)
-            .is_some_and(|o| self.origins.contains(&o))
-    }
-
-    pub(crate) fn session_context(&self) -> SessionContext {
-        SessionContext {
-            layer: Arc::clone(&self.layer),
-            metrics: Arc::clone(&self.metrics),
-            budget: Arc::clone(&self.budget),
-            limits: self.config.limits(),
-            queue_bytes: self.config.queue_bytes,
-            ping_interval: self.config.ping_interval,
-            ping_timeout: self.config.ping_timeout,
-            close_wait: CLOSE_WAIT.min(self.config.shutdown_grace),
-            shutdown: self.shutdown.clone(),
-        }
-    }
-}
-
 /// A bound server, ready to run.
 #[derive(Debug)]
 pub struct Server {

@@ -19,8 +19,8 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::budget::{InboundMeter, Metered};
 use crate::pages;
-use crate::server::AppState;
 use crate::session;
+use crate::state::AppState;
 
 /// True when the request asks for a WebSocket (`Connection: upgrade` + `Upgrade: websocket`).
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
