@@ -9,27 +9,25 @@
 //! - `listener`: accepting and serving HTTP with the handshake timeout and pending limit.
 //! - `upgrade`: the WebSocket handshake and its refusals.
 //! - `session`: one member's connection; `outbox`: its writing half.
-//! - [`fanout`]: rooms, members; the [`fanout::ChannelLayer`] interface.
+//! - [`rooms`]: rooms and their local members, one order per room.
 //! - [`queue`]: a member's outgoing queue, bounded in bytes.
 //! - [`budget`]: the global memory budget over queues and half-received messages.
-//! - [`redis_layer`]: rooms across server processes over Redis pub/sub (`--layer redis://..`).
-//! - [`channels_layer`], [`channels_codec`]: the same in Django's channels_redis format.
+//! - [`layer`]: the [`layer::RoomLayer`] interface and its three layers: in-process, Redis
+//!   pub/sub (`native`), Django's channels_redis format (`channels`, `channels_codec`).
 //! - `pages`: the tutorial's two HTML pages.
 //! - [`metrics`]: the Prometheus counters.
 //! - [`spawn`]: a running server for tests and for tools that embed it.
 
 pub mod budget;
-pub mod channels_codec;
-pub mod channels_layer;
 pub mod config;
-pub mod fanout;
+pub mod layer;
 mod listener;
 pub mod metrics;
 pub mod origin;
 mod outbox;
 mod pages;
 pub mod queue;
-pub mod redis_layer;
+pub mod rooms;
 pub mod server;
 mod session;
 mod spawn;

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use futures_util::{Sink, SinkExt};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::fanout::FrameReceiver;
+use crate::rooms::FrameReceiver;
 
 /// Frames written per flush at most, so the session gets back to its other branches.
 pub(crate) const MAX_BATCH: u64 = 64;

@@ -22,13 +22,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::budget::MemoryBudget;
-use crate::channels_layer::ChannelsLayer;
-use crate::config::{Config, LayerFormat};
-use crate::fanout::{ChannelLayer, LocalLayer};
+use crate::config::Config;
+use crate::layer;
 use crate::listener::{HttpContext, PendingSet, accept_loop};
 use crate::metrics::Metrics;
 use crate::origin::Origin;
-use crate::redis_layer::RedisLayer;
 use crate::state::AppState;
 use crate::{pages, upgrade};
 
@@ -67,28 +65,7 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
-        let layer: Arc<dyn ChannelLayer> = match &config.layer {
-            None => Arc::new(LocalLayer::new(Arc::clone(&metrics))),
-            Some(urls) if urls.starts_with("redis://") => match config.layer_format {
-                LayerFormat::Native if urls.contains(',') => {
-                    anyhow::bail!("--layer: several Redis hosts need --layer-format channels")
-                }
-                LayerFormat::Native => Arc::new(RedisLayer::start(
-                    urls,
-                    config.redis_prefix.clone(),
-                    Arc::clone(&metrics),
-                    &tracker,
-                    shutdown.clone(),
-                )?),
-                LayerFormat::Channels => Arc::new(ChannelsLayer::start(
-                    &urls.split(',').map(str::trim).collect::<Vec<_>>(),
-                    Arc::clone(&metrics),
-                    &tracker,
-                    shutdown.clone(),
-                )?),
-            },
-            Some(other) => anyhow::bail!("--layer {other}: only redis://host:port is supported"),
-        };
+        let layer = layer::start(&config, &metrics, &tracker, &shutdown)?;
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
             .write_buffer_size(WRITE_BUFFER_BYTES)

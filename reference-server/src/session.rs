@@ -23,10 +23,11 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{InboundMeter, MemoryBudget};
-use crate::fanout::{ChannelLayer, FrameReceiver, Member, Membership};
+use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, WriteError};
 use crate::queue::Refused;
+use crate::rooms::{FrameReceiver, Member, Membership};
 
 /// Close code for a connection that ended without a close frame (RFC 6455 7.1.5); counted,
 /// never sent.
@@ -35,7 +36,7 @@ const ABNORMAL: u16 = 1006;
 /// What a session needs from the server.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionContext {
-    pub(crate) layer: Arc<dyn ChannelLayer>,
+    pub(crate) layer: Arc<dyn RoomLayer>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) budget: Arc<MemoryBudget>,
     pub(crate) limits: Limits,
@@ -65,7 +66,7 @@ enum End {
 /// queue and gives the slot back when dropped, however the session ends, panics included.
 #[derive(Debug)]
 pub(crate) struct Joined {
-    layer: Arc<dyn ChannelLayer>,
+    layer: Arc<dyn RoomLayer>,
     metrics: Arc<Metrics>,
     membership: Membership,
     queue: FrameReceiver,

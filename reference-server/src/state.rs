@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::budget::MemoryBudget;
 use crate::config::Config;
-use crate::fanout::ChannelLayer;
+use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
 use crate::origin::Origin;
 use crate::session::SessionContext;
@@ -25,7 +25,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
-    pub(crate) layer: Arc<dyn ChannelLayer>,
+    pub(crate) layer: Arc<dyn RoomLayer>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) budget: Arc<MemoryBudget>,
     pub(crate) origins: Arc<Vec<Origin>>,

@@ -180,7 +180,7 @@ async fn sharded_over_two_hosts_like_channels_redis() {
         // The group lives on the host channels_redis would pick, and only there.
         let group = format!("asgi:group:chat_{name}");
         let zcard = format!("*2\r\n$5\r\nZCARD\r\n${}\r\n{group}\r\n", group.len());
-        let shard = reference_server::channels_layer::consistent_hash(&format!("chat_{name}"), 2);
+        let shard = reference_server::layer::channels::consistent_hash(&format!("chat_{name}"), 2);
         let (home, other) = if shard == 0 { (&a, &b) } else { (&b, &a) };
         assert_eq!(
             home.command(zcard.as_bytes()).await.as_deref(),

@@ -31,8 +31,9 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::fanout::{ChannelLayer, Frame, Member, Membership, ReadyFuture, Rooms};
+use crate::layer::{ReadyFuture, RoomLayer};
 use crate::metrics::Metrics;
+use crate::rooms::{Frame, Member, Membership, Rooms};
 
 /// Frames waiting for the publisher task.
 const PUBLISH_QUEUE: usize = 65_536;
@@ -55,7 +56,7 @@ enum Command {
 
 /// The Redis layer (see the module documentation).
 #[derive(Debug)]
-pub struct RedisLayer {
+pub struct NativeRedisLayer {
     shared: Arc<TaskShared>,
     publish: mpsc::Sender<(RoomName, Frame)>,
 }
@@ -69,7 +70,7 @@ impl std::fmt::Debug for Command {
     }
 }
 
-impl RedisLayer {
+impl NativeRedisLayer {
     /// Starts the subscriber and publisher tasks on `tracker`; they end with `shutdown`.
     pub fn start(
         url: &str,
@@ -114,7 +115,7 @@ fn channel(prefix: &str, room: &RoomName) -> String {
     format!("{prefix}:room:{room}")
 }
 
-impl ChannelLayer for RedisLayer {
+impl RoomLayer for NativeRedisLayer {
     fn join(&self, room: &RoomName, member: Member) -> Membership {
         let membership = self.shared.rooms.join(room, member);
         let _ = self

@@ -1,8 +1,5 @@
-//! Fan-out: who is in which room, and how a broadcast frame reaches each member.
-//!
-//! Sessions see only [`ChannelLayer`]: join a room, publish a frame to it, leave it. The
-//! in-memory [`LocalLayer`] delivers directly; a layer spanning several processes (Redis) can
-//! implement the same trait and reuse [`Rooms`] for its local members.
+//! Rooms: who is in which room on this node, and how a broadcast frame reaches each local
+//! member. Every room layer keeps its local members here.
 //!
 //! Queue policy: every member has a queue bounded in bytes ([`crate::queue`]). A publish never
 //! waits. When a member's queue refuses a frame (its own bound, or the server's memory
@@ -55,7 +52,7 @@ impl Member {
     }
 }
 
-/// A session's place in a room, returned by [`ChannelLayer::join`].
+/// A session's place in a room, returned by `RoomLayer::join`.
 #[derive(Debug)]
 pub struct Membership {
     room: Arc<Room>,
@@ -67,28 +64,6 @@ impl Membership {
         &self.room.name
     }
 }
-
-/// The interface between WebSocket sessions and whatever carries frames between members.
-pub trait ChannelLayer: Send + Sync + std::fmt::Debug + 'static {
-    /// Adds `member` to `room`, creating the room if needed.
-    fn join(&self, room: &RoomName, member: Member) -> Membership;
-    /// Removes the member; the room disappears with its last member. Idempotent.
-    fn leave(&self, membership: &Membership);
-    /// Sends `frame` to every member of the membership's room, the sender included.
-    fn publish(&self, from: &Membership, frame: Frame);
-    /// Resolves when a member who just joined `room` is reachable from every node (a
-    /// cross-process layer subscribes first). The handshake waits for it before its 101.
-    fn reachable(&self, _room: &RoomName) -> ReadyFuture {
-        Box::pin(std::future::ready(()))
-    }
-    /// False while the layer cannot reach other nodes (the health check says so).
-    fn healthy(&self) -> bool {
-        true
-    }
-}
-
-/// See [`ChannelLayer::reachable`].
-pub type ReadyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// What a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,112 +207,5 @@ impl Rooms {
         lock(&self.rooms)
             .get(room)
             .map_or(0, |r| lock(&r.members).len())
-    }
-}
-
-/// The single-process layer: a publish is a direct delivery.
-#[derive(Debug)]
-pub struct LocalLayer {
-    rooms: Rooms,
-}
-
-impl LocalLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self {
-            rooms: Rooms::new(metrics),
-        }
-    }
-
-    pub fn rooms(&self) -> &Rooms {
-        &self.rooms
-    }
-}
-
-impl ChannelLayer for LocalLayer {
-    fn join(&self, room: &RoomName, member: Member) -> Membership {
-        self.rooms.join(room, member)
-    }
-
-    fn leave(&self, membership: &Membership) {
-        self.rooms.leave(membership);
-    }
-
-    fn publish(&self, from: &Membership, frame: Frame) {
-        self.rooms.deliver(from, &frame);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn member(queue_bytes: usize) -> (Member, FrameReceiver, CancellationToken) {
-        Member::new(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)))
-    }
-
-    fn recv(rx: &mut FrameReceiver) -> Option<Frame> {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match rx.poll_recv(&mut cx) {
-            std::task::Poll::Ready(frame) => frame,
-            std::task::Poll::Pending => None,
-        }
-    }
-
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).expect("valid room")
-    }
-
-    #[test]
-    fn every_member_gets_the_same_frames_in_the_same_order() {
-        let layer = LocalLayer::new(Arc::default());
-        let (a, mut rx_a, _) = member(1000);
-        let (b, mut rx_b, _) = member(1000);
-        let ma = layer.join(&room("r"), a);
-        let mb = layer.join(&room("r"), b);
-        layer.publish(&ma, Frame::from("1"));
-        layer.publish(&mb, Frame::from("2"));
-        for rx in [&mut rx_a, &mut rx_b] {
-            assert_eq!(recv(rx).as_deref(), Some("1"));
-            assert_eq!(recv(rx).as_deref(), Some("2"));
-            assert!(recv(rx).is_none());
-        }
-    }
-
-    #[test]
-    fn rooms_are_isolated_and_disappear_with_their_last_member() {
-        let metrics = Arc::new(Metrics::default());
-        let layer = LocalLayer::new(Arc::clone(&metrics));
-        let (a, _rx_a, _) = member(1000);
-        let (b, mut rx_b, _) = member(1000);
-        let ma = layer.join(&room("one"), a);
-        let mb = layer.join(&room("two"), b);
-        assert_eq!(metrics.rooms(), 2);
-        layer.publish(&ma, Frame::from("x"));
-        assert!(recv(&mut rx_b).is_none());
-        layer.leave(&ma);
-        layer.leave(&ma);
-        assert_eq!(layer.rooms().member_count(&room("one")), 0);
-        assert_eq!(metrics.rooms(), 1);
-        layer.leave(&mb);
-        assert_eq!(metrics.rooms(), 0);
-    }
-
-    #[test]
-    fn a_full_queue_evicts_the_member_and_counts_it() {
-        let metrics = Arc::new(Metrics::default());
-        let layer = LocalLayer::new(Arc::clone(&metrics));
-        let (slow, _rx_slow, slow_evicted) = member(2 * (1 + crate::queue::FRAME_OVERHEAD));
-        let (fast, mut rx_fast, fast_evicted) = member(1000);
-        let m_slow = layer.join(&room("r"), slow);
-        let _m_fast = layer.join(&room("r"), fast);
-        for i in 0..3 {
-            layer.publish(&m_slow, Frame::from(i.to_string()));
-            assert!(recv(&mut rx_fast).is_some());
-            rx_fast.flushed();
-        }
-        assert!(slow_evicted.is_cancelled());
-        assert!(!fast_evicted.is_cancelled());
-        assert_eq!(metrics.slow_member_closes(), 1);
-        assert_eq!(layer.rooms().member_count(&room("r")), 1);
     }
 }

@@ -12,7 +12,7 @@
 //! - This node pops its queue with BZPOPMIN and delivers to the room named after the `!` of each
 //!   member name; both `chat.message` and `chat_message` are accepted. A payload that does not
 //!   decode is counted in `chat_redis_malformed_total` and skipped.
-//! - Outages: as the native layer (`redis_layer`): reconnect with backoff, `/healthz` 503,
+//! - Outages: as the native layer (`layer::native`): reconnect with backoff, `/healthz` 503,
 //!   messages that cannot be sent reach this node's members only and are counted in
 //!   `chat_redis_local_only_total`.
 //! - Several hosts (`--layer redis://a,redis://b`, in the Django CONFIG order) are sharded as
@@ -32,9 +32,10 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::channels_codec;
-use crate::fanout::{ChannelLayer, Frame, Member, Membership, ReadyFuture, Rooms};
+use crate::layer::channels_codec;
+use crate::layer::{ReadyFuture, RoomLayer};
 use crate::metrics::Metrics;
+use crate::rooms::{Frame, Member, Membership, Rooms};
 
 const GROUP_EXPIRY: i64 = 86_400;
 const EXPIRY: i64 = 60;
@@ -147,12 +148,12 @@ fn now() -> f64 {
 
 /// The channels_redis layer (see the module documentation).
 #[derive(Debug)]
-pub struct ChannelsLayer {
+pub struct ChannelsRedisLayer {
     shared: Arc<Shared>,
     publish: mpsc::Sender<(RoomName, Frame)>,
 }
 
-impl ChannelsLayer {
+impl ChannelsRedisLayer {
     /// `urls`: the Redis hosts, in the same order as the Django nodes' CONFIG `hosts`.
     pub fn start(
         urls: &[&str],
@@ -186,7 +187,7 @@ impl ChannelsLayer {
     }
 }
 
-impl ChannelLayer for ChannelsLayer {
+impl RoomLayer for ChannelsRedisLayer {
     fn join(&self, room: &RoomName, member: Member) -> Membership {
         let membership = self.shared.rooms.join(room, member);
         self.shared.command(room, Command::Join(room.clone(), None));

@@ -1,0 +1,77 @@
+//! Room layers: what carries a frame from the member who sent it to every member of its room.
+//! Sessions see only [`RoomLayer`]: join a room, publish a frame to it, leave it.
+//!
+//! - [`local`]: one process, a publish is a direct delivery.
+//! - [`native`]: rooms across processes over Redis pub/sub (`--layer redis://..`).
+//! - [`channels`], [`channels_codec`]: the same in Django's channels_redis format, so Django
+//!   nodes share the rooms (`--layer-format channels`).
+//!
+//! Each keeps its local members in [`crate::rooms::Rooms`].
+
+pub mod channels;
+pub mod channels_codec;
+pub mod local;
+pub mod native;
+
+use std::sync::Arc;
+
+use protocol::RoomName;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, LayerFormat};
+use crate::metrics::Metrics;
+use crate::rooms::{Frame, Member, Membership};
+
+/// The interface between WebSocket sessions and whatever carries frames between members.
+pub trait RoomLayer: Send + Sync + std::fmt::Debug + 'static {
+    /// Adds `member` to `room`, creating the room if needed.
+    fn join(&self, room: &RoomName, member: Member) -> Membership;
+    /// Removes the member; the room disappears with its last member. Idempotent.
+    fn leave(&self, membership: &Membership);
+    /// Sends `frame` to every member of the membership's room, the sender included.
+    fn publish(&self, from: &Membership, frame: Frame);
+    /// Resolves when a member who just joined `room` is reachable from every node (a
+    /// cross-process layer subscribes first). The handshake waits for it before its 101.
+    fn reachable(&self, _room: &RoomName) -> ReadyFuture {
+        Box::pin(std::future::ready(()))
+    }
+    /// False while the layer cannot reach other nodes (the health check says so).
+    fn healthy(&self) -> bool {
+        true
+    }
+}
+
+/// See [`RoomLayer::reachable`].
+pub type ReadyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The layer `config` asks for (`--layer`, `--layer-format`), its tasks on `tracker`.
+pub fn start(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Arc<dyn RoomLayer>> {
+    Ok(match &config.layer {
+        None => Arc::new(local::LocalLayer::new(Arc::clone(metrics))),
+        Some(urls) if urls.starts_with("redis://") => match config.layer_format {
+            LayerFormat::Native if urls.contains(',') => {
+                anyhow::bail!("--layer: several Redis hosts need --layer-format channels")
+            }
+            LayerFormat::Native => Arc::new(native::NativeRedisLayer::start(
+                urls,
+                config.redis_prefix.clone(),
+                Arc::clone(metrics),
+                tracker,
+                shutdown.clone(),
+            )?),
+            LayerFormat::Channels => Arc::new(channels::ChannelsRedisLayer::start(
+                &urls.split(',').map(str::trim).collect::<Vec<_>>(),
+                Arc::clone(metrics),
+                tracker,
+                shutdown.clone(),
+            )?),
+        },
+        Some(other) => anyhow::bail!("--layer {other}: only redis://host:port is supported"),
+    })
+}
