@@ -133,6 +133,11 @@ impl Metrics {
                 "Messages on room channels that were not UTF-8 text, skipped",
                 &self.redis_malformed,
             ),
+            (
+                "redis_over_capacity",
+                "channels format: queues a message was not added to because they held 100 (skipped, as Django's group_send does)",
+                &self.redis_over_capacity,
+            ),
         ] {
             registry.register(name, help, counter.clone());
         }
@@ -212,5 +217,31 @@ impl Metrics {
         self.handshakes_refused
             .get_or_create(&StatusLabel { status })
             .get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_is_rendered() {
+        let m = Metrics::default();
+        m.redis_over_capacity.inc_by(3);
+        m.closed(1006);
+        let text = m.render();
+        for line in [
+            "chat_redis_over_capacity_total 3",
+            "chat_closes_total{code=\"1006\"} 1",
+            "chat_memory_used_bytes 0",
+            "chat_pending_evictions_total 0",
+            "chat_handshake_timeouts_total 0",
+            "chat_memory_budget_closes_total 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
     }
 }
