@@ -51,7 +51,7 @@ const MONITOR_WAIT: Duration = Duration::from_secs(3);
 async fn join(target: &Target, room: &str) -> anyhow::Result<Ws> {
     match Ws::handshake(
         target.addr,
-        &target.host,
+        &target.authority,
         &format!("/ws/chat/{room}/"),
         "",
         WAIT,

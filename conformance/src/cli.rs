@@ -115,7 +115,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             .targets
             .iter()
             .map(|u| Target::parse(u.trim()))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         (targets, None)
     };
     let targets = match &opts.ws_url {

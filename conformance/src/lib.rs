@@ -41,7 +41,7 @@ pub async fn targets_from_env()
         Ok(urls) if !urls.trim().is_empty() => Ok((
             urls.split(',')
                 .map(|u| Target::parse(u.trim()))
-                .collect::<anyhow::Result<_>>()?,
+                .collect::<Result<_, _>>()?,
             None,
         )),
         _ => {
@@ -64,7 +64,7 @@ pub fn context(
             .iter()
             .map(|t| case::Node {
                 addr: t.addr,
-                host: t.host.clone(),
+                host: t.authority.clone(),
             })
             .collect(),
         timeout,

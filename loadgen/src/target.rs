@@ -1,92 +1,14 @@
 //! Where connections go (`--target`) and where they come from (`--source-ip`).
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 /// Ephemeral ports one source address can use toward one destination here (32768-60999),
 /// less a margin for everything else on the machine.
 pub const PORTS_PER_SOURCE: u64 = 25_000;
 
-/// A backend, as given: `http://host:port` or `ws://host:port` (a path is not allowed: the
-/// protocol's paths are fixed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// `host:port` as written, for the Host header and messages.
-    pub authority: String,
-    /// The resolved address connections go to.
-    pub addr: SocketAddr,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    #[error("{0:?}: write http://host:port or ws://host:port")]
-    Scheme(String),
-    #[error("{0:?}: TLS (https://, wss://) is not supported yet; use the plain port")]
-    Tls(String),
-    #[error("{0:?}: no path please (the protocol's paths are fixed), just http://host:port")]
-    Path(String),
-    #[error("{0:?}: cannot resolve the host: {1}")]
-    Resolve(String, String),
-}
-
-impl FromStr for Target {
-    type Err = TargetError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = if let Some(r) = s
-            .strip_prefix("http://")
-            .or_else(|| s.strip_prefix("ws://"))
-        {
-            r
-        } else if s.starts_with("https://") || s.starts_with("wss://") {
-            return Err(TargetError::Tls(s.into()));
-        } else {
-            return Err(TargetError::Scheme(s.into()));
-        };
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.contains('/') || authority.is_empty() {
-            return Err(TargetError::Path(s.into()));
-        }
-        let with_port = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            authority.to_owned()
-        } else {
-            format!("{authority}:80")
-        };
-        let addr = with_port
-            .to_socket_addrs()
-            .map_err(|e| TargetError::Resolve(s.into(), e.to_string()))?
-            .next()
-            .ok_or_else(|| TargetError::Resolve(s.into(), "no address".into()))?;
-        Ok(Self {
-            authority: with_port,
-            addr,
-        })
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}", self.authority)
-    }
-}
-
-impl Target {
-    pub fn from_addr(addr: SocketAddr) -> Self {
-        Self {
-            authority: addr.to_string(),
-            addr,
-        }
-    }
-
-    /// The WebSocket URL of `room` on this target.
-    pub fn room_url(&self, room: &str) -> String {
-        format!("ws://{}/ws/chat/{room}/", self.authority)
-    }
-}
+/// A backend (`--target`): parsed by the `endpoint` crate, which conformance shares.
+pub use endpoint::{Endpoint as Target, EndpointError as TargetError};
 
 /// Source addresses for outgoing connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
