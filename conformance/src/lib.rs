@@ -18,7 +18,8 @@ pub mod model;
 pub mod report;
 pub mod runner;
 pub mod target;
-pub mod wire;
+/// The suite's own WebSocket and HTTP client (the `rawws` crate), independent of the server.
+pub use rawws as wire;
 
 use std::time::Duration;
 

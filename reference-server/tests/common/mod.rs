@@ -1,5 +1,6 @@
 //! Test helpers: a server on port 0, raw HTTP, and a raw WebSocket client that speaks frames
-//! byte by byte, so a codec bug in the server cannot hide behind a client library sharing it.
+//! byte by byte (`rawws`, shared with the conformance suite), so a codec bug in the server
+//! cannot hide behind a client library sharing it.
 #![allow(dead_code)] // Each test file uses its own subset.
 
 pub mod process;
@@ -8,8 +9,10 @@ pub mod redis;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use reference_server::{Config, RunningServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -36,7 +39,7 @@ pub fn room(tag: &str) -> String {
     )
 }
 
-/// A parsed HTTP response.
+/// A parsed HTTP response, its body as text.
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
@@ -53,37 +56,25 @@ impl HttpResponse {
     }
 }
 
-/// Sends `request` verbatim and reads the response head and (Content-Length) body.
-pub async fn http_raw(addr: std::net::SocketAddr, request: &str) -> HttpResponse {
-    let mut stream = timeout(TIMEOUT, TcpStream::connect(addr))
-        .await
-        .expect("connect in time")
-        .expect("connect");
-    timeout(TIMEOUT, stream.write_all(request.as_bytes()))
-        .await
-        .expect("write in time")
-        .expect("write");
-    let (head, rest) = read_head(&mut stream).await;
-    let mut response = parse_head(&head);
-    let len: usize = response
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = rest;
-    while body.len() < len {
-        let mut buf = [0u8; 4096];
-        let n = timeout(TIMEOUT, stream.read(&mut buf))
-            .await
-            .expect("body in time")
-            .expect("read body");
-        assert!(n > 0, "connection closed inside the body");
-        body.extend_from_slice(&buf[..n]);
+impl From<rawws::HttpResponse> for HttpResponse {
+    fn from(r: rawws::HttpResponse) -> Self {
+        Self {
+            status: r.status,
+            body: String::from_utf8(r.body).expect("UTF-8 body"),
+            headers: r.headers,
+        }
     }
-    response.body = String::from_utf8(body).expect("UTF-8 body");
-    response
 }
 
-pub async fn get(addr: std::net::SocketAddr, target: &str) -> HttpResponse {
+/// Sends `request` verbatim and reads the response head and (Content-Length) body.
+pub async fn http_raw(addr: SocketAddr, request: &str) -> HttpResponse {
+    rawws::http_raw(addr, request, TIMEOUT)
+        .await
+        .expect("an HTTP response in time")
+        .into()
+}
+
+pub async fn get(addr: SocketAddr, target: &str) -> HttpResponse {
     http_raw(
         addr,
         &format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
@@ -91,45 +82,8 @@ pub async fn get(addr: std::net::SocketAddr, target: &str) -> HttpResponse {
     .await
 }
 
-async fn read_head(stream: &mut TcpStream) -> (String, Vec<u8>) {
-    let mut buf = Vec::new();
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(end + 4);
-            return (String::from_utf8(buf).expect("ASCII head"), rest);
-        }
-        let mut chunk = [0u8; 1024];
-        let n = timeout(TIMEOUT, stream.read(&mut chunk))
-            .await
-            .expect("response in time")
-            .expect("read response");
-        assert!(n > 0, "connection closed before the response head");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn parse_head(head: &str) -> HttpResponse {
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().expect("status line");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let headers = lines
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    HttpResponse {
-        status,
-        headers,
-        body: String::new(),
-    }
-}
-
 pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-/// The accept value RFC 6455 gives for [`KEY`].
+/// The accept value RFC 6455 gives for [`KEY`] (the key `rawws` sends).
 pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// A handshake request for `target`, with extra header lines (each ending in `\r\n`).
@@ -140,31 +94,7 @@ pub fn upgrade_request(target: &str, extra: &str) -> String {
     )
 }
 
-/// A client frame's header with `mask` (a zero key leaves the payload unchanged).
-fn frame_header(fin: bool, opcode: u8, len: usize, mask: [u8; 4]) -> Vec<u8> {
-    let mut header = vec![if fin { 0x80 } else { 0 } | opcode];
-    if len < 126 {
-        header.push(0x80 | len as u8);
-    } else if len <= u16::MAX as usize {
-        header.push(0x80 | 126);
-        header.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        header.push(0x80 | 127);
-        header.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    header.extend_from_slice(&mask);
-    header
-}
-
-/// Frame opcodes (RFC 6455 section 5.2).
-pub mod op {
-    pub const CONT: u8 = 0x0;
-    pub const TEXT: u8 = 0x1;
-    pub const BINARY: u8 = 0x2;
-    pub const CLOSE: u8 = 0x8;
-    pub const PING: u8 = 0x9;
-    pub const PONG: u8 = 0xA;
-}
+pub use rawws::op;
 
 /// One frame as read off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,22 +124,22 @@ impl Frame {
     }
 }
 
-/// A WebSocket client written against RFC 6455 directly.
+/// The shared raw client (`rawws`, which the conformance suite uses too), with the panicking,
+/// time-bounded calls these tests want: every await is bounded by [`TIMEOUT`].
 #[derive(Debug)]
 pub struct RawWs {
-    stream: TcpStream,
-    buf: Vec<u8>,
+    ws: Option<rawws::Ws>,
     pub response: HttpResponse,
 }
 
 impl RawWs {
     /// Connects to `/ws/chat/<room>/` and completes the handshake.
-    pub async fn join(addr: std::net::SocketAddr, room: &str) -> Self {
+    pub async fn join(addr: SocketAddr, room: &str) -> Self {
         Self::connect(addr, &format!("/ws/chat/{room}/"), "").await
     }
 
     /// Sends a handshake for `target`; panics unless the answer is 101 with the right accept.
-    pub async fn connect(addr: std::net::SocketAddr, target: &str, extra: &str) -> Self {
+    pub async fn connect(addr: SocketAddr, target: &str, extra: &str) -> Self {
         let ws = Self::try_connect(addr, target, extra).await;
         assert_eq!(
             ws.response.status, 101,
@@ -221,7 +151,7 @@ impl RawWs {
     }
 
     /// Sends a handshake and returns whatever came back.
-    pub async fn try_connect(addr: std::net::SocketAddr, target: &str, extra: &str) -> Self {
+    pub async fn try_connect(addr: SocketAddr, target: &str, extra: &str) -> Self {
         let stream = timeout(TIMEOUT, TcpStream::connect(addr))
             .await
             .expect("connect in time")
@@ -240,29 +170,30 @@ impl RawWs {
         ws
     }
 
-    async fn handshake_raw(mut stream: TcpStream, target: &str, extra: &str) -> Self {
+    async fn handshake_raw(stream: TcpStream, target: &str, extra: &str) -> Self {
         stream.set_nodelay(true).expect("nodelay");
-        timeout(
-            TIMEOUT,
-            stream.write_all(upgrade_request(target, extra).as_bytes()),
-        )
-        .await
-        .expect("write in time")
-        .expect("write handshake");
-        let (head, rest) = read_head(&mut stream).await;
-        Self {
-            stream,
-            buf: rest,
-            response: parse_head(&head),
+        let handshake = rawws::Ws::handshake_on(stream, "localhost", target, extra, TIMEOUT)
+            .await
+            .expect("a handshake answer in time");
+        match handshake {
+            rawws::Handshake::Accepted(ws) => Self {
+                response: ws.response.clone().into(),
+                ws: Some(ws),
+            },
+            rawws::Handshake::Refused(response) => Self {
+                ws: None,
+                response: response.into(),
+            },
         }
+    }
+
+    fn ws(&mut self) -> &mut rawws::Ws {
+        self.ws.as_mut().expect("the handshake was refused")
     }
 
     /// Writes one masked frame.
     pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) {
-        let mask = [0x12, 0x34, 0x56, 0x78];
-        let mut frame = frame_header(fin, opcode, payload.len(), mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        timeout(TIMEOUT, self.stream.write_all(&frame))
+        timeout(TIMEOUT, self.ws().send_frame(fin, opcode, payload))
             .await
             .expect("write in time")
             .expect("write frame");
@@ -271,19 +202,20 @@ impl RawWs {
     /// Writes one frame; false if the write fails or does not finish within a second (the
     /// server stopped reading or closed).
     pub async fn try_send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> bool {
-        let mut frame = frame_header(fin, opcode, payload.len(), [0; 4]);
-        frame.extend_from_slice(payload);
         matches!(
-            timeout(Duration::from_secs(1), self.stream.write_all(&frame)).await,
+            timeout(
+                Duration::from_secs(1),
+                self.ws().send_frame(fin, opcode, payload)
+            )
+            .await,
             Ok(Ok(()))
         )
     }
 
     /// Writes the header of a frame of `len` bytes whose payload follows in
-    /// [`Self::try_send_payload`] calls (the mask key is zero, so the payload goes as is).
+    /// [`Self::try_send_payload`] calls.
     pub async fn send_frame_header(&mut self, fin: bool, opcode: u8, len: usize) {
-        let header = frame_header(fin, opcode, len, [0; 4]);
-        timeout(TIMEOUT, self.stream.write_all(&header))
+        timeout(TIMEOUT, self.ws().send_header(fin, opcode, len))
             .await
             .expect("write in time")
             .expect("write header");
@@ -293,19 +225,19 @@ impl RawWs {
     /// [`Self::try_send_frame`].
     pub async fn try_send_payload(&mut self, part: &[u8]) -> bool {
         matches!(
-            timeout(Duration::from_secs(1), self.stream.write_all(part)).await,
+            timeout(Duration::from_secs(1), self.stream_mut().write_all(part)).await,
             Ok(Ok(()))
         )
     }
 
     /// The raw TCP stream, still owned by this client.
     pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+        self.ws().stream_mut()
     }
 
     /// The raw TCP stream, for clients that misbehave below the frame level.
     pub fn into_stream(self) -> TcpStream {
-        self.stream
+        self.ws.expect("the handshake was refused").into_stream()
     }
 
     pub async fn send_text(&mut self, text: &str) {
@@ -318,11 +250,20 @@ impl RawWs {
         self.send_frame(true, op::CLOSE, &payload).await;
     }
 
-    /// Reads one frame, or `None` at end of stream.
+    /// Reads one frame, or `None` at end of stream (or a reset).
     pub async fn try_read_frame(&mut self) -> Option<Frame> {
-        timeout(TIMEOUT, self.read_frame_inner())
+        let read = timeout(TIMEOUT, self.ws().read_frame())
             .await
-            .expect("a frame (or the end) in time")
+            .expect("a frame (or the end) in time");
+        match read {
+            Ok(Some(f)) => Some(Frame {
+                fin: f.fin,
+                opcode: f.opcode,
+                payload: f.payload,
+            }),
+            Ok(None) | Err(rawws::WireError::Io(_)) => None,
+            Err(e) => panic!("malformed frame from the server: {e}"),
+        }
     }
 
     pub async fn read_frame(&mut self) -> Frame {
@@ -349,50 +290,6 @@ impl RawWs {
     /// True when the server closed the TCP connection with no more frames.
     pub async fn at_eof(&mut self) -> bool {
         self.try_read_frame().await.is_none()
-    }
-
-    async fn fill(&mut self, want: usize) -> bool {
-        while self.buf.len() < want {
-            let mut chunk = vec![0u8; 64 * 1024];
-            match self.stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        true
-    }
-
-    async fn read_frame_inner(&mut self) -> Option<Frame> {
-        if !self.fill(2).await {
-            return None;
-        }
-        let fin = self.buf[0] & 0x80 != 0;
-        let opcode = self.buf[0] & 0x0F;
-        assert_eq!(self.buf[1] & 0x80, 0, "server frames must not be masked");
-        let (len, header) = match self.buf[1] & 0x7F {
-            126 => {
-                assert!(self.fill(4).await, "truncated frame header");
-                (
-                    usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
-                    4,
-                )
-            }
-            127 => {
-                assert!(self.fill(10).await, "truncated frame header");
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&self.buf[2..10]);
-                (u64::from_be_bytes(b) as usize, 10)
-            }
-            n => (usize::from(n), 2),
-        };
-        assert!(self.fill(header + len).await, "truncated frame payload");
-        let payload = self.buf[header..header + len].to_vec();
-        self.buf.drain(..header + len);
-        Some(Frame {
-            fin,
-            opcode,
-            payload,
-        })
     }
 }
 

@@ -1,7 +1,8 @@
-//! A WebSocket and HTTP client written against RFC 6455 and RFC 9112 directly, byte by byte.
+//! A WebSocket and HTTP client written against RFC 6455 and RFC 9112 directly, byte by byte:
+//! the conformance suite's client, and the reference server's raw-frame tests' client.
 //!
-//! The suite does not use the reference server's WebSocket library or protocol crate on the
-//! wire: a bug they share with the server must not be able to pass.
+//! It uses neither the server's WebSocket library nor its protocol crate: a bug they share
+//! with the server must not be able to pass.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -108,6 +109,23 @@ pub fn clip(s: &str) -> String {
     }
 }
 
+/// A client frame's header (RFC 6455 5.2) with `mask` as its key.
+fn frame_header(fin: bool, opcode: u8, len: usize, mask: [u8; 4]) -> Vec<u8> {
+    let mut header = Vec::with_capacity(14);
+    header.push(if fin { 0x80 } else { 0 } | opcode);
+    if len < 126 {
+        header.push(0x80 | len as u8);
+    } else if len <= usize::from(u16::MAX) {
+        header.push(0x80 | 126);
+        header.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        header.push(0x80 | 127);
+        header.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    header.extend_from_slice(&mask);
+    header
+}
+
 /// What the stream gave back when a frame was wanted.
 #[derive(Debug)]
 pub enum Next {
@@ -161,11 +179,17 @@ pub async fn http_get(
     target: &str,
     wait: Duration,
 ) -> Result<HttpResponse> {
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    http_raw(addr, &request, wait).await
+}
+
+/// Sends `request` verbatim and reads the response (the body up to its Content-Length, or to
+/// EOF).
+pub async fn http_raw(addr: SocketAddr, request: &str, wait: Duration) -> Result<HttpResponse> {
     let mut stream = timeout(wait, TcpStream::connect(addr))
         .await
         .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
         .map_err(|e| WireError::Connect(addr, e))?;
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let (head, rest) = read_head(&mut stream, wait).await?;
     let mut response = parse_head(&head)?;
@@ -217,10 +241,21 @@ impl Ws {
         extra: &str,
         wait: Duration,
     ) -> Result<Handshake> {
-        let mut stream = timeout(wait, TcpStream::connect(addr))
+        let stream = timeout(wait, TcpStream::connect(addr))
             .await
             .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
             .map_err(|e| WireError::Connect(addr, e))?;
+        Self::handshake_on(stream, host, target, extra, wait).await
+    }
+
+    /// The same on a stream the caller connected (e.g. with its own socket options).
+    pub async fn handshake_on(
+        mut stream: TcpStream,
+        host: &str,
+        target: &str,
+        extra: &str,
+        wait: Duration,
+    ) -> Result<Handshake> {
         let _ = stream.set_nodelay(true);
         let request = format!(
             "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -261,22 +296,18 @@ impl Ws {
 
     /// Writes one masked frame.
     pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> Result<()> {
-        let mut frame = Vec::with_capacity(payload.len() + 14);
-        frame.push(if fin { 0x80 } else { 0 } | opcode);
-        let len = payload.len();
-        if len < 126 {
-            frame.push(0x80 | len as u8);
-        } else if len <= usize::from(u16::MAX) {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
         let mask: [u8; 4] = rand::random();
-        frame.extend_from_slice(&mask);
+        let mut frame = frame_header(fin, opcode, payload.len(), mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         self.stream.write_all(&frame).await?;
+        Ok(())
+    }
+
+    /// Writes only the header of a frame of `len` bytes, with a zero mask key, so the payload
+    /// can follow as it is, in pieces, through [`Self::stream_mut`] (a slow sender).
+    pub async fn send_header(&mut self, fin: bool, opcode: u8, len: usize) -> Result<()> {
+        let header = frame_header(fin, opcode, len, [0; 4]);
+        self.stream.write_all(&header).await?;
         Ok(())
     }
 
@@ -334,7 +365,18 @@ impl Ws {
         Ok(true)
     }
 
-    async fn read_frame(&mut self) -> Result<Option<Frame>> {
+    /// The raw TCP stream, for clients that misbehave below the frame level.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
+    /// The next frame as it comes (pings included, unanswered), or `None` at the end of the
+    /// connection. No time limit: wrap it in one.
+    pub async fn read_frame(&mut self) -> Result<Option<Frame>> {
         if !self.fill(2).await? {
             return Ok(None);
         }
