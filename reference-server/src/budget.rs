@@ -53,10 +53,6 @@ impl MemoryBudget {
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
-
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
 }
 
 /// What a session knows of its [`Metered`] socket.

@@ -169,10 +169,15 @@ impl Config {
 
     /// Checks what clap cannot: settings that would refuse every client or cannot hold.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for origin in &self.allowed_origins {
-            crate::origin::Origin::parse(origin)?;
-        }
-        Ok(())
+        self.origins().map(drop)
+    }
+
+    /// `--allowed-origin`, parsed and normalised.
+    pub fn origins(&self) -> Result<Vec<crate::origin::Origin>, ConfigError> {
+        self.allowed_origins
+            .iter()
+            .map(|o| Ok(crate::origin::Origin::parse(o)?))
+            .collect()
     }
 
     pub(crate) fn limits(&self) -> Limits {

@@ -71,10 +71,6 @@ impl Origin {
             .is_tuple()
             .then(|| Self(origin.ascii_serialization()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 #[cfg(test)]

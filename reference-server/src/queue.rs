@@ -9,12 +9,11 @@
 //! never a silent skip. A burst of small messages costs little: 1,100 messages of 50 bytes are
 //! about 140 KiB of charges.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
-
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::budget::MemoryBudget;
@@ -63,8 +62,8 @@ struct Shared {
     /// Charges held: queued frames and taken-but-unflushed ones.
     held: AtomicUsize,
     budget: Arc<MemoryBudget>,
-    /// The first refusal that evicted this member (0: none), so its close can say why.
-    refused: AtomicU8,
+    /// The refusal that evicted this member, so its close can say why.
+    refused: OnceLock<Refused>,
 }
 
 impl Shared {
@@ -83,7 +82,7 @@ pub fn queue(limit: usize, budget: Arc<MemoryBudget>) -> (QueueSender, QueueRece
         limit,
         held: AtomicUsize::new(0),
         budget,
-        refused: AtomicU8::new(0),
+        refused: OnceLock::new(),
     });
     (
         QueueSender {
@@ -117,19 +116,10 @@ impl QueueSender {
         }
         Ok(())
     }
-}
 
-impl QueueSender {
+    /// Records why this member is refused (the first reason stands) and returns it.
     fn refuse(&self, why: Refused) -> Refused {
-        let code = match why {
-            Refused::QueueFull => 1,
-            Refused::Budget => 2,
-            Refused::Closed => return why,
-        };
-        let _ = self
-            .shared
-            .refused
-            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+        let _ = self.shared.refused.set(why);
         why
     }
 }
@@ -137,11 +127,7 @@ impl QueueSender {
 impl QueueReceiver {
     /// Why the room refused this member a frame (and evicted it), if it did.
     pub fn refused(&self) -> Option<Refused> {
-        match self.shared.refused.load(Ordering::Acquire) {
-            1 => Some(Refused::QueueFull),
-            2 => Some(Refused::Budget),
-            _ => None,
-        }
+        self.shared.refused.get().copied()
     }
 
     /// The bound of this queue, in bytes of charges.
@@ -165,7 +151,8 @@ impl QueueReceiver {
     }
 
     /// Charges this member holds now (queued and unflushed).
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    fn held(&self) -> usize {
         self.shared.held.load(Ordering::Acquire)
     }
 }

@@ -26,7 +26,6 @@ use crate::config::Config;
 use crate::layer;
 use crate::listener::{HttpContext, PendingSet, accept_loop};
 use crate::metrics::Metrics;
-use crate::origin::Origin;
 use crate::state::AppState;
 use crate::{pages, upgrade};
 
@@ -39,6 +38,7 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// The codec's write buffer never holds more than a batch being written plus one frame and a
 /// pong (the outbox waits for a flush before feeding more); this makes that a hard bound.
 const WRITE_BUFFER_SLACK: usize = 1024;
+
 /// A bound server, ready to run.
 #[derive(Debug)]
 pub struct Server {
@@ -56,12 +56,7 @@ impl Server {
 
     /// Serves on an already bound listener.
     pub fn from_listener(listener: TcpListener, config: Config) -> anyhow::Result<Self> {
-        config.validate()?;
-        let origins = config
-            .allowed_origins
-            .iter()
-            .map(|o| Origin::parse(o))
-            .collect::<Result<Vec<_>, _>>()?;
+        let origins = config.origins()?;
         let metrics = Arc::new(Metrics::default());
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();

@@ -151,7 +151,8 @@ pub(crate) async fn run<S>(
                         meter.message_done();
                         if let Message::Ping(_) = message {
                             outbox.owe_pong();
-                        } else if let Some(end) = on_message(message, &ctx, &joined.membership) {
+                        }
+                        if let Some(end) = on_message(message, &ctx, &joined.membership) {
                             break end;
                         }
                     }

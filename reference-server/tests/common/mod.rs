@@ -96,12 +96,16 @@ pub fn upgrade_request(target: &str, extra: &str) -> String {
 
 pub use rawws::op;
 
-/// One frame as read off the wire.
+/// One frame as read off the wire (`rawws`'s), with the asserting accessors these tests use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    pub fin: bool,
-    pub opcode: u8,
-    pub payload: Vec<u8>,
+pub struct Frame(rawws::Frame);
+
+impl std::ops::Deref for Frame {
+    type Target = rawws::Frame;
+
+    fn deref(&self) -> &rawws::Frame {
+        &self.0
+    }
 }
 
 impl Frame {
@@ -256,11 +260,7 @@ impl RawWs {
             .await
             .expect("a frame (or the end) in time");
         match read {
-            Ok(Some(f)) => Some(Frame {
-                fin: f.fin,
-                opcode: f.opcode,
-                payload: f.payload,
-            }),
+            Ok(Some(f)) => Some(Frame(f)),
             Ok(None) | Err(rawws::WireError::Io(_)) => None,
             Err(e) => panic!("malformed frame from the server: {e}"),
         }
