@@ -47,6 +47,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 /// BZPOPMIN's own timeout, short so shutdown is prompt.
 const POP_WAIT_SECS: u64 = 1;
+/// Messages taken per ZPOPMIN once a blocking pop returned: the queue's whole capacity.
+const DRAIN_BATCH: usize = CAPACITY as usize;
 
 /// channels_redis core.py, `group_send`'s script, unchanged.
 const GROUP_SEND_LUA: &str = r#"
@@ -385,22 +387,48 @@ async fn receiver(s: Arc<Shared>) {
         }
         let mut pop = redis::cmd("BZPOPMIN");
         pop.arg(&queue).arg(POP_WAIT_SECS);
+        // After a blocking pop, whatever else waits is drained in batches: the queue is shared
+        // by every room of this node and a sender skips it once it holds CAPACITY messages, so
+        // one round trip per message would let a burst fill it (CHANNELS_REDIS.md 3A (a) 2).
+        let mut drain = redis::cmd("ZPOPMIN");
+        drain.arg(&queue).arg(DRAIN_BATCH);
         loop {
             let popped = tokio::select! {
                 () = s.shutdown.cancelled() => return,
                 r = pop.query_async::<Option<(String, Vec<u8>, f64)>>(&mut conn) => r,
             };
-            match popped {
-                Ok(None) => {}
-                Ok(Some((_, payload, _))) => on_payload(&s, &payload),
-                Err(e) => {
-                    tracing::warn!(error = %e, "lost the Redis connection; reconnecting");
-                    break;
+            let result = match popped {
+                Ok(None) => Ok(()),
+                Ok(Some((_, payload, _))) => {
+                    on_payload(&s, &payload);
+                    drain_queue(&s, &drain, &mut conn).await
                 }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "lost the Redis connection; reconnecting");
+                break;
             }
         }
         s.connected.store(false, Ordering::Relaxed);
         s.metrics.redis_connected.set(0);
+    }
+}
+
+/// Pops and delivers what is queued, [`DRAIN_BATCH`] at a time, until the queue is empty.
+async fn drain_queue(
+    s: &Shared,
+    drain: &redis::Cmd,
+    conn: &mut MultiplexedConnection,
+) -> redis::RedisResult<()> {
+    loop {
+        let batch: Vec<(Vec<u8>, f64)> = drain.query_async(conn).await?;
+        for (payload, _) in &batch {
+            on_payload(s, payload);
+        }
+        if batch.len() < DRAIN_BATCH {
+            return Ok(());
+        }
     }
 }
 
