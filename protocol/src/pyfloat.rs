@@ -19,7 +19,8 @@ pub(crate) fn write_repr(x: f64, out: &mut String) {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    ties_to_even(x, &mut digits, exp);
 
     if negative {
         out.push('-');
@@ -36,6 +37,46 @@ pub(crate) fn write_repr(x: f64, out: &mut String) {
         }
         let sign = if exp < 0 { '-' } else { '+' };
         let _ = write!(out, "e{sign}{:02}", exp.unsigned_abs());
+    }
+}
+
+/// When `x` lies exactly halfway between two shortest digit strings, Rust may pick either;
+/// CPython's dtoa picks the one whose last digit is even. `digits` (with decimal exponent
+/// `exp` for its first digit) is Rust's pick; it is replaced by the even one when they differ.
+fn ties_to_even(x: f64, digits: &mut String, exp: i32) {
+    let n = digits.len();
+    // Every f64 has an exact decimal expansion of at most 767 significant digits.
+    let exact = format!("{:.800e}", x.abs());
+    let Some((mantissa, e)) = exact.split_once('e') else {
+        return;
+    };
+    if e.parse::<i32>() != Ok(exp) {
+        return;
+    }
+    let all: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (head, tail) = all.split_at(n.min(all.len()));
+    let halfway = tail.starts_with('5') && tail[1..].bytes().all(|b| b == b'0');
+    let Some(last) = head.bytes().last() else {
+        return;
+    };
+    if !halfway {
+        return;
+    }
+    // The two candidates are `head` and `head` + 1 in the last place; the even one wins.
+    let even = if (last - b'0') % 2 == 0 {
+        head.to_owned()
+    } else if last == b'9' {
+        // The carry would change the length: leave Rust's pick.
+        return;
+    } else {
+        format!("{}{}", &head[..n - 1], char::from(last + 1))
+    };
+    if even == *digits {
+        return;
+    }
+    let candidate = format!("{}.{}e{exp}", &even[..1], &even[1..]);
+    if candidate.parse::<f64>() == Ok(x.abs()) {
+        *digits = even;
     }
 }
 
@@ -77,6 +118,9 @@ mod tests {
         // Each right-hand side is what CPython 3.11 prints for repr(float(lhs)).
         let cases: &[(f64, &str)] = &[
             (0.0, "0.0"),
+            // Halfway between two shortest strings: CPython takes the even last digit.
+            // (the literal is the double 929822665844195.25, exactly between .2 and .3)
+            (929_822_665_844_195.2, "929822665844195.2"),
             (-0.0, "-0.0"),
             (1.0, "1.0"),
             (1.5, "1.5"),
