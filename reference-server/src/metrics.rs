@@ -183,6 +183,10 @@ impl Metrics {
         self.redis_malformed.get()
     }
 
+    pub fn redis_received(&self) -> u64 {
+        self.redis_received.get()
+    }
+
     pub fn redis_connects(&self) -> u64 {
         self.redis_connects.get()
     }

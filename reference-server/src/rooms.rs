@@ -30,6 +30,8 @@ pub type FrameReceiver = QueueReceiver;
 pub struct Member {
     tx: QueueSender,
     evicted: CancellationToken,
+    /// False until the layer activates it ([`Activator`]): an inactive member gets nothing.
+    active: bool,
 }
 
 impl Member {
@@ -45,6 +47,7 @@ impl Member {
             Self {
                 tx,
                 evicted: evicted.clone(),
+                active: true,
             },
             rx,
             evicted,
@@ -62,6 +65,33 @@ pub struct Membership {
 impl Membership {
     pub fn room(&self) -> &RoomName {
         &self.room.name
+    }
+
+    /// A handle that makes this member start receiving (see [`Rooms::join_inactive`]).
+    pub fn activator(&self) -> Activator {
+        Activator {
+            room: Arc::clone(&self.room),
+            id: self.id,
+        }
+    }
+}
+
+/// Makes an inactive member active; idempotent, and harmless once the member has left.
+#[derive(Debug, Clone)]
+pub struct Activator {
+    room: Arc<Room>,
+    id: u64,
+}
+
+impl Activator {
+    /// From now on the member receives every frame delivered to its room.
+    pub fn activate(&self) {
+        if let Some((_, m)) = lock(&self.room.members)
+            .iter_mut()
+            .find(|(id, _)| *id == self.id)
+        {
+            m.active = true;
+        }
     }
 }
 
@@ -106,9 +136,24 @@ impl Rooms {
         }
     }
 
-    /// Adds a member. The registry lock is held while the member is pushed so that a room
-    /// being removed by its last leaver cannot be joined after it is gone.
+    /// Adds a member that receives every frame delivered from now on.
     pub fn join(&self, room: &RoomName, member: Member) -> Membership {
+        self.insert(room, member)
+    }
+
+    /// Adds a member that receives nothing until its [`Activator`] runs, but counts as a
+    /// member (its room stays, and stays subscribed). A layer spanning processes uses it so
+    /// that frames already on their way to this node when the member joined are not delivered
+    /// to it: it activates the member when a marker sent after the join comes back through
+    /// the same path as those frames.
+    pub fn join_inactive(&self, room: &RoomName, mut member: Member) -> Membership {
+        member.active = false;
+        self.insert(room, member)
+    }
+
+    /// The registry lock is held while the member is pushed so that a room being removed by
+    /// its last leaver cannot be joined after it is gone.
+    fn insert(&self, room: &RoomName, member: Member) -> Membership {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut rooms = lock(&self.rooms);
         let entry = rooms.entry(room.clone()).or_insert_with(|| {
@@ -166,18 +211,21 @@ impl Rooms {
         let (mut slow, mut over_budget) = (0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
-            members.retain(|(_, member)| match member.tx.offer(frame) {
-                Ok(()) => true,
-                Err(refused) => {
-                    match refused {
-                        Refused::QueueFull => slow += 1,
-                        Refused::Budget => over_budget += 1,
-                        // The session has ended and will leave on its own; drop it now.
-                        Refused::Closed => return false,
-                    }
-                    member.evicted.cancel();
-                    false
+            members.retain(|(_, member)| {
+                if !member.active {
+                    return true;
                 }
+                let Err(refused) = member.tx.offer(frame) else {
+                    return true;
+                };
+                match refused {
+                    Refused::QueueFull => slow += 1,
+                    Refused::Budget => over_budget += 1,
+                    // The session has ended and will leave on its own; drop it now.
+                    Refused::Closed => return false,
+                }
+                member.evicted.cancel();
+                false
             });
             members.is_empty()
         };

@@ -89,6 +89,10 @@ impl Joined {
         }
     }
 
+    pub(crate) fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
     fn eviction(&self) -> End {
         match self.queue.refused() {
             Some(Refused::Budget) => End::Close(

@@ -122,8 +122,8 @@ pub(crate) async fn handshake(
     let ctx = state.session_context();
     let joined = session::Joined::new(&ctx, &room, permit);
     // A layer spanning processes subscribes first: once the client holds its 101, a message
-    // sent from any node reaches it.
-    state.layer.reachable(&room).await;
+    // sent from any node reaches it, and none sent before it joined.
+    state.layer.ready(joined.membership()).await;
     let ws_config = state.ws_config;
     // No tracing span around the session: entering one on every poll costs more than the
     // room and peer fields that the session's own log lines carry.

@@ -204,3 +204,55 @@ async fn sharded_over_two_hosts_like_channels_redis() {
         assert!(child.wait().expect("python ends").success());
     }
 }
+
+/// As `redis.rs`'s test of the same name, in this format: a burst already in the node's queue
+/// when a member joins is not delivered to that member (the join marker goes after it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_gets_nothing_published_before_it_joined() {
+    use reference_server::layer::channels_codec;
+    const SILENT: usize = 200;
+    const BURST: usize = 2_000;
+    let redis = Redis::start().await;
+    let node = channels_node(&redis).await;
+    let name = room("late");
+    let mut silent = Vec::new();
+    for _ in 0..SILENT {
+        silent.push(RawWs::join(node.addr, &name).await);
+    }
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis");
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("asgi:group:chat_{name}"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .expect("group members");
+    let [member] = members.as_slice() else {
+        panic!("one group member for the node: {members:?}")
+    };
+    let node_name = &member[..=member.find('!').expect("a process-local name")];
+    let queue = format!("asgi{node_name}");
+    // The burst goes straight into the node's queue (past channels_redis's capacity of 100,
+    // which only senders enforce), scored before now as a sender's would be.
+    let mut burst = redis::pipe();
+    for i in 0..BURST {
+        let text = format!(r#"{{"message": "before {i}"}}"#);
+        let payload = channels_codec::encode(&text, std::slice::from_ref(member)).expect("encode");
+        burst.zadd(&queue, payload, i as f64).ignore();
+    }
+    let () = burst.query_async(&mut conn).await.expect("burst queued");
+    let mut late = RawWs::join(node.addr, &name).await;
+    let taken = node.metrics.redis_received();
+    late.send_text(r#"{"message":"after"}"#).await;
+    assert_eq!(
+        late.recv_text().await,
+        r#"{"message": "after"}"#,
+        "the late member's first frame (the node had taken {taken} of {BURST} from Redis when \
+         the 101 was read)"
+    );
+    drop(silent);
+}

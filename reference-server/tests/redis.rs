@@ -136,3 +136,45 @@ async fn a_malformed_payload_is_counted_and_skipped() {
     ws.send_text(r#"{"message":"fine"}"#).await;
     assert_eq!(ws.recv_text().await, r#"{"message": "fine"}"#);
 }
+
+/// A member who joins while frames published before its join are still on their way from
+/// Redis to its node gets none of them (the join marker, `layer::marker`): the node is kept
+/// busy delivering a burst to many members when the new member's handshake runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_gets_nothing_published_before_it_joined() {
+    const SILENT: usize = 200;
+    const BURST: usize = 2_000;
+    let redis = Redis::start().await;
+    let node = node(&redis).await;
+    let name = room("late");
+    // Members that never read: their kernel buffers and queues take the burst.
+    let mut silent = Vec::new();
+    for _ in 0..SILENT {
+        silent.push(RawWs::join(addr(&node), &name).await);
+    }
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis");
+    let channel = format!("test{}:room:{name}", std::process::id());
+    let mut burst = redis::pipe();
+    for i in 0..BURST {
+        burst
+            .publish(&channel, format!(r#"{{"message": "before {i}"}}"#))
+            .ignore();
+    }
+    // When this returns, Redis has taken every frame of the burst: all were published before
+    // the join below began.
+    let () = burst.query_async(&mut conn).await.expect("burst published");
+    let mut late = RawWs::join(addr(&node), &name).await;
+    let delivered = node.metrics.redis_received();
+    late.send_text(r#"{"message":"after"}"#).await;
+    assert_eq!(
+        late.recv_text().await,
+        r#"{"message": "after"}"#,
+        "the late member's first frame (the node had taken {delivered} of {BURST} from Redis \
+         when the 101 was read)"
+    );
+    drop(silent);
+}

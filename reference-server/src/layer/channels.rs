@@ -12,6 +12,10 @@
 //! - This node pops its queue with BZPOPMIN and delivers to the room named after the `!` of each
 //!   member name; both `chat.message` and `chat_message` are accepted. A payload that does not
 //!   decode is counted in `chat_redis_malformed_total` and skipped.
+//! - Joins: a member joins inactive and is activated when a join marker (`layer::marker`),
+//!   added to this node's own queue after the group membership is confirmed (score: after
+//!   everything already queued), is popped again, so frames queued before the join are not
+//!   delivered to it. Only this node pops its queue, so Django never sees a marker.
 //! - Outages: as the native layer (`layer::native`): reconnect with backoff, `/healthz` 503,
 //!   messages that cannot be sent reach this node's members only and are counted in
 //!   `chat_redis_local_only_total`.
@@ -33,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::layer::channels_codec;
+use crate::layer::marker::{self, Markers};
 use crate::layer::{ReadyFuture, RoomLayer};
 use crate::metrics::Metrics;
 use crate::rooms::{Frame, Member, Membership, Rooms};
@@ -66,6 +71,27 @@ end
 return over_capacity
 "#;
 
+/// Adds a join marker to a queue after everything in it (same clock as `group_send`'s scores,
+/// but never before the last entry), with the queue's expiry.
+const MARKER_LUA: &str = r#"
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local score = tonumber(ARGV[2])
+if top[2] ~= nil and tonumber(top[2]) >= score then
+    score = tonumber(top[2]) + 0.001
+end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"#;
+
+/// What the publisher task sends to Redis.
+#[derive(Debug)]
+enum Outgoing {
+    Frame(RoomName, Frame),
+    /// A join marker, to this node's own queue.
+    Marker(u64),
+}
+
 enum Command {
     Join(RoomName, Option<oneshot::Sender<()>>),
     Release(RoomName),
@@ -91,6 +117,7 @@ struct Shared {
     /// `rustnode.<hex>!`
     node: String,
     rooms: Arc<Rooms>,
+    markers: Arc<Markers>,
     /// One membership task per host; a room's commands go to its group's host.
     commands: Vec<mpsc::UnboundedSender<Command>>,
     connected: AtomicBool,
@@ -152,7 +179,7 @@ fn now() -> f64 {
 #[derive(Debug)]
 pub struct ChannelsRedisLayer {
     shared: Arc<Shared>,
-    publish: mpsc::Sender<(RoomName, Frame)>,
+    publish: mpsc::Sender<Outgoing>,
 }
 
 impl ChannelsRedisLayer {
@@ -175,6 +202,7 @@ impl ChannelsRedisLayer {
             clients,
             node: format!("rustnode.{:016x}!", rand::random::<u64>()),
             rooms: Arc::new(Rooms::new(Arc::clone(&metrics))),
+            markers: Arc::new(Markers::default()),
             commands,
             connected: AtomicBool::new(false),
             metrics,
@@ -191,7 +219,7 @@ impl ChannelsRedisLayer {
 
 impl RoomLayer for ChannelsRedisLayer {
     fn join(&self, room: &RoomName, member: Member) -> Membership {
-        let membership = self.shared.rooms.join(room, member);
+        let membership = self.shared.rooms.join_inactive(room, member);
         self.shared.command(room, Command::Join(room.clone(), None));
         membership
     }
@@ -204,19 +232,27 @@ impl RoomLayer for ChannelsRedisLayer {
     }
 
     fn publish(&self, from: &Membership, frame: Frame) {
-        if let Err(e) = self.publish.try_send((from.room().clone(), frame)) {
-            let (room, frame) = e.into_inner();
-            self.shared.metrics.redis_local_only.inc();
-            self.shared.deliver_locally(&room, &frame);
+        let outgoing = Outgoing::Frame(from.room().clone(), frame);
+        if let Err(e) = self.publish.try_send(outgoing) {
+            if let Outgoing::Frame(room, frame) = e.into_inner() {
+                self.shared.metrics.redis_local_only.inc();
+                self.shared.deliver_locally(&room, &frame);
+            }
         }
     }
 
-    fn reachable(&self, room: &RoomName) -> ReadyFuture {
+    fn ready(&self, joined: &Membership) -> ReadyFuture {
         let (tx, rx) = oneshot::channel();
+        let room = joined.room();
         self.shared
             .command(room, Command::Join(room.clone(), Some(tx)));
+        let pending = self.shared.markers.register(joined.activator());
+        let publish = self.publish.clone();
         Box::pin(async move {
-            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
+            let deadline = tokio::time::Instant::now() + SUBSCRIBE_WAIT;
+            let joined = matches!(tokio::time::timeout_at(deadline, rx).await, Ok(Ok(())));
+            let sent = joined && publish.try_send(Outgoing::Marker(pending.seq())).is_ok();
+            pending.finish(sent.then_some(deadline)).await;
         })
     }
 
@@ -433,6 +469,9 @@ async fn drain_queue(
 }
 
 fn on_payload(s: &Shared, payload: &[u8]) {
+    if std::str::from_utf8(payload).is_ok_and(|text| s.markers.on_text(text)) {
+        return;
+    }
     let decoded = match channels_codec::decode(payload) {
         Ok(d) => d,
         Err(e) => {
@@ -454,11 +493,12 @@ fn on_payload(s: &Shared, payload: &[u8]) {
 }
 
 /// Sends each published frame as Django's `group_send` would.
-async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<(RoomName, Frame)>) {
+async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<Outgoing>) {
     let script = redis::Script::new(GROUP_SEND_LUA);
+    let marker_script = redis::Script::new(MARKER_LUA);
     let mut conns: Vec<Option<MultiplexedConnection>> = s.clients.iter().map(|_| None).collect();
     loop {
-        let (room, frame) = tokio::select! {
+        let item = tokio::select! {
             () = s.shutdown.cancelled() => return,
             item = queue.recv() => match item { Some(i) => i, None => return },
         };
@@ -469,6 +509,19 @@ async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<(RoomName, Frame)>)
                 }
             }
         }
+        let (room, frame) = match item {
+            Outgoing::Frame(room, frame) => (room, frame),
+            Outgoing::Marker(seq) => {
+                if send_marker(&mut conns, &s, &marker_script, seq)
+                    .await
+                    .is_err()
+                {
+                    // Not sent: its member is activated now (see `layer::marker`).
+                    s.markers.arrived(seq);
+                }
+                continue;
+            }
+        };
         let sent = group_send(&mut conns, &s, &script, &room, &frame).await;
         match sent {
             Ok(over) => {
@@ -483,6 +536,29 @@ async fn publisher(s: Arc<Shared>, mut queue: mpsc::Receiver<(RoomName, Frame)>)
             }
         }
     }
+}
+
+/// Adds join marker `seq` to this node's own queue, after everything already in it.
+async fn send_marker(
+    conns: &mut [Option<MultiplexedConnection>],
+    s: &Shared,
+    script: &redis::Script,
+    seq: u64,
+) -> Result<(), ()> {
+    let shard = s.shard(&s.node);
+    let conn = conns[shard].as_mut().ok_or(())?;
+    let added: redis::RedisResult<i64> = script
+        .key(format!("asgi{}", s.node))
+        .arg(marker::text(seq))
+        .arg(format!("{}", now()))
+        .arg(EXPIRY)
+        .invoke_async(conn)
+        .await;
+    if added.is_err() {
+        conns[shard] = None;
+        return Err(());
+    }
+    Ok(())
 }
 
 /// Sends `frame` as channels_redis `group_send` does, over the hosts. A failed host's

@@ -11,6 +11,7 @@
 pub mod channels;
 pub mod channels_codec;
 pub mod local;
+pub mod marker;
 pub mod native;
 
 use std::sync::Arc;
@@ -25,15 +26,17 @@ use crate::rooms::{Frame, Member, Membership};
 
 /// The interface between WebSocket sessions and whatever carries frames between members.
 pub trait RoomLayer: Send + Sync + std::fmt::Debug + 'static {
-    /// Adds `member` to `room`, creating the room if needed.
+    /// Adds `member` to `room`, creating the room if needed. It may receive nothing until
+    /// [`RoomLayer::ready`] has resolved.
     fn join(&self, room: &RoomName, member: Member) -> Membership;
     /// Removes the member; the room disappears with its last member. Idempotent.
     fn leave(&self, membership: &Membership);
     /// Sends `frame` to every member of the membership's room, the sender included.
     fn publish(&self, from: &Membership, frame: Frame);
-    /// Resolves when a member who just joined `room` is reachable from every node (a
-    /// cross-process layer subscribes first). The handshake waits for it before its 101.
-    fn reachable(&self, _room: &RoomName) -> ReadyFuture {
+    /// Resolves when the member who just joined receives every frame published from any
+    /// node from now on, and none that was published before its join (a cross-process layer
+    /// subscribes, then waits for a [`marker`]). The handshake waits for it before its 101.
+    fn ready(&self, _joined: &Membership) -> ReadyFuture {
         Box::pin(std::future::ready(()))
     }
     /// False while the layer cannot reach other nodes (the health check says so).
@@ -42,7 +45,7 @@ pub trait RoomLayer: Send + Sync + std::fmt::Debug + 'static {
     }
 }
 
-/// See [`RoomLayer::reachable`].
+/// See [`RoomLayer::ready`].
 pub type ReadyFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// The layer `config` asks for (`--layer`, `--layer-format`), its tasks on `tracker`.

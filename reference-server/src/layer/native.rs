@@ -15,6 +15,11 @@
 //! - a payload on a room channel that is not UTF-8 text is counted in
 //!   `chat_redis_malformed_total` and skipped.
 //!
+//! Joins: a member joins inactive and is activated when a join marker (`layer::marker`),
+//! published on this node's own channel `<prefix>:node:<16 hex>` after its room's subscription
+//! is confirmed, comes back on the subscriber connection, so frames Redis took before the join
+//! are not delivered to it.
+//!
 //! Queues: publishes go through a bounded queue (`PUBLISH_QUEUE`) to one publisher task; when
 //! it is full the frame is delivered locally only and counted, like an outage. Subscription
 //! changes go through an unbounded queue: there is at most one entry per join and per leave.
@@ -31,6 +36,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::layer::marker::{self, Markers};
 use crate::layer::{ReadyFuture, RoomLayer};
 use crate::metrics::Metrics;
 use crate::rooms::{Frame, Member, Membership, Rooms};
@@ -54,11 +60,19 @@ enum Command {
     Release(RoomName),
 }
 
+/// What the publisher task sends to Redis.
+#[derive(Debug)]
+enum Outgoing {
+    Frame(RoomName, Frame),
+    /// A join marker, to this node's own channel.
+    Marker(u64),
+}
+
 /// The Redis layer (see the module documentation).
 #[derive(Debug)]
 pub struct NativeRedisLayer {
     shared: Arc<TaskShared>,
-    publish: mpsc::Sender<(RoomName, Frame)>,
+    publish: mpsc::Sender<Outgoing>,
 }
 
 impl std::fmt::Debug for Command {
@@ -84,8 +98,10 @@ impl NativeRedisLayer {
         let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
         let shared = Arc::new(TaskShared {
             client,
+            node_channel: format!("{prefix}:node:{:016x}", rand::random::<u64>()),
             prefix,
             rooms: Arc::new(Rooms::new(Arc::clone(&metrics))),
+            markers: Arc::new(Markers::default()),
             commands,
             connected: Arc::new(AtomicBool::new(false)),
             metrics,
@@ -102,7 +118,10 @@ impl NativeRedisLayer {
 struct TaskShared {
     client: redis::Client,
     prefix: String,
+    /// This node's own channel, where its join markers travel.
+    node_channel: String,
     rooms: Arc<Rooms>,
+    markers: Arc<Markers>,
     /// To the subscriber task: joins, leaves, and rooms emptied by an eviction.
     commands: mpsc::UnboundedSender<Command>,
     /// True while the subscriber is connected.
@@ -117,7 +136,7 @@ fn channel(prefix: &str, room: &RoomName) -> String {
 
 impl RoomLayer for NativeRedisLayer {
     fn join(&self, room: &RoomName, member: Member) -> Membership {
-        let membership = self.shared.rooms.join(room, member);
+        let membership = self.shared.rooms.join_inactive(room, member);
         let _ = self
             .shared
             .commands
@@ -135,22 +154,29 @@ impl RoomLayer for NativeRedisLayer {
     }
 
     fn publish(&self, from: &Membership, frame: Frame) {
-        if let Err(e) = self.publish.try_send((from.room().clone(), frame)) {
+        let outgoing = Outgoing::Frame(from.room().clone(), frame);
+        if let Err(e) = self.publish.try_send(outgoing) {
             // The publisher is behind or gone: this node's members still get it.
-            let (room, frame) = e.into_inner();
-            self.shared.metrics.redis_local_only.inc();
-            deliver_locally(&self.shared.rooms, &room, &frame, &self.shared.commands);
+            if let Outgoing::Frame(room, frame) = e.into_inner() {
+                self.shared.metrics.redis_local_only.inc();
+                deliver_locally(&self.shared.rooms, &room, &frame, &self.shared.commands);
+            }
         }
     }
 
-    fn reachable(&self, room: &RoomName) -> ReadyFuture {
+    fn ready(&self, joined: &Membership) -> ReadyFuture {
         let (tx, rx) = oneshot::channel();
         let _ = self
             .shared
             .commands
-            .send(Command::Subscribe(room.clone(), Some(tx)));
+            .send(Command::Subscribe(joined.room().clone(), Some(tx)));
+        let pending = self.shared.markers.register(joined.activator());
+        let publish = self.publish.clone();
         Box::pin(async move {
-            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
+            let deadline = tokio::time::Instant::now() + SUBSCRIBE_WAIT;
+            let subscribed = matches!(tokio::time::timeout_at(deadline, rx).await, Ok(Ok(())));
+            let sent = subscribed && publish.try_send(Outgoing::Marker(pending.seq())).is_ok();
+            pending.finish(sent.then_some(deadline)).await;
         })
     }
 
@@ -164,6 +190,7 @@ impl RoomLayer for NativeRedisLayer {
 async fn subscriber(t: Arc<TaskShared>, mut commands: mpsc::UnboundedReceiver<Command>) {
     let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.commands);
     let (connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
+    let (node_channel, markers) = (&t.node_channel, &t.markers);
     let mut wanted: HashSet<RoomName> = HashSet::new();
     let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
     let mut backoff = BACKOFF_MIN;
@@ -201,19 +228,25 @@ async fn subscriber(t: Arc<TaskShared>, mut commands: mpsc::UnboundedReceiver<Co
             let metrics = Arc::clone(metrics);
             let channel_prefix = channel_prefix.clone();
             let release = release.clone();
+            let (node_channel, markers) = (node_channel.clone(), Arc::clone(markers));
             tokio::spawn(async move {
                 while let Some(msg) = stream.next().await {
+                    if msg.get_channel_name() == node_channel {
+                        let text = std::str::from_utf8(msg.get_payload_bytes()).unwrap_or("");
+                        markers.on_text(text);
+                        continue;
+                    }
                     on_message(&msg, &channel_prefix, &rooms, &metrics, &release);
                 }
             })
         };
-        // (Re)subscribe every room that has local members.
-        let mut ok = true;
+        // This node's own channel, then every room that has local members.
+        let mut ok = sink.subscribe(node_channel).await.is_ok();
         for room in &wanted {
-            if sink.subscribe(channel(prefix, room)).await.is_err() {
-                ok = false;
+            if !ok {
                 break;
             }
+            ok = sink.subscribe(channel(prefix, room)).await.is_ok();
         }
         if !ok {
             reader.abort();
@@ -340,7 +373,7 @@ fn deliver_locally(
 
 /// Publishes queued frames in pipelines; a frame that cannot be published is delivered to the
 /// local members only, and counted.
-async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<(RoomName, Frame)>) {
+async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<Outgoing>) {
     let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.commands);
     let (subscriber_connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
@@ -366,8 +399,14 @@ async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<(RoomName, Fram
         let sent = match connection.as_mut() {
             Some(c) => {
                 let mut pipe = redis::pipe();
-                for (room, frame) in &batch {
-                    pipe.publish(channel(prefix, room), frame.as_str()).ignore();
+                for item in &batch {
+                    match item {
+                        Outgoing::Frame(room, frame) => {
+                            pipe.publish(channel(prefix, room), frame.as_str())
+                        }
+                        Outgoing::Marker(seq) => pipe.publish(&t.node_channel, marker::text(*seq)),
+                    }
+                    .ignore();
                 }
                 match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(c)).await {
                     Ok(Ok(())) => true,
@@ -380,12 +419,18 @@ async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<(RoomName, Fram
             }
             None => false,
         };
-        if sent {
-            metrics.redis_published.inc_by(batch.len() as u64);
-        } else {
-            metrics.redis_local_only.inc_by(batch.len() as u64);
-            for (room, frame) in &batch {
-                deliver_locally(rooms, room, frame, release);
+        for item in &batch {
+            match item {
+                Outgoing::Frame(..) if sent => {
+                    metrics.redis_published.inc();
+                }
+                Outgoing::Frame(room, frame) => {
+                    metrics.redis_local_only.inc();
+                    deliver_locally(rooms, room, frame, release);
+                }
+                // Its member is activated when it comes back, or now if it was not sent.
+                Outgoing::Marker(_) if sent => {}
+                Outgoing::Marker(seq) => t.markers.arrived(*seq),
             }
         }
     }
