@@ -1,6 +1,7 @@
 //! SVG charts, drawn with plotters' SVG backend.
 
 use hdrhistogram::Histogram;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 /// One colour per run, in order; readable on white.
@@ -55,7 +56,28 @@ pub fn percentiles(title: &str, runs: &[(String, Histogram<u64>)]) -> DrawResult
         .max(1000.0);
     // Up to the next power of ten, so the axis ends on a "nine".
     let x_max = 10f64.powf(x_max.log10().ceil());
-    let y_max = y_top(&lines);
+    let axes = Axes {
+        x: "percentile",
+        y: "latency (ms)",
+        x_label: Some(&|v: &f64| nines_label(*v)),
+    };
+    draw(title, (1.0..x_max).log_scale(), axes, &lines)
+}
+
+/// Axis titles, and how x values are written (plotters' default if `None`).
+struct Axes<'a> {
+    x: &'a str,
+    y: &'a str,
+    x_label: Option<&'a dyn Fn(&f64) -> String>,
+}
+
+/// One chart of `lines` on x range `x` and y from 0 to above the highest point, as SVG.
+fn draw<X>(title: &str, x: X, axes: Axes<'_>, lines: &[Line]) -> DrawResult<String>
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+{
+    let y_max = y_top(lines);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -65,14 +87,14 @@ pub fn percentiles(title: &str, runs: &[(String, Histogram<u64>)]) -> DrawResult
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
-            .build_cartesian_2d((1.0..x_max).log_scale(), 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("latency (ms)")
-            .x_label_formatter(&|v| nines_label(*v))
-            .draw()?;
-        draw_lines(&mut chart, &lines)?;
+            .build_cartesian_2d(x, 0.0..y_max)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(axes.x).y_desc(axes.y);
+        if let Some(label) = axes.x_label {
+            mesh.x_label_formatter(label);
+        }
+        mesh.draw()?;
+        draw_lines(&mut chart, lines)?;
         root.present()?;
     }
     Ok(svg)
@@ -99,26 +121,12 @@ pub fn over_time(title: &str, x_desc: &str, y_desc: &str, lines: &[Line]) -> Dra
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.0))
         .fold(1.0_f64, f64::max);
-    let y_max = y_top(lines);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .draw()?;
-        draw_lines(&mut chart, lines)?;
-        root.present()?;
-    }
-    Ok(svg)
+    let axes = Axes {
+        x: x_desc,
+        y: y_desc,
+        x_label: None,
+    };
+    draw(title, 0.0..x_max, axes, lines)
 }
 
 fn draw_lines<'a, X, Y>(

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use crate::charts::{self, Line};
 use crate::markdown;
 use crate::run::{LoadError, Run};
+use run_result::result::SecondResult;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HtmlError {
@@ -52,34 +53,23 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
             .iter()
             .filter(|s| s.second < measured)
             .collect();
-        let at = |s: usize| s as f64 + 0.5;
-        latency_lines.push(Line {
-            name: format!("{} p99", r.name),
+        // One line of `value` per second, plotted mid-second.
+        let per_second = |name: String, dashed: bool, value: &dyn Fn(&SecondResult) -> f64| Line {
+            name,
             colour,
-            dashed: false,
+            dashed,
             points: series
                 .iter()
-                .map(|s| (at(s.second), s.p99_us as f64 / 1000.0))
+                .map(|s| (s.second as f64 + 0.5, value(s)))
                 .collect(),
-        });
-        latency_lines.push(Line {
-            name: format!("{} p50", r.name),
-            colour,
-            dashed: true,
-            points: series
-                .iter()
-                .map(|s| (at(s.second), s.p50_us as f64 / 1000.0))
-                .collect(),
-        });
-        throughput_lines.push(Line {
-            name: r.name.clone(),
-            colour,
-            dashed: false,
-            points: series
-                .iter()
-                .map(|s| (at(s.second), s.deliveries as f64))
-                .collect(),
-        });
+        };
+        latency_lines.push(per_second(format!("{} p99", r.name), false, &|s| {
+            s.p99_us as f64 / 1000.0
+        }));
+        latency_lines.push(per_second(format!("{} p50", r.name), true, &|s| {
+            s.p50_us as f64 / 1000.0
+        }));
+        throughput_lines.push(per_second(r.name.clone(), false, &|s| s.deliveries as f64));
         ramp_lines.push(Line {
             name: r.name.clone(),
             colour,
