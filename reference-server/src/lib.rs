@@ -13,7 +13,8 @@
 //! - [`queue`]: a member's outgoing queue, bounded in bytes.
 //! - [`budget`]: the global memory budget over queues and half-received messages.
 //! - [`layer`]: the [`layer::RoomLayer`] interface and its three layers: in-process, Redis
-//!   pub/sub (`native`), Django's channels_redis format (`channels`, `channels_codec`).
+//!   pub/sub (`native`), Django's channels_redis format (`channels`), on one shared core
+//!   (`redis_core`, `marker`).
 //! - `pages`: the tutorial's two HTML pages.
 //! - [`metrics`]: the Prometheus counters.
 //! - [`spawn`]: a running server for tests and for tools that embed it.

@@ -209,7 +209,7 @@ async fn sharded_over_two_hosts_like_channels_redis() {
 /// when a member joins is not delivered to that member (the join marker goes after it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_gets_nothing_published_before_it_joined() {
-    use reference_server::layer::channels_codec;
+    use reference_server::layer::channels::codec as channels_codec;
     const SILENT: usize = 200;
     const BURST: usize = 2_000;
     let redis = Redis::start().await;

@@ -3,16 +3,18 @@
 //!
 //! - [`local`]: one process, a publish is a direct delivery.
 //! - [`native`]: rooms across processes over Redis pub/sub (`--layer redis://..`).
-//! - [`channels`], [`channels_codec`]: the same in Django's channels_redis format, so Django
-//!   nodes share the rooms (`--layer-format channels`).
+//! - [`channels`]: the same in Django's channels_redis format, so Django nodes share the rooms
+//!   (`--layer-format channels`).
+//! - [`redis_core`]: what both Redis formats share (the layer, outage policy, backoff);
+//!   [`marker`]: join markers, so a member gets nothing published before it joined.
 //!
 //! Each keeps its local members in [`crate::rooms::Rooms`].
 
 pub mod channels;
-pub mod channels_codec;
 pub mod local;
 pub mod marker;
 pub mod native;
+pub mod redis_core;
 
 use std::sync::Arc;
 
@@ -61,14 +63,14 @@ pub fn start(
             LayerFormat::Native if urls.contains(',') => {
                 anyhow::bail!("--layer: several Redis hosts need --layer-format channels")
             }
-            LayerFormat::Native => Arc::new(native::NativeRedisLayer::start(
+            LayerFormat::Native => Arc::new(native::start(
                 urls,
                 config.redis_prefix.clone(),
                 Arc::clone(metrics),
                 tracker,
                 shutdown.clone(),
             )?),
-            LayerFormat::Channels => Arc::new(channels::ChannelsRedisLayer::start(
+            LayerFormat::Channels => Arc::new(channels::start(
                 &urls.split(',').map(str::trim).collect::<Vec<_>>(),
                 Arc::clone(metrics),
                 tracker,

@@ -5,28 +5,21 @@
 //! once by the publishing node. Every delivery, local ones included, comes back through the
 //! room's channel, so all members of a room, on every node, see one order.
 //!
-//! Outage policy (Redis unreachable), decided and counted, never silent:
-//! - the node keeps serving its WebSockets and keeps trying to reconnect, with backoff from
-//!   100 ms to 5 s; `/healthz` answers 503 `degraded` and `chat_redis_connected` is 0;
-//! - a message published while Redis cannot take it is delivered to this node's local members
-//!   of the room only, and counted in `chat_redis_local_only_total`;
-//! - on reconnection every room with local members is subscribed again; messages other nodes
-//!   published meanwhile are not replayed (pub/sub keeps no history).
-//! - a payload on a room channel that is not UTF-8 text is counted in
-//!   `chat_redis_malformed_total` and skipped.
+//! Joins: a member is activated when a join marker (`layer::marker`), published on this
+//! node's own channel `<prefix>:node:<16 hex>` after its room's subscription is confirmed,
+//! comes back on the subscriber connection, so frames Redis took before the join are not
+//! delivered to it.
 //!
-//! Joins: a member joins inactive and is activated when a join marker (`layer::marker`),
-//! published on this node's own channel `<prefix>:node:<16 hex>` after its room's subscription
-//! is confirmed, comes back on the subscriber connection, so frames Redis took before the join
-//! are not delivered to it.
+//! Outages: as every Redis format (`layer::redis_core`); on reconnection every room with local
+//! members is subscribed again, and messages other nodes published meanwhile are not replayed
+//! (pub/sub keeps no history). A payload on a room channel that is not UTF-8 text is counted
+//! in `chat_redis_malformed_total` and skipped.
 //!
-//! Queues: publishes go through a bounded queue (`PUBLISH_QUEUE`) to one publisher task; when
-//! it is full the frame is delivered locally only and counted, like an outage. Subscription
-//! changes go through an unbounded queue: there is at most one entry per join and per leave.
+//! Subscription changes go through an unbounded queue: there is at most one entry per join
+//! and per leave.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -36,43 +29,23 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::layer::marker::{self, Markers};
-use crate::layer::{ReadyFuture, RoomLayer};
+use crate::layer::marker;
+use crate::layer::redis_core::{
+    BACKOFF_MIN, Backoff, Core, Outgoing, PUBLISH_QUEUE, RedisLayer, Subscriptions,
+};
 use crate::metrics::Metrics;
-use crate::rooms::{Frame, Member, Membership, Rooms};
 
-/// Frames waiting for the publisher task.
-const PUBLISH_QUEUE: usize = 65_536;
 /// Frames sent to Redis in one pipeline at most.
 const PUBLISH_BATCH: usize = 256;
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How long a publish (or a connection attempt for one) may take before the frames in it are
 /// delivered locally only: the price of an outage is this much latency, once.
 const PUBLISH_TIMEOUT: Duration = Duration::from_millis(500);
-/// How long a handshake waits for its room's subscription before answering anyway.
-const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 
 enum Command {
     /// Subscribe if needed; answer once the subscription is confirmed.
     Subscribe(RoomName, Option<oneshot::Sender<()>>),
     /// Unsubscribe if the room has no local member any more.
     Release(RoomName),
-}
-
-/// What the publisher task sends to Redis.
-#[derive(Debug)]
-enum Outgoing {
-    Frame(RoomName, Frame),
-    /// A join marker, to this node's own channel.
-    Marker(u64),
-}
-
-/// The Redis layer (see the module documentation).
-#[derive(Debug)]
-pub struct NativeRedisLayer {
-    shared: Arc<TaskShared>,
-    publish: mpsc::Sender<Outgoing>,
 }
 
 impl std::fmt::Debug for Command {
@@ -84,172 +57,104 @@ impl std::fmt::Debug for Command {
     }
 }
 
-impl NativeRedisLayer {
-    /// Starts the subscriber and publisher tasks on `tracker`; they end with `shutdown`.
-    pub fn start(
-        url: &str,
-        prefix: String,
-        metrics: Arc<Metrics>,
-        tracker: &TaskTracker,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}"))?;
-        let (commands, commands_rx) = mpsc::unbounded_channel();
-        let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
-        let shared = Arc::new(TaskShared {
-            client,
-            node_channel: format!("{prefix}:node:{:016x}", rand::random::<u64>()),
-            prefix,
-            rooms: Arc::new(Rooms::new(Arc::clone(&metrics))),
-            markers: Arc::new(Markers::default()),
-            commands,
-            connected: Arc::new(AtomicBool::new(false)),
-            metrics,
-            shutdown,
-        });
-        tracker.spawn(subscriber(Arc::clone(&shared), commands_rx));
-        tracker.spawn(publisher(Arc::clone(&shared), publish_rx));
-        Ok(Self { shared, publish })
+/// Joins and leaves, to the subscriber task.
+#[derive(Debug)]
+struct Commands(mpsc::UnboundedSender<Command>);
+
+impl Subscriptions for Commands {
+    fn want(&self, room: &RoomName, done: Option<oneshot::Sender<()>>) {
+        let _ = self.0.send(Command::Subscribe(room.clone(), done));
+    }
+
+    fn release(&self, room: &RoomName) {
+        let _ = self.0.send(Command::Release(room.clone()));
     }
 }
 
-/// What the layer and its subscriber and publisher tasks share.
+/// What the subscriber and publisher tasks share.
 #[derive(Debug)]
-struct TaskShared {
+struct Native {
     client: redis::Client,
     prefix: String,
     /// This node's own channel, where its join markers travel.
     node_channel: String,
-    rooms: Arc<Rooms>,
-    markers: Arc<Markers>,
-    /// To the subscriber task: joins, leaves, and rooms emptied by an eviction.
-    commands: mpsc::UnboundedSender<Command>,
-    /// True while the subscriber is connected.
-    connected: Arc<AtomicBool>,
+    core: Arc<Core>,
+}
+
+/// Starts the native layer's subscriber and publisher tasks on `tracker`; they end with
+/// `shutdown`.
+pub fn start(
+    url: &str,
+    prefix: String,
     metrics: Arc<Metrics>,
+    tracker: &TaskTracker,
     shutdown: CancellationToken,
+) -> anyhow::Result<RedisLayer> {
+    let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}"))?;
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+    let core = Arc::new(Core::new(Box::new(Commands(commands)), metrics, shutdown));
+    let native = Arc::new(Native {
+        client,
+        node_channel: format!("{prefix}:node:{:016x}", rand::random::<u64>()),
+        prefix,
+        core: Arc::clone(&core),
+    });
+    tracker.spawn(subscriber(Arc::clone(&native), commands_rx));
+    tracker.spawn(publisher(native, publish_rx));
+    Ok(RedisLayer::new(core, publish))
 }
 
 fn channel(prefix: &str, room: &RoomName) -> String {
     format!("{prefix}:room:{room}")
 }
 
-impl RoomLayer for NativeRedisLayer {
-    fn join(&self, room: &RoomName, member: Member) -> Membership {
-        let membership = self.shared.rooms.join_inactive(room, member);
-        let _ = self
-            .shared
-            .commands
-            .send(Command::Subscribe(room.clone(), None));
-        membership
-    }
-
-    fn leave(&self, membership: &Membership) {
-        if self.shared.rooms.leave(membership) {
-            let _ = self
-                .shared
-                .commands
-                .send(Command::Release(membership.room().clone()));
-        }
-    }
-
-    fn publish(&self, from: &Membership, frame: Frame) {
-        let outgoing = Outgoing::Frame(from.room().clone(), frame);
-        if let Err(e) = self.publish.try_send(outgoing) {
-            // The publisher is behind or gone: this node's members still get it.
-            if let Outgoing::Frame(room, frame) = e.into_inner() {
-                self.shared.metrics.redis_local_only.inc();
-                deliver_locally(&self.shared.rooms, &room, &frame, &self.shared.commands);
-            }
-        }
-    }
-
-    fn ready(&self, joined: &Membership) -> ReadyFuture {
-        let (tx, rx) = oneshot::channel();
-        let _ = self
-            .shared
-            .commands
-            .send(Command::Subscribe(joined.room().clone(), Some(tx)));
-        let pending = self.shared.markers.register(joined.activator());
-        let publish = self.publish.clone();
-        Box::pin(async move {
-            let deadline = tokio::time::Instant::now() + SUBSCRIBE_WAIT;
-            let subscribed = matches!(tokio::time::timeout_at(deadline, rx).await, Ok(Ok(())));
-            let sent = subscribed && publish.try_send(Outgoing::Marker(pending.seq())).is_ok();
-            pending.finish(sent.then_some(deadline)).await;
-        })
-    }
-
-    fn healthy(&self) -> bool {
-        self.shared.connected.load(Ordering::Relaxed)
-    }
-}
-
 /// Keeps one pub/sub connection: subscriptions follow local membership, messages are
 /// delivered to local members; reconnects with backoff and subscribes again.
-async fn subscriber(t: Arc<TaskShared>, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.commands);
-    let (connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
-    let (node_channel, markers) = (&t.node_channel, &t.markers);
+async fn subscriber(n: Arc<Native>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let core = &n.core;
     let mut wanted: HashSet<RoomName> = HashSet::new();
     let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
-    let mut backoff = BACKOFF_MIN;
-    let channel_prefix = format!("{prefix}:room:");
+    let mut backoff = Backoff::default();
     loop {
         let pubsub = tokio::select! {
-            () = shutdown.cancelled() => return,
-            p = client.get_async_pubsub() => p,
+            () = core.shutdown.cancelled() => return,
+            p = n.client.get_async_pubsub() => p,
         };
-        let (mut sink, mut stream) = match pubsub {
-            Ok(p) => p.split(),
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "Redis unreachable");
-                // Keep taking commands while waiting, so joins and leaves are not lost.
-                let wait = tokio::time::sleep(backoff);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = &mut wait => break,
-                        cmd = commands.recv() => match cmd {
-                            Some(c) => note(c, &mut wanted, &mut waiting, rooms),
-                            None => return,
-                        },
-                    }
+        let Ok(pubsub) = pubsub.inspect_err(|e| tracing::warn!(error = %e, "Redis unreachable"))
+        else {
+            // Keep taking commands while waiting, so joins and leaves are not lost.
+            let wait = tokio::time::sleep(backoff.next_delay());
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    () = core.shutdown.cancelled() => return,
+                    () = &mut wait => break,
+                    cmd = commands.recv() => match cmd {
+                        Some(c) => note(c, &mut wanted, &mut waiting, core),
+                        None => return,
+                    },
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
             }
+            continue;
         };
+        let (mut sink, stream) = pubsub.split();
         // The stream is read by its own task, always: a subscription awaits its confirmation,
         // and if nothing drained the messages meanwhile the connection could stall.
-        let reader = {
-            let rooms = Arc::clone(rooms);
-            let metrics = Arc::clone(metrics);
-            let channel_prefix = channel_prefix.clone();
-            let release = release.clone();
-            let (node_channel, markers) = (node_channel.clone(), Arc::clone(markers));
-            tokio::spawn(async move {
-                while let Some(msg) = stream.next().await {
-                    if msg.get_channel_name() == node_channel {
-                        let text = std::str::from_utf8(msg.get_payload_bytes()).unwrap_or("");
-                        markers.on_text(text);
-                        continue;
-                    }
-                    on_message(&msg, &channel_prefix, &rooms, &metrics, &release);
-                }
-            })
-        };
+        let reader = tokio::spawn(read(Arc::clone(&n), stream));
         // This node's own channel, then every room that has local members.
-        let mut ok = sink.subscribe(node_channel).await.is_ok();
+        let mut ok = sink.subscribe(&n.node_channel).await.is_ok();
         for room in &wanted {
             if !ok {
                 break;
             }
-            ok = sink.subscribe(channel(prefix, room)).await.is_ok();
+            ok = sink.subscribe(channel(&n.prefix, room)).await.is_ok();
         }
         if !ok {
             reader.abort();
+            if !backoff.wait(&core.shutdown).await {
+                return;
+            }
             continue;
         }
         for (_, waiters) in waiting.drain() {
@@ -257,16 +162,14 @@ async fn subscriber(t: Arc<TaskShared>, mut commands: mpsc::UnboundedReceiver<Co
                 let _ = w.send(());
             }
         }
-        connected.store(true, Ordering::Relaxed);
-        metrics.redis_connected.set(1);
-        metrics.redis_connects.inc();
-        backoff = BACKOFF_MIN;
+        core.set_connected(true);
+        backoff.reset();
         tracing::info!(rooms = wanted.len(), "connected to Redis");
 
         tokio::pin!(reader);
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => {
+                () = core.shutdown.cancelled() => {
                     reader.abort();
                     return;
                 }
@@ -274,46 +177,58 @@ async fn subscriber(t: Arc<TaskShared>, mut commands: mpsc::UnboundedReceiver<Co
                 _ = &mut reader => break,
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { return };
-                    match cmd {
+                    let failed = match cmd {
+                        Command::Subscribe(room, done) if wanted.contains(&room) => {
+                            done.map(|d| d.send(()));
+                            false
+                        }
                         Command::Subscribe(room, done) => {
-                            if !wanted.contains(&room) {
-                                if sink.subscribe(channel(prefix, &room)).await.is_err() {
-                                    wanted.insert(room.clone());
-                                    if let Some(done) = done {
-                                        waiting.entry(room).or_default().push(done);
-                                    }
-                                    reader.abort();
-                                    break;
-                                }
-                                wanted.insert(room);
+                            let ok = sink.subscribe(channel(&n.prefix, &room)).await.is_ok();
+                            match done {
+                                Some(d) if ok => { let _ = d.send(()); }
+                                Some(d) => waiting.entry(room.clone()).or_default().push(d),
+                                None => {}
                             }
-                            if let Some(done) = done {
-                                let _ = done.send(());
-                            }
+                            wanted.insert(room);
+                            !ok
                         }
                         Command::Release(room) => {
-                            if rooms.member_count(&room) == 0 && wanted.remove(&room)
-                                && sink.unsubscribe(channel(prefix, &room)).await.is_err()
-                            {
-                                reader.abort();
-                                break;
-                            }
+                            core.rooms.member_count(&room) == 0
+                                && wanted.remove(&room)
+                                && sink.unsubscribe(channel(&n.prefix, &room)).await.is_err()
                         }
+                    };
+                    if failed {
+                        reader.abort();
+                        break;
                     }
                 }
             }
         }
-        connected.store(false, Ordering::Relaxed);
-        metrics.redis_connected.set(0);
-        tracing::warn!("lost the Redis connection; reconnecting");
+        core.set_connected(false);
     }
 }
 
+/// Delivers what the subscriber connection brings: join markers on this node's own channel,
+/// frames on room channels.
+async fn read(n: Arc<Native>, mut stream: redis::aio::PubSubStream) {
+    let rooms_prefix = format!("{}:room:", n.prefix);
+    while let Some(msg) = stream.next().await {
+        if msg.get_channel_name() == n.node_channel {
+            let text = std::str::from_utf8(msg.get_payload_bytes()).unwrap_or("");
+            n.core.markers.on_text(text);
+            continue;
+        }
+        on_message(&msg, &rooms_prefix, &n.core);
+    }
+}
+
+/// Records a command while Redis is unreachable, to be carried out on reconnection.
 fn note(
     cmd: Command,
     wanted: &mut HashSet<RoomName>,
     waiting: &mut HashMap<RoomName, Vec<oneshot::Sender<()>>>,
-    rooms: &Rooms,
+    core: &Core,
 ) {
     match cmd {
         Command::Subscribe(room, done) => {
@@ -323,75 +238,51 @@ fn note(
             wanted.insert(room);
         }
         Command::Release(room) => {
-            if rooms.member_count(&room) == 0 {
+            if core.rooms.member_count(&room) == 0 {
                 wanted.remove(&room);
             }
         }
     }
 }
 
-fn on_message(
-    msg: &redis::Msg,
-    channel_prefix: &str,
-    rooms: &Rooms,
-    metrics: &Metrics,
-    release: &mpsc::UnboundedSender<Command>,
-) {
+fn on_message(msg: &redis::Msg, rooms_prefix: &str, core: &Core) {
     let room = msg
         .get_channel_name()
-        .strip_prefix(channel_prefix)
+        .strip_prefix(rooms_prefix)
         .and_then(|r| RoomName::parse(r).ok());
     let frame = std::str::from_utf8(msg.get_payload_bytes())
         .ok()
         .map(|t| Utf8Bytes::from(t.to_owned()));
     let (Some(room), Some(frame)) = (room, frame) else {
-        metrics.redis_malformed.inc();
+        core.metrics.redis_malformed.inc();
         tracing::debug!(
             channel = msg.get_channel_name(),
             "malformed Redis message skipped"
         );
         return;
     };
-    metrics.redis_received.inc();
-    deliver_locally(rooms, &room, &frame, release);
+    core.metrics.redis_received.inc();
+    core.deliver_locally(&room, &frame);
 }
 
-/// Delivers to this node's members; a room whose last member was just evicted is released.
-fn deliver_locally(
-    rooms: &Rooms,
-    room: &RoomName,
-    frame: &Frame,
-    release: &mpsc::UnboundedSender<Command>,
-) {
-    if rooms
-        .deliver_to(room, frame)
-        .is_some_and(|d| d.room_emptied)
-    {
-        let _ = release.send(Command::Release(room.clone()));
-    }
-}
-
-/// Publishes queued frames in pipelines; a frame that cannot be published is delivered to the
-/// local members only, and counted.
-async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<Outgoing>) {
-    let (client, prefix, rooms, release) = (&t.client, &t.prefix, &t.rooms, &t.commands);
-    let (subscriber_connected, metrics, shutdown) = (&t.connected, &t.metrics, &t.shutdown);
+/// Publishes queued frames and markers in pipelines; a frame that cannot be published is
+/// delivered to the local members only, and counted (`Core::not_sent`).
+async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
+    let core = &n.core;
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     let mut retry_at = tokio::time::Instant::now();
     loop {
         batch.clear();
         tokio::select! {
-            () = shutdown.cancelled() => return,
-            n = queue.recv_many(&mut batch, PUBLISH_BATCH) => if n == 0 { return },
+            () = core.shutdown.cancelled() => return,
+            got = queue.recv_many(&mut batch, PUBLISH_BATCH) => if got == 0 { return },
         }
         // Retry at once when the subscriber has reached Redis again, else after a pause.
-        let due =
-            tokio::time::Instant::now() >= retry_at || subscriber_connected.load(Ordering::Relaxed);
+        let due = tokio::time::Instant::now() >= retry_at || core.connected();
         if connection.is_none() && due {
-            match tokio::time::timeout(PUBLISH_TIMEOUT, client.get_multiplexed_async_connection())
-                .await
-            {
+            let connect = n.client.get_multiplexed_async_connection();
+            match tokio::time::timeout(PUBLISH_TIMEOUT, connect).await {
                 Ok(Ok(c)) => connection = Some(c),
                 _ => retry_at = tokio::time::Instant::now() + BACKOFF_MIN * 5,
             }
@@ -402,9 +293,9 @@ async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<Outgoing>) {
                 for item in &batch {
                     match item {
                         Outgoing::Frame(room, frame) => {
-                            pipe.publish(channel(prefix, room), frame.as_str())
+                            pipe.publish(channel(&n.prefix, room), frame.as_str())
                         }
-                        Outgoing::Marker(seq) => pipe.publish(&t.node_channel, marker::text(*seq)),
+                        Outgoing::Marker(seq) => pipe.publish(&n.node_channel, marker::text(*seq)),
                     }
                     .ignore();
                 }
@@ -420,17 +311,10 @@ async fn publisher(t: Arc<TaskShared>, mut queue: mpsc::Receiver<Outgoing>) {
             None => false,
         };
         for item in &batch {
-            match item {
-                Outgoing::Frame(..) if sent => {
-                    metrics.redis_published.inc();
-                }
-                Outgoing::Frame(room, frame) => {
-                    metrics.redis_local_only.inc();
-                    deliver_locally(rooms, room, frame, release);
-                }
-                // Its member is activated when it comes back, or now if it was not sent.
-                Outgoing::Marker(_) if sent => {}
-                Outgoing::Marker(seq) => t.markers.arrived(*seq),
+            if sent {
+                core.sent(item);
+            } else {
+                core.not_sent(item);
             }
         }
     }

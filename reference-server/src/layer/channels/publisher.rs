@@ -1,0 +1,198 @@
+//! Sends each published frame as Django's `group_send` would: prune, ZRANGE the group, one
+//! msgpack payload (with the 12-byte random prefix) per queue, added by channels_redis's own
+//! Lua script with capacity 100 and expiry 60 s. Queues over capacity are skipped by that
+//! script, as in Django, and counted in `chat_redis_over_capacity_total`. Join markers go to
+//! this node's own queue.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::RoomName;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::mpsc;
+
+use super::{CAPACITY, EXPIRY, GROUP_EXPIRY, Node, codec, connect, group_key, group_name, now};
+use crate::layer::marker;
+use crate::layer::redis_core::{Core, Outgoing};
+use crate::rooms::Frame;
+
+/// channels_redis core.py, `group_send`'s script, unchanged.
+const GROUP_SEND_LUA: &str = r#"
+local over_capacity = 0
+local current_time = ARGV[#ARGV - 1]
+local expiry = ARGV[#ARGV]
+for i=1,#KEYS do
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+        redis.call('EXPIRE', KEYS[i], expiry)
+    else
+        over_capacity = over_capacity + 1
+    end
+end
+return over_capacity
+"#;
+
+/// Adds a join marker to a queue after everything in it (same clock as `group_send`'s scores,
+/// but never before the last entry), with the queue's expiry.
+const MARKER_LUA: &str = r#"
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local score = tonumber(ARGV[2])
+if top[2] ~= nil and tonumber(top[2]) >= score then
+    score = tonumber(top[2]) + 0.001
+end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"#;
+
+/// The publisher task: one item at a time, in order; what cannot be sent goes to
+/// `Core::not_sent`.
+pub(super) async fn run(node: Arc<Node>, core: Arc<Core>, mut queue: mpsc::Receiver<Outgoing>) {
+    let script = redis::Script::new(GROUP_SEND_LUA);
+    let marker_script = redis::Script::new(MARKER_LUA);
+    let mut conns: Vec<Option<MultiplexedConnection>> = node.clients.iter().map(|_| None).collect();
+    loop {
+        let item = tokio::select! {
+            () = core.shutdown.cancelled() => return,
+            item = queue.recv() => match item { Some(i) => i, None => return },
+        };
+        if core.connected() {
+            for (conn, client) in conns.iter_mut().zip(&node.clients) {
+                if conn.is_none() {
+                    *conn = connect(client, Duration::from_millis(500)).await;
+                }
+            }
+        }
+        let sent = match &item {
+            Outgoing::Frame(room, frame) => {
+                match group_send(&mut conns, &node, &script, room, frame).await {
+                    Ok(over) => {
+                        core.metrics.redis_over_capacity.inc_by(over);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            Outgoing::Marker(seq) => send_marker(&mut conns, &node, &marker_script, *seq)
+                .await
+                .is_ok(),
+        };
+        if sent {
+            core.sent(&item);
+        } else {
+            core.not_sent(&item);
+        }
+    }
+}
+
+/// Adds join marker `seq` to this node's own queue, after everything already in it.
+async fn send_marker(
+    conns: &mut [Option<MultiplexedConnection>],
+    node: &Node,
+    script: &redis::Script,
+    seq: u64,
+) -> Result<(), ()> {
+    let shard = node.shard(&node.name);
+    let conn = conns[shard].as_mut().ok_or(())?;
+    let added: redis::RedisResult<i64> = script
+        .key(node.queue())
+        .arg(marker::text(seq))
+        .arg(format!("{}", now()))
+        .arg(EXPIRY)
+        .invoke_async(conn)
+        .await;
+    if added.is_err() {
+        conns[shard] = None;
+        return Err(());
+    }
+    Ok(())
+}
+
+/// Sends `frame` as channels_redis `group_send` does, over the hosts. A failed host's
+/// connection is dropped (reconnected on the next message). `Err(None)`: Redis failed;
+/// `Err(Some(e))`: the frame cannot be encoded for Django.
+async fn group_send(
+    conns: &mut [Option<MultiplexedConnection>],
+    node: &Node,
+    script: &redis::Script,
+    room: &RoomName,
+    frame: &Frame,
+) -> Result<u64, Option<codec::CodecError>> {
+    let now = now();
+    let group = group_key(room);
+    let group_shard = node.shard(&group_name(room));
+    let members: Vec<String> = {
+        let conn = conns[group_shard].as_mut().ok_or(None)?;
+        let result: redis::RedisResult<((), Vec<String>)> = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&group)
+            .arg(0)
+            .arg(now as i64 - GROUP_EXPIRY)
+            .cmd("ZRANGE")
+            .arg(&group)
+            .arg(0)
+            .arg(-1)
+            .query_async(conn)
+            .await;
+        match result {
+            Ok((_, members)) => members,
+            Err(_) => {
+                conns[group_shard] = None;
+                return Err(None);
+            }
+        }
+    };
+    // One payload per queue (members sharing a process share its queue), each queue on the
+    // host its non-local name hashes to.
+    let mut by_shard: BTreeMap<usize, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for m in members {
+        let non_local = match m.find('!') {
+            Some(i) => m[..=i].to_owned(),
+            None => m.clone(),
+        };
+        by_shard
+            .entry(node.shard(&non_local))
+            .or_default()
+            .entry(format!("asgi{non_local}"))
+            .or_default()
+            .push(m);
+    }
+    let mut over = 0;
+    for (shard, queues) in by_shard {
+        let mut prune = redis::pipe();
+        let mut invocation = script.prepare_invoke();
+        let mut payloads = Vec::with_capacity(queues.len());
+        for (key, names) in &queues {
+            prune
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(key)
+                .arg(0)
+                .arg(now as i64 - EXPIRY)
+                .ignore();
+            invocation.key(key);
+            payloads.push(codec::encode(frame.as_str(), names).map_err(Some)?);
+        }
+        for p in &payloads {
+            invocation.arg(p.as_slice());
+        }
+        for _ in &queues {
+            invocation.arg(CAPACITY);
+        }
+        invocation.arg(format!("{now}")).arg(EXPIRY);
+        let conn = conns[shard].as_mut().ok_or(None)?;
+        let sent: redis::RedisResult<u64> = async {
+            prune.query_async::<()>(conn).await?;
+            invocation.invoke_async(conn).await
+        }
+        .await;
+        match sent {
+            Ok(n) => over += n,
+            Err(_) => {
+                conns[shard] = None;
+                return Err(None);
+            }
+        }
+    }
+    Ok(over)
+}
