@@ -6,8 +6,11 @@
 //!
 //! - [`opts`]: the flags.
 //! - [`run`]: the coordinator: plan, connect, warm up, measure, settle, assemble.
-//! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals.
-//! - `shared`: the atomics the coordinator and the workers share.
+//! - `plan`: checking the flags against this machine, and who connects where and when.
+//! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
+//!   `connect`: opening and closing one; `send`: a sender's open-loop schedule.
+//! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
+//! - [`error`]: plan errors, and connection errors counted by kind.
 //! - [`message`]: the stamp carried in each message and its fast parse.
 //! - [`stats`]: which sequence numbers a receiver has seen (duplicates, reordering).
 //! - [`result`]: the run's config and machine in the result (the format itself, totals and
@@ -15,12 +18,16 @@
 //! - [`summary`]: the printed table. `progress`: the progress bars.
 //! - [`target`]: URLs and source addresses. [`embedded`]: the in-process reference server.
 
+mod connect;
 pub mod embedded;
+pub mod error;
 pub mod message;
 pub mod opts;
+mod plan;
 mod progress;
 pub mod result;
 pub mod run;
+mod send;
 mod shared;
 pub mod stats;
 pub mod summary;

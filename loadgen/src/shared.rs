@@ -3,8 +3,11 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use run_result::Totals;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+use crate::opts::Opts;
 
 /// When sending starts, when measuring starts, when sending ends: microseconds on the run clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +17,21 @@ pub struct Schedule {
     pub end_us: u64,
 }
 
+impl Schedule {
+    /// Sending starts at `start_us`: warm-up, then the measured duration.
+    pub fn starting(start_us: u64, opts: &Opts) -> Self {
+        let warmup = opts.warmup.as_micros() as u64;
+        Self {
+            warmup_start_us: start_us,
+            measure_start_us: start_us + warmup,
+            end_us: start_us + warmup + opts.duration.as_micros() as u64,
+        }
+    }
+}
+
+/// What the coordinator and the workers share. The run-wide counts live here and only here:
+/// workers add to them, the progress bars read them, and [`Shared::counts_into`] puts them
+/// in the result.
 #[derive(Debug)]
 pub struct Shared {
     /// The run clock's origin; every timestamp is microseconds since it.
@@ -56,6 +74,15 @@ impl Shared {
             schedule,
             finish: CancellationToken::new(),
         }
+    }
+
+    /// The run-wide counts, into the merged totals of this process.
+    pub fn counts_into(&self, totals: &mut Totals) {
+        totals.connected = self.connected.load(Ordering::Acquire);
+        totals.connect_failed = self.connect_failed.load(Ordering::Acquire);
+        totals.sent = self.sent.load(Ordering::Acquire);
+        totals.expected = self.expected.load(Ordering::Acquire);
+        totals.delivered = self.delivered.load(Ordering::Acquire);
     }
 
     pub fn now_us(&self) -> u64 {

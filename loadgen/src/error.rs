@@ -1,0 +1,134 @@
+//! Errors: what stops a run before it starts ([`PlanError`]), and what ends one connection
+//! ([`ConnError`]), counted in the result's `errors` under its text, which names its kind.
+
+use std::io::ErrorKind;
+
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+use crate::message::MIN_SIZE;
+use crate::target::PORTS_PER_SOURCE;
+
+/// A plan this machine or this flag set cannot carry out.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "--senders {senders} is more than --clients {clients}: senders are members of the room"
+    )]
+    SendersOverClients { senders: u32, clients: u32 },
+    #[error("--size {0} is too small: each message needs {MIN_SIZE} bytes for its stamp")]
+    SizeTooSmall(usize),
+    #[error("raise the open-files limit: {0}")]
+    FileLimit(std::io::Error),
+    #[error(
+        "this plan needs about {needed} open files ({connections} connections{}) but this \
+         process may open {limit}; use fewer --rooms or --clients{}",
+        if *.embedded { ", two each since the embedded server holds the other end" } else { "" },
+        if *.embedded {
+            ", or run the server as its own process and pass --target"
+        } else {
+            ", or run several loadgen processes and merge their results"
+        }
+    )]
+    TooManyFiles {
+        needed: u64,
+        connections: u64,
+        limit: u64,
+        embedded: bool,
+    },
+    #[error(
+        "{per_target} connections to one target need more than {sources} source addresses \
+         ({PORTS_PER_SOURCE} ports each); widen --source-ip"
+    )]
+    TooFewSources { per_target: u64, sources: usize },
+    #[error("the plan sends more than {0} messages; shorten --duration or lower --rate")]
+    TooManyMessages(u64),
+}
+
+/// What ended (or never opened) one connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnError {
+    #[error("socket: {0}")]
+    Socket(ErrorKind),
+    #[error("bind source: {0}")]
+    BindSource(ErrorKind),
+    #[error("connect: {0}")]
+    Connect(ErrorKind),
+    #[error("handshake: HTTP {0}")]
+    HandshakeStatus(u16),
+    #[error("handshake: timed out")]
+    HandshakeTimeout,
+    #[error("handshake: {0}")]
+    Handshake(WsKind),
+    /// While receiving.
+    #[error("{0}")]
+    Receive(WsKind),
+    #[error("connection ended without a close frame")]
+    EndedWithoutClose,
+    #[error("send: {0}")]
+    Send(WsKind),
+    #[error("task panicked")]
+    TaskPanicked,
+}
+
+/// A WebSocket error, reduced to what tells two apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WsKind {
+    #[error("io: {0}")]
+    Io(ErrorKind),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("capacity: {0}")]
+    Capacity(String),
+    #[error("invalid UTF-8 from the server")]
+    Utf8,
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<&WsError> for WsKind {
+    fn from(e: &WsError) -> Self {
+        match e {
+            WsError::Io(io) => Self::Io(io.kind()),
+            WsError::Protocol(p) => Self::Protocol(p.to_string()),
+            WsError::Capacity(c) => Self::Capacity(c.to_string()),
+            WsError::Utf8(_) => Self::Utf8,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl ConnError {
+    /// A failed client handshake.
+    pub fn handshake(e: &WsError) -> Self {
+        match e {
+            WsError::Http(response) => Self::HandshakeStatus(response.status().as_u16()),
+            other => Self::Handshake(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_read_as_before_in_results() {
+        // These texts are the keys of `errors` in result files: keep them stable.
+        assert_eq!(
+            ConnError::Connect(ErrorKind::ConnectionRefused).to_string(),
+            "connect: connection refused"
+        );
+        assert_eq!(
+            ConnError::HandshakeStatus(503).to_string(),
+            "handshake: HTTP 503"
+        );
+        assert_eq!(
+            ConnError::Receive(WsKind::Io(ErrorKind::ConnectionReset)).to_string(),
+            "io: connection reset"
+        );
+        assert_eq!(
+            ConnError::Send(WsKind::Utf8).to_string(),
+            "send: invalid UTF-8 from the server"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! The plan phase: the flags checked against this machine (descriptors, source ports, memory
+//! for completion slots) before anything starts, then who connects where and when.
+
+use std::time::SystemTime;
+
+use crate::error::PlanError;
+use crate::message::MIN_SIZE;
+use crate::opts::Opts;
+use crate::send::SendPlan;
+use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
+use crate::worker::{ConnPlan, WorkerPlan};
+
+/// Descriptors kept aside for everything that is not a connection.
+const SPARE_FDS: u64 = 256;
+/// Completion slots (4 bytes each) at most: 1.6 GB.
+const MAX_SLOTS: u64 = 400_000_000;
+
+/// What the run will do, checked.
+#[derive(Debug)]
+pub struct Plan {
+    pub connections: u64,
+    pub workers: usize,
+    /// No `--target`: the reference server runs in this process.
+    pub embedded: bool,
+    pub sources: SourceIps,
+    /// Bind each socket to a source address (several, or chosen by `--source-ip`).
+    bind_sources: bool,
+    pub slots_per_sender: u32,
+    /// Makes this run's room names unlike any other run's.
+    run_id: u32,
+}
+
+impl Plan {
+    /// Checks `opts` and raises the open-files limit as far as it goes.
+    pub fn new(opts: &Opts) -> Result<Self, PlanError> {
+        let connections = opts.connections();
+        if opts.senders > opts.clients {
+            return Err(PlanError::SendersOverClients {
+                senders: opts.senders,
+                clients: opts.clients,
+            });
+        }
+        if opts.size < MIN_SIZE {
+            return Err(PlanError::SizeTooSmall(opts.size));
+        }
+        let limit = rlimit::increase_nofile_limit(u64::MAX).map_err(PlanError::FileLimit)?;
+        let embedded = opts.targets.is_empty();
+        let needed = connections * if embedded { 2 } else { 1 } + SPARE_FDS;
+        if needed > limit {
+            return Err(PlanError::TooManyFiles {
+                needed,
+                connections,
+                limit,
+                embedded,
+            });
+        }
+        let per_target = connections.div_ceil(opts.targets.len().max(1) as u64);
+        let sources = opts
+            .source_ip
+            .clone()
+            .unwrap_or_else(|| SourceIps::automatic(per_target));
+        if per_target.div_ceil(sources.0.len() as u64) > PORTS_PER_SOURCE {
+            return Err(PlanError::TooFewSources {
+                per_target,
+                sources: sources.0.len(),
+            });
+        }
+        let rate_per_sender = opts.rate / f64::from(opts.senders);
+        let sending_s = (opts.warmup + opts.duration).as_secs_f64();
+        let slots_per_sender =
+            (sending_s * rate_per_sender * 1.5 + 64.0).min(f64::from(u32::MAX)) as u32;
+        let slots = u64::from(opts.rooms) * u64::from(opts.senders) * u64::from(slots_per_sender);
+        if slots > MAX_SLOTS {
+            return Err(PlanError::TooManyMessages(slots));
+        }
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Ok(Self {
+            connections,
+            workers: opts
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1),
+            embedded,
+            bind_sources: opts.source_ip.is_some() || sources.0.len() > 1,
+            sources,
+            slots_per_sender,
+            run_id: (opts.seed as u32) ^ nanos ^ std::process::id(),
+        })
+    }
+
+    /// Each worker's connections. Connection i: rooms fill evenly as the ramp goes on;
+    /// members spread over the targets and the source addresses.
+    pub fn workers(&self, opts: &Opts, targets: &[Target]) -> Vec<WorkerPlan> {
+        let send = SendPlan {
+            rate: opts.rate / f64::from(opts.senders),
+            arrival: opts.arrival,
+            size: opts.size,
+            seed: opts.seed,
+            senders: opts.senders,
+            rooms: opts.rooms,
+        };
+        let mut plans: Vec<WorkerPlan> = (0..self.workers)
+            .map(|_| WorkerPlan {
+                conns: Vec::new(),
+                send: send.clone(),
+                connect_timeout: opts.connect_timeout,
+            })
+            .collect();
+        let sources = &self.sources.0;
+        for i in 0..self.connections {
+            let room = (i % u64::from(opts.rooms)) as u32;
+            let member = (i / u64::from(opts.rooms)) as u32;
+            plans[i as usize % self.workers].conns.push(ConnPlan {
+                room,
+                room_name: format!("lg{:08x}_{room}", self.run_id),
+                sender: (member < opts.senders).then_some(member),
+                target: targets[member as usize % targets.len()].clone(),
+                // One default address: let connect() choose the port per destination. bind()
+                // to a port-0 address picks from one range shared by every destination, which
+                // runs out under TIME_WAIT long before the per-destination range does.
+                source: self
+                    .bind_sources
+                    .then(|| sources[i as usize % sources.len()]),
+                connect_at_us: (i as f64 * 1e6 / opts.connect_rate) as u64,
+            });
+        }
+        plans
+    }
+}

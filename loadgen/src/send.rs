@@ -1,0 +1,113 @@
+//! A sender: one message per scheduled time (open loop: the schedule never waits for the
+//! server, so a slow server shows as latency, not as fewer sends), stamped with the scheduled
+//! and the actual send time.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::SinkExt;
+use futures_util::stream::SplitSink;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::connect::Ws;
+use crate::error::ConnError;
+use crate::message::{self, Stamp};
+use crate::opts::Arrival;
+use crate::shared::{Schedule, Shared};
+use run_result::Totals;
+
+/// How each sender paces itself.
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    /// Messages per second per sender.
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub size: usize,
+    pub seed: u64,
+    /// Senders per room and rooms, to spread the first sends over one gap.
+    pub senders: u32,
+    pub rooms: u32,
+}
+
+/// Sends on schedule until the end of the run, then hands the sink back.
+pub async fn send_loop(
+    mut sink: SplitSink<Ws, Message>,
+    room: u32,
+    sender: u32,
+    plan: SendPlan,
+    shared: Arc<Shared>,
+    stats: Rc<RefCell<Totals>>,
+) -> Option<SplitSink<Ws, Message>> {
+    let mut schedule_rx = shared.schedule.clone();
+    let schedule: Schedule = loop {
+        if let Some(s) = *schedule_rx.borrow_and_update() {
+            break s;
+        }
+        tokio::select! {
+            changed = schedule_rx.changed() => if changed.is_err() { return Some(sink) },
+            () = shared.finish.cancelled() => return Some(sink),
+        }
+    };
+    let gap_us = 1e6 / plan.rate;
+    let mut rng = StdRng::seed_from_u64(plan.seed ^ (u64::from(room) << 32) ^ u64::from(sender));
+    // Spread every sender of every room over the first gap so they do not fire together.
+    let order = f64::from(sender) * f64::from(plan.rooms) + f64::from(room);
+    let mut next = schedule.warmup_start_us as f64
+        + gap_us * order / (f64::from(plan.senders) * f64::from(plan.rooms));
+    let mut seq: u32 = 0;
+    let finish = shared.finish.child_token();
+    let finished = finish.cancelled();
+    tokio::pin!(finished);
+    loop {
+        let at = next as u64;
+        if at >= schedule.end_us {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(shared.at(at).into()) => {}
+            () = &mut finished => break,
+        }
+        let warmup = at < schedule.measure_start_us;
+        let stamp = Stamp {
+            room,
+            sender,
+            seq,
+            scheduled_us: at,
+            sent_us: shared.now_us(),
+            warmup,
+        };
+        if !warmup {
+            let members = shared.members[room as usize].load(Ordering::Acquire);
+            if let Some(slot) = shared.slot(room, sender, seq) {
+                slot.store(members, Ordering::Release);
+            }
+            let mut s = stats.borrow_mut();
+            let second = ((at - schedule.measure_start_us) / 1_000_000) as usize;
+            s.second(second).sends += 1;
+            shared.sent.fetch_add(1, Ordering::Relaxed);
+            shared
+                .expected
+                .fetch_add(u64::from(members), Ordering::Relaxed);
+        }
+        if let Err(e) = sink
+            .send(Message::text(message::encode(&stamp, plan.size)))
+            .await
+        {
+            stats
+                .borrow_mut()
+                .error(ConnError::Send((&e).into()).to_string());
+            return None;
+        }
+        seq = seq.wrapping_add(1);
+        next += match plan.arrival {
+            Arrival::Fixed => gap_us,
+            // Exponential gaps with mean `gap_us`: a Poisson process.
+            Arrival::Poisson => -gap_us * (1.0 - rng.random::<f64>()).ln(),
+        };
+    }
+    Some(sink)
+}
