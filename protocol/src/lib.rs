@@ -6,7 +6,8 @@
 //! - [`inbound`]: what a client may send, the limits, and the close code for each refusal
 //!   (sections 3 and 5). Decoding and encoding are one pass: [`inbound::broadcast_frame`] turns a
 //!   client's text frame into the frame every member receives.
-//! - [`pyjson`]: the encoder that is byte-identical to Python's `json.dumps` (section 4).
+//! - [`pyjson`]: the encoder that is byte-identical to Python's `json.dumps` (section 4);
+//!   `pyfloat` writes floats as Python's `repr`, `pystr` strings as `json.dumps`.
 //! - [`close`]: the close codes used by the reference server.
 //! - [`vectors`]: PROTOCOL.md section 4's test vectors.
 
@@ -14,6 +15,7 @@ pub mod close;
 pub mod inbound;
 mod pyfloat;
 pub mod pyjson;
+mod pystr;
 pub mod room;
 pub mod vectors;
 

@@ -3,6 +3,13 @@
 //!
 //! It uses neither the server's WebSocket library nor its protocol crate: a bug they share
 //! with the server must not be able to pass.
+//!
+//! - `frame`: opcodes, frames as read, client frame headers.
+//! - `http`: requests sent verbatim, response heads and bodies read.
+//! - here: [`Ws`], one connection: handshake, frames out (masked), frames in.
+
+mod frame;
+mod http;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,16 +17,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-
-/// Frame opcodes (RFC 6455 section 5.2).
-pub mod op {
-    pub const CONT: u8 = 0x0;
-    pub const TEXT: u8 = 0x1;
-    pub const BINARY: u8 = 0x2;
-    pub const CLOSE: u8 = 0x8;
-    pub const PING: u8 = 0x9;
-    pub const PONG: u8 = 0xA;
-}
 
 /// What went wrong talking to the backend; every message is evidence for a verdict.
 #[derive(Debug, thiserror::Error)]
@@ -36,183 +33,12 @@ pub enum WireError {
     Malformed(String),
 }
 
+use frame::frame_header;
+pub use frame::{Frame, Next, clip, op};
+pub use http::{HttpResponse, http_get, http_raw};
+use http::{parse_head, read_head};
+
 type Result<T> = std::result::Result<T, WireError>;
-
-/// A parsed HTTP response head (and body, when it has a Content-Length).
-#[derive(Debug, Clone)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn body_text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One frame as read off the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    pub fin: bool,
-    pub opcode: u8,
-    pub payload: Vec<u8>,
-}
-
-impl Frame {
-    /// Close code and reason, for a close frame.
-    pub fn close_code(&self) -> Option<(u16, String)> {
-        if self.opcode != op::CLOSE {
-            return None;
-        }
-        if self.payload.len() < 2 {
-            return Some((1005, String::new()));
-        }
-        let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        Some((
-            code,
-            String::from_utf8_lossy(&self.payload[2..]).into_owned(),
-        ))
-    }
-
-    /// A short description for evidence.
-    pub fn describe(&self) -> String {
-        match self.opcode {
-            op::TEXT => format!("text {}", clip(&String::from_utf8_lossy(&self.payload))),
-            op::BINARY => format!("binary ({} bytes)", self.payload.len()),
-            op::CLOSE => {
-                let (code, reason) = self.close_code().unwrap_or((1005, String::new()));
-                format!("close {code} {reason:?}")
-            }
-            op::PING => "ping".into(),
-            op::PONG => "pong".into(),
-            other => format!("opcode {other}"),
-        }
-    }
-}
-
-/// Shortens evidence to something a table can hold.
-pub fn clip(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        s.to_owned()
-    } else {
-        format!("{}...", s.chars().take(MAX).collect::<String>())
-    }
-}
-
-/// A client frame's header (RFC 6455 5.2) with `mask` as its key.
-fn frame_header(fin: bool, opcode: u8, len: usize, mask: [u8; 4]) -> Vec<u8> {
-    let mut header = Vec::with_capacity(14);
-    header.push(if fin { 0x80 } else { 0 } | opcode);
-    if len < 126 {
-        header.push(0x80 | len as u8);
-    } else if len <= usize::from(u16::MAX) {
-        header.push(0x80 | 126);
-        header.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        header.push(0x80 | 127);
-        header.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    header.extend_from_slice(&mask);
-    header
-}
-
-/// What the stream gave back when a frame was wanted.
-#[derive(Debug)]
-pub enum Next {
-    Frame(Frame),
-    /// Nothing within the wait.
-    Silence,
-    /// TCP ended.
-    Eof,
-}
-
-async fn read_head(stream: &mut TcpStream, wait: Duration) -> Result<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(end + 4);
-            return Ok((String::from_utf8_lossy(&buf).into_owned(), rest));
-        }
-        let mut chunk = [0u8; 2048];
-        let n = timeout(wait, stream.read(&mut chunk))
-            .await
-            .map_err(|_| WireError::Timeout(wait, "the response head"))??;
-        if n == 0 {
-            return Err(WireError::Closed("before a response"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn parse_head(head: &str) -> Result<HttpResponse> {
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| WireError::Malformed(clip(head)))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Ok(HttpResponse {
-        status,
-        headers,
-        body: Vec::new(),
-    })
-}
-
-/// Sends a GET and reads the response (the body up to its Content-Length, or to EOF).
-pub async fn http_get(
-    addr: SocketAddr,
-    host: &str,
-    target: &str,
-    wait: Duration,
-) -> Result<HttpResponse> {
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    http_raw(addr, &request, wait).await
-}
-
-/// Sends `request` verbatim and reads the response (the body up to its Content-Length, or to
-/// EOF).
-pub async fn http_raw(addr: SocketAddr, request: &str, wait: Duration) -> Result<HttpResponse> {
-    let mut stream = timeout(wait, TcpStream::connect(addr))
-        .await
-        .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
-        .map_err(|e| WireError::Connect(addr, e))?;
-    stream.write_all(request.as_bytes()).await?;
-    let (head, rest) = read_head(&mut stream, wait).await?;
-    let mut response = parse_head(&head)?;
-    let mut body = rest;
-    let len: Option<usize> = response
-        .header("content-length")
-        .and_then(|v| v.parse().ok());
-    loop {
-        if len.is_some_and(|l| body.len() >= l) {
-            break;
-        }
-        let mut chunk = [0u8; 8192];
-        let n = timeout(wait, stream.read(&mut chunk))
-            .await
-            .map_err(|_| WireError::Timeout(wait, "the response body"))??;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    response.body = body;
-    Ok(response)
-}
 
 /// A raw WebSocket client connection.
 #[derive(Debug)]
