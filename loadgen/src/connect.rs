@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 use crate::error::ConnError;
-use crate::worker::ConnPlan;
+use crate::plan::ConnPlan;
 
 pub type Ws = WebSocketStream<TcpStream>;
 

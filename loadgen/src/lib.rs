@@ -6,7 +6,8 @@
 //!
 //! - [`opts`]: the flags.
 //! - [`run`]: the coordinator: plan, connect, warm up, measure, settle, assemble.
-//! - `plan`: checking the flags against this machine, and who connects where and when.
+//! - `plan`: checking the flags against this machine, and who connects where and when (the
+//!   per-worker, per-connection and per-sender plans).
 //! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
 //!   `connect`: opening and closing one; `send`: a sender's open-loop schedule.
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).

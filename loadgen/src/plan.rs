@@ -1,14 +1,14 @@
 //! The plan phase: the flags checked against this machine (descriptors, source ports, memory
 //! for completion slots) before anything starts, then who connects where and when.
 
-use std::time::SystemTime;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
 
 use crate::error::PlanError;
 use crate::message::MIN_SIZE;
+use crate::opts::Arrival;
 use crate::opts::Opts;
-use crate::send::SendPlan;
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
-use crate::worker::{ConnPlan, WorkerPlan};
 
 /// Descriptors kept aside for everything that is not a connection.
 const SPARE_FDS: u64 = 256;
@@ -128,4 +128,37 @@ impl Plan {
         }
         plans
     }
+}
+
+/// One connection to open.
+#[derive(Debug, Clone)]
+pub struct ConnPlan {
+    pub room: u32,
+    pub room_name: String,
+    /// Index among the room's senders, if this member sends.
+    pub sender: Option<u32>,
+    pub target: Target,
+    pub source: Option<IpAddr>,
+    /// Microseconds on the run clock when to connect.
+    pub connect_at_us: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerPlan {
+    pub conns: Vec<ConnPlan>,
+    pub send: SendPlan,
+    pub connect_timeout: Duration,
+}
+
+/// How each sender paces itself.
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    /// Messages per second per sender.
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub size: usize,
+    pub seed: u64,
+    /// Senders per room and rooms, to spread the first sends over one gap.
+    pub senders: u32,
+    pub rooms: u32,
 }

@@ -17,21 +17,9 @@ use crate::connect::Ws;
 use crate::error::ConnError;
 use crate::message::{self, Stamp};
 use crate::opts::Arrival;
+use crate::plan::SendPlan;
 use crate::shared::{Schedule, Shared};
 use run_result::Totals;
-
-/// How each sender paces itself.
-#[derive(Debug, Clone)]
-pub struct SendPlan {
-    /// Messages per second per sender.
-    pub rate: f64,
-    pub arrival: Arrival,
-    pub size: usize,
-    pub seed: u64,
-    /// Senders per room and rooms, to spread the first sends over one gap.
-    pub senders: u32,
-    pub rooms: u32,
-}
 
 /// Sends on schedule until the end of the run, then hands the sink back.
 pub async fn send_loop(

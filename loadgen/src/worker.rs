@@ -7,11 +7,10 @@
 //! the coordinator copies into the totals at the end.
 
 use std::cell::RefCell;
-use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
@@ -21,32 +20,12 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use crate::connect::{Ws, close_gracefully, connect};
 use crate::error::ConnError;
 use crate::message;
+use crate::plan::WorkerPlan;
 use crate::send;
 use crate::shared::Shared;
 use crate::stats::{Order, Seen};
-use crate::target::Target;
 use run_result::Totals;
 use run_result::histogram::record;
-
-/// One connection to open.
-#[derive(Debug, Clone)]
-pub struct ConnPlan {
-    pub room: u32,
-    pub room_name: String,
-    /// Index among the room's senders, if this member sends.
-    pub sender: Option<u32>,
-    pub target: Target,
-    pub source: Option<IpAddr>,
-    /// Microseconds on the run clock when to connect.
-    pub connect_at_us: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct WorkerPlan {
-    pub conns: Vec<ConnPlan>,
-    pub send: send::SendPlan,
-    pub connect_timeout: Duration,
-}
 
 /// Runs a worker to the end on the current thread and returns what it measured.
 pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
