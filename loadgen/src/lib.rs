@@ -9,7 +9,8 @@
 //! - `plan`: checking the flags against this machine, and who connects where and when (the
 //!   per-worker, per-connection and per-sender plans).
 //! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
-//!   `connect`: opening and closing one; `send`: a sender's open-loop schedule.
+//!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; `pacer`:
+//!   wakes each send on time, to the microsecond.
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
 //! - [`error`]: plan errors, and connection errors counted by kind.
 //! - [`message`]: the stamp carried in each message and its fast parse.
@@ -24,6 +25,7 @@ pub mod embedded;
 pub mod error;
 pub mod message;
 pub mod opts;
+mod pacer;
 mod plan;
 mod progress;
 pub mod result;

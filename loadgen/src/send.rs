@@ -17,9 +17,11 @@ use crate::connect::Ws;
 use crate::error::ConnError;
 use crate::message::{self, Stamp};
 use crate::opts::Arrival;
+use crate::pacer::Pacer;
 use crate::plan::SendPlan;
 use crate::shared::{Schedule, Shared};
 use run_result::Totals;
+use run_result::histogram::record;
 
 /// Sends on schedule until the end of the run, then hands the sink back.
 pub async fn send_loop(
@@ -29,6 +31,7 @@ pub async fn send_loop(
     plan: SendPlan,
     shared: Arc<Shared>,
     stats: Rc<RefCell<Totals>>,
+    pacer: Rc<Pacer>,
 ) -> Option<SplitSink<Ws, Message>> {
     let mut schedule_rx = shared.schedule.clone();
     let schedule: Schedule = loop {
@@ -56,7 +59,7 @@ pub async fn send_loop(
             break;
         }
         tokio::select! {
-            () = tokio::time::sleep_until(shared.at(at).into()) => {}
+            () = pacer.until(at) => {}
             () = &mut finished => break,
         }
         let warmup = at < schedule.measure_start_us;
@@ -74,6 +77,7 @@ pub async fn send_loop(
                 slot.store(members, Ordering::Release);
             }
             let mut s = stats.borrow_mut();
+            record(&mut s.send_lateness, stamp.sent_us.saturating_sub(at));
             let second = ((at - schedule.measure_start_us) / 1_000_000) as usize;
             s.second(second).sends += 1;
             shared.sent.fetch_add(1, Ordering::Relaxed);

@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use crate::connect::{Ws, close_gracefully, connect};
 use crate::error::ConnError;
 use crate::message;
+use crate::pacer::Pacer;
 use crate::plan::WorkerPlan;
 use crate::send;
 use crate::shared::Shared;
@@ -35,6 +36,11 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
     let local = LocalSet::new();
     let stats = Rc::new(RefCell::new(Totals::default()));
     let plan = Rc::new(plan);
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("loadgen")
+        .to_owned();
+    let pacer = Rc::new(Pacer::start(shared.clock, format!("{name}-pacer"))?);
     local.block_on(&runtime, async {
         let tasks: Vec<_> = (0..plan.conns.len())
             .map(|i| {
@@ -43,6 +49,7 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
                     i,
                     Arc::clone(&shared),
                     Rc::clone(&stats),
+                    Rc::clone(&pacer),
                 ))
             })
             .collect();
@@ -63,6 +70,7 @@ async fn connection(
     index: usize,
     shared: Arc<Shared>,
     stats: Rc<RefCell<Totals>>,
+    pacer: Rc<Pacer>,
 ) {
     let conn = &plan.conns[index];
     tokio::select! {
@@ -101,6 +109,7 @@ async fn connection(
                 plan.send.clone(),
                 Arc::clone(&shared),
                 Rc::clone(&stats),
+                pacer,
             ))),
         ),
         None => (Some(sink), None),

@@ -123,6 +123,10 @@ pub(crate) fn rows(runs: &[Run]) -> Vec<(String, Vec<String>)> {
             cell(&|r| ms(r.result.summary.connect_us.p99)),
         ),
         (
+            "send lateness p99 (loadgen's own)".into(),
+            cell(&|r| ms(r.result.summary.send_lateness_us.p99)),
+        ),
+        (
             "thresholds".into(),
             cell(&|r| {
                 if r.result.thresholds.is_empty() {

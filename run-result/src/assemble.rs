@@ -35,6 +35,7 @@ impl RunResult {
             ("latency_sent_us", &totals.latency_sent),
             ("completion_us", &totals.completion),
             ("connect_us", &totals.connect),
+            ("send_lateness_us", &totals.send_lateness),
         ]
         .into_iter()
         .map(|(name, h)| (name.to_owned(), histogram::encode(h)))
@@ -91,6 +92,7 @@ impl Summary {
             latency_sent_us: Latency::of(&t.latency_sent),
             completion_us: Latency::of(&t.completion),
             connect_us: Latency::of(&t.connect),
+            send_lateness_us: Latency::of(&t.send_lateness),
             closes: t
                 .closes
                 .iter()

@@ -16,6 +16,8 @@ pub enum Metric {
     ConnectP99,
     /// Whole-room completion latency p99, microseconds.
     CompletionP99,
+    /// The load generator's send lateness p99 (actual minus scheduled), microseconds.
+    LatenessP99,
     /// Missing deliveries over expected, a ratio.
     Loss,
     Missing,
@@ -28,7 +30,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric with its name, in the order help texts list them.
-    pub const ALL: [(&'static str, Metric); 13] = [
+    pub const ALL: [(&'static str, Metric); 14] = [
         ("p50", Metric::P50),
         ("p90", Metric::P90),
         ("p99", Metric::P99),
@@ -36,6 +38,7 @@ impl Metric {
         ("max", Metric::Max),
         ("connect_p99", Metric::ConnectP99),
         ("completion_p99", Metric::CompletionP99),
+        ("lateness_p99", Metric::LatenessP99),
         ("loss", Metric::Loss),
         ("missing", Metric::Missing),
         ("duplicates", Metric::Duplicates),
@@ -75,6 +78,7 @@ impl Metric {
                 | Self::Max
                 | Self::ConnectP99
                 | Self::CompletionP99
+                | Self::LatenessP99
         )
     }
 
@@ -89,6 +93,7 @@ impl Metric {
             Self::Max => l.max as f64,
             Self::ConnectP99 => s.connect_us.p99 as f64,
             Self::CompletionP99 => s.completion_us.p99 as f64,
+            Self::LatenessP99 => s.send_lateness_us.p99 as f64,
             Self::Loss => s.loss,
             Self::Missing => s.missing as f64,
             Self::Duplicates => s.duplicates as f64,

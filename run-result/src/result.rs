@@ -78,7 +78,7 @@ pub struct Connections {
     pub failed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     pub count: u64,
     pub mean: f64,
@@ -135,6 +135,10 @@ pub struct Summary {
     /// Scheduled send until the last member present had the message.
     pub completion_us: Latency,
     pub connect_us: Latency,
+    /// Actual minus scheduled send time, per measured send: how late the load generator was
+    /// (absent from results written before it was measured).
+    #[serde(default)]
+    pub send_lateness_us: Latency,
     /// Close frames the server sent, by code.
     pub closes: BTreeMap<String, u64>,
     /// Errors by kind.

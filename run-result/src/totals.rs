@@ -38,6 +38,9 @@ pub struct Totals {
     pub completion: Histogram<u64>,
     /// TCP connect plus WebSocket handshake.
     pub connect: Histogram<u64>,
+    /// Per measured send: actual send time minus scheduled time (the load generator's own
+    /// lateness, which the scheduled-time latency includes).
+    pub send_lateness: Histogram<u64>,
     pub sent: u64,
     pub expected: u64,
     pub delivered: u64,
@@ -63,6 +66,7 @@ impl Default for Totals {
             latency_sent: histogram::new(),
             completion: histogram::new(),
             connect: histogram::new(),
+            send_lateness: histogram::new(),
             sent: 0,
             expected: 0,
             delivered: 0,
@@ -104,6 +108,7 @@ impl Totals {
         };
         add(&mut self.latency, &other.latency);
         add(&mut self.latency_sent, &other.latency_sent);
+        add(&mut self.send_lateness, &other.send_lateness);
         add(&mut self.completion, &other.completion);
         add(&mut self.connect, &other.connect);
         self.sent += other.sent;
@@ -160,6 +165,11 @@ impl Totals {
             latency_sent: decode("latency_sent_us")?,
             completion: decode("completion_us")?,
             connect: decode("connect_us")?,
+            // Results written before it existed have none: an empty histogram.
+            send_lateness: match result.histograms.contains_key("send_lateness_us") {
+                true => decode("send_lateness_us")?,
+                false => histogram::new(),
+            },
             sent: s.sent,
             expected: s.expected,
             delivered: s.delivered,
@@ -185,6 +195,18 @@ impl Totals {
 mod tests {
     use super::*;
     use crate::histogram::record;
+
+    #[test]
+    fn a_result_from_before_send_lateness_still_loads() {
+        // The committed CI baseline was written before send lateness was measured.
+        let old: RunResult =
+            serde_json::from_str(include_str!("../../reports/baseline.json")).expect("parse");
+        assert!(!old.histograms.contains_key("send_lateness_us"));
+        assert_eq!(old.summary.send_lateness_us.count, 0);
+        let totals = Totals::from_result(&old).expect("totals");
+        assert!(totals.send_lateness.is_empty());
+        assert_eq!(totals.latency.len(), old.summary.latency_us.count);
+    }
 
     #[test]
     fn merge_adds_everything() {
