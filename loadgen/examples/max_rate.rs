@@ -1,16 +1,24 @@
-//! Benchmark: the highest per-room rate at which the reference server keeps p99 fan-out
-//! latency under a bound with zero loss, and the CPU time loadgen and the server each used.
+//! Benchmark: the reference server and the yardstick (`examples/yardstick.rs`, a plain axum +
+//! tokio broadcast server) side by side, in the same run, at the same steps of deliveries per
+//! second; for each step and server: deliveries/s, fan-out p50/p99/max, loss, loadgen's own
+//! send lateness, and CPU seconds per million deliveries of the server and of loadgen.
 //!
 //! ```text
 //! cargo build --release -p reference-server -p loadgen --bins --examples
-//! target/release/examples/max_rate            # 100 rooms x 50 clients, p99 < 10 ms
+//! target/release/examples/max_rate                  # 100 rooms x 50 clients, 5 s per step
+//! target/release/examples/max_rate --pin            # server on CPU 0, loadgen on CPU 1
+//! target/release/examples/max_rate --repeat 3       # median of three runs per step
 //! ```
 //!
-//! The server runs as its own process (so its CPU time is its own); loadgen runs in this
-//! process. Rates go up step by step; the run stops at the first step that breaks the bound.
+//! Each server runs as its own process (so its CPU time is its own) for the whole run; loadgen
+//! runs in this process. A step "holds" when p99 < `--p99-ms` (100) and nothing is lost; the
+//! table also marks steps with p99 < 2 ms.
 
 use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -22,27 +30,88 @@ struct Args {
     rooms: u32,
     #[arg(long, default_value_t = 50)]
     clients: u32,
-    /// Measured seconds per step.
-    #[arg(long, default_value = "10s")]
+    /// Measured time per step.
+    #[arg(long, default_value = "5s")]
     duration: String,
-    /// The p99 bound, in milliseconds.
-    #[arg(long, default_value_t = 10.0)]
+    /// The p99 bound of a step that holds, in milliseconds.
+    #[arg(long, default_value_t = 100.0)]
     p99_ms: f64,
-    /// Per-room rates to try, in order.
+    /// Deliveries per second to try, in order (per-room rate = this / rooms / clients).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "10,20,40,60,80,100,120,160,200,250,300,400"
+        default_value = "50000,100000,300000,600000,1000000"
     )]
-    rates: Vec<f64>,
+    steps: Vec<f64>,
+    /// The servers to measure, in this order at every step.
+    #[arg(long, value_delimiter = ',', default_value = "reference,yardstick")]
+    servers: Vec<String>,
+    /// Runs per step and server; the table shows the medians.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Servers on CPU 0, loadgen on CPU 1 (`taskset`): the server's capacity on one core.
+    #[arg(long)]
+    pin: bool,
 }
 
-struct Killed(Child);
+/// A server process, killed when dropped.
+struct Server {
+    name: String,
+    child: Child,
+    port: u16,
+}
 
-impl Drop for Killed {
+impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(name: &str, bin_dir: &Path, pin: bool) -> anyhow::Result<Self> {
+        let port = StdListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let bind = format!("127.0.0.1:{port}");
+        let (bin, args): (PathBuf, Vec<String>) = match name {
+            "reference" => (
+                bin_dir.join("../reference-server"),
+                vec!["--bind".into(), bind],
+            ),
+            "yardstick" => (bin_dir.join("yardstick"), vec![bind]),
+            other => bail!("--servers: unknown server {other:?} (reference, yardstick)"),
+        };
+        if !bin.exists() {
+            bail!(
+                "{} is missing: cargo build --release -p reference-server -p loadgen --bins --examples",
+                bin.display()
+            );
+        }
+        let mut command = if pin {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let child = command
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
+        let server = Self {
+            name: name.into(),
+            child,
+            port,
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("{name} did not come up");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
     }
 }
 
@@ -57,98 +126,210 @@ fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     Ok((utime + stime) / 100.0)
 }
 
+/// One measured step against one server.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    deliveries_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    missing: u64,
+    lateness_p99_ms: f64,
+    /// CPU seconds per million deliveries, over the measured window.
+    server_cpu: f64,
+    loadgen_cpu: f64,
+}
+
+/// CPU seconds of the server and of this process, sampled every 50 ms while a step runs, so
+/// that only the measured window is counted (not the ramp-up, warm-up or settle).
+struct Sampler {
+    samples: Arc<Mutex<Vec<(Instant, f64, f64)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sampler {
+    fn start(server_pid: String) -> Self {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let (samples, stop) = (Arc::clone(&samples), Arc::clone(&stop));
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let (Ok(server), Ok(own)) = (cpu_seconds(&server_pid), cpu_seconds("self")) {
+                        let mut s = samples.lock().unwrap_or_else(|p| p.into_inner());
+                        s.push((Instant::now(), server, own));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        });
+        Self {
+            samples,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// (server, own) CPU seconds between the samples nearest `from` and `to`.
+    fn between(mut self, from: Instant, to: Instant) -> anyhow::Result<(f64, f64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let nearest = |at: Instant| {
+            samples
+                .iter()
+                .min_by_key(|(t, _, _)| if *t > at { *t - at } else { at - *t })
+                .copied()
+                .context("no CPU samples")
+        };
+        let ((_, s0, o0), (_, s1, o1)) = (nearest(from)?, nearest(to)?);
+        Ok((s1 - s0, o1 - o0))
+    }
+}
+
+async fn measure(args: &Args, server: &Server, per_room: f64) -> anyhow::Result<Step> {
+    let warmup = Duration::from_secs(2);
+    let opts = loadgen::Opts::try_parse_from([
+        "loadgen",
+        "--quiet",
+        "--target",
+        &format!("http://127.0.0.1:{}", server.port),
+        "--rooms",
+        &args.rooms.to_string(),
+        "--clients",
+        &args.clients.to_string(),
+        "--rate",
+        &per_room.to_string(),
+        "--duration",
+        &args.duration,
+        "--warmup",
+        &format!("{}s", warmup.as_secs()),
+        "--settle",
+        "2s",
+    ])?;
+    let sampler = Sampler::start(server.child.id().to_string());
+    let origin = Instant::now();
+    let r = loadgen::run(opts).await?;
+    // The measured window on this clock: the ramp ends at its last sample, sending starts 50 ms
+    // later, measuring after the warm-up (within the ramp's 100 ms sampling).
+    let ramp_end = Duration::from_millis(r.ramp.last().map_or(0, |p| p.ms));
+    let from = origin + ramp_end + Duration::from_millis(50) + warmup;
+    let to = from + Duration::from_secs_f64(r.summary.measured_s);
+    let (server_cpu, own_cpu) = sampler.between(from, to)?;
+    let s = &r.summary;
+    let millions = (s.delivered as f64 / 1e6).max(1e-9);
+    let ms = |us: u64| us as f64 / 1000.0;
+    Ok(Step {
+        deliveries_per_s: s.deliveries_per_s,
+        p50_ms: ms(s.latency_us.p50),
+        p99_ms: ms(s.latency_us.p99),
+        max_ms: ms(s.latency_us.max),
+        missing: s.missing + s.connections.failed,
+        lateness_p99_ms: ms(s.send_lateness_us.p99),
+        server_cpu: server_cpu / millions,
+        loadgen_cpu: own_cpu / millions,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The median of each figure over the runs of one step.
+fn medians(runs: &[Step]) -> Step {
+    let of = |f: fn(&Step) -> f64| median(runs.iter().map(f).collect());
+    Step {
+        deliveries_per_s: of(|s| s.deliveries_per_s),
+        p50_ms: of(|s| s.p50_ms),
+        p99_ms: of(|s| s.p99_ms),
+        max_ms: of(|s| s.max_ms),
+        missing: of(|s| s.missing as f64) as u64,
+        lateness_p99_ms: of(|s| s.lateness_p99_ms),
+        server_cpu: of(|s| s.server_cpu),
+        loadgen_cpu: of(|s| s.loadgen_cpu),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     rlimit::increase_nofile_limit(u64::MAX)?;
-    let exe = std::env::current_exe()?;
-    let server_bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("reference-server"))
-        .filter(|p| p.exists())
-        .context("build the server first: cargo build --release -p reference-server")?;
-    let port = StdListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let server = Killed(
-        Command::new(&server_bin)
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("start the server")?,
-    );
-    let server_pid = server.0.id().to_string();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(10) {
-            bail!("the server did not come up");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
     }
+    if args.pin {
+        // Threads started from now on (loadgen's workers) inherit this.
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .context("run taskset")?;
+        if !status.success() {
+            bail!("taskset could not pin this process to CPU 1");
+        }
+    }
+    let exe = std::env::current_exe()?;
+    let bin_dir = exe.parent().context("no directory")?.to_path_buf();
+    let servers = args
+        .servers
+        .iter()
+        .map(|name| Server::start(name, &bin_dir, args.pin))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     println!(
-        "{} rooms x {} clients, 1 sender per room, {} per step, bound p99 < {} ms, zero loss",
-        args.rooms, args.clients, args.duration, args.p99_ms
+        "{} rooms x {} clients, 1 sender per room, {} measured per step, median of {} run(s){}; \
+         holds: p99 < {} ms and nothing lost",
+        args.rooms,
+        args.clients,
+        args.duration,
+        args.repeat,
+        if args.pin {
+            ", server on CPU 0 and loadgen on CPU 1"
+        } else {
+            ", server and loadgen sharing every CPU"
+        },
+        args.p99_ms
     );
     println!(
-        "{:>8} {:>12} {:>9} {:>9} {:>9} {:>8} {:>12} {:>12}",
-        "rate/room",
-        "deliveries/s",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "missing",
-        "loadgen cpu",
-        "server cpu"
+        "| step/s | server | deliveries/s | p50 ms | p99 ms | max ms | lost | holds | \
+         loadgen lateness p99 ms | server CPU s/M | loadgen CPU s/M |"
     );
-    let mut best = None;
-    for rate in &args.rates {
-        let server_cpu = cpu_seconds(&server_pid)?;
-        let own_cpu = cpu_seconds("self")?;
-        let opts = loadgen::Opts::try_parse_from([
-            "loadgen",
-            "--quiet",
-            "--target",
-            &format!("http://127.0.0.1:{port}"),
-            "--rooms",
-            &args.rooms.to_string(),
-            "--clients",
-            &args.clients.to_string(),
-            "--rate",
-            &rate.to_string(),
-            "--duration",
-            &args.duration,
-            "--warmup",
-            "2s",
-            "--settle",
-            "2s",
-        ])?;
-        let r = loadgen::run(opts).await?;
-        let server_cpu = cpu_seconds(&server_pid)? - server_cpu;
-        let own_cpu = cpu_seconds("self")? - own_cpu;
-        let s = &r.summary;
-        let p99_ms = s.latency_us.p99 as f64 / 1000.0;
-        println!(
-            "{:>8} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>11.1}s {:>11.1}s",
-            rate,
-            s.deliveries_per_s,
-            s.latency_us.p50 as f64 / 1000.0,
-            p99_ms,
-            s.latency_us.max as f64 / 1000.0,
-            s.missing,
-            own_cpu,
-            server_cpu
-        );
-        if p99_ms >= args.p99_ms || s.missing > 0 || s.connections.failed > 0 {
-            break;
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let per_step = f64::from(args.rooms) * f64::from(args.clients);
+    for step in &args.steps {
+        for server in &servers {
+            let mut runs = Vec::with_capacity(args.repeat);
+            for _ in 0..args.repeat {
+                runs.push(measure(&args, server, step / per_step).await?);
+            }
+            let m = medians(&runs);
+            let holds = m.p99_ms < args.p99_ms && m.missing == 0;
+            println!(
+                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}{} | {:.3} | {:.2} | {:.2} |",
+                server.name,
+                m.deliveries_per_s,
+                m.p50_ms,
+                m.p99_ms,
+                m.max_ms,
+                m.missing,
+                if holds { "yes" } else { "no" },
+                if holds && m.p99_ms < 2.0 {
+                    " (< 2 ms)"
+                } else {
+                    ""
+                },
+                m.lateness_p99_ms,
+                m.server_cpu,
+                m.loadgen_cpu,
+            );
         }
-        best = Some((*rate, s.deliveries_per_s));
     }
-    match best {
-        Some((rate, dps)) => {
-            println!("highest rate within the bound: {rate}/s per room = {dps:.0} deliveries/s")
-        }
-        None => println!("no rate kept within the bound"),
-    }
+    println!(
+        "\nloadgen's own ceiling: 1 / (loadgen CPU s/M) million frames received per CPU-second."
+    );
     Ok(())
 }

@@ -86,7 +86,18 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
                 std::fs::write(&path, &table)
                     .with_context(|| format!("write {}", path.display()))?;
             }
-            let failed = rows.iter().filter(|r| !r.ok).count();
+            let inconclusive = rows
+                .iter()
+                .filter(|r| matches!(r.verdict, compare::Verdict::Inconclusive { .. }))
+                .count();
+            if inconclusive > 0 {
+                println!(
+                    "\n{inconclusive} latency bound(s) INCONCLUSIVE: the new runs differ among \
+                     themselves by more than the bound, so this machine is too noisy to tell a \
+                     regression from noise; not failing on them"
+                );
+            }
+            let failed = rows.iter().filter(|r| r.is_regression()).count();
             if failed > 0 {
                 println!(
                     "\n{failed} bound(s) exceeded against {}",

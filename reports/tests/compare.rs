@@ -15,12 +15,12 @@ fn the_same_run_passes_and_a_slower_one_fails() {
     assert!(
         compare::compare(&base.summary, &[&same.summary], &bounds)
             .iter()
-            .all(|r| r.ok)
+            .all(|r| r.verdict == compare::Verdict::Ok)
     );
     let rows = compare::compare(&base.summary, &[&slower.summary], &bounds);
     let failed: Vec<&str> = rows
         .iter()
-        .filter(|r| !r.ok)
+        .filter(|r| r.is_regression())
         .map(|r| r.bound.metric.name())
         .collect();
     assert_eq!(failed, ["p50", "p99"]);
@@ -32,7 +32,7 @@ fn loss_may_not_grow_and_the_median_of_repeats_is_used() {
     let mut lossy = common::result(&common::stats(1000, 1000, 2, 3), &[]);
     lossy.summary.loss = 0.01;
     let bounds = parse_bounds("loss=0").expect("bounds");
-    assert!(!compare::compare(&base.summary, &[&lossy.summary], &bounds)[0].ok);
+    assert!(compare::compare(&base.summary, &[&lossy.summary], &bounds)[0].is_regression());
     // One bad run of three: the median is fine.
     let ok = common::result(&common::stats(1000, 1000, 2, 3), &[]);
     let rows = compare::compare(
@@ -40,7 +40,39 @@ fn loss_may_not_grow_and_the_median_of_repeats_is_used() {
         &[&ok.summary, &lossy.summary, &ok.summary],
         &bounds,
     );
-    assert!(rows[0].ok);
+    assert_eq!(rows[0].verdict, compare::Verdict::Ok);
+}
+
+#[test]
+fn slower_runs_that_agree_fail_and_runs_that_disagree_are_inconclusive() {
+    let base = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let bounds = parse_bounds("p99=100%").expect("bounds");
+    // Three runs, all about three times the baseline: a regression.
+    let slow =
+        [3000, 3300, 3600].map(|us| common::result(&common::stats(1000, us, us / 500, 3), &[]));
+    let slow: Vec<_> = slow.iter().map(|r| &r.summary).collect();
+    let rows = compare::compare(&base.summary, &slow, &bounds);
+    assert!(rows[0].is_regression(), "{:?}", rows[0]);
+    // The same median, but the runs range over 10x: noise wider than the bound.
+    let noisy =
+        [1000, 3300, 10_000].map(|us| common::result(&common::stats(1000, us, us / 500, 3), &[]));
+    let noisy: Vec<_> = noisy.iter().map(|r| &r.summary).collect();
+    let rows = compare::compare(&base.summary, &noisy, &bounds);
+    assert!(
+        matches!(rows[0].verdict, compare::Verdict::Inconclusive { .. }),
+        "{:?}",
+        rows[0]
+    );
+    // Correctness is never inconclusive.
+    let mut lossy = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    lossy.summary.loss = 0.5;
+    let fine = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let rows = compare::compare(
+        &base.summary,
+        &[&lossy.summary, &lossy.summary, &fine.summary],
+        &parse_bounds("loss=0").expect("bounds"),
+    );
+    assert!(rows[0].is_regression());
 }
 
 #[test]
