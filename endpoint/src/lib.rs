@@ -93,7 +93,12 @@ impl Endpoint {
 
     /// The WebSocket URL of `room` on this backend.
     pub fn room_url(&self, room: &str) -> String {
-        format!("ws://{}/ws/chat/{room}/", self.authority)
+        self.ws_url(&format!("/ws/chat/{room}/"))
+    }
+
+    /// The WebSocket URL of `path` (with its query) on this backend.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.authority)
     }
 
     /// `ws://host:port[/ws/chat]`: where the WebSockets are, when not at this endpoint.

@@ -8,16 +8,22 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 use crate::error::ConnError;
+use crate::handshake::HandshakePlan;
 use crate::plan::ConnPlan;
 
 pub type Ws = WebSocketStream<TcpStream>;
 
-/// TCP connect and WebSocket handshake, within `timeout`.
-pub async fn connect(conn: &ConnPlan, timeout: Duration) -> Result<Ws, ConnError> {
+/// TCP connect and WebSocket handshake (with the run's headers and path), within `timeout`.
+pub async fn connect(
+    conn: &ConnPlan,
+    handshake: &HandshakePlan,
+    timeout: Duration,
+) -> Result<Ws, ConnError> {
     let attempt = async {
         let socket = match conn.target.addr {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
@@ -37,8 +43,16 @@ pub async fn connect(conn: &ConnPlan, timeout: Duration) -> Result<Ws, ConnError
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
-        let url = conn.target.room_url(&conn.room_name);
-        let (ws, _) = client_async_with_config(url, stream, Some(config))
+        let url = conn.target.ws_url(&handshake.ws_path.of(&conn.room_name));
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| ConnError::handshake(&e))?;
+        for h in &handshake.headers {
+            request
+                .headers_mut()
+                .append(h.name.clone(), h.value.clone());
+        }
+        let (ws, _) = client_async_with_config(request, stream, Some(config))
             .await
             .map_err(|e| ConnError::handshake(&e))?;
         Ok(ws)

@@ -42,6 +42,8 @@ pub enum PlanError {
     TooFewSources { per_target: u64, sources: usize },
     #[error("the plan sends more than {0} messages; shorten --duration or lower --rate")]
     TooManyMessages(u64),
+    #[error("--cookie: {0}")]
+    Cookie(String),
 }
 
 /// What ended (or never opened) one connection.
@@ -53,8 +55,9 @@ pub enum ConnError {
     BindSource(ErrorKind),
     #[error("connect: {0}")]
     Connect(ErrorKind),
-    #[error("handshake: HTTP {0}")]
-    HandshakeStatus(u16),
+    /// Refused: the status and the first line of the body, if any.
+    #[error("handshake: HTTP {status}{reason}", status = .0, reason = reason(.1))]
+    HandshakeStatus(u16, Option<String>),
     #[error("handshake: timed out")]
     HandshakeTimeout,
     #[error("handshake: {0}")]
@@ -97,11 +100,31 @@ impl From<&WsError> for WsKind {
     }
 }
 
+/// " (first line of the body)", or nothing.
+fn reason(body: &Option<String>) -> String {
+    body.as_ref().map(|b| format!(" ({b})")).unwrap_or_default()
+}
+
 impl ConnError {
     /// A failed client handshake.
     pub fn handshake(e: &WsError) -> Self {
         match e {
-            WsError::Http(response) => Self::HandshakeStatus(response.status().as_u16()),
+            WsError::Http(response) => Self::HandshakeStatus(
+                response.status().as_u16(),
+                response
+                    .body()
+                    .as_deref()
+                    .map(|b| {
+                        String::from_utf8_lossy(b)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .trim()
+                            .to_owned()
+                    })
+                    .filter(|line| !line.is_empty())
+                    .map(|line| line.chars().take(120).collect()),
+            ),
             other => Self::Handshake(other.into()),
         }
     }
@@ -119,8 +142,12 @@ mod tests {
             "connect: connection refused"
         );
         assert_eq!(
-            ConnError::HandshakeStatus(503).to_string(),
+            ConnError::HandshakeStatus(503, None).to_string(),
             "handshake: HTTP 503"
+        );
+        assert_eq!(
+            ConnError::HandshakeStatus(403, Some("origin refused".into())).to_string(),
+            "handshake: HTTP 403 (origin refused)"
         );
         assert_eq!(
             ConnError::Receive(WsKind::Io(ErrorKind::ConnectionReset)).to_string(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::handshake::{DEFAULT_WS_PATH, Header, RoomStyle, WsPath};
 use crate::target::{SourceIps, Target};
 use run_result::Threshold;
 pub use run_result::result::Arrival;
@@ -96,6 +97,24 @@ pub struct Opts {
     /// No progress bars even on a terminal.
     #[arg(long)]
     pub quiet: bool,
+
+    /// An extra header on every handshake, repeatable: 'Name: value' (a token, or the Origin
+    /// a backend requires).
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<Header>,
+
+    /// A Cookie header on every handshake, e.g. 'sessionid=abc' (a deployment behind a
+    /// login, such as Channels' AuthMiddlewareStack).
+    #[arg(long, value_name = "COOKIES")]
+    pub cookie: Option<String>,
+
+    /// The socket's path and query on the backend, {room} standing for the room's name.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_WS_PATH)]
+    pub ws_path: WsPath,
+
+    /// How rooms are named: word (letters, digits, _: the tutorial's \w+) or uuid.
+    #[arg(long, value_enum, default_value_t = RoomStyle::Word)]
+    pub room_style: RoomStyle,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {

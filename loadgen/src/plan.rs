@@ -2,9 +2,11 @@
 //! for completion slots) before anything starts, then who connects where and when.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::PlanError;
+use crate::handshake::HandshakePlan;
 use crate::message::MIN_SIZE;
 use crate::opts::Arrival;
 use crate::opts::Opts;
@@ -28,6 +30,8 @@ pub struct Plan {
     pub slots_per_sender: u32,
     /// Makes this run's room names unlike any other run's.
     run_id: u32,
+    /// What every handshake sends.
+    handshake: Arc<HandshakePlan>,
 }
 
 impl Plan {
@@ -73,6 +77,9 @@ impl Plan {
         if slots > MAX_SLOTS {
             return Err(PlanError::TooManyMessages(slots));
         }
+        let handshake =
+            HandshakePlan::new(&opts.headers, opts.cookie.as_deref(), opts.ws_path.clone())
+                .map_err(PlanError::Cookie)?;
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -87,6 +94,7 @@ impl Plan {
             sources,
             slots_per_sender,
             run_id: (opts.seed as u32) ^ nanos ^ std::process::id(),
+            handshake: Arc::new(handshake),
         })
     }
 
@@ -106,6 +114,7 @@ impl Plan {
                 conns: Vec::new(),
                 send: send.clone(),
                 connect_timeout: opts.connect_timeout,
+                handshake: Arc::clone(&self.handshake),
             })
             .collect();
         let sources = &self.sources.0;
@@ -114,7 +123,7 @@ impl Plan {
             let member = (i / u64::from(opts.rooms)) as u32;
             plans[i as usize % self.workers].conns.push(ConnPlan {
                 room,
-                room_name: format!("lg{:08x}_{room}", self.run_id),
+                room_name: opts.room_style.name(self.run_id, room),
                 sender: (member < opts.senders).then_some(member),
                 target: targets[member as usize % targets.len()].clone(),
                 // One default address: let connect() choose the port per destination. bind()
@@ -148,6 +157,7 @@ pub struct WorkerPlan {
     pub conns: Vec<ConnPlan>,
     pub send: SendPlan,
     pub connect_timeout: Duration,
+    pub handshake: Arc<HandshakePlan>,
 }
 
 /// How each sender paces itself.

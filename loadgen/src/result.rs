@@ -28,6 +28,14 @@ pub fn config(
         seed: opts.seed,
         source_ips: sources.to_vec(),
         workers,
+        ws_path: opts.ws_path.as_str().into(),
+        room_style: opts.room_style.as_str().into(),
+        headers: opts
+            .headers
+            .iter()
+            .map(|h| h.name.to_string())
+            .chain(opts.cookie.as_ref().map(|_| "cookie".to_owned()))
+            .collect(),
     }
 }
 

@@ -79,7 +79,7 @@ async fn connection(
     }
     let started = Instant::now();
     let ws = tokio::select! {
-        ws = connect(conn, plan.connect_timeout) => ws,
+        ws = connect(conn, &plan.handshake, plan.connect_timeout) => ws,
         () = shared.finish.cancelled() => return,
     };
     let ws = match ws {

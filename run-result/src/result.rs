@@ -61,6 +61,15 @@ pub struct Config {
     pub seed: u64,
     pub source_ips: Vec<String>,
     pub workers: usize,
+    /// The socket's path template (`--ws-path`); empty in results from before it existed.
+    #[serde(default)]
+    pub ws_path: String,
+    /// How rooms were named (`--room-style`); empty in results from before it existed.
+    #[serde(default)]
+    pub room_style: String,
+    /// The names (never the values) of the extra handshake headers (`--header`, `--cookie`).
+    #[serde(default)]
+    pub headers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -59,6 +59,9 @@ pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
             seed: 1,
             source_ips: vec!["127.0.0.1".into()],
             workers: 2,
+            ws_path: "/ws/chat/{room}/".into(),
+            room_style: "word".into(),
+            headers: Vec::new(),
         },
         machine: result::Machine {
             hostname: "test".into(),
