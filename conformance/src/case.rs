@@ -118,6 +118,8 @@ pub struct Ctx {
     pub settle: Duration,
     /// An Origin header to send with every handshake.
     pub origin: Option<String>,
+    /// Extra header lines (`Name: value`) for every handshake and page request.
+    pub headers: Vec<String>,
     /// Random programs the model-based case runs.
     pub model_cases: u32,
 }
@@ -136,6 +138,7 @@ impl Ctx {
             timeout,
             settle,
             origin,
+            headers: Vec::new(),
             model_cases: crate::DEFAULT_MODEL_CASES,
         }
     }
@@ -150,15 +153,15 @@ impl Ctx {
         format!("cf_{tag}_{:012x}", rand::random::<u64>() >> 16)
     }
 
-    fn origin_header(&self) -> String {
-        self.origin
-            .as_ref()
-            .map(|o| format!("Origin: {o}\r\n"))
-            .unwrap_or_default()
+    /// The Origin (unless a case removed it) and the extra headers, as request lines.
+    fn header_lines(&self) -> String {
+        let origin = self.origin.iter().map(|o| format!("Origin: {o}\r\n"));
+        let extra = self.headers.iter().map(|h| format!("{h}\r\n"));
+        origin.chain(extra).collect()
     }
 
     pub async fn handshake(&self, target: &str, extra: &str) -> Result<Handshake, String> {
-        let extra = format!("{}{extra}", self.origin_header());
+        let extra = format!("{}{extra}", self.header_lines());
         let node = self.pick();
         Ws::handshake(node.addr, &node.host, target, &extra, self.timeout)
             .await
@@ -178,7 +181,12 @@ impl Ctx {
 
     pub async fn get(&self, target: &str) -> Result<HttpResponse, String> {
         let node = &self.nodes[0];
-        crate::wire::http_get(node.addr, &node.host, target, self.timeout)
+        let extra: String = self.headers.iter().map(|h| format!("{h}\r\n")).collect();
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
+            node.host
+        );
+        crate::wire::http_raw(node.addr, &request, self.timeout)
             .await
             .map_err(|e| format!("GET {target}: {e}"))
     }

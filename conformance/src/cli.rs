@@ -46,6 +46,13 @@ pub struct Opts {
     /// An Origin header to send with every handshake.
     #[arg(long)]
     pub origin: Option<String>,
+    /// An extra header on every handshake and page request, repeatable: 'Name: value' (a
+    /// token a deployment requires).
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_line)]
+    pub headers: Vec<String>,
+    /// A Cookie header on every handshake and page request, e.g. 'sessionid=abc'.
+    #[arg(long, value_name = "COOKIES", value_parser = header_value)]
+    pub cookie: Option<String>,
     /// Random programs for the model-based case.
     #[arg(long, default_value_t = crate::DEFAULT_MODEL_CASES)]
     pub model_cases: u32,
@@ -135,6 +142,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         opts.origin.clone(),
     );
     ctx.model_cases = opts.model_cases;
+    ctx.headers = opts.headers.clone();
+    ctx.headers
+        .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
 
     let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
     let known_passing = match (&known, &opts.backend) {
@@ -161,4 +171,28 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A `Name: value` header line: a token name, and no line breaks anywhere.
+fn header_line(s: &str) -> Result<String, String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: write 'Name: value'"))?;
+    let name = name.trim();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!("{name:?} is not a header name"));
+    }
+    Ok(format!("{name}: {}", header_value(value)?))
+}
+
+/// A header value: no line breaks or other control characters.
+fn header_value(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "{s:?}: a header value cannot hold control characters"
+        ));
+    }
+    Ok(s.to_owned())
 }

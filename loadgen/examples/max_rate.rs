@@ -52,6 +52,10 @@ struct Args {
     /// Servers on CPU 0, loadgen on CPU 1 (`taskset`): the server's capacity on one core.
     #[arg(long)]
     pin: bool,
+    /// Another build of the reference server, measured as `reference@PATH` beside the others
+    /// (add it to --servers as `other`): the same bench across two commits.
+    #[arg(long, value_name = "PATH")]
+    other_reference: Option<PathBuf>,
 }
 
 /// A server process, killed when dropped.
@@ -69,16 +73,21 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(name: &str, bin_dir: &Path, pin: bool) -> anyhow::Result<Self> {
+    fn start(name: &str, bin_dir: &Path, args: &Args) -> anyhow::Result<Self> {
+        let pin = args.pin;
         let port = StdListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let bind = format!("127.0.0.1:{port}");
-        let (bin, args): (PathBuf, Vec<String>) = match name {
-            "reference" => (
+        let (bin, args): (PathBuf, Vec<String>) = match (name, &args.other_reference) {
+            ("reference", _) => (
                 bin_dir.join("../reference-server"),
                 vec!["--bind".into(), bind],
             ),
-            "yardstick" => (bin_dir.join("yardstick"), vec![bind]),
-            other => bail!("--servers: unknown server {other:?} (reference, yardstick)"),
+            ("yardstick", _) => (bin_dir.join("yardstick"), vec![bind]),
+            ("other", Some(path)) => (path.clone(), vec!["--bind".into(), bind]),
+            ("other", None) => bail!("--servers other needs --other-reference PATH"),
+            (other, _) => {
+                bail!("--servers: unknown server {other:?} (reference, yardstick, other)")
+            }
         };
         if !bin.exists() {
             bail!(
@@ -277,7 +286,7 @@ async fn main() -> anyhow::Result<()> {
     let servers = args
         .servers
         .iter()
-        .map(|name| Server::start(name, &bin_dir, args.pin))
+        .map(|name| Server::start(name, &bin_dir, &args))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     println!(

@@ -1,0 +1,90 @@
+//! `--header` and `--cookie` reach the backend: a reference server that requires an Origin is
+//! graded as conforming with the header, and refuses every join without it.
+
+use clap::Parser as _;
+use conformance::cli::{Opts, run};
+
+async fn grade(target: &str, extra: &[&str]) -> serde_json::Value {
+    let json = std::env::temp_dir().join(format!(
+        "conformance-deployment-{}-{}.json",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let mut args = vec![
+        "conformance",
+        "--target",
+        target,
+        "--case",
+        "broadcast",
+        "--case",
+        "life",
+        "--json",
+        json.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let opts = Opts::try_parse_from(args).expect("valid flags");
+    tokio::time::timeout(std::time::Duration::from_secs(120), run(opts))
+        .await
+        .expect("the suite ends in time")
+        .expect("the suite runs");
+    let text = std::fs::read_to_string(&json).expect("the JSON report");
+    let _ = std::fs::remove_file(&json);
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn verdicts(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or("").to_owned(),
+                c["verdict"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_and_cookies_go_with_every_handshake() {
+    let mut config = reference_server::Config::local();
+    config.allowed_origins = vec!["http://chat.example".into()];
+    let server = reference_server::spawn(config).await.expect("server");
+    let target = server.http_url();
+
+    let with = grade(
+        &target,
+        &[
+            "--header",
+            "Origin: http://chat.example",
+            "--cookie",
+            "sessionid=abc",
+        ],
+    )
+    .await;
+    let graded = verdicts(&with);
+    assert!(graded.len() >= 6, "{graded:?}");
+    assert!(graded.iter().all(|(_, v)| v == "PASS"), "{graded:?}");
+
+    let without = grade(&target, &["--cookie", "sessionid=abc"]).await;
+    let graded = verdicts(&without);
+    assert!(graded.iter().all(|(_, v)| v == "FAIL"), "{graded:?}");
+    assert!(
+        without.to_string().contains("403"),
+        "the refusals say why: {without}"
+    );
+    server.stop().await.expect("stops");
+}
+
+#[test]
+fn bad_headers_are_refused_with_a_reason() {
+    let err = Opts::try_parse_from(["conformance", "--header", "no colon"])
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("write 'Name: value'"), "{err}");
+    let err = Opts::try_parse_from(["conformance", "--header", "Bad Name: v"])
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("not a header name"), "{err}");
+}
