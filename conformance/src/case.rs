@@ -120,6 +120,8 @@ pub struct Ctx {
     pub origin: Option<String>,
     /// Extra header lines (`Name: value`) for every handshake and page request.
     pub headers: Vec<String>,
+    /// The socket's path (and query), `{room}` standing for the room.
+    pub ws_path: String,
     /// Random programs the model-based case runs.
     pub model_cases: u32,
 }
@@ -139,6 +141,7 @@ impl Ctx {
             settle,
             origin,
             headers: Vec::new(),
+            ws_path: crate::TUTORIAL_WS_PATH.into(),
             model_cases: crate::DEFAULT_MODEL_CASES,
         }
     }
@@ -168,12 +171,18 @@ impl Ctx {
             .map_err(|e| format!("handshake for {target}: {e}"))
     }
 
+    /// The request target of `room`'s socket (`--ws-path`).
+    pub fn ws_target(&self, room: &str) -> String {
+        self.ws_path.replace("{room}", room)
+    }
+
     /// Joins `room`; a refusal is a difference.
     pub async fn join(&self, room: &str) -> Result<Ws, String> {
-        match self.handshake(&format!("/ws/chat/{room}/"), "").await? {
+        let target = self.ws_target(room);
+        match self.handshake(&target, "").await? {
             Handshake::Accepted(ws) => Ok(ws),
             Handshake::Refused(r) => Err(format!(
-                "joining /ws/chat/{room}/ was refused with HTTP {}",
+                "joining {target} was refused with HTTP {}",
                 r.status
             )),
         }

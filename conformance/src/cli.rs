@@ -50,6 +50,10 @@ pub struct Opts {
     /// token a deployment requires).
     #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = header_line)]
     pub headers: Vec<String>,
+    /// The socket's path and query on the backend, {room} standing for the room. With any
+    /// other than the tutorial's, the rooms.* cases (the tutorial's path rules) are not run.
+    #[arg(long, value_name = "PATH", default_value = crate::TUTORIAL_WS_PATH, value_parser = ws_path)]
+    pub ws_path: String,
     /// A Cookie header on every handshake and page request, e.g. 'sessionid=abc'.
     #[arg(long, value_name = "COOKIES", value_parser = header_value)]
     pub cookie: Option<String>,
@@ -90,7 +94,27 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
-    let selected = runner::select(&all, opts.profile, &opts.cases);
+    let mut selected = runner::select(&all, opts.profile, &opts.cases);
+    if opts.ws_path != crate::TUTORIAL_WS_PATH {
+        // The rooms.* cases grade the tutorial's own path rules (/ws/chat/<\w+>/).
+        let before = selected.len();
+        selected.retain(|c| !c.id.starts_with("rooms."));
+        if selected.is_empty() && before > 0 {
+            anyhow::bail!(
+                "--ws-path {}: every selected case is a rooms.* case, and those test the \
+                 tutorial's /ws/chat/<room>/ rules",
+                opts.ws_path
+            );
+        }
+        if selected.len() < before {
+            eprintln!(
+                "conformance: --ws-path {}: the {} rooms.* cases test the tutorial's \
+                 /ws/chat/<room>/ rules and are not run",
+                opts.ws_path,
+                before - selected.len()
+            );
+        }
+    }
     if opts.list {
         for c in &selected {
             println!(
@@ -143,6 +167,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     );
     ctx.model_cases = opts.model_cases;
     ctx.headers = opts.headers.clone();
+    ctx.ws_path = opts.ws_path.clone();
     ctx.headers
         .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
 
@@ -192,6 +217,27 @@ fn header_value(s: &str) -> Result<String, String> {
     if s.chars().any(|c| c.is_control()) {
         return Err(format!(
             "{s:?}: a header value cannot hold control characters"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// A `--ws-path`: starts with '/', holds `{room}` once, no spaces.
+fn ws_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err(format!(
+            "{s:?}: a path starts with '/', e.g. {}",
+            crate::TUTORIAL_WS_PATH
+        ));
+    }
+    if s.matches("{room}").count() != 1 {
+        return Err(format!(
+            "{s:?}: put {{room}} exactly once where the room's name goes"
+        ));
+    }
+    if s.contains(|c: char| c.is_whitespace() || c.is_control() || c == '#') {
+        return Err(format!(
+            "{s:?}: no spaces, control characters or '#' in a path"
         ));
     }
     Ok(s.to_owned())

@@ -33,6 +33,8 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_millis(300);
 /// [`MODEL_MAX_STEPS`] synchronised steps).
 pub const DEFAULT_MODEL_CASES: u32 = 16;
 pub const MODEL_MAX_STEPS: usize = 24;
+/// The tutorial's socket path; `--ws-path` may name another.
+pub const TUTORIAL_WS_PATH: &str = "/ws/chat/{room}/";
 
 /// The backend to grade: the nodes in `CHAT_TARGET` (comma-separated URLs), or a reference
 /// server started in the current runtime (kept alive by the returned guard).

@@ -88,3 +88,61 @@ fn bad_headers_are_refused_with_a_reason() {
         .to_string();
     assert!(err.contains("not a header name"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_path_places_every_socket() {
+    let server = reference_server::spawn(reference_server::Config::local())
+        .await
+        .expect("server");
+    let target = server.http_url();
+
+    // The reference server ignores the query: the template with one still conforms.
+    let with_query = grade(&target, &["--ws-path", "/ws/chat/{room}/?token=abc"]).await;
+    let graded = verdicts(&with_query);
+    assert!(graded.len() >= 6, "{graded:?}");
+    assert!(graded.iter().all(|(_, v)| v == "PASS"), "{graded:?}");
+
+    // A path the backend does not serve: every join goes there, and is refused.
+    let elsewhere = grade(&target, &["--ws-path", "/socket/{room}/"]).await;
+    let graded = verdicts(&elsewhere);
+    assert!(graded.iter().all(|(_, v)| v == "FAIL"), "{graded:?}");
+    assert!(
+        elsewhere.to_string().contains("/socket/"),
+        "the evidence names the path: {elsewhere}"
+    );
+    server.stop().await.expect("stops");
+}
+
+#[test]
+fn a_bad_ws_path_is_refused_with_a_reason() {
+    for (path, why) in [
+        ("ws/{room}/", "starts with '/'"),
+        ("/ws/chat/", "exactly once"),
+        ("/a b/{room}", "no spaces"),
+    ] {
+        let err = Opts::try_parse_from(["conformance", "--ws-path", path])
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(why), "{path}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn rooms_cases_need_the_tutorials_path() {
+    let opts = Opts::try_parse_from([
+        "conformance",
+        "--target",
+        "http://127.0.0.1:9",
+        "--case",
+        "rooms",
+        "--ws-path",
+        "/socket/{room}/",
+    ])
+    .expect("valid flags");
+    let err = run(opts).await.expect_err("nothing left to run");
+    assert!(
+        err.to_string()
+            .contains("every selected case is a rooms.* case"),
+        "{err}"
+    );
+}

@@ -66,7 +66,7 @@ async fn client_close(ctx: Ctx) -> CaseResult {
 }
 
 async fn no_subprotocol(ctx: Ctx) -> CaseResult {
-    let target = format!("/ws/chat/{}/", ctx.room("proto"));
+    let target = ctx.ws_target(&ctx.room("proto"));
     match ctx
         .handshake(&target, "Sec-WebSocket-Protocol: chat, superchat\r\n")
         .await?
@@ -83,7 +83,7 @@ async fn no_subprotocol(ctx: Ctx) -> CaseResult {
 }
 
 async fn no_compression(ctx: Ctx) -> CaseResult {
-    let target = format!("/ws/chat/{}/", ctx.room("deflate"));
+    let target = ctx.ws_target(&ctx.room("deflate"));
     let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
     match ctx.handshake(&target, offer).await? {
         Handshake::Accepted(ws) => match ws.response.header("sec-websocket-extensions") {

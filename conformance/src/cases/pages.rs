@@ -100,7 +100,7 @@ async fn add_slash(ctx: Ctx) -> CaseResult {
 }
 
 async fn not_found(ctx: Ctx) -> CaseResult {
-    let ws_path = format!("/ws/chat/{}/", ctx.room("plain"));
+    let ws_path = ctx.ws_target(&ctx.room("plain"));
     for target in ["/", "/chat/a/b/", ws_path.as_str()] {
         let r = ctx.get(target).await?;
         if r.status != 404 {

@@ -12,7 +12,7 @@ pub(super) const CASES: &[Case] = &[case!(
 )];
 
 async fn any_origin(ctx: Ctx) -> CaseResult {
-    let target = format!("/ws/chat/{}/", ctx.room("origin"));
+    let target = ctx.ws_target(&ctx.room("origin"));
     let mut plain = ctx.clone();
     plain.origin = None;
     match plain
