@@ -122,6 +122,8 @@ pub struct Ctx {
     pub headers: Vec<String>,
     /// The socket's path (and query), `{room}` standing for the room.
     pub ws_path: String,
+    /// Room names as random version-4 UUIDs (`--room-style uuid`) instead of `cf_<tag>_<hex>`.
+    pub uuid_rooms: bool,
     /// Random programs the model-based case runs.
     pub model_cases: u32,
 }
@@ -142,6 +144,7 @@ impl Ctx {
             origin,
             headers: Vec::new(),
             ws_path: crate::TUTORIAL_WS_PATH.into(),
+            uuid_rooms: false,
             model_cases: crate::DEFAULT_MODEL_CASES,
         }
     }
@@ -153,6 +156,20 @@ impl Ctx {
 
     /// A room name no other case, run or tool uses.
     pub fn room(&self, tag: &str) -> String {
+        if self.uuid_rooms {
+            let mut b: [u8; 16] = rand::random();
+            b[6] = (b[6] & 0x0f) | 0x40; // version 4
+            b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+            let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            return format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            );
+        }
         format!("cf_{tag}_{:012x}", rand::random::<u64>() >> 16)
     }
 

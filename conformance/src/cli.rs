@@ -14,6 +14,15 @@ use crate::report::SuiteReport;
 use crate::runner::{self, Profile};
 use crate::target::Target;
 
+/// How rooms are named (`--room-style`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoomStyle {
+    /// `cf_<tag>_<hex>`: letters, digits and `_`.
+    Word,
+    /// Random version-4 UUIDs.
+    Uuid,
+}
+
 /// Grade a /ws/chat/<room>/ backend against PROTOCOL.md.
 ///
 /// With neither --target nor CHAT_TARGET, the reference server is started in-process.
@@ -54,6 +63,10 @@ pub struct Opts {
     /// other than the tutorial's, the rooms.* cases (the tutorial's path rules) are not run.
     #[arg(long, value_name = "PATH", default_value = crate::TUTORIAL_WS_PATH, value_parser = ws_path)]
     pub ws_path: String,
+    /// How rooms are named: word (letters, digits, _: the tutorial's \w+) or uuid (a
+    /// backend routing <uuid:room>). With uuid, the rooms.* cases are not run.
+    #[arg(long, value_enum, default_value_t = RoomStyle::Word)]
+    pub room_style: RoomStyle,
     /// A Cookie header on every handshake and page request, e.g. 'sessionid=abc'.
     #[arg(long, value_name = "COOKIES", value_parser = header_value)]
     pub cookie: Option<String>,
@@ -95,22 +108,27 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut selected = runner::select(&all, opts.profile, &opts.cases);
-    if opts.ws_path != crate::TUTORIAL_WS_PATH {
+    let custom = if opts.ws_path != crate::TUTORIAL_WS_PATH {
+        Some(format!("--ws-path {}", opts.ws_path))
+    } else if opts.room_style == RoomStyle::Uuid {
+        Some("--room-style uuid".to_owned())
+    } else {
+        None
+    };
+    if let Some(custom) = custom {
         // The rooms.* cases grade the tutorial's own path rules (/ws/chat/<\w+>/).
         let before = selected.len();
         selected.retain(|c| !c.id.starts_with("rooms."));
         if selected.is_empty() && before > 0 {
             anyhow::bail!(
-                "--ws-path {}: every selected case is a rooms.* case, and those test the \
-                 tutorial's /ws/chat/<room>/ rules",
-                opts.ws_path
+                "{custom}: every selected case is a rooms.* case, and those test the \
+                 tutorial's /ws/chat/<room>/ rules"
             );
         }
         if selected.len() < before {
             eprintln!(
-                "conformance: --ws-path {}: the {} rooms.* cases test the tutorial's \
+                "conformance: {custom}: the {} rooms.* cases test the tutorial's \
                  /ws/chat/<room>/ rules and are not run",
-                opts.ws_path,
                 before - selected.len()
             );
         }
@@ -168,6 +186,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     ctx.model_cases = opts.model_cases;
     ctx.headers = opts.headers.clone();
     ctx.ws_path = opts.ws_path.clone();
+    ctx.uuid_rooms = opts.room_style == RoomStyle::Uuid;
     ctx.headers
         .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
 

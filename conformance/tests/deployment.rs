@@ -146,3 +146,27 @@ async fn rooms_cases_need_the_tutorials_path() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_rooms_pass_where_they_are_served_and_fail_where_refused() {
+    // The fault server with no fault but any path accepted as a room.
+    let faults = fault_server::Faults {
+        accept_any_path: true,
+        ..Default::default()
+    };
+    let open = fault_server::spawn(faults).await.expect("fault server");
+    let report = grade(&format!("http://{}", open.addr), &["--room-style", "uuid"]).await;
+    let graded = verdicts(&report);
+    assert!(graded.len() >= 6, "{graded:?}");
+    assert!(graded.iter().all(|(_, v)| v == "PASS"), "{graded:?}");
+
+    // The reference server keeps the tutorial's \w rule: UUID rooms are refused.
+    let server = reference_server::spawn(reference_server::Config::local())
+        .await
+        .expect("server");
+    let report = grade(&server.http_url(), &["--room-style", "uuid"]).await;
+    let graded = verdicts(&report);
+    assert!(graded.iter().all(|(_, v)| v == "FAIL"), "{graded:?}");
+    assert!(report.to_string().contains("404"), "{report}");
+    server.stop().await.expect("stops");
+}
