@@ -157,18 +157,7 @@ impl Ctx {
     /// A room name no other case, run or tool uses.
     pub fn room(&self, tag: &str) -> String {
         if self.uuid_rooms {
-            let mut b: [u8; 16] = rand::random();
-            b[6] = (b[6] & 0x0f) | 0x40; // version 4
-            b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-            let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            return format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..]
-            );
+            return endpoint::uuid_v4(rand::random());
         }
         format!("cf_{tag}_{:012x}", rand::random::<u64>() >> 16)
     }

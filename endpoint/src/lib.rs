@@ -1,6 +1,7 @@
 //! A backend's base URL as the tools take it (`--target http://host:port`, `ws://host:port`),
 //! parsed and resolved in one place for loadgen and conformance. No protocol knowledge beyond
-//! the fixed room path, so the conformance suite stays independent of the server's code.
+//! the fixed room path, so the conformance suite stays independent of the server's code. Also
+//! the UUID room names both tools use for backends that route `<uuid:room>` ([`uuid_v4`]).
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -111,9 +112,31 @@ impl Endpoint {
     }
 }
 
+/// A version-4 UUID (RFC 4122 variant) from 16 random bytes, as a room name for backends that
+/// route `<uuid:room>`: `8-4-4-4-12` lowercase hex.
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids() {
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    }
 
     #[test]
     fn base_urls() {

@@ -94,18 +94,7 @@ impl RoomStyle {
             Self::Word => format!("lg{run_id:08x}_{index}"),
             Self::Uuid => {
                 let mut rng = StdRng::seed_from_u64((u64::from(run_id) << 32) | u64::from(index));
-                let mut b: [u8; 16] = rng.random();
-                b[6] = (b[6] & 0x0f) | 0x40; // version 4
-                b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                )
+                endpoint::uuid_v4(rng.random())
             }
         }
     }
