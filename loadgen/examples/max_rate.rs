@@ -77,7 +77,7 @@ impl Server {
         let pin = args.pin;
         let port = StdListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let bind = format!("127.0.0.1:{port}");
-        let (bin, args): (PathBuf, Vec<String>) = match (name, &args.other_reference) {
+        let (bin, argv): (PathBuf, Vec<String>) = match (name, &args.other_reference) {
             ("reference", _) => (
                 bin_dir.join("../reference-server"),
                 vec!["--bind".into(), bind],
@@ -103,7 +103,7 @@ impl Server {
             Command::new(&bin)
         };
         let child = command
-            .args(&args)
+            .args(&argv)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

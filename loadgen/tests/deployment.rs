@@ -36,24 +36,21 @@ fn plan(target: &str) -> Vec<String> {
     .to_vec()
 }
 
-async fn run_with(target: &str, extra: &[&str]) -> loadgen::RunResult {
+fn args(target: &str, extra: &[&str]) -> Vec<String> {
     let mut args = plan(target);
     args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    common::run(&args).await
+    args
+}
+
+async fn run_with(target: &str, extra: &[&str]) -> loadgen::RunResult {
+    let args = args(target, extra);
+    common::run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
 }
 
 /// A run in which no connection opens: loadgen's error, as the user reads it.
 async fn refused_with(target: &str, extra: &[&str]) -> String {
-    use clap::Parser as _;
-    let mut args = vec!["loadgen".to_owned(), "--quiet".to_owned()];
-    args.extend(plan(target));
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let opts = loadgen::Opts::try_parse_from(args).expect("valid flags");
-    let run = tokio::time::timeout(common::RUN_TIMEOUT, loadgen::run(opts))
-        .await
-        .expect("the run ends in time");
-    format!("{:#}", run.expect_err("no connection can open"))
+    let args = args(target, extra);
+    common::run_err(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

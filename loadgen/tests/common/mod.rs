@@ -10,11 +10,19 @@ use loadgen::{Opts, RunResult};
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn run(args: &[&str]) -> RunResult {
+    try_run(args).await.expect("the run succeeds")
+}
+
+/// A run that must fail: loadgen's error as the user reads it.
+pub async fn run_err(args: &[&str]) -> String {
+    format!("{:#}", try_run(args).await.expect_err("the run fails"))
+}
+
+async fn try_run(args: &[&str]) -> anyhow::Result<RunResult> {
     let mut full = vec!["loadgen", "--quiet"];
     full.extend_from_slice(args);
     let opts = Opts::try_parse_from(full).expect("valid flags");
     tokio::time::timeout(RUN_TIMEOUT, loadgen::run(opts))
         .await
         .expect("the run ends in time")
-        .expect("the run succeeds")
 }

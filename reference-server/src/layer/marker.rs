@@ -11,6 +11,10 @@
 //! was delivered before it, every frame after it reaches the member. The handshake waits for
 //! this before its 101, at most a deadline; when Redis cannot be reached the member is
 //! activated anyway (delivery is local-only during an outage).
+//!
+//! Bound: one entry in [`Markers`] per handshake in that wait, which holds a connection slot
+//! (`--max-connections`) and lasts at most the deadline (2 s); the entry goes when the
+//! handshake's future is dropped, however it ends.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,14 +61,19 @@ impl Markers {
         }
     }
 
-    /// Handles `text` if it is a marker; false if it is something else.
-    pub fn on_text(&self, text: &str) -> bool {
-        match text.strip_prefix(PREFIX).map(str::parse::<u64>) {
-            Some(Ok(seq)) => {
+    /// Handles `payload` if it is a marker; false if it is something else (checked by its
+    /// prefix first, so a frame costs a few byte comparisons).
+    pub fn on_payload(&self, payload: &[u8]) -> bool {
+        let seq = payload
+            .strip_prefix(PREFIX.as_bytes())
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| digits.parse::<u64>().ok());
+        match seq {
+            Some(seq) => {
                 self.arrived(seq);
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -140,8 +149,8 @@ mod tests {
 
         let pending = markers.register(joined.activator());
         rooms.deliver(&joined, &"before".into());
-        assert!(markers.on_text(&text(pending.seq())));
-        assert!(!markers.on_text("{\"message\": \"x\"}"));
+        assert!(markers.on_payload(text(pending.seq()).as_bytes()));
+        assert!(!markers.on_payload(b"{\"message\": \"x\"}"));
         pending.finish(None).await;
         rooms.deliver(&joined, &"after".into());
         let first = std::future::poll_fn(|cx| rx.poll_recv(cx)).now_or_never();

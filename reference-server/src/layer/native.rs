@@ -215,8 +215,7 @@ async fn read(n: Arc<Native>, mut stream: redis::aio::PubSubStream) {
     let rooms_prefix = format!("{}:room:", n.prefix);
     while let Some(msg) = stream.next().await {
         if msg.get_channel_name() == n.node_channel {
-            let text = std::str::from_utf8(msg.get_payload_bytes()).unwrap_or("");
-            n.core.markers.on_text(text);
+            n.core.markers.on_payload(msg.get_payload_bytes());
             continue;
         }
         on_message(&msg, &rooms_prefix, &n.core);

@@ -39,29 +39,27 @@ pub fn room(tag: &str) -> String {
     )
 }
 
-/// A parsed HTTP response, its body as text.
+/// A parsed HTTP response, its body as text; headers through rawws's own lookup.
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
     pub body: String,
+    head: rawws::HttpResponse,
 }
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.head.header(name)
     }
 }
 
 impl From<rawws::HttpResponse> for HttpResponse {
-    fn from(r: rawws::HttpResponse) -> Self {
+    fn from(mut head: rawws::HttpResponse) -> Self {
+        let body = String::from_utf8(std::mem::take(&mut head.body)).expect("UTF-8 body");
         Self {
-            status: r.status,
-            body: String::from_utf8(r.body).expect("UTF-8 body"),
-            headers: r.headers,
+            status: head.status,
+            body,
+            head,
         }
     }
 }

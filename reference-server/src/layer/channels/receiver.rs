@@ -84,7 +84,7 @@ async fn drain_queue(
 }
 
 fn on_payload(node: &Node, core: &Core, payload: &[u8]) {
-    if std::str::from_utf8(payload).is_ok_and(|text| core.markers.on_text(text)) {
+    if core.markers.on_payload(payload) {
         return;
     }
     let decoded = match codec::decode(payload) {
