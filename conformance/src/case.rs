@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use endpoint::tls::{Conn, TlsClient};
+use tokio::net::TcpStream;
+
 use crate::wire::{Handshake, HttpResponse, Ws};
 
 /// The level of a behaviour in PROTOCOL.md.
@@ -97,11 +100,13 @@ impl Case {
     }
 }
 
-/// One node of the backend: its address and the Host header to send it.
+/// One node of the backend: its address, the Host header to send it, and the name its TLS
+/// certificate must carry when it speaks TLS.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub addr: SocketAddr,
     pub host: String,
+    pub tls_name: Option<String>,
 }
 
 /// Where and how a case talks to the backend.
@@ -126,6 +131,8 @@ pub struct Ctx {
     pub uuid_rooms: bool,
     /// Random programs the model-based case runs.
     pub model_cases: u32,
+    /// The TLS client for nodes that speak TLS (`--ca-cert`, `--insecure`).
+    pub tls: Option<TlsClient>,
 }
 
 impl Ctx {
@@ -146,6 +153,7 @@ impl Ctx {
             ws_path: crate::TUTORIAL_WS_PATH.into(),
             uuid_rooms: false,
             model_cases: crate::DEFAULT_MODEL_CASES,
+            tls: None,
         }
     }
 
@@ -172,9 +180,38 @@ impl Ctx {
     pub async fn handshake(&self, target: &str, extra: &str) -> Result<Handshake, String> {
         let extra = format!("{}{extra}", self.header_lines());
         let node = self.pick();
-        Ws::handshake(node.addr, &node.host, target, &extra, self.timeout)
+        let conn = self.connect(node).await?;
+        Ws::handshake_on(conn, &node.host, target, &extra, self.timeout)
             .await
             .map_err(|e| format!("handshake for {target}: {e}"))
+    }
+
+    /// A TCP connection to `node`, with the TLS handshake when it speaks TLS.
+    async fn connect(&self, node: &Node) -> Result<Conn, String> {
+        let tcp = tokio::time::timeout(self.timeout, TcpStream::connect(node.addr))
+            .await
+            .map_err(|_| {
+                format!(
+                    "connect to {}: nothing within {:?}",
+                    node.addr, self.timeout
+                )
+            })?
+            .map_err(|e| format!("connect to {}: {e}", node.addr))?;
+        let _ = tcp.set_nodelay(true);
+        let tls = match (&node.tls_name, &self.tls) {
+            (Some(name), Some(client)) => Some((client, name.as_str())),
+            (Some(_), None) => return Err("a TLS node, and no TLS client configured".into()),
+            (None, _) => None,
+        };
+        tokio::time::timeout(self.timeout, endpoint::tls::wrap(tcp, tls))
+            .await
+            .map_err(|_| {
+                format!(
+                    "TLS handshake with {}: nothing within {:?}",
+                    node.host, self.timeout
+                )
+            })?
+            .map_err(|e| e.to_string())
     }
 
     /// The request target of `room`'s socket (`--ws-path`).
@@ -201,7 +238,11 @@ impl Ctx {
             "GET {target} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
             node.host
         );
-        crate::wire::http_raw(node.addr, &request, self.timeout)
+        let mut conn = self
+            .connect(node)
+            .await
+            .map_err(|e| format!("GET {target}: {e}"))?;
+        crate::wire::http_raw_on(&mut conn, &request, self.timeout)
             .await
             .map_err(|e| format!("GET {target}: {e}"))
     }

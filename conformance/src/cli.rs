@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 
+use endpoint::tls::{TlsClient, TlsOptions};
+
 use crate::cases;
 use crate::known::KnownFailures;
 use crate::report::SuiteReport;
@@ -29,7 +31,7 @@ pub enum RoomStyle {
 #[derive(Debug, Parser)]
 #[command(name = "conformance", version, about)]
 pub struct Opts {
-    /// The backend's base URL (http://host:port or ws://host:port). Repeatable (or
+    /// The backend's base URL (http://, https://, ws:// or wss://host:port). Repeatable (or
     /// comma-separated in the variable): the members of every room are spread over the nodes,
     /// so a cluster is graded as one backend.
     #[arg(long = "target", env = "CHAT_TARGET", value_delimiter = ',')]
@@ -37,6 +39,17 @@ pub struct Opts {
     /// Where the WebSockets are, when not at the target itself.
     #[arg(long)]
     pub ws_url: Option<String>,
+    /// Trust the CA certificate(s) in this PEM file for https/wss targets, instead of the
+    /// system's roots.
+    #[arg(long, value_name = "PATH", env = "CHAT_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify https/wss targets' certificates (a warning is printed).
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
+    /// Connect to ADDR when a target names HOST (and PORT), keeping HOST for the Host header
+    /// and TLS, as curl's --resolve: HOST:PORT:ADDR or HOST:ADDR. Repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<endpoint::Resolve>,
     /// Which levels to grade.
     #[arg(long, value_enum, default_value_t = Profile::Core)]
     pub profile: Profile,
@@ -89,6 +102,23 @@ pub struct Opts {
     /// Write the JSON report here (`-` for stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// The TLS client, when a target speaks TLS; `--insecure` is said out loud.
+fn tls_client(opts: &Opts, targets: &[Target]) -> anyhow::Result<Option<TlsClient>> {
+    if !targets.iter().any(|t| t.tls) {
+        return Ok(None);
+    }
+    if opts.insecure {
+        eprintln!(
+            "conformance: WARNING: --insecure: TLS certificates are not verified; anyone on the path could be answering"
+        );
+    }
+    let client = TlsClient::new(&TlsOptions {
+        ca_cert: opts.ca_cert.clone(),
+        insecure: opts.insecure,
+    })?;
+    Ok(Some(client))
 }
 
 /// Runs the suite as the command line asks; the exit code is 0, or 1 on any FAIL.
@@ -163,12 +193,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         let targets = opts
             .targets
             .iter()
-            .map(|u| Target::parse(u.trim()))
+            .map(|u| Target::parse_with(u.trim(), &opts.resolve))
             .collect::<Result<Vec<_>, _>>()?;
         (targets, None)
     };
     let targets = match &opts.ws_url {
-        Some(ws) if targets.len() == 1 => vec![targets[0].with_ws_url(ws)?],
+        Some(ws) if targets.len() == 1 => vec![targets[0].with_ws_url(ws, &opts.resolve)?],
         Some(_) => anyhow::bail!("--ws-url goes with a single --target"),
         None => targets,
     };
@@ -184,6 +214,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         opts.origin.clone(),
     );
     ctx.model_cases = opts.model_cases;
+    ctx.tls = tls_client(&opts, &targets)?;
     ctx.headers = opts.headers.clone();
     ctx.ws_path = opts.ws_path.clone();
     ctx.uuid_rooms = opts.room_style == RoomStyle::Uuid;

@@ -18,8 +18,14 @@ pub mod model;
 pub mod report;
 pub mod runner;
 pub mod target;
-/// The suite's own WebSocket and HTTP client (the `rawws` crate), independent of the server.
-pub use rawws as wire;
+/// The suite's own WebSocket and HTTP client (the `rawws` crate), independent of the server,
+/// over plain TCP or TLS (`endpoint::tls`).
+pub mod wire {
+    pub use rawws::*;
+    /// A connection over plain TCP or TLS.
+    pub type Ws = rawws::Ws<endpoint::tls::Conn>;
+    pub type Handshake = rawws::Handshake<endpoint::tls::Conn>;
+}
 
 use std::time::Duration;
 
@@ -68,6 +74,7 @@ pub fn context(
             .map(|t| case::Node {
                 addr: t.addr,
                 host: t.authority.clone(),
+                tls_name: t.tls.then(|| t.host.clone()),
             })
             .collect(),
         timeout,

@@ -1,12 +1,14 @@
-//! Opening one connection (TCP from a chosen source address, then the client handshake) and
-//! closing it so that TIME_WAIT stays on the server's side.
+//! Opening one connection (TCP from a chosen source address, the TLS handshake for an
+//! https/wss target, then the client handshake), timing each step, and closing it so that
+//! TIME_WAIT stays on the server's side.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use endpoint::tls::Conn;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -16,15 +18,27 @@ use crate::error::ConnError;
 use crate::handshake::HandshakePlan;
 use crate::plan::ConnPlan;
 
-pub type Ws = WebSocketStream<TcpStream>;
+pub type Ws = WebSocketStream<Conn>;
 
-/// TCP connect and WebSocket handshake (with the run's headers and path), within `timeout`.
+/// How long each step of a connect took, in microseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectTimes {
+    pub tcp_us: u64,
+    /// `None` without TLS.
+    pub tls_us: Option<u64>,
+    pub upgrade_us: u64,
+}
+
+/// TCP connect, TLS handshake (https/wss targets) and WebSocket handshake (with the run's
+/// headers and path), all within `timeout`.
 pub async fn connect(
     conn: &ConnPlan,
     handshake: &HandshakePlan,
     timeout: Duration,
-) -> Result<Ws, ConnError> {
+) -> Result<(Ws, ConnectTimes), ConnError> {
     let attempt = async {
+        let mut times = ConnectTimes::default();
+        let started = Instant::now();
         let socket = match conn.target.addr {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
             SocketAddr::V6(_) => TcpSocket::new_v6(),
@@ -40,6 +54,22 @@ pub async fn connect(
             .await
             .map_err(|e| ConnError::Connect(e.kind()))?;
         let _ = stream.set_nodelay(true);
+        times.tcp_us = micros(started);
+
+        let tls = match (conn.target.tls, &handshake.tls) {
+            (true, Some(client)) => Some((client, conn.target.host.as_str())),
+            (true, None) => return Err(ConnError::Tls("no TLS client configured".into())),
+            (false, _) => None,
+        };
+        let started = Instant::now();
+        let stream = endpoint::tls::wrap(stream, tls)
+            .await
+            .map_err(|e| ConnError::Tls(e.to_string()))?;
+        if tls.is_some() {
+            times.tls_us = Some(micros(started));
+        }
+
+        let started = Instant::now();
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
@@ -55,11 +85,16 @@ pub async fn connect(
         let (ws, _) = client_async_with_config(request, stream, Some(config))
             .await
             .map_err(|e| ConnError::handshake(&e))?;
-        Ok(ws)
+        times.upgrade_us = micros(started);
+        Ok((ws, times))
     };
     tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or(Err(ConnError::HandshakeTimeout))
+}
+
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
 }
 
 /// Sends a close frame and reads until the server ends the connection, so that the server

@@ -44,6 +44,10 @@ pub enum PlanError {
     TooManyMessages(u64),
     #[error("--cookie: {0}")]
     Cookie(String),
+    #[error("--target {0}")]
+    Target(#[from] endpoint::EndpointError),
+    #[error(transparent)]
+    Tls(#[from] endpoint::tls::TlsSetupError),
 }
 
 /// What ended (or never opened) one connection.
@@ -60,6 +64,9 @@ pub enum ConnError {
     HandshakeStatus(u16, Option<String>),
     #[error("handshake: timed out")]
     HandshakeTimeout,
+    /// The TLS handshake failed (its text names the host and the reason).
+    #[error("{0}")]
+    Tls(String),
     #[error("handshake: {0}")]
     Handshake(WsKind),
     /// While receiving.

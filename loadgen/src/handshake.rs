@@ -109,11 +109,13 @@ impl RoomStyle {
     }
 }
 
-/// What every handshake of a run sends: its headers and its path.
+/// What every handshake of a run sends: its headers and its path; and the TLS client for
+/// https/wss targets.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakePlan {
     pub headers: Vec<Header>,
     pub ws_path: WsPath,
+    pub tls: Option<endpoint::tls::TlsClient>,
 }
 
 impl HandshakePlan {
@@ -123,7 +125,11 @@ impl HandshakePlan {
         if let Some(cookie) = cookie {
             headers.push(Header::from_str(&format!("Cookie: {cookie}"))?);
         }
-        Ok(Self { headers, ws_path })
+        Ok(Self {
+            headers,
+            ws_path,
+            tls: None,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::handshake::{DEFAULT_WS_PATH, Header, RoomStyle, WsPath};
-use crate::target::{SourceIps, Target};
+use crate::target::SourceIps;
 use run_result::Threshold;
 pub use run_result::result::Arrival;
 
@@ -17,10 +17,24 @@ pub use run_result::result::Arrival;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "loadgen", version, about, long_about = None)]
 pub struct Opts {
-    /// Backend base URL, http://host:port or ws://host:port. Repeatable: the members of each
-    /// room are spread over the targets in turn. None: the embedded reference server.
+    /// Backend base URL: http://, https://, ws:// or wss://host:port. Repeatable: the members
+    /// of each room are spread over the targets in turn. None: the embedded reference server.
     #[arg(long = "target", value_name = "URL")]
-    pub targets: Vec<Target>,
+    pub targets: Vec<String>,
+
+    /// Trust the CA certificate(s) in this PEM file for https/wss targets, instead of the
+    /// system's roots.
+    #[arg(long, value_name = "PATH", env = "CHAT_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify https/wss targets' certificates (a warning is printed).
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
+
+    /// Connect to ADDR when a target names HOST (and PORT), keeping HOST for the Host header
+    /// and TLS, as curl's --resolve: HOST:PORT:ADDR or HOST:ADDR. Repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<endpoint::Resolve>,
 
     /// Rooms.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use endpoint::tls::{TlsClient, TlsOptions};
+
 use crate::error::PlanError;
 use crate::handshake::HandshakePlan;
 use crate::message::MIN_SIZE;
@@ -32,6 +34,8 @@ pub struct Plan {
     run_id: u32,
     /// What every handshake sends.
     handshake: Arc<HandshakePlan>,
+    /// `--target`, parsed with `--resolve` (empty: the embedded server).
+    pub targets: Vec<Target>,
 }
 
 impl Plan {
@@ -77,9 +81,20 @@ impl Plan {
         if slots > MAX_SLOTS {
             return Err(PlanError::TooManyMessages(slots));
         }
-        let handshake =
+        let targets = opts
+            .targets
+            .iter()
+            .map(|t| Target::parse_with(t, &opts.resolve))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut handshake =
             HandshakePlan::new(&opts.headers, opts.cookie.as_deref(), opts.ws_path.clone())
                 .map_err(PlanError::Cookie)?;
+        if targets.iter().any(|t| t.tls) {
+            handshake.tls = Some(TlsClient::new(&TlsOptions {
+                ca_cert: opts.ca_cert.clone(),
+                insecure: opts.insecure,
+            })?);
+        }
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -95,6 +110,7 @@ impl Plan {
             slots_per_sender,
             run_id: (opts.seed as u32) ^ nanos ^ std::process::id(),
             handshake: Arc::new(handshake),
+            targets,
         })
     }
 

@@ -74,6 +74,11 @@ pub fn render(r: &RunResult) -> String {
     latency_row(&mut out, "fan-out (actual send)", &s.latency_sent_us);
     latency_row(&mut out, "whole room", &s.completion_us);
     latency_row(&mut out, "connect", &s.connect_us);
+    latency_row(&mut out, "  TCP", &s.tcp_connect_us);
+    if s.tls_handshake_us.count > 0 {
+        latency_row(&mut out, "  TLS handshake", &s.tls_handshake_us);
+    }
+    latency_row(&mut out, "  WebSocket upgrade", &s.upgrade_us);
     latency_row(&mut out, "send lateness (ours)", &s.send_lateness_us);
     if !s.closes.is_empty() {
         let closes: Vec<String> = s.closes.iter().map(|(c, n)| format!("{c}: {n}")).collect();

@@ -82,18 +82,23 @@ async fn connection(
         ws = connect(conn, &plan.handshake, plan.connect_timeout) => ws,
         () = shared.finish.cancelled() => return,
     };
-    let ws = match ws {
-        Ok(ws) => ws,
+    let (ws, times) = match ws {
+        Ok(ok) => ok,
         Err(e) => {
             stats.borrow_mut().error(e.to_string());
             shared.connect_failed.fetch_add(1, Ordering::Relaxed);
             return;
         }
     };
-    record(
-        &mut stats.borrow_mut().connect,
-        started.elapsed().as_micros() as u64,
-    );
+    {
+        let mut stats = stats.borrow_mut();
+        record(&mut stats.connect, started.elapsed().as_micros() as u64);
+        record(&mut stats.tcp_connect, times.tcp_us);
+        if let Some(tls_us) = times.tls_us {
+            record(&mut stats.tls_handshake, tls_us);
+        }
+        record(&mut stats.upgrade, times.upgrade_us);
+    }
     shared.members[conn.room as usize].fetch_add(1, Ordering::AcqRel);
     shared.connected.fetch_add(1, Ordering::Relaxed);
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::Stream;
 use tokio::time::timeout;
 
 use crate::{Result, WireError, clip};
@@ -31,7 +33,10 @@ impl HttpResponse {
     }
 }
 
-pub(crate) async fn read_head(stream: &mut TcpStream, wait: Duration) -> Result<(String, Vec<u8>)> {
+pub(crate) async fn read_head<S: Stream>(
+    stream: &mut S,
+    wait: Duration,
+) -> Result<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -85,8 +90,18 @@ pub async fn http_raw(addr: SocketAddr, request: &str, wait: Duration) -> Result
         .await
         .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
         .map_err(|e| WireError::Connect(addr, e))?;
+    http_raw_on(&mut stream, request, wait).await
+}
+
+/// The same on a stream the caller connected (TLS, for one).
+pub async fn http_raw_on<S: Stream>(
+    stream: &mut S,
+    request: &str,
+    wait: Duration,
+) -> Result<HttpResponse> {
     stream.write_all(request.as_bytes()).await?;
-    let (head, rest) = read_head(&mut stream, wait).await?;
+    stream.flush().await?;
+    let (head, rest) = read_head(stream, wait).await?;
     let mut response = parse_head(&head)?;
     let mut body = rest;
     let len: Option<usize> = response
@@ -97,9 +112,15 @@ pub async fn http_raw(addr: SocketAddr, request: &str, wait: Duration) -> Result
             break;
         }
         let mut chunk = [0u8; 8192];
-        let n = timeout(wait, stream.read(&mut chunk))
+        let n = match timeout(wait, stream.read(&mut chunk))
             .await
-            .map_err(|_| WireError::Timeout(wait, "the response body"))??;
+            .map_err(|_| WireError::Timeout(wait, "the response body"))?
+        {
+            Ok(n) => n,
+            // A TLS peer that closes without close_notify: the body ends there all the same.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             break;
         }

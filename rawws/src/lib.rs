@@ -14,7 +14,7 @@ mod http;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -35,23 +35,27 @@ pub enum WireError {
 
 use frame::frame_header;
 pub use frame::{Frame, Next, clip, op};
-pub use http::{HttpResponse, http_get, http_raw};
+pub use http::{HttpResponse, http_get, http_raw, http_raw_on};
 use http::{parse_head, read_head};
 
 type Result<T> = std::result::Result<T, WireError>;
 
+/// What a connection runs over: a `TcpStream`, or TLS over one.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// A raw WebSocket client connection.
 #[derive(Debug)]
-pub struct Ws {
-    stream: TcpStream,
+pub struct Ws<S = TcpStream> {
+    stream: S,
     buf: Vec<u8>,
     pub response: HttpResponse,
 }
 
 /// The result of a handshake: accepted, or the HTTP answer that refused it.
 #[derive(Debug)]
-pub enum Handshake {
-    Accepted(Ws),
+pub enum Handshake<S = TcpStream> {
+    Accepted(Ws<S>),
     Refused(HttpResponse),
 }
 
@@ -71,23 +75,26 @@ impl Ws {
             .await
             .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
             .map_err(|e| WireError::Connect(addr, e))?;
+        let _ = stream.set_nodelay(true);
         Self::handshake_on(stream, host, target, extra, wait).await
     }
+}
 
-    /// The same on a stream the caller connected (e.g. with its own socket options).
+impl<S: Stream> Ws<S> {
+    /// The same on a stream the caller connected (with its own socket options, or TLS).
     pub async fn handshake_on(
-        mut stream: TcpStream,
+        mut stream: S,
         host: &str,
         target: &str,
         extra: &str,
         wait: Duration,
-    ) -> Result<Handshake> {
-        let _ = stream.set_nodelay(true);
+    ) -> Result<Handshake<S>> {
         let request = format!(
             "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
         );
         stream.write_all(request.as_bytes()).await?;
+        stream.flush().await?;
         let (head, rest) = read_head(&mut stream, wait).await?;
         let mut response = parse_head(&head)?;
         if response.status != 101 {
@@ -126,6 +133,7 @@ impl Ws {
         let mut frame = frame_header(fin, opcode, payload.len(), mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         self.stream.write_all(&frame).await?;
+        self.stream.flush().await?;
         Ok(())
     }
 
@@ -134,6 +142,7 @@ impl Ws {
     pub async fn send_header(&mut self, fin: bool, opcode: u8, len: usize) -> Result<()> {
         let header = frame_header(fin, opcode, len, [0; 4]);
         self.stream.write_all(&header).await?;
+        self.stream.flush().await?;
         Ok(())
     }
 
@@ -184,19 +193,27 @@ impl Ws {
             match self.stream.read(&mut chunk).await {
                 Ok(0) => return Ok(false),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(false),
+                // UnexpectedEof: a TLS peer that closed without close_notify.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                    ) =>
+                {
+                    return Ok(false);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(true)
     }
 
-    /// The raw TCP stream, for clients that misbehave below the frame level.
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    /// The raw stream, for clients that misbehave below the frame level.
+    pub fn stream_mut(&mut self) -> &mut S {
         &mut self.stream
     }
 
-    pub fn into_stream(self) -> TcpStream {
+    pub fn into_stream(self) -> S {
         self.stream
     }
 

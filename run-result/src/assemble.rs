@@ -36,6 +36,9 @@ impl RunResult {
             ("completion_us", &totals.completion),
             ("connect_us", &totals.connect),
             ("send_lateness_us", &totals.send_lateness),
+            ("tcp_connect_us", &totals.tcp_connect),
+            ("tls_handshake_us", &totals.tls_handshake),
+            ("upgrade_us", &totals.upgrade),
         ]
         .into_iter()
         .map(|(name, h)| (name.to_owned(), histogram::encode(h)))
@@ -93,6 +96,9 @@ impl Summary {
             completion_us: Latency::of(&t.completion),
             connect_us: Latency::of(&t.connect),
             send_lateness_us: Latency::of(&t.send_lateness),
+            tcp_connect_us: Latency::of(&t.tcp_connect),
+            tls_handshake_us: Latency::of(&t.tls_handshake),
+            upgrade_us: Latency::of(&t.upgrade),
             closes: t
                 .closes
                 .iter()

@@ -148,6 +148,14 @@ pub struct Summary {
     /// (absent from results written before it was measured).
     #[serde(default)]
     pub send_lateness_us: Latency,
+    /// The connect's parts (absent from results written before they were measured): TCP
+    /// connect, TLS handshake (count 0 without TLS), WebSocket upgrade.
+    #[serde(default)]
+    pub tcp_connect_us: Latency,
+    #[serde(default)]
+    pub tls_handshake_us: Latency,
+    #[serde(default)]
+    pub upgrade_us: Latency,
     /// Close frames the server sent, by code.
     pub closes: BTreeMap<String, u64>,
     /// Errors by kind.

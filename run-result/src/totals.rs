@@ -36,8 +36,14 @@ pub struct Totals {
     pub latency_sent: Histogram<u64>,
     /// Per message: scheduled send until the last member present had it.
     pub completion: Histogram<u64>,
-    /// TCP connect plus WebSocket handshake.
+    /// TCP connect plus TLS handshake (if any) plus WebSocket upgrade.
     pub connect: Histogram<u64>,
+    /// Its parts: the TCP connect,
+    pub tcp_connect: Histogram<u64>,
+    /// the TLS handshake (empty without TLS),
+    pub tls_handshake: Histogram<u64>,
+    /// and the WebSocket upgrade (request sent until the 101 read).
+    pub upgrade: Histogram<u64>,
     /// Per measured send: actual send time minus scheduled time (the load generator's own
     /// lateness, which the scheduled-time latency includes).
     pub send_lateness: Histogram<u64>,
@@ -66,6 +72,9 @@ impl Default for Totals {
             latency_sent: histogram::new(),
             completion: histogram::new(),
             connect: histogram::new(),
+            tcp_connect: histogram::new(),
+            tls_handshake: histogram::new(),
+            upgrade: histogram::new(),
             send_lateness: histogram::new(),
             sent: 0,
             expected: 0,
@@ -109,6 +118,9 @@ impl Totals {
         add(&mut self.latency, &other.latency);
         add(&mut self.latency_sent, &other.latency_sent);
         add(&mut self.send_lateness, &other.send_lateness);
+        add(&mut self.tcp_connect, &other.tcp_connect);
+        add(&mut self.tls_handshake, &other.tls_handshake);
+        add(&mut self.upgrade, &other.upgrade);
         add(&mut self.completion, &other.completion);
         add(&mut self.connect, &other.connect);
         self.sent += other.sent;
@@ -159,17 +171,21 @@ impl Totals {
                 .ok_or_else(|| fail("missing".into()))?;
             histogram::decode(text).map_err(|e: DecodeError| fail(e.to_string()))
         };
+        let optional = |name: &str| match result.histograms.contains_key(name) {
+            true => decode(name),
+            false => Ok(histogram::new()),
+        };
         let s = &result.summary;
         let mut totals = Self {
             latency: decode("latency_us")?,
             latency_sent: decode("latency_sent_us")?,
             completion: decode("completion_us")?,
             connect: decode("connect_us")?,
-            // Results written before it existed have none: an empty histogram.
-            send_lateness: match result.histograms.contains_key("send_lateness_us") {
-                true => decode("send_lateness_us")?,
-                false => histogram::new(),
-            },
+            // Results written before these existed have none: empty histograms.
+            send_lateness: optional("send_lateness_us")?,
+            tcp_connect: optional("tcp_connect_us")?,
+            tls_handshake: optional("tls_handshake_us")?,
+            upgrade: optional("upgrade_us")?,
             sent: s.sent,
             expected: s.expected,
             delivered: s.delivered,

@@ -1,0 +1,237 @@
+//! The TLS client of loadgen and conformance (rustls, ring): the system's trusted roots by
+//! default, `--ca-cert PATH` to trust a private CA instead, `--insecure` to skip verification.
+//! SNI and the certificate check use the URL's host name. Failures say which host and why.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms, ring};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_util::either::Either;
+
+/// A connection to a backend: plain TCP, or TLS over it.
+pub type Conn = Either<TcpStream, TlsStream<TcpStream>>;
+
+/// How to trust servers (the tools' `--ca-cert` and `--insecure`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    pub ca_cert: Option<PathBuf>,
+    pub insecure: bool,
+}
+
+/// Why the TLS client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("--ca-cert {0}: {1}")]
+    CaCert(PathBuf, String),
+    #[error("--ca-cert {0}: no certificate in it (PEM, -----BEGIN CERTIFICATE-----)")]
+    NoCert(PathBuf),
+    #[error("no trusted root certificates on this machine; pass --ca-cert PATH")]
+    NoRoots,
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// Why a TLS handshake failed, naming the host.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(
+        "TLS: the certificate of {host} is not trusted: {reason} (trust its CA with --ca-cert PATH, or skip the check with --insecure)"
+    )]
+    Untrusted { host: String, reason: String },
+    #[error("TLS handshake with {host}: {reason}")]
+    Handshake { host: String, reason: String },
+    #[error("TLS: {0:?} is not a valid server name")]
+    Name(String),
+}
+
+impl TlsError {
+    /// A short, stable kind for counting failures (loadgen's error table).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Untrusted { .. } => "TLS certificate not trusted",
+            Self::Handshake { .. } => "TLS handshake failed",
+            Self::Name(_) => "TLS server name invalid",
+        }
+    }
+}
+
+/// A TLS client configuration, built once per run.
+#[derive(Clone)]
+pub struct TlsClient {
+    connector: TlsConnector,
+    pub insecure: bool,
+}
+
+impl std::fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsClient")
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsClient {
+    pub fn new(options: &TlsOptions) -> Result<Self, TlsSetupError> {
+        let provider = provider();
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let mut config = if options.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(
+                    provider.signature_verification_algorithms,
+                )))
+                .with_no_client_auth()
+        } else {
+            let roots = match &options.ca_cert {
+                Some(path) => private_roots(path)?,
+                None => system_roots()?,
+            };
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        // WebSockets are upgraded HTTP/1.1 requests: never let a proxy pick h2.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            connector: TlsConnector::from(Arc::new(config)),
+            insecure: options.insecure,
+        })
+    }
+
+    /// The TLS handshake on a connected socket, for `host` (SNI and the certificate check).
+    pub async fn handshake(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> Result<TlsStream<TcpStream>, TlsError> {
+        let name =
+            ServerName::try_from(host.to_owned()).map_err(|_| TlsError::Name(host.into()))?;
+        self.connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| classify(host, &e))
+    }
+}
+
+/// Plain TCP, or the TLS handshake on it when `tls` is given.
+pub async fn wrap(tcp: TcpStream, tls: Option<(&TlsClient, &str)>) -> Result<Conn, TlsError> {
+    match tls {
+        None => Ok(Either::Left(tcp)),
+        Some((client, host)) => Ok(Either::Right(client.handshake(host, tcp).await?)),
+    }
+}
+
+fn private_roots(path: &Path) -> Result<RootCertStore, TlsSetupError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| TlsSetupError::CaCert(path.into(), e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsSetupError::CaCert(path.into(), e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::NoCert(path.into()));
+    }
+    let mut roots = RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| TlsSetupError::CaCert(path.into(), e.to_string()))?;
+    }
+    Ok(roots)
+}
+
+fn system_roots() -> Result<RootCertStore, TlsSetupError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (_added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        return Err(TlsSetupError::NoRoots);
+    }
+    Ok(roots)
+}
+
+fn classify(host: &str, e: &io::Error) -> TlsError {
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    match inner {
+        Some(rustls::Error::InvalidCertificate(c)) => TlsError::Untrusted {
+            host: host.into(),
+            reason: explain(c),
+        },
+        Some(other) => TlsError::Handshake {
+            host: host.into(),
+            reason: other.to_string(),
+        },
+        None => TlsError::Handshake {
+            host: host.into(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+fn explain(c: &CertificateError) -> String {
+    match c {
+        CertificateError::UnknownIssuer => "it is signed by an unknown authority".into(),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "it is not valid for this name".into()
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "it has expired".into()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "it is not valid yet".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// `--insecure`: any certificate is accepted; signatures are still checked, so the
+/// handshake itself is real (only the identity is not).
+#[derive(Debug)]
+struct NoVerification(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// The provider every TLS part of the workspace uses (the server's acceptor too).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(ring::default_provider())
+}
