@@ -1,6 +1,7 @@
 //! The server's settings: every flag also readable from an environment variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -102,6 +103,15 @@ pub struct Config {
     #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chatharness")]
     pub redis_prefix: String,
 
+    /// Serve https and wss with this certificate chain (PEM, leaf first). Reloaded, with
+    /// the key, on SIGHUP.
+    #[arg(long, env = "CHAT_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "CHAT_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Log format.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -163,6 +173,8 @@ impl Config {
             layer: None,
             layer_format: LayerFormat::Native,
             redis_prefix: "chatharness".into(),
+            tls_cert: None,
+            tls_key: None,
             log_format: LogFormat::Text,
         }
     }

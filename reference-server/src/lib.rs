@@ -16,6 +16,7 @@
 //!   pub/sub (`native`), Django's channels_redis format (`channels`), on one shared core
 //!   (`redis_core`, `marker`).
 //! - `pages`: the tutorial's two HTML pages.
+//! - `tls`: `--tls-cert`/`--tls-key`, reloaded on SIGHUP.
 //! - [`metrics`]: the Prometheus counters.
 //! - [`spawn`]: a running server for tests and for tools that embed it.
 
@@ -33,8 +34,10 @@ pub mod server;
 mod session;
 mod spawn;
 mod state;
+mod tls;
 mod upgrade;
 
 pub use config::{Config, ConfigError, LayerFormat, LogFormat};
 pub use server::Server;
 pub use spawn::{RunningServer, spawn};
+pub use tls::TlsConfigError;

@@ -1,6 +1,8 @@
 //! Accepting TCP connections and serving HTTP/1.1 on them until they end or become
 //! WebSockets, with the limits a hostile client must not cross:
 //!
+//! - with TLS, the TLS handshake must complete within `--handshake-timeout`, and then every
+//!   request head within it again (so at most twice that before a request is read);
 //! - every request head must arrive within `--handshake-timeout` (hyper's header-read timeout,
 //!   which also bounds an idle keep-alive), else the connection is dropped and counted;
 //! - request heads are at most [`MAX_HEAD_BYTES`];
@@ -24,11 +26,14 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{sleep, timeout};
+use tokio_rustls::server::TlsStream;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service as _;
 
 use crate::metrics::Metrics;
+use crate::tls::ServerTls;
 
 /// Largest request head (request line and headers) read; more gets 431.
 pub(crate) const MAX_HEAD_BYTES: usize = 32 * 1024;
@@ -47,6 +52,8 @@ pub(crate) struct HttpContext {
     pub(crate) tracker: TaskTracker,
     /// Cancelled when the server shuts down.
     pub(crate) shutdown: CancellationToken,
+    /// `--tls-cert`/`--tls-key`: every connection starts with a TLS handshake.
+    pub(crate) tls: Option<Arc<ServerTls>>,
 }
 
 /// Accepts until `stop` is cancelled; each connection is served in its own tracked task.
@@ -84,7 +91,41 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
+/// The TLS handshake when the server has TLS, within the handshake timeout, while the
+/// connection still holds its pending slot (a flood of half-handshakes evicts its oldest).
+async fn secure(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    slot: &PendingSlot,
+    ctx: &HttpContext,
+) -> Option<Either<TcpStream, TlsStream<TcpStream>>> {
+    let Some(tls) = &ctx.tls else {
+        return Some(Either::Left(tcp));
+    };
+    let accept = tls.acceptor().accept(tcp);
+    tokio::select! {
+        accepted = timeout(ctx.handshake_timeout, accept) => match accepted {
+            Ok(Ok(stream)) => Some(Either::Right(stream)),
+            Ok(Err(e)) => {
+                ctx.metrics.tls_handshake_failures.inc();
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                ctx.metrics.tls_handshake_failures.inc();
+                tracing::debug!(%peer, "TLS handshake not complete in time: dropped");
+                None
+            }
+        },
+        () = slot.token.cancelled() => None,
+        () = ctx.shutdown.cancelled() => None,
+    }
+}
+
 async fn serve(tcp: TcpStream, peer: SocketAddr, slot: PendingSlot, ctx: HttpContext) {
+    let Some(io) = secure(tcp, peer, &slot, &ctx).await else {
+        return;
+    };
     let router = ctx.router;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
@@ -95,7 +136,7 @@ async fn serve(tcp: TcpStream, peer: SocketAddr, slot: PendingSlot, ctx: HttpCon
         .timer(TokioTimer::new())
         .header_read_timeout(ctx.handshake_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
-        .serve_connection(TokioIo::new(tcp), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {

@@ -19,6 +19,11 @@ pub(crate) struct StatusLabel {
     pub(crate) status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ResultLabel {
+    pub(crate) result: &'static str,
+}
+
 /// Every figure the server reports. Cheap to update from any task.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -32,6 +37,8 @@ pub struct Metrics {
     pub(crate) pending_connections: Gauge,
     pub(crate) pending_evictions: Counter,
     pub(crate) handshake_timeouts: Counter,
+    pub(crate) tls_handshake_failures: Counter,
+    pub(crate) tls_reloads: Family<ResultLabel, Counter>,
     pub(crate) closes: Family<CodeLabel, Counter>,
     pub(crate) handshakes_refused: Family<StatusLabel, Counter>,
     pub(crate) redis_connected: Gauge,
@@ -96,6 +103,16 @@ impl Metrics {
             "handshake_timeouts",
             "HTTP connections dropped because a request head took longer than --handshake-timeout",
             self.handshake_timeouts.clone(),
+        );
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or did not complete within --handshake-timeout",
+            self.tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "tls_reloads",
+            "Certificate reloads on SIGHUP, by result (ok, failed: the previous pair stays)",
+            self.tls_reloads.clone(),
         );
         registry.register(
             "closes",
@@ -209,6 +226,17 @@ impl Metrics {
 
     pub fn handshake_timeouts(&self) -> u64 {
         self.handshake_timeouts.get()
+    }
+
+    pub fn tls_handshake_failures(&self) -> u64 {
+        self.tls_handshake_failures.get()
+    }
+
+    pub(crate) fn tls_reloaded(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.tls_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// Connections that ended with `code` (as sent, answered, or 1006 without a close frame).

@@ -27,6 +27,7 @@ use crate::layer;
 use crate::listener::{HttpContext, PendingSet, accept_loop};
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::tls::ServerTls;
 use crate::{pages, upgrade};
 
 /// Per-connection read buffer. tungstenite's default is 128 KiB, which alone would be eight
@@ -44,6 +45,7 @@ const WRITE_BUFFER_SLACK: usize = 1024;
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    tls: Option<Arc<ServerTls>>,
 }
 
 impl Server {
@@ -57,6 +59,11 @@ impl Server {
     /// Serves on an already bound listener.
     pub fn from_listener(listener: TcpListener, config: Config) -> anyhow::Result<Self> {
         let origins = config.origins()?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(ServerTls::load(cert, key)?),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
         let metrics = Arc::new(Metrics::default());
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
@@ -80,7 +87,11 @@ impl Server {
             tracker,
             ws_config,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            tls,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -94,9 +105,21 @@ impl Server {
     /// Serves until `shutdown` is cancelled; then every WebSocket is closed with 1001, every
     /// other connection is dropped, and this returns within `--shutdown-grace`.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { listener, state } = self;
+        let Self {
+            listener,
+            state,
+            tls,
+        } = self;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, "listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, "listening");
+        if let Some(tls) = &tls {
+            reload_on_sighup(
+                Arc::clone(tls),
+                Arc::clone(&state.metrics),
+                shutdown.clone(),
+            )?;
+        }
         let tracker = state.tracker.clone();
         let connections_shutdown = state.shutdown.clone();
         let grace = state.config.shutdown_grace;
@@ -107,6 +130,7 @@ impl Server {
             tracker: tracker.clone(),
             shutdown: connections_shutdown.clone(),
             router: router(state),
+            tls,
         };
         accept_loop(listener, ctx, shutdown).await;
 
@@ -124,6 +148,36 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Reads the certificate and key again on every SIGHUP until `stop`; a failed reload keeps
+/// the pair in use.
+fn reload_on_sighup(
+    tls: Arc<ServerTls>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                got = hangups.recv() => if got.is_none() { return },
+            }
+            match tls.reload() {
+                Ok(()) => {
+                    metrics.tls_reloaded(true);
+                    tracing::info!("SIGHUP: TLS certificate reloaded");
+                }
+                Err(e) => {
+                    metrics.tls_reloaded(false);
+                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays");
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Pending connections the kernel may queue: thousands of clients connect at once in a load

@@ -16,12 +16,15 @@ use crate::server::Server;
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub metrics: Arc<Metrics>,
+    /// Serving https/wss.
+    pub tls: bool,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
 /// Binds `config.bind` and serves in a background task.
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
+    let tls = config.tls_cert.is_some();
     let server = Server::bind(config).await?;
     let addr = server.local_addr()?;
     let metrics = server.metrics();
@@ -30,20 +33,25 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     Ok(RunningServer {
         addr,
         metrics,
+        tls,
         shutdown,
         task,
     })
 }
 
 impl RunningServer {
-    /// `http://addr`.
+    /// `http://addr` (`https://` with TLS).
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
-    /// `ws://addr`.
+    /// `ws://addr` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
+        format!("{}://{}", if self.tls { "wss" } else { "ws" }, self.addr)
     }
 
     /// Starts shutdown without waiting for it.

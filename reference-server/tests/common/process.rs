@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Its log lines after the "listening" one.
+    logs: std::sync::mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -45,7 +47,33 @@ impl ServerProcess {
                     .expect("socket address");
             }
         };
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            logs: rx,
+        }
+    }
+
+    /// Waits for a log line containing `needle`, at most `limit`; returns it.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.logs.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {needle:?} within {limit:?}"),
+            }
+        }
+    }
+
+    /// Sends `signal` (e.g. "HUP") to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
     }
 
     pub fn pid(&self) -> u32 {
@@ -74,11 +102,7 @@ impl ServerProcess {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
+        self.signal("TERM");
     }
 
     /// Waits for the process to exit, at most `limit`; returns its status and how long it took.

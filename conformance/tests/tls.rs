@@ -1,0 +1,77 @@
+//! The suite over TLS: the reference server serving https/wss with certificates made at test
+//! time is graded conforming through `--ca-cert` (no FAIL in any profile's case, the pages included), and with a
+//! CA that did not sign its certificate every case fails with the host and the reason as
+//! evidence.
+
+use clap::Parser as _;
+use conformance::cli::{Opts, run};
+use testpki::Pki;
+
+async fn grade(target: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let mut args = vec![
+        "conformance",
+        "--target",
+        target,
+        "--json",
+        json.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let opts = Opts::try_parse_from(args).expect("valid flags");
+    tokio::time::timeout(std::time::Duration::from_secs(180), run(opts))
+        .await
+        .expect("the suite ends in time")
+        .expect("the suite runs");
+    serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_server_over_tls_conforms_and_an_untrusted_one_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::create(dir.path(), &["localhost"]).expect("pki");
+    let mut config = reference_server::Config::local();
+    config.tls_cert = Some(pki.cert.clone());
+    config.tls_key = Some(pki.key.clone());
+    let server = reference_server::spawn(config).await.expect("server");
+    let target = format!("https://localhost:{}", server.addr.port());
+
+    let ca = pki.ca.to_str().expect("utf-8");
+    let report = grade(&target, &["--ca-cert", ca, "--profile", "all"]).await;
+    let cases = report["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 20, "{} cases", cases.len());
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| c["verdict"] == "FAIL")
+        .map(|c| format!("{} {} {}", c["id"], c["verdict"], c["evidence"]))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["id"].as_str().is_some_and(|id| id.starts_with("pages."))),
+        "the pages are graded over https too"
+    );
+
+    let report = grade(
+        &target,
+        &[
+            "--ca-cert",
+            pki.other_ca.to_str().expect("utf-8"),
+            "--case",
+            "broadcast",
+        ],
+    )
+    .await;
+    let cases = report["cases"].as_array().expect("cases");
+    assert!(!cases.is_empty());
+    for c in cases {
+        assert_eq!(c["verdict"], "FAIL", "{c}");
+        let evidence = c["evidence"].as_str().unwrap_or("");
+        assert!(
+            evidence.contains("localhost") && evidence.contains("unknown authority"),
+            "{evidence}"
+        );
+    }
+    server.stop().await.expect("stops");
+}

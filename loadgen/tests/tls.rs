@@ -1,0 +1,105 @@
+//! loadgen over TLS against the reference server serving https/wss with certificates made at
+//! test time: `--ca-cert` trusts the private CA and every message arrives, with the TLS
+//! handshake timed apart from TCP and the upgrade; without it the run fails naming the host
+//! and the reason; `--insecure` skips the check; `--resolve` sends a name to the server.
+
+mod common;
+
+use reference_server::{Config, RunningServer};
+use testpki::Pki;
+
+async fn tls_server(pki: &Pki) -> RunningServer {
+    reference_server::spawn(Config {
+        tls_cert: Some(pki.cert.clone()),
+        tls_key: Some(pki.key.clone()),
+        ..Config::local()
+    })
+    .await
+    .expect("server starts")
+}
+
+fn plan<'a>(target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--target",
+        target,
+        "--rooms",
+        "2",
+        "--clients",
+        "3",
+        "--rate",
+        "20",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--settle",
+        "1s",
+        "--no-json",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_wss_with_a_private_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::create(dir.path(), &["localhost", "chat.invalid"]).expect("pki");
+    let server = tls_server(&pki).await;
+    let ca = pki.ca.to_str().expect("utf-8");
+    let target = format!("https://localhost:{}", server.addr.port());
+
+    let r = common::run(&plan(&target, &["--ca-cert", ca])).await;
+    let s = &r.summary;
+    assert_eq!(s.connections.established, 6, "{:?}", s.errors);
+    assert!(
+        s.sent > 0 && s.delivered == s.expected && s.missing == 0,
+        "{s:?}"
+    );
+    assert_eq!(
+        s.tls_handshake_us.count, 6,
+        "one TLS handshake per connection"
+    );
+    assert_eq!(s.tcp_connect_us.count, 6);
+    assert_eq!(s.upgrade_us.count, 6);
+    assert!(
+        s.connect_us.max >= s.tls_handshake_us.max,
+        "the whole connect includes its TLS part"
+    );
+
+    // A name only --resolve knows, the certificate's.
+    let named = format!("wss://chat.invalid:{}", server.addr.port());
+    let rule = format!("chat.invalid:{}:127.0.0.1", server.addr.port());
+    let r = common::run(&plan(&named, &["--ca-cert", ca, "--resolve", &rule])).await;
+    assert_eq!(
+        r.summary.connections.established, 6,
+        "{:?}",
+        r.summary.errors
+    );
+    assert_eq!(r.summary.missing, 0);
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_fails_the_run_with_the_host_and_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::create(dir.path(), &["localhost"]).expect("pki");
+    let server = tls_server(&pki).await;
+    let target = format!("https://localhost:{}", server.addr.port());
+    let other = pki.other_ca.to_str().expect("utf-8");
+
+    let e = common::run_err(&plan(&target, &["--ca-cert", other])).await;
+    assert!(
+        e.contains("localhost") && e.contains("unknown authority"),
+        "{e}"
+    );
+
+    // --insecure: the same server, unchecked, works.
+    let r = common::run(&plan(&target, &["--insecure"])).await;
+    assert_eq!(
+        r.summary.connections.established, 6,
+        "{:?}",
+        r.summary.errors
+    );
+    assert_eq!(r.summary.missing, 0);
+    server.stop().await.expect("stops");
+}
