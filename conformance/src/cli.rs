@@ -77,7 +77,8 @@ pub struct Opts {
     #[arg(long, value_name = "PATH", default_value = crate::TUTORIAL_WS_PATH, value_parser = ws_path)]
     pub ws_path: String,
     /// How rooms are named: word (letters, digits, _: the tutorial's \w+) or uuid (a
-    /// backend routing <uuid:room>). With uuid, the rooms.* cases are not run.
+    /// backend routing <uuid:room>). With uuid, the rooms.* cases grade UUID rooms (the
+    /// shapes of invalid paths around a UUID), and rooms.case-sensitive is not run.
     #[arg(long, value_enum, default_value_t = RoomStyle::Word)]
     pub room_style: RoomStyle,
     /// A Cookie header on every handshake and page request, e.g. 'sessionid=abc'.
@@ -138,28 +139,33 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut selected = runner::select(&all, opts.profile, &opts.cases);
+    // The rooms.* cases grade the tutorial's path rules (/ws/chat/<\w+>/): all of them need
+    // its path; with UUID rooms they grade UUIDs, except case sensitivity (a UUID route
+    // refuses upper case).
     let custom = if opts.ws_path != crate::TUTORIAL_WS_PATH {
-        Some(format!("--ws-path {}", opts.ws_path))
+        Some((format!("--ws-path {}", opts.ws_path), "rooms."))
     } else if opts.room_style == RoomStyle::Uuid {
-        Some("--room-style uuid".to_owned())
+        Some(("--room-style uuid".to_owned(), "rooms.case-sensitive"))
     } else {
         None
     };
-    if let Some(custom) = custom {
-        // The rooms.* cases grade the tutorial's own path rules (/ws/chat/<\w+>/).
-        let before = selected.len();
-        selected.retain(|c| !c.id.starts_with("rooms."));
-        if selected.is_empty() && before > 0 {
+    if let Some((custom, dropped)) = custom {
+        let (kept, left_out): (Vec<_>, Vec<_>) = selected
+            .into_iter()
+            .partition(|c| !c.id.starts_with(dropped));
+        selected = kept;
+        if selected.is_empty() && !left_out.is_empty() {
             anyhow::bail!(
-                "{custom}: every selected case is a rooms.* case, and those test the \
+                "{custom}: every selected case is one of {dropped}*, and those test the \
                  tutorial's /ws/chat/<room>/ rules"
             );
         }
-        if selected.len() < before {
+        if !left_out.is_empty() {
+            let ids: Vec<&str> = left_out.iter().map(|c| c.id).collect();
             eprintln!(
-                "conformance: {custom}: the {} rooms.* cases test the tutorial's \
-                 /ws/chat/<room>/ rules and are not run",
-                before - selected.len()
+                "conformance: {custom}: not run, as they test the tutorial's /ws/chat/<room>/ \
+                 rules: {}",
+                ids.join(", ")
             );
         }
     }

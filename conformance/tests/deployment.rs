@@ -5,6 +5,19 @@ use clap::Parser as _;
 use conformance::cli::{Opts, run};
 
 async fn grade(target: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--case", "broadcast", "--case", "life"];
+    args.extend_from_slice(extra);
+    grade_cases(target, &args).await
+}
+
+/// Grades only the cases of `section`.
+async fn grade_only(target: &str, section: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--case", section];
+    args.extend_from_slice(extra);
+    grade_cases(target, &args).await
+}
+
+async fn grade_cases(target: &str, extra: &[&str]) -> serde_json::Value {
     let json = std::env::temp_dir().join(format!(
         "conformance-deployment-{}-{}.json",
         std::process::id(),
@@ -14,10 +27,6 @@ async fn grade(target: &str, extra: &[&str]) -> serde_json::Value {
         "conformance",
         "--target",
         target,
-        "--case",
-        "broadcast",
-        "--case",
-        "life",
         "--json",
         json.to_str().expect("utf-8 path"),
     ];
@@ -142,7 +151,7 @@ async fn rooms_cases_need_the_tutorials_path() {
     let err = run(opts).await.expect_err("nothing left to run");
     assert!(
         err.to_string()
-            .contains("every selected case is a rooms.* case"),
+            .contains("every selected case is one of rooms.*"),
         "{err}"
     );
 }
@@ -159,6 +168,30 @@ async fn uuid_rooms_pass_where_they_are_served_and_fail_where_refused() {
     let graded = verdicts(&report);
     assert!(graded.len() >= 6, "{graded:?}");
     assert!(graded.iter().all(|(_, v)| v == "PASS"), "{graded:?}");
+
+    // The rooms.* cases grade UUID rooms too: a backend that takes any path as a room
+    // accepts UUIDs (valid-names passes) but also what a UUID route refuses (refused fails),
+    // and the raw path is its room (percent-decoded fails);
+    // case sensitivity, which a UUID route cannot have, is not run.
+    let report = grade_only(
+        &format!("http://{}", open.addr),
+        "rooms",
+        &["--room-style", "uuid"],
+    )
+    .await;
+    let graded = verdicts(&report);
+    let verdict = |id: &str| {
+        graded
+            .iter()
+            .find(|(c, _)| c == id)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(verdict("rooms.valid-names"), Some("PASS"), "{graded:?}");
+    assert_eq!(verdict("rooms.query-ignored"), Some("PASS"), "{graded:?}");
+    // Its room is the raw path, not decoded: %xx is another room.
+    assert_eq!(verdict("rooms.percent-decoded"), Some("FAIL"), "{graded:?}");
+    assert_eq!(verdict("rooms.refused"), Some("FAIL"), "{graded:?}");
+    assert_eq!(verdict("rooms.case-sensitive"), None, "{graded:?}");
 
     // The reference server keeps the tutorial's \w rule: UUID rooms are refused.
     let server = reference_server::spawn(reference_server::Config::local())

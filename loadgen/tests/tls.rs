@@ -1,7 +1,8 @@
 //! loadgen over TLS against the reference server serving https/wss with certificates made at
 //! test time: `--ca-cert` trusts the private CA and every message arrives, with the TLS
 //! handshake timed apart from TCP and the upgrade; without it the run fails naming the host
-//! and the reason; `--insecure` skips the check; `--resolve` sends a name to the server.
+//! and the reason; `--insecure` skips the check; `--resolve` sends a name to the server, from several
+//! source addresses.
 
 mod common;
 
@@ -69,7 +70,11 @@ async fn a_run_over_wss_with_a_private_ca() {
     // A name only --resolve knows, the certificate's.
     let named = format!("wss://chat.invalid:{}", server.addr.port());
     let rule = format!("chat.invalid:{}:127.0.0.1", server.addr.port());
-    let r = common::run(&plan(&named, &["--ca-cert", ca, "--resolve", &rule])).await;
+    // Spread over two source addresses, as for a run beyond one address's ports.
+    let spread = ["--source-ip", "127.0.0.1-127.0.0.2"];
+    let mut extra = vec!["--ca-cert", ca, "--resolve", &rule];
+    extra.extend_from_slice(&spread);
+    let r = common::run(&plan(&named, &extra)).await;
     assert_eq!(
         r.summary.connections.established, 6,
         "{:?}",
