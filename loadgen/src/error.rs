@@ -48,6 +48,14 @@ pub enum PlanError {
     Target(#[from] endpoint::EndpointError),
     #[error(transparent)]
     Tls(#[from] endpoint::tls::TlsSetupError),
+    #[error("--shards: JOB_COMPLETION_INDEX is not set; give --shard K/N instead")]
+    ShardIndexMissing,
+    #[error("JOB_COMPLETION_INDEX={0:?}: {1}")]
+    ShardIndex(String, String),
+    #[error("--shard/--shards need --target: each shard loads the same backend")]
+    ShardEmbedded,
+    #[error("shard {index}/{count} owns no room: --rooms {rooms} is fewer than the shards")]
+    ShardEmpty { index: u32, count: u32, rooms: u32 },
 }
 
 /// What ended (or never opened) one connection.

@@ -11,6 +11,7 @@
 //! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
 //!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; `pacer`:
 //!   wakes each send on time, to the microsecond.
+//! - [`shard`]: `--shard K/N`, `--start-at`: one plan over several processes.
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
 //! - [`error`]: plan errors, and connection errors counted by kind.
 //! - [`handshake`]: extra headers, the socket's path, room-name styles.
@@ -33,6 +34,7 @@ mod progress;
 pub mod result;
 pub mod run;
 mod send;
+pub mod shard;
 mod shared;
 pub mod stats;
 pub mod summary;

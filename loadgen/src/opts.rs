@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::handshake::{DEFAULT_WS_PATH, Header, RoomStyle, WsPath};
+use crate::shard::{Shard, StartAt};
 use crate::target::SourceIps;
 use run_result::Threshold;
 pub use run_result::result::Arrival;
@@ -129,6 +130,20 @@ pub struct Opts {
     /// How rooms are named: word (letters, digits, _: the tutorial's \w+) or uuid.
     #[arg(long, value_enum, default_value_t = RoomStyle::Word)]
     pub room_style: RoomStyle,
+
+    /// Run shard K (from 0) of N of this plan: the rooms K, K+N, ... with all their members.
+    /// Every shard must get the same flags (and --seed); `reports merge` joins the results.
+    #[arg(long, value_name = "K/N", conflicts_with = "shards")]
+    pub shard: Option<Shard>,
+
+    /// Run one of N shards, K taken from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
+
+    /// Connect first, then start the warm-up at this instant: RFC 3339
+    /// (2026-11-26T10:00:00Z) or Unix seconds. Shards given the same start together.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<StartAt>,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {

@@ -12,6 +12,7 @@ use crate::handshake::HandshakePlan;
 use crate::message::MIN_SIZE;
 use crate::opts::Arrival;
 use crate::opts::Opts;
+use crate::shard::{self, Shard};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
 
 /// Descriptors kept aside for everything that is not a connection.
@@ -36,12 +37,34 @@ pub struct Plan {
     handshake: Arc<HandshakePlan>,
     /// `--target`, parsed with `--resolve` (empty: the embedded server).
     pub targets: Vec<Target>,
+    /// `--shard K/N`: this process's part of the plan.
+    pub shard: Option<Shard>,
+    /// The rooms this process loads: all of them, or its shard's.
+    pub rooms: Vec<u32>,
+    /// The plan's identity, when sharded.
+    pub plan_id: Option<String>,
 }
 
 impl Plan {
     /// Checks `opts` and raises the open-files limit as far as it goes.
     pub fn new(opts: &Opts) -> Result<Self, PlanError> {
-        let connections = opts.connections();
+        let shard = Shard::from_opts(opts)?;
+        if shard.is_some() && opts.targets.is_empty() {
+            return Err(PlanError::ShardEmbedded);
+        }
+        let rooms = match shard {
+            Some(s) => s.rooms(opts.rooms),
+            None => (0..opts.rooms).collect(),
+        };
+        if let (Some(s), true) = (shard, rooms.is_empty()) {
+            return Err(PlanError::ShardEmpty {
+                index: s.index,
+                count: s.count,
+                rooms: opts.rooms,
+            });
+        }
+        let plan_id = shard.map(|s| shard::plan_id(opts, s.count));
+        let connections = rooms.len() as u64 * u64::from(opts.clients);
         if opts.senders > opts.clients {
             return Err(PlanError::SendersOverClients {
                 senders: opts.senders,
@@ -108,9 +131,16 @@ impl Plan {
             bind_sources: opts.source_ip.is_some() || sources.0.len() > 1,
             sources,
             slots_per_sender,
-            run_id: (opts.seed as u32) ^ nanos ^ std::process::id(),
+            // Shards of one plan name its rooms alike; any other run names its own.
+            run_id: match &plan_id {
+                Some(id) => u32::from_str_radix(&id[..8], 16).unwrap_or_default(),
+                None => (opts.seed as u32) ^ nanos ^ std::process::id(),
+            },
             handshake: Arc::new(handshake),
             targets,
+            shard,
+            rooms,
+            plan_id,
         })
     }
 
@@ -134,9 +164,10 @@ impl Plan {
             })
             .collect();
         let sources = &self.sources.0;
+        let owned = self.rooms.len() as u64;
         for i in 0..self.connections {
-            let room = (i % u64::from(opts.rooms)) as u32;
-            let member = (i / u64::from(opts.rooms)) as u32;
+            let room = self.rooms[(i % owned) as usize];
+            let member = (i / owned) as u32;
             plans[i as usize % self.workers].conns.push(ConnPlan {
                 room,
                 room_name: opts.room_style.name(self.run_id, room),

@@ -18,11 +18,12 @@ use crate::opts::Opts;
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::result;
+use crate::shard::StartAt;
 use crate::shared::{Schedule, Shared};
 use crate::target::Target;
 use crate::worker;
 use run_result::Totals;
-use run_result::result::RampPoint;
+use run_result::result::{RampPoint, ShardRecord};
 use run_result::{Parts, RunResult};
 
 /// How often the coordinator looks at the counters (progress, end of a phase, Ctrl-C).
@@ -60,10 +61,23 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     let progress = Progress::new(opts.quiet);
     let interrupt = on_ctrl_c();
 
-    let ramp = connect_phase(&shared, &progress, plan.connections, &interrupt).await;
+    // With --start-at, connecting ends at that instant at the latest.
+    let connect_deadline_us = opts.start_at.map_or(u64::MAX, |t| {
+        shared.now_us() + t.from_now().as_micros() as u64
+    });
+    let ramp = connect_phase(
+        &shared,
+        &progress,
+        plan.connections,
+        connect_deadline_us,
+        &interrupt,
+    )
+    .await;
     let mut measured_s = 0.0;
+    let mut start = StartRecord::default();
     if !interrupt.is_cancelled() && shared.connected.load(Ordering::Relaxed) > 0 {
-        let schedule = Schedule::starting(shared.now_us() + LEAD_US, &opts);
+        start = start_time(&shared, &opts, &plan);
+        let schedule = Schedule::starting(start.at_us, &opts);
         let _ = schedule_tx.send(Some(schedule));
         tracing::info!(
             connected = shared.connected.load(Ordering::Relaxed),
@@ -106,7 +120,19 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         &names(&plan.sources.0),
         plan.workers,
     );
-    Ok(RunResult::assemble(Parts {
+    let shard = plan
+        .shard
+        .zip(plan.plan_id.clone())
+        .map(|(s, plan_id)| ShardRecord {
+            index: s.index,
+            count: s.count,
+            plan_id,
+            start_at: opts.start_at.map(StartAt::rfc3339),
+            rooms: plan.rooms.len() as u32,
+            late_ms: start.late_ms,
+            connected_at_start: start.connected,
+        });
+    let mut result = RunResult::assemble(Parts {
         totals: &totals,
         config,
         machine: result::machine(),
@@ -116,7 +142,62 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         measured_s,
         thresholds: &opts.thresholds,
         ramp,
-    }))
+    });
+    result.shard = shard;
+    Ok(result)
+}
+
+/// When sending started, against `--start-at`.
+#[derive(Debug, Default)]
+struct StartRecord {
+    at_us: u64,
+    late_ms: u64,
+    connected: u64,
+}
+
+/// The first send's time on the run clock: `--start-at` if it is still ahead, else now (plus
+/// a lead); a shard that is late or not fully connected says so on stderr.
+fn start_time(shared: &Shared, opts: &Opts, plan: &Plan) -> StartRecord {
+    let connected = shared.connected.load(Ordering::Relaxed);
+    let failed = shared.connect_failed.load(Ordering::Relaxed);
+    let who = match plan.shard {
+        Some(s) => format!("shard {}/{}", s.index, s.count),
+        None => "this run".to_owned(),
+    };
+    let Some(start_at) = opts.start_at else {
+        return StartRecord {
+            at_us: shared.now_us() + LEAD_US,
+            late_ms: 0,
+            connected,
+        };
+    };
+    if connected + failed < plan.connections {
+        eprintln!(
+            "loadgen: {who}: {connected} of {} connections open at --start-at {}; starting with them",
+            plan.connections,
+            start_at.rfc3339()
+        );
+    }
+    let ahead = start_at.from_now();
+    if ahead.is_zero() {
+        let late_ms = SystemTime::now()
+            .duration_since(start_at.0)
+            .map_or(0, |d| d.as_millis() as u64);
+        eprintln!(
+            "loadgen: {who}: --start-at {} had passed by {late_ms} ms when connecting ended; starting now",
+            start_at.rfc3339()
+        );
+        return StartRecord {
+            at_us: shared.now_us() + LEAD_US,
+            late_ms,
+            connected,
+        };
+    }
+    StartRecord {
+        at_us: shared.now_us() + ahead.as_micros() as u64,
+        late_ms: 0,
+        connected,
+    }
 }
 
 fn names<T: ToString>(items: &[T]) -> Vec<String> {
@@ -195,11 +276,12 @@ async fn connect_phase(
     shared: &Shared,
     progress: &Progress,
     connections: u64,
+    deadline_us: u64,
     interrupt: &CancellationToken,
 ) -> Vec<RampPoint> {
     let bar = progress.connecting(connections);
     let mut ramp = Vec::new();
-    tick_until(shared, u64::MAX, interrupt, || {
+    tick_until(shared, deadline_us, interrupt, || {
         let connected = shared.connected.load(Ordering::Relaxed);
         let failed = shared.connect_failed.load(Ordering::Relaxed);
         ramp.push(RampPoint {

@@ -43,6 +43,41 @@ pub fn render(r: &RunResult) -> String {
             ""
         }
     );
+    if let Some(shard) = &r.shard {
+        let _ = writeln!(
+            out,
+            "shard {}/{} of plan {}: {} of the {} rooms{}{}",
+            shard.index,
+            shard.count,
+            shard.plan_id,
+            shard.rooms,
+            c.rooms,
+            shard
+                .start_at
+                .as_ref()
+                .map(|t| format!(", start at {t}"))
+                .unwrap_or_default(),
+            if shard.late_ms > 0 {
+                format!(" (started {} ms late)", shard.late_ms)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(m) = &r.merged_shards {
+        let _ = writeln!(
+            out,
+            "merged shards {:?} of {} (plan {}){}",
+            m.merged,
+            m.count,
+            m.plan_id,
+            if m.partial {
+                format!(", PARTIAL: missing {:?}", m.missing)
+            } else {
+                String::new()
+            }
+        );
+    }
     if r.interrupted {
         let _ = writeln!(out, "INTERRUPTED: the figures cover only what ran.");
     }

@@ -42,12 +42,17 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Merge runs of several loadgen processes into one result.
+    /// Merge runs of several loadgen processes into one result: shards of one plan (all of
+    /// them, each once) or whole runs. Thresholds are evaluated on the merge (exit 2 if one
+    /// fails).
     Merge {
         #[arg(required = true)]
         runs: Vec<PathBuf>,
         #[arg(short = 'o', long)]
         output: PathBuf,
+        /// Merge the shards there are even if some are missing; the result says which.
+        #[arg(long)]
+        allow_partial: bool,
     },
 }
 
@@ -108,14 +113,53 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             println!("\nno regression against {}", base.path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Merge { runs, output } => {
+        Command::Merge {
+            runs,
+            output,
+            allow_partial,
+        } => {
             let runs = load_all(&runs)?;
-            let merged = crate::merge::merge(&runs)?;
+            let merged = crate::merge::merge(&runs, allow_partial)?;
             let json = serde_json::to_string_pretty(&merged)?;
             std::fs::write(&output, json + "\n")
                 .with_context(|| format!("write {}", output.display()))?;
             println!("merged {} runs into {}", runs.len(), output.display());
-            Ok(ExitCode::SUCCESS)
+            if let Some(m) = &merged.merged_shards {
+                println!(
+                    "shards {:?} of {} (plan {}){}",
+                    m.merged,
+                    m.count,
+                    m.plan_id,
+                    if m.partial {
+                        format!(": PARTIAL, missing {:?}", m.missing)
+                    } else {
+                        String::new()
+                    }
+                );
+                for (index, ms) in &m.late {
+                    println!("shard {index} started {ms} ms after --start-at");
+                }
+            }
+            let s = &merged.summary;
+            println!(
+                "{} sent, {} expected, {} delivered, {} missing, {} duplicates",
+                s.sent, s.expected, s.delivered, s.missing, s.duplicates
+            );
+            let mut failed = false;
+            for t in &merged.thresholds {
+                println!(
+                    "threshold {:<4} {} (actual {})",
+                    if t.passed { "ok" } else { "FAIL" },
+                    t.threshold,
+                    t.actual
+                );
+                failed |= !t.passed;
+            }
+            Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

@@ -17,3 +17,4 @@ pub mod markdown;
 pub mod merge;
 pub mod render;
 pub mod run;
+pub mod shards;

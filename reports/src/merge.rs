@@ -5,6 +5,9 @@
 //! per-second series is aligned by second: sends and deliveries are summed exactly; a second's
 //! p50 is the delivery-weighted mean of the shards' and its p99 and max the largest of them
 //! (the files hold no per-second histograms).
+//!
+//! Shards of one plan (`loadgen --shard K/N`) are checked first (`shards`): one plan, each
+//! shard once, none missing unless allowed; the merged result records which were merged.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +15,26 @@ use run_result::result::{self, RampPoint, SecondResult};
 use run_result::{Parts, RunResult, Threshold, Totals};
 
 use crate::run::{LoadError, Run};
+use crate::shards::ShardSetError;
 
-pub fn merge(runs: &[Run]) -> Result<RunResult, LoadError> {
+/// Why runs cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Shards(#[from] ShardSetError),
+}
+
+/// Merges `runs`; shards must make one plan's complete set unless `allow_partial`.
+pub fn merge(runs: &[Run], allow_partial: bool) -> Result<RunResult, MergeError> {
+    let shards = crate::shards::check(runs, allow_partial)?;
+    let mut merged = merge_runs(runs)?;
+    merged.merged_shards = shards;
+    Ok(merged)
+}
+
+fn merge_runs(runs: &[Run]) -> Result<RunResult, LoadError> {
     let first = runs
         .first()
         .map(|r| r.result.clone())

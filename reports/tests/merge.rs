@@ -24,7 +24,7 @@ fn merging_two_halves_equals_the_whole() {
         Run::load(&common::write(dir.path(), "a", &ra)).expect("a"),
         Run::load(&common::write(dir.path(), "b", &rb)).expect("b"),
     ];
-    let merged = reports::merge::merge(&runs).expect("merge");
+    let merged = reports::merge::merge(&runs, false).expect("merge");
 
     assert_eq!(
         serde_json::to_value(&merged.summary).expect("json"),
@@ -47,4 +47,76 @@ fn merging_two_halves_equals_the_whole() {
     let deliveries: u64 = merged.series.iter().map(|s| s.deliveries).sum();
     assert_eq!(deliveries, rw.summary.delivered);
     assert_eq!(merged.ramp.last().map(|p| p.connected), Some(40));
+}
+
+/// Shard `index` of `count` of plan `plan`, with some deliveries.
+fn shard(dir: &std::path::Path, plan: &str, index: u32, count: u32, name: &str) -> Run {
+    let mut r = common::result(&common::stats(100, 800, 7, 3), &["loss=0"]);
+    r.shard = Some(run_result::result::ShardRecord {
+        index,
+        count,
+        plan_id: plan.into(),
+        start_at: Some("2026-11-26T10:00:00.000Z".into()),
+        rooms: 1,
+        late_ms: if index == 1 { 250 } else { 0 },
+        connected_at_start: 20,
+    });
+    Run::load(&common::write(dir, name, &r)).expect("load")
+}
+
+#[test]
+fn shards_merge_only_as_one_plans_complete_set() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let all = vec![
+        shard(d, "p1", 0, 3, "s0"),
+        shard(d, "p1", 1, 3, "s1"),
+        shard(d, "p1", 2, 3, "s2"),
+    ];
+    let merged = reports::merge::merge(&all, false).expect("a complete set");
+    let m = merged.merged_shards.as_ref().expect("recorded");
+    assert_eq!(
+        (m.merged.clone(), m.partial, m.count),
+        (vec![0, 1, 2], false, 3)
+    );
+    assert_eq!(m.late.get(&1), Some(&250), "the late shard is named");
+    assert_eq!(merged.summary.delivered, 300, "the shards' totals summed");
+    assert!(
+        merged.thresholds.iter().all(|t| t.passed),
+        "evaluated on the merge"
+    );
+
+    let two = vec![all[0].clone(), all[2].clone()];
+    let e = reports::merge::merge(&two, false).expect_err("shard 1 is missing");
+    assert!(
+        e.to_string().contains("[1]") && e.to_string().contains("--allow-partial"),
+        "{e}"
+    );
+    let partial = reports::merge::merge(&two, true).expect("allowed");
+    let m = partial.merged_shards.expect("recorded");
+    assert!(m.partial && m.missing == [1], "{m:?}");
+
+    let twice = vec![
+        all[0].clone(),
+        all[1].clone(),
+        shard(d, "p1", 1, 3, "s1-again"),
+    ];
+    let e = reports::merge::merge(&twice, false).expect_err("shard 1 twice");
+    assert!(e.to_string().contains("shard 1 is there twice"), "{e}");
+
+    let other = vec![
+        all[0].clone(),
+        all[1].clone(),
+        shard(d, "p2", 2, 3, "other"),
+    ];
+    let e = reports::merge::merge(&other, false).expect_err("another plan");
+    assert!(e.to_string().contains("different plans"), "{e}");
+
+    let whole = common::result(&common::stats(10, 800, 7, 3), &[]);
+    let mixed = vec![
+        all[0].clone(),
+        Run::load(&common::write(d, "whole", &whole)).expect("load"),
+    ];
+    let e = reports::merge::merge(&mixed, false).expect_err("a shard and a whole run");
+    assert!(e.to_string().contains("whole run"), "{e}");
 }

@@ -58,6 +58,8 @@ impl RunResult {
             series: series(totals),
             ramp: parts.ramp,
             histograms,
+            shard: None,
+            merged_shards: None,
         }
     }
 }

@@ -35,6 +35,52 @@ pub struct RunResult {
     pub ramp: Vec<RampPoint>,
     /// Every histogram in the HdrHistogram V2 compressed format, base64: merge runs exactly.
     pub histograms: BTreeMap<String, String>,
+    /// The shard of a plan this run was (`--shard K/N`); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+    /// The shards `reports merge` made this result from; absent for a single run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<MergedShards>,
+}
+
+/// One shard's place in its plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// K of K/N, from 0.
+    pub index: u32,
+    /// N.
+    pub count: u32,
+    /// Identifies the plan (every flag that shapes the load, the shard count and the start
+    /// time, hashed): shards of one plan carry the same.
+    pub plan_id: String,
+    /// `--start-at`, RFC 3339 (UTC), if given.
+    #[serde(default)]
+    pub start_at: Option<String>,
+    /// Rooms this shard owned (rooms K, K+N, ...).
+    pub rooms: u32,
+    /// How late its warm-up started after `--start-at`, in ms (0: on time).
+    #[serde(default)]
+    pub late_ms: u64,
+    /// Connections open when sending started (of `summary.connections.planned`).
+    #[serde(default)]
+    pub connected_at_start: u64,
+}
+
+/// What a merge of shards held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedShards {
+    pub plan_id: String,
+    /// N.
+    pub count: u32,
+    /// The indices merged.
+    pub merged: Vec<u32>,
+    /// Indices missing (only with `--allow-partial`).
+    pub missing: Vec<u32>,
+    /// True when shards were missing: the totals cover only the merged shards' rooms.
+    pub partial: bool,
+    /// Shards whose warm-up started after `--start-at`, with how late (ms).
+    #[serde(default)]
+    pub late: BTreeMap<u32, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
