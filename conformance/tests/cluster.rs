@@ -4,63 +4,18 @@
 
 mod common;
 
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use conformance::case::Outcome;
 use conformance::runner::{self, Profile};
 use conformance::target::Target;
 use conformance::{DEFAULT_SETTLE, DEFAULT_TIMEOUT};
-
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn redis_server() -> (Redis, u16) {
-    let port = StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is needed for this test: run scripts/setup");
-    let redis = Redis(child);
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("redis-server listens");
-    (redis, port)
-}
+use testkit::Redis;
 
 async fn two_nodes_pass_every_core_case(format: reference_server::LayerFormat) {
-    let (_redis, port) = redis_server().await;
+    let redis = Redis::start().await;
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let mut config = reference_server::Config::local();
-        config.layer = Some(format!("redis://127.0.0.1:{port}"));
+        config.layer = Some(redis.url());
         config.layer_format = format;
         nodes.push(reference_server::spawn(config).await.expect("node"));
     }

@@ -5,7 +5,7 @@
 
 use clap::Parser as _;
 use conformance::cli::{Opts, run};
-use testpki::Pki;
+use testkit::Pki;
 
 async fn grade(target: &str, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use endpoint::tls::{TlsClient, TlsError, TlsOptions, TlsSetupError};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use testpki::Pki;
+use testkit::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

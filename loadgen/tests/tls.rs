@@ -7,7 +7,7 @@
 mod common;
 
 use reference_server::{Config, RunningServer};
-use testpki::Pki;
+use testkit::Pki;
 
 async fn tls_server(pki: &Pki) -> RunningServer {
     reference_server::spawn(Config {

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::redis::Redis;
 use common::{RawWs, room, server_with};
 use reference_server::{Config, LayerFormat, RunningServer};
+use testkit::Redis;
 
 fn python() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/django-venv/bin/python");

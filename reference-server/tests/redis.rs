@@ -7,9 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::redis::Redis;
 use common::{RawWs, room, server_with};
 use reference_server::{Config, RunningServer};
+use testkit::Redis;
 
 async fn node(redis: &Redis) -> RunningServer {
     let mut config = Config::local();

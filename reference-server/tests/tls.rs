@@ -14,7 +14,7 @@ use common::process::ServerProcess;
 use endpoint::tls::{Conn, TlsClient, TlsError, TlsOptions};
 use rawws::{Handshake, Ws};
 use reference_server::Config;
-use testpki::Pki;
+use testkit::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

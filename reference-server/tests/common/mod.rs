@@ -4,7 +4,6 @@
 #![allow(dead_code)] // Each test file uses its own subset.
 
 pub mod process;
-pub mod redis;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     } else {
         names.iter().map(String::as_str).collect()
     };
-    match std::fs::create_dir_all(&dir).and_then(|()| testpki::Pki::create(&dir, &names)) {
+    match std::fs::create_dir_all(&dir).and_then(|()| testkit::Pki::create(&dir, &names)) {
         Ok(pki) => {
             println!("{}", pki.ca.display());
             ExitCode::SUCCESS

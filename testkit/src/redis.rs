@@ -1,4 +1,4 @@
-//! A redis-server of the test's own on a free port (scripts/setup installs redis-server).
+//! A redis-server of the test's own on a free port, killed when dropped.
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
@@ -7,13 +7,18 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// How long a started redis-server has to answer PING.
+const START_WAIT: Duration = Duration::from_secs(10);
+
 /// A redis-server of our own; killed when dropped.
+#[derive(Debug)]
 pub struct Redis {
     child: Option<Child>,
     pub port: u16,
 }
 
 impl Redis {
+    /// Starts one on a free port and waits until it answers PING.
     pub async fn start() -> Self {
         let port = StdListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -24,6 +29,7 @@ impl Redis {
         redis
     }
 
+    /// Starts it (again) on its port; panics if it does not answer within 10 s.
     pub async fn restart(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -32,7 +38,16 @@ impl Redis {
             .spawn()
             .expect("redis-server is needed for this test: run scripts/setup");
         self.child = Some(child);
-        super::eventually_async("redis-server answers PING", || self.ping()).await;
+        let answered = tokio::time::timeout(START_WAIT, async {
+            while !self.ping().await {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(
+            answered.is_ok(),
+            "redis-server did not answer PING within {START_WAIT:?}"
+        );
     }
 
     pub fn stop(&mut self) {
@@ -46,6 +61,7 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Sends a raw command and returns the first reply bytes (one read, within 1 s).
     pub async fn command(&self, raw: &[u8]) -> Option<Vec<u8>> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).await.ok()?;
         s.write_all(raw).await.ok()?;
