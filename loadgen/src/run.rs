@@ -61,7 +61,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     let progress = Progress::new(opts.quiet);
     let interrupt = on_ctrl_c();
 
-    // With --start-at, connecting ends at that instant at the latest.
+    // With --start-at, connecting ends at that instant at the latest (once anyone is in).
     let connect_deadline_us = opts.start_at.map_or(u64::MAX, |t| {
         shared.now_us() + t.from_now().as_micros() as u64
     });
@@ -281,7 +281,7 @@ async fn connect_phase(
 ) -> Vec<RampPoint> {
     let bar = progress.connecting(connections);
     let mut ramp = Vec::new();
-    tick_until(shared, deadline_us, interrupt, || {
+    tick_until(shared, u64::MAX, interrupt, || {
         let connected = shared.connected.load(Ordering::Relaxed);
         let failed = shared.connect_failed.load(Ordering::Relaxed);
         ramp.push(RampPoint {
@@ -293,7 +293,8 @@ async fn connect_phase(
         if failed > 0 {
             bar.set_message(format!("{failed} failed"));
         }
-        connected + failed >= connections
+        // At the deadline (--start-at) sending starts with whoever is connected, if anyone.
+        connected + failed >= connections || (connected > 0 && shared.now_us() >= deadline_us)
     })
     .await;
     bar.finish();

@@ -1,10 +1,14 @@
 //! A rehearsal of the Kubernetes Indexed Job where no cluster runs: three loadgen processes
-//! (the real binary) get exactly what the Job gives its pods (the same flags, `--shards 3`
-//! and their own `JOB_COMPLETION_INDEX`), each on its own 127.x source address, against two
-//! reference nodes sharing rooms over a real redis-server, all starting at one `--start-at`.
+//! (the real binary, through the image's `deploy/loadgen-shard` wrapper) get exactly what the
+//! Job gives its pods (the same flags, `--shards 3` and their own `JOB_COMPLETION_INDEX`),
+//! each on its own 127.x source address, against two reference nodes sharing rooms over a
+//! real redis-server, all starting at one `--start-at`; each result is cut out of the pod's
+//! output after its marker line, as the README's `kubectl logs` loop does.
 //! Their results merge into one equal in totals to the plan: every connection, every message
 //! expected at every member of its room, nothing lost, no room loaded by two shards (that
 //! would show as duplicates or foreign stamps).
+
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,7 +23,7 @@ const CLIENTS: u32 = 4;
 const RATE: u32 = 20;
 const DURATION_S: u32 = 2;
 
-fn shard_args(targets: &[String], start_at: f64, json: &Path, index: u32) -> Vec<String> {
+fn shard_args(targets: &[String], start_at: f64, index: u32) -> Vec<String> {
     let mut args: Vec<String> = targets
         .iter()
         .flat_map(|t| ["--target".to_owned(), t.clone()])
@@ -49,8 +53,6 @@ fn shard_args(targets: &[String], start_at: f64, json: &Path, index: u32) -> Vec
             "--threshold",
             "loss=0",
             "--quiet",
-            "--json",
-            json.to_str().expect("utf-8"),
         ]
         .map(String::from),
     );
@@ -74,13 +76,23 @@ async fn three_shards_started_together_merge_into_the_whole_plan() {
         .as_secs_f64()
         + 4.0;
 
+    // The wrapper runs `loadgen` from PATH, as in the image.
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_loadgen"))
+        .parent()
+        .expect("a directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let wrapper = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/loadgen-shard");
     let children: Vec<_> = (0..SHARDS)
         .map(|k| {
-            let json = dir.path().join(format!("shard-{k}.json"));
-            Command::new(env!("CARGO_BIN_EXE_loadgen"))
-                .args(shard_args(&targets, start_at, &json, k))
+            Command::new(&wrapper)
+                .args(shard_args(&targets, start_at, k))
                 .env("JOB_COMPLETION_INDEX", k.to_string())
-                .stdout(Stdio::null())
+                .env("PATH", &path)
+                .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("loadgen starts")
@@ -103,6 +115,11 @@ async fn three_shards_started_together_merge_into_the_whole_plan() {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let (_, json) = stdout
+            .split_once("--- loadgen result ---\n")
+            .expect("the marker line, then the result");
+        std::fs::write(dir.path().join(format!("shard-{k}.json")), json).expect("write");
     }
 
     let runs: Vec<Run> = (0..SHARDS)
@@ -177,4 +194,73 @@ async fn three_shards_started_together_merge_into_the_whole_plan() {
     for node in nodes {
         node.stop().await.expect("stops");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_shard_says_so_and_bad_shard_flags_are_refused() {
+    let server = reference_server::spawn(reference_server::Config::local())
+        .await
+        .expect("server");
+    let target = server.http_url();
+    let past = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 5;
+    let past = past.to_string();
+    let plan = [
+        "--target",
+        &target,
+        "--rooms",
+        "4",
+        "--clients",
+        "2",
+        "--rate",
+        "10",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--settle",
+        "1s",
+        "--no-json",
+    ];
+    let mut args = plan.to_vec();
+    args.extend(["--shard", "1/2", "--start-at", &past]);
+    let r = common::run(&args).await;
+    let shard = r.shard.expect("a shard record");
+    assert_eq!((shard.index, shard.count, shard.rooms), (1, 2, 2));
+    assert!(shard.late_ms >= 5000, "late by {} ms", shard.late_ms);
+    assert_eq!(r.summary.connections.established, 4);
+    assert_eq!(r.summary.missing, 0);
+
+    for (extra, says) in [
+        (vec!["--shards", "2"], "JOB_COMPLETION_INDEX is not set"),
+        (vec!["--shard", "4/4"], "K must be below N"),
+    ] {
+        let mut args = plan.to_vec();
+        args.extend(extra);
+        let opts = <loadgen::Opts as clap::Parser>::try_parse_from(
+            std::iter::once("loadgen").chain(args.iter().copied()),
+        );
+        let text = match opts {
+            Err(e) => e.to_string(),
+            Ok(_) => common::run_err(&args).await,
+        };
+        assert!(text.contains(says), "{text}");
+    }
+    let e = common::run_err(&["--rooms", "2", "--shard", "0/2", "--no-json"]).await;
+    assert!(e.contains("need --target"), "{e}");
+    let e = common::run_err(&[
+        "--target",
+        &target,
+        "--rooms",
+        "2",
+        "--shard",
+        "2/3",
+        "--no-json",
+    ])
+    .await;
+    assert!(e.contains("owns no room"), "{e}");
+    server.stop().await.expect("stops");
 }
