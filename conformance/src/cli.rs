@@ -8,8 +8,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 
-use endpoint::tls::{TlsClient, TlsOptions};
-
 use crate::cases;
 use crate::known::KnownFailures;
 use crate::report::SuiteReport;
@@ -39,17 +37,9 @@ pub struct Opts {
     /// Where the WebSockets are, when not at the target itself.
     #[arg(long)]
     pub ws_url: Option<String>,
-    /// Trust the CA certificate(s) in this PEM file for https/wss targets, instead of the
-    /// system's roots.
-    #[arg(long, value_name = "PATH", env = "CHAT_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-    /// Do not verify https/wss targets' certificates (a warning is printed).
-    #[arg(long, conflicts_with = "ca_cert")]
-    pub insecure: bool,
-    /// Connect to ADDR when a target names HOST (and PORT), keeping HOST for the Host header
-    /// and TLS, as curl's --resolve: HOST:PORT:ADDR or HOST:ADDR. Repeatable.
-    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<endpoint::Resolve>,
+    /// --ca-cert, --insecure, --resolve.
+    #[command(flatten)]
+    pub tls: endpoint::TlsArgs,
     /// Which levels to grade.
     #[arg(long, value_enum, default_value_t = Profile::Core)]
     pub profile: Profile,
@@ -103,23 +93,6 @@ pub struct Opts {
     /// Write the JSON report here (`-` for stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
-}
-
-/// The TLS client, when a target speaks TLS; `--insecure` is said out loud.
-fn tls_client(opts: &Opts, targets: &[Target]) -> anyhow::Result<Option<TlsClient>> {
-    if !targets.iter().any(|t| t.tls) {
-        return Ok(None);
-    }
-    if opts.insecure {
-        eprintln!(
-            "conformance: WARNING: --insecure: TLS certificates are not verified; anyone on the path could be answering"
-        );
-    }
-    let client = TlsClient::new(&TlsOptions {
-        ca_cert: opts.ca_cert.clone(),
-        insecure: opts.insecure,
-    })?;
-    Ok(Some(client))
 }
 
 /// Runs the suite as the command line asks; the exit code is 0, or 1 on any FAIL.
@@ -199,12 +172,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         let targets = opts
             .targets
             .iter()
-            .map(|u| Target::parse_with(u.trim(), &opts.resolve))
+            .map(|u| Target::parse_with(u.trim(), &opts.tls.resolve))
             .collect::<Result<Vec<_>, _>>()?;
         (targets, None)
     };
     let targets = match &opts.ws_url {
-        Some(ws) if targets.len() == 1 => vec![targets[0].with_ws_url(ws, &opts.resolve)?],
+        Some(ws) if targets.len() == 1 => vec![targets[0].with_ws_url(ws, &opts.tls.resolve)?],
         Some(_) => anyhow::bail!("--ws-url goes with a single --target"),
         None => targets,
     };
@@ -220,7 +193,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         opts.origin.clone(),
     );
     ctx.model_cases = opts.model_cases;
-    ctx.tls = tls_client(&opts, &targets)?;
+    ctx.tls = opts.tls.client_for("conformance", &targets)?;
     ctx.headers = opts.headers.clone();
     ctx.ws_path = opts.ws_path.clone();
     ctx.uuid_rooms = opts.room_style == RoomStyle::Uuid;

@@ -1,6 +1,8 @@
 //! `--header` and `--cookie` reach the backend: a reference server that requires an Origin is
 //! graded as conforming with the header, and refuses every join without it.
 
+mod common;
+
 use clap::Parser as _;
 use conformance::cli::{Opts, run};
 
@@ -18,27 +20,7 @@ async fn grade_only(target: &str, section: &str, extra: &[&str]) -> serde_json::
 }
 
 async fn grade_cases(target: &str, extra: &[&str]) -> serde_json::Value {
-    let json = std::env::temp_dir().join(format!(
-        "conformance-deployment-{}-{}.json",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let mut args = vec![
-        "conformance",
-        "--target",
-        target,
-        "--json",
-        json.to_str().expect("utf-8 path"),
-    ];
-    args.extend_from_slice(extra);
-    let opts = Opts::try_parse_from(args).expect("valid flags");
-    tokio::time::timeout(std::time::Duration::from_secs(120), run(opts))
-        .await
-        .expect("the suite ends in time")
-        .expect("the suite runs");
-    let text = std::fs::read_to_string(&json).expect("the JSON report");
-    let _ = std::fs::remove_file(&json);
-    serde_json::from_str(&text).expect("JSON")
+    common::grade_cli(target, extra).await
 }
 
 fn verdicts(report: &serde_json::Value) -> Vec<(String, String)> {

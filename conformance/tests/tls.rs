@@ -3,27 +3,12 @@
 //! CA that did not sign its certificate every case fails with the host and the reason as
 //! evidence.
 
-use clap::Parser as _;
-use conformance::cli::{Opts, run};
+mod common;
+
 use testkit::Pki;
 
 async fn grade(target: &str, extra: &[&str]) -> serde_json::Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("report.json");
-    let mut args = vec![
-        "conformance",
-        "--target",
-        target,
-        "--json",
-        json.to_str().expect("utf-8 path"),
-    ];
-    args.extend_from_slice(extra);
-    let opts = Opts::try_parse_from(args).expect("valid flags");
-    tokio::time::timeout(std::time::Duration::from_secs(180), run(opts))
-        .await
-        .expect("the suite ends in time")
-        .expect("the suite runs");
-    serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON")
+    common::grade_cli(target, extra).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 //! server's code. Also the UUID room names both tools use for backends that route
 //! `<uuid:room>` ([`uuid_v4`]).
 
+mod args;
 mod resolve;
 pub mod tls;
 
@@ -12,6 +13,7 @@ use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 
+pub use args::TlsArgs;
 pub use resolve::{Resolve, ResolveError};
 
 /// A backend: where connections go, the Host header they carry and whether they speak TLS.

@@ -23,19 +23,9 @@ pub struct Opts {
     #[arg(long = "target", value_name = "URL")]
     pub targets: Vec<String>,
 
-    /// Trust the CA certificate(s) in this PEM file for https/wss targets, instead of the
-    /// system's roots.
-    #[arg(long, value_name = "PATH", env = "CHAT_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-
-    /// Do not verify https/wss targets' certificates (a warning is printed).
-    #[arg(long, conflicts_with = "ca_cert")]
-    pub insecure: bool,
-
-    /// Connect to ADDR when a target names HOST (and PORT), keeping HOST for the Host header
-    /// and TLS, as curl's --resolve: HOST:PORT:ADDR or HOST:ADDR. Repeatable.
-    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
-    pub resolve: Vec<endpoint::Resolve>,
+    /// --ca-cert, --insecure, --resolve.
+    #[command(flatten)]
+    pub tls: endpoint::TlsArgs,
 
     /// Rooms.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]

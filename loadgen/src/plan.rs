@@ -5,8 +5,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use endpoint::tls::{TlsClient, TlsOptions};
-
 use crate::error::PlanError;
 use crate::handshake::HandshakePlan;
 use crate::message::MIN_SIZE;
@@ -107,17 +105,12 @@ impl Plan {
         let targets = opts
             .targets
             .iter()
-            .map(|t| Target::parse_with(t, &opts.resolve))
+            .map(|t| Target::parse_with(t, &opts.tls.resolve))
             .collect::<Result<Vec<_>, _>>()?;
         let mut handshake =
             HandshakePlan::new(&opts.headers, opts.cookie.as_deref(), opts.ws_path.clone())
                 .map_err(PlanError::Cookie)?;
-        if targets.iter().any(|t| t.tls) {
-            handshake.tls = Some(TlsClient::new(&TlsOptions {
-                ca_cert: opts.ca_cert.clone(),
-                insecure: opts.insecure,
-            })?);
-        }
+        handshake.tls = opts.tls.client_for("loadgen", &targets)?;
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());

@@ -37,11 +37,6 @@ type Workers = Vec<JoinHandle<std::io::Result<Totals>>>;
 pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let plan = Plan::new(&opts)?;
-    if opts.insecure && plan.targets.iter().any(|t| t.tls) {
-        eprintln!(
-            "loadgen: WARNING: --insecure: TLS certificates are not verified; anyone on the path could be answering"
-        );
-    }
     let server = match plan.embedded {
         true => Some(EmbeddedServer::start(plan.connections, plan.workers)?),
         false => None,

@@ -65,18 +65,7 @@ pub fn render(r: &RunResult) -> String {
         );
     }
     if let Some(m) = &r.merged_shards {
-        let _ = writeln!(
-            out,
-            "merged shards {:?} of {} (plan {}){}",
-            m.merged,
-            m.count,
-            m.plan_id,
-            if m.partial {
-                format!(", PARTIAL: missing {:?}", m.missing)
-            } else {
-                String::new()
-            }
-        );
+        let _ = writeln!(out, "merged {m}");
     }
     if r.interrupted {
         let _ = writeln!(out, "INTERRUPTED: the figures cover only what ran.");

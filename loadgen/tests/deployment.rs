@@ -14,43 +14,13 @@ async fn server_requiring_origin() -> RunningServer {
         .expect("server starts")
 }
 
-fn plan(target: &str) -> Vec<String> {
-    [
-        "--target",
-        target,
-        "--rooms",
-        "2",
-        "--clients",
-        "3",
-        "--rate",
-        "20",
-        "--duration",
-        "1s",
-        "--warmup",
-        "0s",
-        "--settle",
-        "1s",
-        "--no-json",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
-fn args(target: &str, extra: &[&str]) -> Vec<String> {
-    let mut args = plan(target);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
 async fn run_with(target: &str, extra: &[&str]) -> loadgen::RunResult {
-    let args = args(target, extra);
-    common::run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
+    common::run(&common::small_plan(target, extra)).await
 }
 
 /// A run in which no connection opens: loadgen's error, as the user reads it.
 async fn refused_with(target: &str, extra: &[&str]) -> String {
-    let args = args(target, extra);
-    common::run_err(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
+    common::run_err(&common::small_plan(target, extra)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,28 +19,6 @@ async fn tls_server(pki: &Pki) -> RunningServer {
     .expect("server starts")
 }
 
-fn plan<'a>(target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "--target",
-        target,
-        "--rooms",
-        "2",
-        "--clients",
-        "3",
-        "--rate",
-        "20",
-        "--duration",
-        "1s",
-        "--warmup",
-        "0s",
-        "--settle",
-        "1s",
-        "--no-json",
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_over_wss_with_a_private_ca() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -49,7 +27,7 @@ async fn a_run_over_wss_with_a_private_ca() {
     let ca = pki.ca.to_str().expect("utf-8");
     let target = format!("https://localhost:{}", server.addr.port());
 
-    let r = common::run(&plan(&target, &["--ca-cert", ca])).await;
+    let r = common::run(&common::small_plan(&target, &["--ca-cert", ca])).await;
     let s = &r.summary;
     assert_eq!(s.connections.established, 6, "{:?}", s.errors);
     assert!(
@@ -74,7 +52,7 @@ async fn a_run_over_wss_with_a_private_ca() {
     let spread = ["--source-ip", "127.0.0.1-127.0.0.2"];
     let mut extra = vec!["--ca-cert", ca, "--resolve", &rule];
     extra.extend_from_slice(&spread);
-    let r = common::run(&plan(&named, &extra)).await;
+    let r = common::run(&common::small_plan(&named, &extra)).await;
     assert_eq!(
         r.summary.connections.established, 6,
         "{:?}",
@@ -92,14 +70,14 @@ async fn an_untrusted_certificate_fails_the_run_with_the_host_and_reason() {
     let target = format!("https://localhost:{}", server.addr.port());
     let other = pki.other_ca.to_str().expect("utf-8");
 
-    let e = common::run_err(&plan(&target, &["--ca-cert", other])).await;
+    let e = common::run_err(&common::small_plan(&target, &["--ca-cert", other])).await;
     assert!(
         e.contains("localhost") && e.contains("unknown authority"),
         "{e}"
     );
 
     // --insecure: the same server, unchecked, works.
-    let r = common::run(&plan(&target, &["--insecure"])).await;
+    let r = common::run(&common::small_plan(&target, &["--insecure"])).await;
     assert_eq!(
         r.summary.connections.established, 6,
         "{:?}",

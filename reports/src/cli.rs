@@ -125,17 +125,7 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("write {}", output.display()))?;
             println!("merged {} runs into {}", runs.len(), output.display());
             if let Some(m) = &merged.merged_shards {
-                println!(
-                    "shards {:?} of {} (plan {}){}",
-                    m.merged,
-                    m.count,
-                    m.plan_id,
-                    if m.partial {
-                        format!(": PARTIAL, missing {:?}", m.missing)
-                    } else {
-                        String::new()
-                    }
-                );
+                println!("{m}");
                 for (index, ms) in &m.late {
                     println!("shard {index} started {ms} ms after --start-at");
                 }

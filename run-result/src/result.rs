@@ -66,6 +66,21 @@ pub struct ShardRecord {
     pub connected_at_start: u64,
 }
 
+impl std::fmt::Display for MergedShards {
+    /// `shards [0, 1, 2] of 3 (plan ...)`, and what was missing.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "shards {:?} of {} (plan {})",
+            self.merged, self.count, self.plan_id
+        )?;
+        if self.partial {
+            write!(f, ", PARTIAL: missing {:?}", self.missing)?;
+        }
+        Ok(())
+    }
+}
+
 /// What a merge of shards held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergedShards {

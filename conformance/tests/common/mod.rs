@@ -44,3 +44,28 @@ pub async fn assert_passes(id: &str) {
     let report = runner::run_case(case, ctx).await;
     assert_eq!(report.verdict, Outcome::Pass, "{id}: {}", report.evidence);
 }
+
+/// Runs the CLI in-process as a user would (`conformance --target TARGET --json F EXTRA...`,
+/// within 180 s) and returns its JSON report.
+pub async fn grade_cli(target: &str, extra: &[&str]) -> serde_json::Value {
+    use clap::Parser as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let mut args = vec![
+        "conformance",
+        "--target",
+        target,
+        "--json",
+        json.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let opts = conformance::cli::Opts::try_parse_from(args).expect("valid flags");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(180),
+        conformance::cli::run(opts),
+    )
+    .await
+    .expect("the suite ends in time")
+    .expect("the suite runs");
+    serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON")
+}

@@ -26,3 +26,29 @@ async fn try_run(args: &[&str]) -> anyhow::Result<RunResult> {
         .await
         .expect("the run ends in time")
 }
+
+/// A small, short plan: 2 rooms x 3 members, 20 messages/s per room for 1 s, no warm-up, 1 s
+/// to settle, no JSON file.
+pub const SMALL: &[&str] = &[
+    "--rooms",
+    "2",
+    "--clients",
+    "3",
+    "--rate",
+    "20",
+    "--duration",
+    "1s",
+    "--warmup",
+    "0s",
+    "--settle",
+    "1s",
+    "--no-json",
+];
+
+/// [`SMALL`] against `target`, then `extra`.
+pub fn small_plan<'a>(target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--target", target];
+    args.extend_from_slice(SMALL);
+    args.extend_from_slice(extra);
+    args
+}
