@@ -10,7 +10,7 @@ use crate::handshake::HandshakePlan;
 use crate::message::MIN_SIZE;
 use crate::opts::Arrival;
 use crate::opts::Opts;
-use crate::shard::{self, Shard};
+use crate::shard::{Shard, StartAt};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
 
 /// Descriptors kept aside for everything that is not a connection.
@@ -46,7 +46,7 @@ pub struct Plan {
 impl Plan {
     /// Checks `opts` and raises the open-files limit as far as it goes.
     pub fn new(opts: &Opts) -> Result<Self, PlanError> {
-        let shard = Shard::from_opts(opts)?;
+        let shard = Shard::resolve(opts.shard, opts.shards)?;
         if shard.is_some() && opts.targets.is_empty() {
             return Err(PlanError::ShardEmbedded);
         }
@@ -61,7 +61,7 @@ impl Plan {
                 rooms: opts.rooms,
             });
         }
-        let plan_id = shard.map(|s| shard::plan_id(opts, s.count));
+        let plan_id = shard.map(|s| plan_id(opts, s.count));
         let connections = rooms.len() as u64 * u64::from(opts.clients);
         if opts.senders > opts.clients {
             return Err(PlanError::SendersOverClients {
@@ -211,4 +211,63 @@ pub struct SendPlan {
     /// Senders per room and rooms, to spread the first sends over one gap.
     pub senders: u32,
     pub rooms: u32,
+}
+
+/// The plan's identity: every flag that shapes the load (not where it goes from, nor how many
+/// threads), the shard count and the start time, hashed (FNV-1a, 64 bits). Shards of one plan
+/// compute the same; `reports merge` refuses to mix others.
+pub fn plan_id(opts: &Opts, count: u32) -> String {
+    let canonical = format!(
+        "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
+         settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={}",
+        opts.rooms,
+        opts.clients,
+        opts.senders,
+        opts.rate,
+        opts.arrival,
+        opts.duration,
+        opts.warmup,
+        opts.settle,
+        opts.size,
+        opts.seed,
+        opts.ws_path.as_str(),
+        opts.room_style.as_str(),
+        opts.start_at.map_or(0, StartAt::unix_ms),
+    );
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in canonical.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn one_plan_one_id() {
+        let a = Opts::parse_from(["loadgen", "--rooms", "10", "--start-at", "1795600000"]);
+        let b = Opts::parse_from([
+            "loadgen",
+            "--rooms",
+            "10",
+            "--start-at",
+            "1795600000",
+            "--workers",
+            "3",
+            "--source-ip",
+            "127.0.0.5",
+        ]);
+        assert_eq!(
+            plan_id(&a, 4),
+            plan_id(&b, 4),
+            "threads and sources are not the plan"
+        );
+        let c = Opts::parse_from(["loadgen", "--rooms", "11", "--start-at", "1795600000"]);
+        assert_ne!(plan_id(&a, 4), plan_id(&c, 4));
+        assert_ne!(plan_id(&a, 4), plan_id(&a, 5));
+    }
 }

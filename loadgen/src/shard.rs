@@ -9,7 +9,6 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::PlanError;
-use crate::opts::Opts;
 
 /// The environment variable a Kubernetes Indexed Job gives each pod.
 pub const INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
@@ -38,8 +37,8 @@ impl FromStr for Shard {
 
 impl Shard {
     /// From `--shard`, or `--shards` and [`INDEX_VAR`]; `None` for a whole run.
-    pub fn from_opts(opts: &Opts) -> Result<Option<Self>, PlanError> {
-        match (opts.shard, opts.shards) {
+    pub fn resolve(shard: Option<Shard>, shards: Option<u32>) -> Result<Option<Self>, PlanError> {
+        match (shard, shards) {
             (Some(shard), _) => Ok(Some(shard)),
             (None, Some(count)) => {
                 let value = std::env::var(INDEX_VAR).map_err(|_| PlanError::ShardIndexMissing)?;
@@ -87,7 +86,7 @@ impl StartAt {
         humantime::format_rfc3339_millis(self.0).to_string()
     }
 
-    fn unix_ms(self) -> u128 {
+    pub fn unix_ms(self) -> u128 {
         self.0
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
@@ -101,39 +100,9 @@ impl StartAt {
     }
 }
 
-/// The plan's identity: every flag that shapes the load (not where it goes from, nor how many
-/// threads), the shard count and the start time, hashed (FNV-1a, 64 bits). Shards of one plan
-/// compute the same; `reports merge` refuses to mix others.
-pub fn plan_id(opts: &Opts, count: u32) -> String {
-    let canonical = format!(
-        "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
-         settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={}",
-        opts.rooms,
-        opts.clients,
-        opts.senders,
-        opts.rate,
-        opts.arrival,
-        opts.duration,
-        opts.warmup,
-        opts.settle,
-        opts.size,
-        opts.seed,
-        opts.ws_path.as_str(),
-        opts.room_style.as_str(),
-        opts.start_at.map_or(0, StartAt::unix_ms),
-    );
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in canonical.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser as _;
 
     #[test]
     fn shards_and_their_rooms() {
@@ -158,29 +127,5 @@ mod tests {
         let r: StartAt = "2026-11-25T09:46:40Z".parse().expect("rfc 3339");
         assert_eq!(r, t);
         assert!("tomorrow".parse::<StartAt>().is_err());
-    }
-
-    #[test]
-    fn one_plan_one_id() {
-        let a = Opts::parse_from(["loadgen", "--rooms", "10", "--start-at", "1795600000"]);
-        let b = Opts::parse_from([
-            "loadgen",
-            "--rooms",
-            "10",
-            "--start-at",
-            "1795600000",
-            "--workers",
-            "3",
-            "--source-ip",
-            "127.0.0.5",
-        ]);
-        assert_eq!(
-            plan_id(&a, 4),
-            plan_id(&b, 4),
-            "threads and sources are not the plan"
-        );
-        let c = Opts::parse_from(["loadgen", "--rooms", "11", "--start-at", "1795600000"]);
-        assert_ne!(plan_id(&a, 4), plan_id(&c, 4));
-        assert_ne!(plan_id(&a, 4), plan_id(&a, 5));
     }
 }
