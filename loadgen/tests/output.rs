@@ -89,12 +89,16 @@ async fn impossible_plans_are_refused_before_anything_starts() {
     ])
     .await;
     assert!(nobody.contains("no connection could be opened"), "{nobody}");
+    let scheme = refused(&["--target", "ftp://127.0.0.1:9"]).await;
+    assert!(scheme.contains("write http://host:port"), "{scheme}");
+    let path = refused(&["--target", "http://127.0.0.1:9/ws/chat/"]).await;
+    assert!(path.contains("no path please"), "{path}");
 }
 
 #[test]
 fn bad_flags_are_refused_by_the_parser() {
     for args in [
-        &["loadgen", "--target", "https://x:1"][..],
+        &["loadgen", "--shard", "2/2"][..],
         &["loadgen", "--threshold", "p99<25"],
         &["loadgen", "--rate", "0"],
         &["loadgen", "--duration", "soon"],
