@@ -13,13 +13,7 @@ use goose::metrics::GooseMetrics;
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 async fn journey(args: &[&str]) -> GooseMetrics {
-    let mut full = vec![
-        "journey",
-        "--quiet",
-        "--no-print-metrics",
-        "--no-telnet",
-        "--no-websocket",
-    ];
+    let mut full = vec!["journey", "--quiet", "--no-print-metrics", "--no-telnet"];
     full.extend_from_slice(args);
     let opts = journey::Opts::try_parse_from(&full).expect("valid flags");
     tokio::time::timeout(RUN_LIMIT, journey::run(opts))
