@@ -131,6 +131,20 @@ async fn mangled_non_ascii() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncates_long_messages() {
+    let faults = Faults {
+        truncate_over: Some(4096),
+        ..Faults::default()
+    };
+    graded(
+        faults,
+        &["payload.large"],
+        &[UNRELATED, &["payload.values", "broadcast.self-echo"]].concat(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dies_on_bad_json() {
     let faults = Faults {
         die_on_bad_json: true,

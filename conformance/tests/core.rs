@@ -36,6 +36,7 @@ core_cases! {
     broadcast_nothing_else => "broadcast.nothing-else",
     payload_values => "payload.values",
     payload_fragmented => "payload.fragmented",
+    payload_large => "payload.large",
     order_single_sender => "order.single-sender",
     order_rooms_isolated => "order.rooms-isolated",
     order_leave_rejoin => "order.leave-rejoin",

@@ -47,6 +47,8 @@ pub struct Faults {
     pub accept_any_path: bool,
     /// Room names are folded to lower case.
     pub fold_case: bool,
+    /// A message longer than this many characters is cut to it before the broadcast.
+    pub truncate_over: Option<usize>,
 }
 
 type Outbox = mpsc::UnboundedSender<(Instant, String)>;
@@ -228,7 +230,13 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         let Some(payload) = value.get("message") else {
             break;
         };
-        let mut frame = serde_json::json!({ "message": payload }).to_string();
+        let payload = match (state.faults.truncate_over, payload.as_str()) {
+            (Some(max), Some(text)) if text.chars().count() > max => {
+                serde_json::Value::String(text.chars().take(max).collect())
+            }
+            _ => payload.clone(),
+        };
+        let mut frame = serde_json::json!({ "message": &payload }).to_string();
         if state.faults.mangle_non_ascii {
             frame = frame
                 .chars()

@@ -1,7 +1,7 @@
 //! PROTOCOL.md section 4: the value that comes back, as JSON (core) and byte for byte (django).
 
 use super::{case, holds};
-use crate::case::{Case, CaseResult, Ctx, message_of, parse_json};
+use crate::case::{Case, CaseResult, Check, Ctx, message_of, parse_json};
 use crate::wire::op;
 
 pub(super) const CASES: &[Case] = &[
@@ -29,7 +29,101 @@ pub(super) const CASES: &[Case] = &[
         "integers beyond 64 bits keep every digit",
         big_integers
     ),
+    case!(
+        "payload.large",
+        Core,
+        "messages of 1, 16 and 64 KiB, ASCII and not, come back whole and equal",
+        large
+    ),
+    case!(
+        "payload.largest",
+        Django,
+        "informational: the largest message echoed (64 KiB to 1 MiB), and what happens above it",
+        largest
+    ),
 ];
+
+/// The sizes every backend must carry whole (core).
+const LARGE: [usize; 3] = [1024, 16 * 1024, 64 * 1024];
+/// The sizes [`largest`] tries beyond them.
+const LARGER: [usize; 4] = [128 * 1024, 256 * 1024, 512 * 1024, 1024 * 1024];
+
+/// A text of `bytes` UTF-8 bytes: ASCII, or a mix of 2-, 3- and 4-byte characters.
+fn text_of(bytes: usize, ascii: bool) -> String {
+    let unit = if ascii { "abcdefghij" } else { "é€😀x" };
+    let mut text: String = unit.repeat(bytes / unit.len() + 1);
+    while text.len() > bytes {
+        text.pop();
+    }
+    text
+}
+
+/// Sends `text` from `ws` and waits for it to come back; a difference says where.
+async fn echo_whole(ws: &mut crate::wire::Ws, ctx: &Ctx, text: &str) -> Result<(), String> {
+    super::say(ws, text).await?;
+    let got = ws
+        .recv_text(ctx.timeout)
+        .await
+        .map_err(|e| format!("after sending {} bytes: {e}", text.len()))?;
+    let value = message_of(&got).map_err(|e| format!("after sending {} bytes: {e}", text.len()))?;
+    match value.as_str() {
+        Some(back) if back == text => Ok(()),
+        Some(back) => {
+            let same = back
+                .chars()
+                .zip(text.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            Err(format!(
+                "sent {} bytes, got {} back, equal for the first {same} characters",
+                text.len(),
+                back.len()
+            ))
+        }
+        None => Err(format!(
+            "sent a {}-byte string, got {}",
+            text.len(),
+            crate::wire::clip(&got)
+        )),
+    }
+}
+
+async fn large(ctx: Ctx) -> CaseResult {
+    let mut ws = ctx.join(&ctx.room("large")).await?;
+    for bytes in LARGE {
+        for ascii in [true, false] {
+            let kind = if ascii { "ASCII" } else { "non-ASCII" };
+            echo_whole(&mut ws, &ctx, &text_of(bytes, ascii))
+                .await
+                .map_err(|e| format!("{kind}: {e}"))?;
+        }
+    }
+    holds("1, 16 and 64 KiB, ASCII and non-ASCII, each came back whole")
+}
+
+async fn largest(ctx: Ctx) -> CaseResult {
+    let mut ws = ctx.join(&ctx.room("largest")).await?;
+    let mut echoed = 64 * 1024;
+    for bytes in LARGER {
+        if let Err(e) = echo_whole(&mut ws, &ctx, &text_of(bytes, true)).await {
+            let after = match super::expect_closed(&mut ws, ctx.settle).await {
+                Ok((Some((code, _)), _)) => format!("closed with {code}"),
+                Ok((None, _)) => "the connection ended".into(),
+                Err(_) => "the connection stayed open".into(),
+            };
+            return Ok(Check::Info(format!(
+                "{} KiB echoed; {} KiB: {e}; {after}",
+                echoed / 1024,
+                bytes / 1024
+            )));
+        }
+        echoed = bytes;
+    }
+    Ok(Check::Info(format!(
+        "every size up to {} KiB echoed whole",
+        echoed / 1024
+    )))
+}
 
 /// Integers outside 64 bits: Django's in-memory layer keeps every digit, but its Redis layer
 /// cannot carry them (msgpack raises, the consumer dies, the socket is closed 1011), so they
