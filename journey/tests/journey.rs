@@ -1,7 +1,8 @@
 //! Short journeys against real servers: the embedded reference server (pages, sockets, echoes,
 //! fan-out, no failure, goose's reports written with the socket beside the pages), the fault
 //! server with a delay (the echo round trip shows it), and a server that refuses every socket
-//! (failures counted with their status, the run still ends with its report).
+//! (failures counted with their status, the run still ends with its report), and a TLS server
+//! with `--insecure`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -131,5 +132,32 @@ async fn a_refused_socket_is_counted_and_the_run_still_reports() {
     let (pages, _) = counts(&m, "GET /chat/");
     assert!(pages > 0, "the pages are still loaded");
     assert!(json.exists(), "the report is written all the same");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_with_insecure() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pki = testkit::Pki::create(dir.path(), &["localhost"]).expect("pki");
+    let server = reference_server::spawn(reference_server::Config {
+        tls_cert: Some(pki.cert.clone()),
+        tls_key: Some(pki.key.clone()),
+        ..reference_server::Config::local()
+    })
+    .await
+    .expect("server");
+    let mut args = short(&dir.path().join("report.json"));
+    args.extend([
+        "--host".to_owned(),
+        format!("https://localhost:{}", server.addr.port()),
+        // The pages through goose's client, the socket through ours: neither checks the
+        // test CA's certificate.
+        "--insecure".to_owned(),
+    ]);
+    let m = journey(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    for key in ["GET /chat/", "GET /chat/<room>/", "WS connect", "WS echo"] {
+        let (ok, failed) = counts(&m, key);
+        assert!(ok > 0 && failed == 0, "{key}: {ok} ok, {failed} failed");
+    }
     server.stop().await.expect("stops");
 }
