@@ -198,12 +198,8 @@ impl Ctx {
             })?
             .map_err(|e| format!("connect to {}: {e}", node.addr))?;
         let _ = tcp.set_nodelay(true);
-        let tls = match (&node.tls_name, &self.tls) {
-            (Some(name), Some(client)) => Some((client, name.as_str())),
-            (Some(_), None) => return Err("a TLS node, and no TLS client configured".into()),
-            (None, _) => None,
-        };
-        tokio::time::timeout(self.timeout, endpoint::tls::wrap(tcp, tls))
+        let wrap = endpoint::tls::wrap(tcp, node.tls_name.as_deref(), self.tls.as_ref());
+        tokio::time::timeout(self.timeout, wrap)
             .await
             .map_err(|_| {
                 format!(

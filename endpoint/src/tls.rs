@@ -52,24 +52,15 @@ pub enum TlsError {
     Handshake { host: String, reason: String },
     #[error("TLS: {0:?} is not a valid server name")]
     Name(String),
-}
-
-impl TlsError {
-    /// A short, stable kind for counting failures (loadgen's error table).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Untrusted { .. } => "TLS certificate not trusted",
-            Self::Handshake { .. } => "TLS handshake failed",
-            Self::Name(_) => "TLS server name invalid",
-        }
-    }
+    #[error("TLS: {0} speaks TLS, and no TLS client is configured")]
+    NoClient(String),
 }
 
 /// A TLS client configuration, built once per run.
 #[derive(Clone)]
 pub struct TlsClient {
     connector: TlsConnector,
-    pub insecure: bool,
+    insecure: bool,
 }
 
 impl std::fmt::Debug for TlsClient {
@@ -122,11 +113,17 @@ impl TlsClient {
     }
 }
 
-/// Plain TCP, or the TLS handshake on it when `tls` is given.
-pub async fn wrap(tcp: TcpStream, tls: Option<(&TlsClient, &str)>) -> Result<Conn, TlsError> {
-    match tls {
-        None => Ok(Either::Left(tcp)),
-        Some((client, host)) => Ok(Either::Right(client.handshake(host, tcp).await?)),
+/// Plain TCP when `tls_name` is `None`; else the TLS handshake on it for that name (SNI and
+/// the certificate check) with `client`, which must then be given.
+pub async fn wrap(
+    tcp: TcpStream,
+    tls_name: Option<&str>,
+    client: Option<&TlsClient>,
+) -> Result<Conn, TlsError> {
+    match (tls_name, client) {
+        (None, _) => Ok(Either::Left(tcp)),
+        (Some(host), Some(client)) => Ok(Either::Right(client.handshake(host, tcp).await?)),
+        (Some(host), None) => Err(TlsError::NoClient(host.into())),
     }
 }
 

@@ -104,11 +104,8 @@ impl Socket {
                 .await
                 .map_err(SocketError::Connect)?;
             let _ = tcp.set_nodelay(true);
-            let tls = match (endpoint.tls, tls) {
-                (true, Some(client)) => Some((client, endpoint.host.as_str())),
-                _ => None,
-            };
-            let conn = endpoint::tls::wrap(tcp, tls).await?;
+            let tls_name = endpoint.tls.then_some(endpoint.host.as_str());
+            let conn = endpoint::tls::wrap(tcp, tls_name, tls).await?;
             client_async(endpoint.ws_url(path), conn)
                 .await
                 .map_err(|e| match e {

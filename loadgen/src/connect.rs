@@ -56,16 +56,12 @@ pub async fn connect(
         let _ = stream.set_nodelay(true);
         times.tcp_us = micros(started);
 
-        let tls = match (conn.target.tls, &handshake.tls) {
-            (true, Some(client)) => Some((client, conn.target.host.as_str())),
-            (true, None) => return Err(ConnError::Tls("no TLS client configured".into())),
-            (false, _) => None,
-        };
         let started = Instant::now();
-        let stream = endpoint::tls::wrap(stream, tls)
+        let tls_name = conn.target.tls.then_some(conn.target.host.as_str());
+        let stream = endpoint::tls::wrap(stream, tls_name, handshake.tls.as_ref())
             .await
             .map_err(|e| ConnError::Tls(e.to_string()))?;
-        if tls.is_some() {
+        if tls_name.is_some() {
             times.tls_us = Some(micros(started));
         }
 

@@ -30,9 +30,12 @@ fn client(ca: &Path) -> TlsClient {
 
 async fn tls(addr: SocketAddr, client: &TlsClient) -> Result<Conn, TlsError> {
     let tcp = TcpStream::connect(addr).await.expect("TCP connect");
-    tokio::time::timeout(WAIT, endpoint::tls::wrap(tcp, Some((client, "localhost"))))
-        .await
-        .expect("TLS handshake within the wait")
+    tokio::time::timeout(
+        WAIT,
+        endpoint::tls::wrap(tcp, Some("localhost"), Some(client)),
+    )
+    .await
+    .expect("TLS handshake within the wait")
 }
 
 async fn get(addr: SocketAddr, client: &TlsClient, target: &str) -> rawws::HttpResponse {
