@@ -144,6 +144,27 @@ async fn truncates_long_messages() {
     .await;
 }
 
+/// The fault server queues without bound for every member: one that never reads is kept and
+/// everything is buffered for it. The reference case FAILs that; the informational one says it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_a_member_that_never_reads() {
+    let server = fault_server::spawn(Faults::default())
+        .await
+        .expect("fault server");
+    let target = Target::parse(&server.url()).expect("target");
+    let reports = common::run_ids(&target, &["slow.evicted", "slow.member"]).await;
+    assert_eq!(reports[0].verdict, Outcome::Fail, "{}", reports[0].evidence);
+    assert_eq!(reports[1].verdict, Outcome::Informational);
+    for r in &reports {
+        assert!(
+            r.evidence.contains("found 256 of 256") && r.evidence.contains("still open"),
+            "{}: {}",
+            r.id,
+            r.evidence
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dies_on_bad_json() {
     let faults = Faults {

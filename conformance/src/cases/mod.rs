@@ -14,6 +14,7 @@ mod pages;
 mod payload;
 mod rooms;
 mod security;
+mod slow;
 
 /// All cases, in a stable order.
 pub fn all() -> Vec<Case> {
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Case> {
         broadcast::CASES,
         payload::CASES,
         order::CASES,
+        slow::CASES,
         bad_input::CASES,
         life::CASES,
         pages::CASES,
