@@ -84,7 +84,8 @@ pub struct Opts {
     /// against --backend is KNOWN, not a failure; one that passes is flagged.
     #[arg(long, value_name = "FILE", requires = "backend")]
     pub known_failures: Option<PathBuf>,
-    /// The name of the backend under test, as --known-failures entries name it.
+    /// The name of the backend under test: as --known-failures entries name it, and as the
+    /// conformance matrix (`reports matrix`) heads its column.
     #[arg(long, value_name = "NAME")]
     pub backend: Option<String>,
     /// Write JUnit XML here.
@@ -205,7 +206,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         (Some(known), Some(backend)) => known.apply(backend, &mut reports),
         _ => Vec::new(),
     };
-    let suite = SuiteReport::new(label, opts.profile, reports).with_known_passing(known_passing);
+    let suite = SuiteReport::new(label, opts.profile, reports)
+        .with_known_passing(known_passing)
+        .with_backend(opts.backend.clone());
     let json = serde_json::to_string_pretty(&suite)?;
     if opts.json.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         eprint!("{}", suite.table());

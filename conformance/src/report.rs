@@ -14,6 +14,9 @@ use crate::runner::{CaseReport, Profile};
 pub struct SuiteReport {
     pub schema_version: u32,
     pub target: String,
+    /// `--backend`: the name the conformance matrix (`reports matrix`) gives this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     pub profile: Profile,
     pub cases: Vec<CaseReport>,
     pub passed: usize,
@@ -37,10 +40,17 @@ impl SuiteReport {
             informational: count(Outcome::Informational),
             known: count(Outcome::Known),
             known_passing: Vec::new(),
+            backend: None,
             target,
             profile,
             cases,
         }
+    }
+
+    /// Names the backend (`--backend`).
+    pub fn with_backend(mut self, backend: Option<String>) -> Self {
+        self.backend = backend;
+        self
     }
 
     /// Records the listed known failures that passed (see [`crate::known`]).

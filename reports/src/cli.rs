@@ -54,6 +54,16 @@ pub enum Command {
         #[arg(long)]
         allow_partial: bool,
     },
+    /// Put conformance reports (conformance --json) side by side: conformance-matrix.md and
+    /// conformance-matrix.html (self-contained; evidence on hover) in --out. A column is named
+    /// by the report's --backend, else by its file name without "conformance-".
+    Matrix {
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Output folder (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Run>> {
@@ -111,6 +121,28 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             println!("\nno regression against {}", base.path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Matrix { reports, out } => {
+            let matrix = crate::matrix::Matrix::load(&reports)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
+            for (name, text) in [
+                (
+                    "conformance-matrix.md",
+                    crate::matrix::markdown::render(&matrix),
+                ),
+                (
+                    "conformance-matrix.html",
+                    crate::matrix::html::render(&matrix),
+                ),
+            ] {
+                let path = out.join(name);
+                std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            for (i, c) in matrix.columns.iter().enumerate() {
+                println!("{}: {}", c.name, matrix.totals(i));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Merge {

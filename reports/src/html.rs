@@ -15,7 +15,7 @@ pub enum HtmlError {
     Chart(&'static str, String),
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

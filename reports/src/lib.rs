@@ -2,11 +2,13 @@
 //!
 //! `reports render RUN.json [MORE.json ...] --out DIR` writes `summary.md`, `report.html` (SVG
 //! charts) and one `.hgrm` file per histogram; `reports compare BASE.json NEW.json ...` gates a
-//! build on regressions; `reports merge A.json B.json -o ALL.json` merges shards exactly.
+//! build on regressions; `reports merge A.json B.json -o ALL.json` merges shards exactly;
+//! `reports matrix CONFORMANCE.json ... --out DIR` puts conformance reports side by side.
 //!
 //! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
 //! - [`run`]: reading results. [`markdown`], [`html`], [`charts`], [`hgrm`]: the outputs.
 //! - [`compare`]: bounds and the baseline gate. [`merge`]: shards into one result.
+//! - [`matrix`]: the conformance matrix (conformance's JSON reports, not loadgen's).
 
 pub mod charts;
 pub mod cli;
@@ -14,6 +16,7 @@ pub mod compare;
 pub mod hgrm;
 pub mod html;
 pub mod markdown;
+pub mod matrix;
 pub mod merge;
 pub mod render;
 pub mod run;

@@ -1,0 +1,193 @@
+//! `reports matrix`: several conformance JSON reports (`conformance --json`) side by side, case
+//! by case, backend by backend, as Markdown ([`markdown`]) and one self-contained HTML page
+//! ([`html`]) with the verdicts coloured and the evidence on hover, as Autobahn's report does.
+//!
+//! The reports are read as data, not through the conformance crate: a matrix can be drawn from
+//! files written by another version of the suite, and `reports` stays free of its dependencies.
+
+pub mod html;
+pub mod markdown;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The JSON report versions this reads (conformance's `schema_version`).
+const SCHEMA_VERSIONS: [u32; 1] = [2];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a conformance report (conformance --json): {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path}: conformance report schema {found}; this reads {SCHEMA_VERSIONS:?}")]
+    Schema { path: PathBuf, found: u32 },
+}
+
+/// One conformance run, as its JSON report has it (only the fields the matrix shows).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Suite {
+    pub schema_version: u32,
+    pub target: String,
+    #[serde(default)]
+    pub backend: Option<String>,
+    pub profile: String,
+    pub cases: Vec<CaseVerdict>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaseVerdict {
+    pub id: String,
+    pub level: String,
+    pub description: String,
+    pub verdict: String,
+    pub evidence: String,
+}
+
+/// A backend's column: its name and its run.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub suite: Suite,
+}
+
+/// One case's row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: String,
+    pub level: String,
+    pub description: String,
+    /// One cell per column; `None` where that run did not grade the case (its profile or
+    /// `--case` left it out).
+    pub cells: Vec<Option<CaseVerdict>>,
+}
+
+/// The whole matrix.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Row>,
+}
+
+/// The verdicts in the order the totals list them.
+pub const VERDICTS: [&str; 5] = ["PASS", "FAIL", "NON-STRICT", "INFORMATIONAL", "KNOWN"];
+
+impl Suite {
+    pub fn load(path: &Path) -> Result<Self, MatrixError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MatrixError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let suite: Suite = serde_json::from_str(&text).map_err(|source| MatrixError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        if !SCHEMA_VERSIONS.contains(&suite.schema_version) {
+            return Err(MatrixError::Schema {
+                path: path.to_owned(),
+                found: suite.schema_version,
+            });
+        }
+        Ok(suite)
+    }
+}
+
+/// A column's name: the report's `backend` (`conformance --backend`), else the file's stem
+/// without a `conformance-` prefix (`target/conformance-django-redis.json`: `django-redis`).
+fn column_name(path: &Path, suite: &Suite) -> String {
+    if let Some(b) = suite.backend.as_ref().filter(|b| !b.trim().is_empty()) {
+        return b.clone();
+    }
+    let stem = path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    stem.strip_prefix("conformance-")
+        .unwrap_or(&stem)
+        .to_owned()
+}
+
+impl Matrix {
+    /// Reads every report; columns keep the order of `paths`, rows the order in which cases
+    /// first appear (the suite's own order).
+    pub fn load(paths: &[PathBuf]) -> Result<Self, MatrixError> {
+        let mut columns = Vec::new();
+        for path in paths {
+            let suite = Suite::load(path)?;
+            columns.push(Column {
+                name: column_name(path, &suite),
+                suite,
+            });
+        }
+        Ok(Self::new(columns))
+    }
+
+    pub fn new(mut columns: Vec<Column>) -> Self {
+        // Two columns of one name (two files with one --backend) get a number each.
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for c in &mut columns {
+            let n = seen.entry(c.name.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                c.name = format!("{} ({n})", c.name);
+            }
+        }
+        let mut order: Vec<&CaseVerdict> = Vec::new();
+        for c in &columns {
+            for case in &c.suite.cases {
+                if !order.iter().any(|o| o.id == case.id) {
+                    order.push(case);
+                }
+            }
+        }
+        let rows = order
+            .iter()
+            .map(|first| Row {
+                id: first.id.clone(),
+                level: first.level.clone(),
+                description: first.description.clone(),
+                cells: columns
+                    .iter()
+                    .map(|c| c.suite.cases.iter().find(|v| v.id == first.id).cloned())
+                    .collect(),
+            })
+            .collect();
+        Self { columns, rows }
+    }
+
+    /// How many cells of column `col` have `verdict`.
+    pub fn count(&self, col: usize, verdict: &str) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.cells[col].as_ref().is_some_and(|v| v.verdict == verdict))
+            .count()
+    }
+
+    /// A column's totals, as `34 PASS, 1 FAIL, 2 INFORMATIONAL` (verdicts with none left out).
+    pub fn totals(&self, col: usize) -> String {
+        let parts: Vec<String> = VERDICTS
+            .iter()
+            .map(|v| (v, self.count(col, v)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(v, n)| format!("{n} {v}"))
+            .collect();
+        if parts.is_empty() {
+            "no case".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// The case's section (`rooms.valid-names`: `rooms`).
+pub fn section(id: &str) -> &str {
+    id.split_once('.').map_or(id, |(s, _)| s)
+}
