@@ -49,6 +49,10 @@ pub struct Faults {
     pub fold_case: bool,
     /// A message longer than this many characters is cut to it before the broadcast.
     pub truncate_over: Option<usize>,
+    /// A known capacity: broadcasts (messages, whatever the room's size) are served one after
+    /// another at most this many per second, as a single queue; above it latency grows
+    /// without bound and nothing is lost.
+    pub max_broadcasts_per_s: Option<f64>,
 }
 
 type Outbox = mpsc::UnboundedSender<(Instant, String)>;
@@ -68,6 +72,8 @@ struct State {
     count: std::sync::atomic::AtomicU64,
     /// Cancelled when the server "dies".
     dead: CancellationToken,
+    /// With `max_broadcasts_per_s`: the earliest time the next broadcast may go out.
+    next_slot: Mutex<Option<Instant>>,
 }
 
 /// A running fault server; dropping it stops the listener.
@@ -100,6 +106,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         rooms: Mutex::new(Rooms::default()),
         count: std::sync::atomic::AtomicU64::new(0),
         dead: CancellationToken::new(),
+        next_slot: Mutex::new(None),
     });
     let task = tokio::spawn(async move {
         loop {
@@ -261,6 +268,11 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
         .count
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut at = Instant::now() + state.faults.delay;
+    if let Some(per_s) = state.faults.max_broadcasts_per_s {
+        let mut slot = state.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+        at = slot.map_or(at, |s| s.max(at));
+        *slot = Some(at + Duration::from_secs_f64(1.0 / per_s));
+    }
     if state.faults.reorder && n % 2 == 0 {
         at += Duration::from_millis(50);
     }

@@ -12,6 +12,7 @@
 //!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; `pacer`:
 //!   wakes each send on time, to the microsecond.
 //! - [`shard`]: `--shard K/N`, `--start-at`: one plan over several processes.
+//! - [`sweep`]: `--sweep`, the capacity search: runs at rising rates until a bound breaks.
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
 //! - [`error`]: plan errors, and connection errors counted by kind.
 //! - [`handshake`]: extra headers, the socket's path, room-name styles.
@@ -19,7 +20,7 @@
 //! - [`stats`]: which sequence numbers a receiver has seen (duplicates, reordering).
 //! - [`result`]: the run's config and machine in the result (the format itself, totals and
 //!   thresholds are the `run-result` crate).
-//! - [`summary`]: the printed table. `progress`: the progress bars.
+//! - [`summary`]: the printed table; [`sweep_summary`]: the sweep's. `progress`: the bars.
 //! - [`target`]: URLs and source addresses. [`embedded`]: the in-process reference server.
 
 mod connect;
@@ -38,6 +39,8 @@ pub mod shard;
 mod shared;
 pub mod stats;
 pub mod summary;
+pub mod sweep;
+pub mod sweep_summary;
 pub mod target;
 mod worker;
 

@@ -26,11 +26,48 @@ async fn main() -> ExitCode {
 }
 
 async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
+    if opts.sweep {
+        return sweep(opts).await;
+    }
     let json_path = (!opts.no_json).then(|| opts.json.clone());
     let result = loadgen::run(opts).await?;
     let text = loadgen::summary::render(&result);
     let json = serde_json::to_string_pretty(&result).context("serialise the result")?;
-    match json_path.as_deref() {
+    write_out(json_path.as_deref(), &text, json)?;
+    if result.interrupted {
+        return Ok(ExitCode::from(130));
+    }
+    if result.thresholds.iter().any(|t| !t.passed) {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--sweep`: a line per step on stderr as it ends, then the table; exit 2 when no step held.
+async fn sweep(opts: Opts) -> anyhow::Result<ExitCode> {
+    let json_path = (!opts.no_json).then(|| opts.json.clone());
+    let mut n = 0;
+    let result = loadgen::sweep::sweep(opts, |step| {
+        n += 1;
+        eprintln!("{}", loadgen::sweep_summary::step_line(n, step));
+    })
+    .await?;
+    let text = loadgen::sweep_summary::render(&result);
+    let json = serde_json::to_string_pretty(&result).context("serialise the sweep")?;
+    write_out(json_path.as_deref(), &text, json)?;
+    if result.interrupted {
+        return Ok(ExitCode::from(130));
+    }
+    if result.capacity.is_none() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the summary and writes the JSON where `--json` says (`-`: stdout, the summary then
+/// going to stderr).
+fn write_out(json_path: Option<&std::path::Path>, text: &str, json: String) -> anyhow::Result<()> {
+    match json_path {
         Some(p) if p.as_os_str() == "-" => {
             // The JSON owns stdout; the summary goes to stderr.
             eprint!("{text}");
@@ -45,11 +82,5 @@ async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
         }
         None => print!("{text}"),
     }
-    if result.interrupted {
-        return Ok(ExitCode::from(130));
-    }
-    if result.thresholds.iter().any(|t| !t.passed) {
-        return Ok(ExitCode::from(2));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -130,6 +130,35 @@ pub struct Opts {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: Option<u32>,
 
+    /// Capacity search: step after step (each a full run: connect, warm-up, measure), the
+    /// per-room rate grows from --rate by --sweep-factor while every --until bound holds, then
+    /// bisects between the last step that held and the first that broke. Prints the steps and
+    /// the capacity; --json writes every step's result (`reports render` draws the curve).
+    #[arg(long, conflicts_with_all = ["shard", "shards", "start_at", "thresholds"])]
+    pub sweep: bool,
+
+    /// A bound each --sweep step must meet to hold, repeatable, in --threshold's words
+    /// (p99<100ms, loss=0, errors=0 when none is given).
+    #[arg(long = "until", value_name = "EXPR", requires = "sweep")]
+    pub until: Vec<Threshold>,
+
+    /// --sweep: the rate's factor from one step to the next until a step breaks.
+    #[arg(long, default_value_t = 2.0, value_parser = above_one, requires = "sweep")]
+    pub sweep_factor: f64,
+
+    /// --sweep: bisect until the step that held and the one that broke are this close.
+    #[arg(long, default_value = "10%", value_parser = percentage, requires = "sweep")]
+    pub sweep_precision: f64,
+
+    /// --sweep: the most steps in all.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..),
+          requires = "sweep")]
+    pub sweep_steps: u32,
+
+    /// --sweep: the highest per-room rate to try.
+    #[arg(long, value_name = "RATE", value_parser = positive_f64, requires = "sweep")]
+    pub sweep_max: Option<f64>,
+
     /// Connect first, then start the warm-up at this instant: RFC 3339
     /// (2026-11-26T10:00:00Z) or Unix seconds. Shards given the same start together.
     #[arg(long, value_name = "TIME")]
@@ -140,6 +169,26 @@ fn positive_f64(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if !(v.is_finite() && v > 0.0) {
         return Err("must be a number above zero".into());
+    }
+    Ok(v)
+}
+
+fn above_one(s: &str) -> Result<f64, String> {
+    let v = positive_f64(s)?;
+    if v <= 1.0 {
+        return Err("must be above 1 (each step a higher rate)".into());
+    }
+    Ok(v)
+}
+
+/// `10%` or `0.1`: a fraction above zero.
+fn percentage(s: &str) -> Result<f64, String> {
+    let v = match s.trim().strip_suffix('%') {
+        Some(pct) => positive_f64(pct)? / 100.0,
+        None => positive_f64(s)?,
+    };
+    if v >= 10.0 {
+        return Err("write the precision as e.g. 10% or 0.1".into());
     }
     Ok(v)
 }
