@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::compare::{self, Bound};
-use crate::run::Run;
+use crate::run::{Input, LoadError, Run};
 
 /// CI latency reports from loadgen results.
 #[derive(Debug, Parser)]
@@ -20,20 +20,28 @@ pub struct Opts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write summary.md, report.html and .hgrm files for one or more runs (side by side).
+    /// Write summary.md, report.html and .hgrm files for one or more runs (side by side);
+    /// for capacity searches (loadgen --sweep), capacity.md and capacity.html (the curve).
     Render {
-        /// loadgen results (--json); each is shown under its file name.
+        /// loadgen results (--json) or sweeps (--sweep --json); each is shown under its file
+        /// name.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
         /// Output folder (created if needed).
         #[arg(long)]
         out: PathBuf,
     },
-    /// Compare new runs (their median) with a baseline; exit 1 when a bound is exceeded.
+    /// Compare new runs (their median) with a baseline; exit 1 when a bound is exceeded. With
+    /// capacity searches (loadgen --sweep) as the baseline and the new runs, their capacities
+    /// are compared (--max-capacity-drop).
     Compare {
         base: PathBuf,
         #[arg(required = true)]
         new: Vec<PathBuf>,
+        /// Sweeps: how far the new capacity (the median of the new sweeps) may fall below the
+        /// baseline's, e.g. 10%.
+        #[arg(long, default_value = "10%", value_parser = drop_fraction)]
+        max_capacity_drop: f64,
         /// Bounds such as p99=20%,loss=0 (repeatable). Default:
         /// p50=50%,p99=100%,loss=0,duplicates=0,reordered=0,cross_room=0.
         #[arg(long = "max-regression", value_name = "BOUNDS", value_parser = compare::parse_bounds)]
@@ -70,24 +78,109 @@ fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Run>> {
     paths.iter().map(|p| Ok(Run::load(p)?)).collect()
 }
 
+/// `compare` of capacity searches: exit 1 when the capacity fell more than allowed.
+fn compare_sweeps(
+    base: &crate::sweep::Sweep,
+    new: &[PathBuf],
+    max_drop: f64,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut news = Vec::new();
+    for path in new {
+        match Input::load(path)? {
+            Input::Sweep(s) => news.push(*s),
+            Input::Run(_) => {
+                return Err(LoadError::NotSweep {
+                    path: path.clone(),
+                    what: "the baseline is one",
+                }
+                .into());
+            }
+        }
+    }
+    let (table, regressed) = crate::sweep::compare(base, &news, max_drop);
+    print!("{table}");
+    if let Some(path) = out {
+        std::fs::write(path, &table).with_context(|| format!("write {}", path.display()))?;
+    }
+    if regressed {
+        println!(
+            "
+the capacity fell below what {} allows",
+            base.path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "
+no capacity regression against {}",
+        base.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `10%` or `0.1`, from 0 to below 1.
+fn drop_fraction(s: &str) -> Result<f64, String> {
+    let v = match s.trim().strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => s.trim().parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?}: write a percentage such as 10%"))?;
+    if !(0.0..1.0).contains(&v) {
+        return Err(format!("{s:?}: from 0% to below 100%"));
+    }
+    Ok(v)
+}
+
 /// Runs the command; the exit code is 0, or 1 when `compare` finds a regression.
 pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     match opts.command {
         Command::Render { runs, out } => {
-            let runs = load_all(&runs)?;
-            for path in crate::render::render(&runs, &out)? {
-                println!("wrote {}", path.display());
+            let (mut singles, mut sweeps) = (Vec::new(), Vec::new());
+            for path in &runs {
+                match Input::load(path)? {
+                    Input::Run(r) => singles.push(*r),
+                    Input::Sweep(s) => sweeps.push(*s),
+                }
+            }
+            if !singles.is_empty() {
+                for path in crate::render::render(&singles, &out)? {
+                    println!("wrote {}", path.display());
+                }
+            }
+            if !sweeps.is_empty() {
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("create {}", out.display()))?;
+                let html = crate::sweep::html(&sweeps).map_err(anyhow::Error::msg)?;
+                for (name, text) in [
+                    ("capacity.md", crate::sweep::markdown(&sweeps)),
+                    ("capacity.html", html),
+                ] {
+                    let path = out.join(name);
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("write {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare {
             base,
             new,
+            max_capacity_drop,
             bounds,
             out,
         } => {
-            let base = Run::load(&base)?;
-            let news = load_all(&new)?;
+            let base = match Input::load(&base)? {
+                Input::Sweep(base) => {
+                    return compare_sweeps(&base, &new, max_capacity_drop, out.as_deref());
+                }
+                Input::Run(base) => *base,
+            };
+            let news = new
+                .iter()
+                .map(|p| Run::load_for(p, "the baseline is a single run"))
+                .collect::<Result<Vec<_>, _>>()?;
             let bounds: Vec<Bound> = if bounds.is_empty() {
                 compare::default_bounds()
             } else {

@@ -8,6 +8,7 @@
 //! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
 //! - [`run`]: reading results. [`markdown`], [`html`], [`charts`], [`hgrm`]: the outputs.
 //! - [`compare`]: bounds and the baseline gate. [`merge`]: shards into one result.
+//! - [`sweep`]: capacity searches (`loadgen --sweep`): the curve and the capacity gate.
 //! - [`matrix`]: the conformance matrix (conformance's JSON reports, not loadgen's).
 
 pub mod charts;
@@ -21,3 +22,4 @@ pub mod merge;
 pub mod render;
 pub mod run;
 pub mod shards;
+pub mod sweep;

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
+
+use crate::sweep::Sweep;
 pub use run_result::RunResult;
 
 /// The loadgen result schema this version reads.
@@ -29,6 +31,15 @@ pub enum LoadError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error(
+        "{path} is a capacity search (loadgen --sweep) of schema {found}; this reports reads version {}",
+        run_result::sweep::SWEEP_SCHEMA_VERSION
+    )]
+    SweepVersion { path: PathBuf, found: u64 },
+    #[error("{path} is a capacity search (loadgen --sweep): {what}")]
+    Sweep { path: PathBuf, what: &'static str },
+    #[error("{path} is a single run, not a capacity search (loadgen --sweep): {what}")]
+    NotSweep { path: PathBuf, what: &'static str },
     #[error("{path}: histogram {name} cannot be decoded: {reason}")]
     Histogram {
         path: PathBuf,
@@ -45,17 +56,52 @@ pub struct Run {
     pub result: RunResult,
 }
 
-impl Run {
+/// A file `reports` reads: a single run or a capacity search.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Run(Box<Run>),
+    Sweep(Box<Sweep>),
+}
+
+impl Input {
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| LoadError::NotJson {
+        let value = read_json(path)?;
+        if crate::sweep::is_sweep(&value) {
+            return Ok(Self::Sweep(Box::new(Sweep::from_value(path, value)?)));
+        }
+        Ok(Self::Run(Box::new(Run::from_value(path, value)?)))
+    }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.into(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| LoadError::NotJson {
+        path: path.into(),
+        source,
+    })
+}
+
+impl Run {
+    /// Reads a single run; a sweep is refused, naming `what` cannot take one.
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        Self::load_for(path, "this command reads single runs")
+    }
+
+    pub fn load_for(path: &Path, what: &'static str) -> Result<Self, LoadError> {
+        let value = read_json(path)?;
+        if crate::sweep::is_sweep(&value) {
+            return Err(LoadError::Sweep {
                 path: path.into(),
-                source,
-            })?;
+                what,
+            });
+        }
+        Self::from_value(path, value)
+    }
+
+    fn from_value(path: &Path, value: serde_json::Value) -> Result<Self, LoadError> {
         let version = value
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
