@@ -60,7 +60,11 @@ pub fn render(r: &SweepResult) -> String {
             c.rooms,
             c.clients,
             c.senders,
-            c.targets.join(", "),
+            if c.embedded_server {
+                "the embedded reference server (started anew for each step)".to_owned()
+            } else {
+                c.targets.join(", ")
+            },
             r.bounds.join(", ")
         );
     }
