@@ -53,6 +53,12 @@ pub struct Faults {
     /// another at most this many per second, as a single queue; above it latency grows
     /// without bound and nothing is lost.
     pub max_broadcasts_per_s: Option<f64>,
+    /// A joining member is added to its room only this long after its 101 (a join race:
+    /// messages sent right after the 101 miss it).
+    pub join_late: Duration,
+    /// A joining member first gets the room's last this many messages (history replayed:
+    /// messages broadcast before it joined).
+    pub replay_on_join: usize,
 }
 
 type Outbox = mpsc::UnboundedSender<(Instant, String)>;
@@ -74,6 +80,8 @@ struct State {
     dead: CancellationToken,
     /// With `max_broadcasts_per_s`: the earliest time the next broadcast may go out.
     next_slot: Mutex<Option<Instant>>,
+    /// With `replay_on_join`: each room's last messages.
+    history: Mutex<HashMap<String, std::collections::VecDeque<String>>>,
 }
 
 /// A running fault server; dropping it stops the listener.
@@ -107,6 +115,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         count: std::sync::atomic::AtomicU64::new(0),
         dead: CancellationToken::new(),
         next_slot: Mutex::new(None),
+        history: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(async move {
         loop {
@@ -180,15 +189,32 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
         rooms.next_id += 1;
         let id = rooms.next_id;
-        rooms
-            .members
-            .entry(room.clone())
-            .or_default()
-            .push((id, tx.clone()));
+        if state.faults.join_late.is_zero() {
+            rooms
+                .members
+                .entry(room.clone())
+                .or_default()
+                .push((id, tx.clone()));
+        }
+        let history = state.history.lock().unwrap_or_else(|p| p.into_inner());
+        for frame in history.get(&room).into_iter().flatten() {
+            let _ = tx.send((Instant::now(), frame.clone()));
+        }
         joined = Some((room, id));
         Ok(resp)
     };
     let accepted = tokio_tungstenite::accept_hdr_async(stream, callback).await;
+    if let (Some((room, id)), false) = (&joined, state.faults.join_late.is_zero()) {
+        let (state, room, id, tx) = (Arc::clone(&state), room.clone(), *id, tx.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(state.faults.join_late).await;
+            if tx.is_closed() {
+                return;
+            }
+            let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            rooms.members.entry(room).or_default().push((id, tx));
+        });
+    }
     drop(tx);
     let Some((room, id)) = joined else { return };
     let Ok(ws) = accepted else {
@@ -275,6 +301,14 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
     }
     if state.faults.reorder && n % 2 == 0 {
         at += Duration::from_millis(50);
+    }
+    if state.faults.replay_on_join > 0 {
+        let mut history = state.history.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = history.entry(room.to_owned()).or_default();
+        kept.push_back(frame.clone());
+        while kept.len() > state.faults.replay_on_join {
+            kept.pop_front();
+        }
     }
     let rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
     let mut rng = state.rng.lock().unwrap_or_else(|p| p.into_inner());

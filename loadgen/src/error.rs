@@ -15,6 +15,11 @@ pub enum PlanError {
         "--senders {senders} is more than --clients {clients}: senders are members of the room"
     )]
     SendersOverClients { senders: u32, clients: u32 },
+    #[error(
+        "{flag}: only members that do not send leave and rejoin, and with --senders {senders} \
+         --clients {senders} every member sends (raise --clients)"
+    )]
+    ChurnWithoutReceivers { flag: &'static str, senders: u32 },
     #[error("--size {0} is too small: each message needs {MIN_SIZE} bytes for its stamp")]
     SizeTooSmall(usize),
     #[error("raise the open-files limit: {0}")]

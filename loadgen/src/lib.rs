@@ -10,7 +10,9 @@
 //!   per-worker, per-connection and per-sender plans).
 //! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
 //!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; `pacer`:
-//!   wakes each send on time, to the microsecond.
+//!   wakes each send on time, to the microsecond; `receive`: the receive path (stamps,
+//!   duplicates, order, latencies); `window`: with churn, what one stay of a member should
+//!   get.
 //! - [`shard`]: `--shard K/N`, `--start-at`: one plan over several processes.
 //! - [`sweep`]: `--sweep`, the capacity search: runs at rising rates until a bound breaks.
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
@@ -32,6 +34,7 @@ pub mod opts;
 mod pacer;
 mod plan;
 mod progress;
+mod receive;
 pub mod result;
 pub mod run;
 mod send;
@@ -42,6 +45,7 @@ pub mod summary;
 pub mod sweep;
 pub mod sweep_summary;
 pub mod target;
+mod window;
 mod worker;
 
 pub use opts::Opts;

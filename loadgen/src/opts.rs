@@ -130,6 +130,17 @@ pub struct Opts {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: Option<u32>,
 
+    /// Members that leave and rejoin, per second per room, while sending: each member that
+    /// only receives leaves after a random (exponential) time in the room, closes, and joins
+    /// again at once. A member is expected to get exactly the messages sent while it is in the
+    /// room (from its 101 until it decides to leave; it reads those before closing).
+    #[arg(long, value_name = "RATE", value_parser = positive_f64, conflicts_with = "session")]
+    pub churn: Option<f64>,
+
+    /// As --churn, given as a member's mean time in the room (e.g. 5s).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub session: Option<Duration>,
+
     /// Capacity search: step after step (each a full run: connect, warm-up, measure), the
     /// per-room rate grows from --rate by --sweep-factor while every --until bound holds, then
     /// bisects between the last step that held and the first that broke. Prints the steps and
@@ -208,5 +219,18 @@ fn duration(s: &str) -> Result<Duration, String> {
 impl Opts {
     pub fn connections(&self) -> u64 {
         u64::from(self.rooms) * u64::from(self.clients)
+    }
+
+    /// With --churn or --session: a receiving member's mean time in its room before it
+    /// leaves (`None` without churn, or with no member that only receives).
+    pub fn churn_session(&self) -> Option<Duration> {
+        let receivers = self.clients.saturating_sub(self.senders);
+        match (self.session, self.churn) {
+            (Some(d), _) => Some(d),
+            (None, Some(rate)) if receivers > 0 => {
+                Some(Duration::from_secs_f64(f64::from(receivers) / rate))
+            }
+            _ => None,
+        }
     }
 }

@@ -69,6 +69,16 @@ impl Plan {
                 clients: opts.clients,
             });
         }
+        if (opts.churn.is_some() || opts.session.is_some()) && opts.senders >= opts.clients {
+            return Err(PlanError::ChurnWithoutReceivers {
+                flag: if opts.churn.is_some() {
+                    "--churn"
+                } else {
+                    "--session"
+                },
+                senders: opts.senders,
+            });
+        }
         if opts.size < MIN_SIZE {
             return Err(PlanError::SizeTooSmall(opts.size));
         }
@@ -147,13 +157,20 @@ impl Plan {
             seed: opts.seed,
             senders: opts.senders,
             rooms: opts.rooms,
+            churn: opts.churn_session().is_some(),
         };
+        let churn = opts.churn_session().map(|mean| ChurnPlan {
+            mean_session: mean,
+            drain: opts.settle.max(std::time::Duration::from_secs(1)),
+            seed: opts.seed,
+        });
         let mut plans: Vec<WorkerPlan> = (0..self.workers)
             .map(|_| WorkerPlan {
                 conns: Vec::new(),
                 send: send.clone(),
                 connect_timeout: opts.connect_timeout,
                 handshake: Arc::clone(&self.handshake),
+                churn: churn.clone(),
             })
             .collect();
         let sources = &self.sources.0;
@@ -198,6 +215,18 @@ pub struct WorkerPlan {
     pub send: SendPlan,
     pub connect_timeout: Duration,
     pub handshake: Arc<HandshakePlan>,
+    /// With --churn or --session: how receiving members leave and rejoin.
+    pub churn: Option<ChurnPlan>,
+}
+
+/// How a receiving member leaves and rejoins (`crate::churn`).
+#[derive(Debug, Clone)]
+pub struct ChurnPlan {
+    /// Mean time in the room; each stay is exponential with this mean.
+    pub mean_session: Duration,
+    /// Longest a leaving member waits for the messages of its stay before it closes.
+    pub drain: Duration,
+    pub seed: u64,
 }
 
 /// How each sender paces itself.
@@ -211,6 +240,9 @@ pub struct SendPlan {
     /// Senders per room and rooms, to spread the first sends over one gap.
     pub senders: u32,
     pub rooms: u32,
+    /// With churn, each member's stay counts what it should get (`crate::window`), not the
+    /// sender at send time.
+    pub churn: bool,
 }
 
 /// The plan's identity: every flag that shapes the load (not where it goes from, nor how many
@@ -219,7 +251,8 @@ pub struct SendPlan {
 pub fn plan_id(opts: &Opts, count: u32) -> String {
     let canonical = format!(
         "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
-         settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={}",
+         settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={} \
+         churn_session={:?}",
         opts.rooms,
         opts.clients,
         opts.senders,
@@ -233,6 +266,7 @@ pub fn plan_id(opts: &Opts, count: u32) -> String {
         opts.ws_path.as_str(),
         opts.room_style.as_str(),
         opts.start_at.map_or(0, StartAt::unix_ms),
+        opts.churn_session(),
     );
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in canonical.bytes() {

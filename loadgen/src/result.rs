@@ -36,6 +36,7 @@ pub fn config(
             .map(|h| h.name.to_string())
             .chain(opts.cookie.as_ref().map(|_| "cookie".to_owned()))
             .collect(),
+        churn_session_s: opts.churn_session().map(|d| d.as_secs_f64()),
     }
 }
 

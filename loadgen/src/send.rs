@@ -71,20 +71,32 @@ pub async fn send_loop(
             sent_us: shared.now_us(),
             warmup,
         };
+        let index = shared.sender_index(room, sender);
         if !warmup {
-            let members = shared.members[room as usize].load(Ordering::Acquire);
-            if let Some(slot) = shared.slot(room, sender, seq) {
-                slot.store(members, Ordering::Release);
+            let _ = shared.first_measured[index].compare_exchange(
+                u32::MAX,
+                seq,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            // With churn every member's stay counts what it should get (`crate::window`).
+            if !plan.churn {
+                let members = shared.members[room as usize].load(Ordering::Acquire);
+                if let Some(slot) = shared.slot(room, sender, seq) {
+                    slot.store(members, Ordering::Release);
+                }
+                shared
+                    .expected
+                    .fetch_add(u64::from(members), Ordering::Relaxed);
             }
             let mut s = stats.borrow_mut();
             record(&mut s.send_lateness, stamp.sent_us.saturating_sub(at));
             let second = ((at - schedule.measure_start_us) / 1_000_000) as usize;
             s.second(second).sends += 1;
             shared.sent.fetch_add(1, Ordering::Relaxed);
-            shared
-                .expected
-                .fetch_add(u64::from(members), Ordering::Relaxed);
         }
+        // Before the write: a member that holds its 101 once this is stored must get it.
+        shared.published[index].store(seq.wrapping_add(1), Ordering::Release);
         if let Err(e) = sink
             .send(Message::text(message::encode(&stamp, plan.size)))
             .await

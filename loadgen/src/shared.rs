@@ -40,6 +40,15 @@ pub struct Shared {
     pub members: Vec<AtomicU32>,
     /// Per message slot: members that have yet to receive it.
     pub remaining: Vec<AtomicU32>,
+    /// Per sender (`room * senders_per_room + sender`): messages whose sending has begun
+    /// (the next sequence number), stored before each write.
+    pub published: Vec<AtomicU32>,
+    /// Per sender: one past the highest of its messages it has received back (the server had
+    /// broadcast everything below it).
+    pub echoed: Vec<AtomicU32>,
+    /// Per sender: the sequence number of its first measured (not warm-up) message;
+    /// `u32::MAX` until it is sent.
+    pub first_measured: Vec<AtomicU32>,
     pub slots_per_sender: u32,
     pub senders_per_room: u32,
     pub connected: AtomicU64,
@@ -64,6 +73,15 @@ impl Shared {
             clock: Instant::now(),
             members: (0..rooms).map(|_| AtomicU32::new(0)).collect(),
             remaining: (0..slots).map(|_| AtomicU32::new(0)).collect(),
+            published: (0..rooms * senders_per_room)
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            echoed: (0..rooms * senders_per_room)
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            first_measured: (0..rooms * senders_per_room)
+                .map(|_| AtomicU32::new(u32::MAX))
+                .collect(),
             slots_per_sender,
             senders_per_room,
             connected: AtomicU64::new(0),
@@ -91,6 +109,18 @@ impl Shared {
 
     pub fn at(&self, us: u64) -> Instant {
         self.clock + Duration::from_micros(us)
+    }
+
+    /// The index of `sender` of `room` in the per-sender vectors.
+    pub fn sender_index(&self, room: u32, sender: u32) -> usize {
+        room as usize * self.senders_per_room as usize + sender as usize
+    }
+
+    /// A per-sender vector's values for the senders of `room`.
+    pub fn of_room(&self, values: &[AtomicU32], room: u32) -> Vec<u32> {
+        (0..self.senders_per_room)
+            .map(|s| values[self.sender_index(room, s)].load(Ordering::Acquire))
+            .collect()
     }
 
     /// The completion slot of a message, if it has one.

@@ -89,6 +89,14 @@ pub fn render(r: &RunResult) -> String {
         s.reordered,
         s.cross_room
     );
+    if let Some(stay) = c.churn_session_s {
+        let _ = writeln!(
+            out,
+            "Churn        {} leaves and rejoins (mean stay {stay:.1} s), {} delivered outside \
+             membership; missing counts messages sent while a member was in its room",
+            s.leaves, s.outside_membership
+        );
+    }
     let _ = writeln!(
         out,
         "\n  {:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -96,13 +104,19 @@ pub fn render(r: &RunResult) -> String {
     );
     latency_row(&mut out, "fan-out (scheduled)", &s.latency_us);
     latency_row(&mut out, "fan-out (actual send)", &s.latency_sent_us);
-    latency_row(&mut out, "whole room", &s.completion_us);
+    // With churn the room has no fixed membership to complete.
+    if c.churn_session_s.is_none() {
+        latency_row(&mut out, "whole room", &s.completion_us);
+    }
     latency_row(&mut out, "connect", &s.connect_us);
     latency_row(&mut out, "  TCP", &s.tcp_connect_us);
     if s.tls_handshake_us.count > 0 {
         latency_row(&mut out, "  TLS handshake", &s.tls_handshake_us);
     }
     latency_row(&mut out, "  WebSocket upgrade", &s.upgrade_us);
+    if c.churn_session_s.is_some() {
+        latency_row(&mut out, "join (to 1st delivery)", &s.join_us);
+    }
     latency_row(&mut out, "send lateness (ours)", &s.send_lateness_us);
     if !s.closes.is_empty() {
         let closes: Vec<String> = s.closes.iter().map(|(c, n)| format!("{c}: {n}")).collect();

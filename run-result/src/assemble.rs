@@ -39,6 +39,7 @@ impl RunResult {
             ("tcp_connect_us", &totals.tcp_connect),
             ("tls_handshake_us", &totals.tls_handshake),
             ("upgrade_us", &totals.upgrade),
+            ("join_us", &totals.join),
         ]
         .into_iter()
         .map(|(name, h)| (name.to_owned(), histogram::encode(h)))
@@ -101,6 +102,9 @@ impl Summary {
             tcp_connect_us: Latency::of(&t.tcp_connect),
             tls_handshake_us: Latency::of(&t.tls_handshake),
             upgrade_us: Latency::of(&t.upgrade),
+            leaves: t.leaves,
+            outside_membership: t.outside_membership,
+            join_us: Latency::of(&t.join),
             closes: t
                 .closes
                 .iter()

@@ -26,11 +26,15 @@ pub enum Metric {
     CrossRoom,
     /// Connection failures, errors and abnormal closes, a count.
     Errors,
+    /// With churn: deliveries outside a member's membership, a count.
+    Outside,
+    /// With churn: a rejoin's handshake start until its first delivery, p99, microseconds.
+    JoinP99,
 }
 
 impl Metric {
     /// Every metric with its name, in the order help texts list them.
-    pub const ALL: [(&'static str, Metric); 14] = [
+    pub const ALL: [(&'static str, Metric); 16] = [
         ("p50", Metric::P50),
         ("p90", Metric::P90),
         ("p99", Metric::P99),
@@ -45,6 +49,8 @@ impl Metric {
         ("reordered", Metric::Reordered),
         ("cross_room", Metric::CrossRoom),
         ("errors", Metric::Errors),
+        ("outside", Metric::Outside),
+        ("join_p99", Metric::JoinP99),
     ];
 
     /// The metric called `name`.
@@ -79,6 +85,7 @@ impl Metric {
                 | Self::ConnectP99
                 | Self::CompletionP99
                 | Self::LatenessP99
+                | Self::JoinP99
         )
     }
 
@@ -94,6 +101,8 @@ impl Metric {
             Self::ConnectP99 => s.connect_us.p99 as f64,
             Self::CompletionP99 => s.completion_us.p99 as f64,
             Self::LatenessP99 => s.send_lateness_us.p99 as f64,
+            Self::JoinP99 => s.join_us.p99 as f64,
+            Self::Outside => s.outside_membership as f64,
             Self::Loss => s.loss,
             Self::Missing => s.missing as f64,
             Self::Duplicates => s.duplicates as f64,

@@ -131,6 +131,10 @@ pub struct Config {
     /// The names (never the values) of the extra handshake headers (`--header`, `--cookie`).
     #[serde(default)]
     pub headers: Vec<String>,
+    /// With churn: a member's mean time in its room, in seconds, before it leaves and
+    /// rejoins (`--session`, or receivers / `--churn`); absent without churn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn_session_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -217,6 +221,16 @@ pub struct Summary {
     pub tls_handshake_us: Latency,
     #[serde(default)]
     pub upgrade_us: Latency,
+    /// With churn (`--churn`, `--session`; 0 otherwise and in older files): members that
+    /// left, deliveries of a message broadcast before the member asked to join (after it left,
+    /// for a member that rejoined), and a rejoining member's handshake start until its first
+    /// delivery.
+    #[serde(default)]
+    pub leaves: u64,
+    #[serde(default)]
+    pub outside_membership: u64,
+    #[serde(default)]
+    pub join_us: Latency,
     /// Close frames the server sent, by code.
     pub closes: BTreeMap<String, u64>,
     /// Errors by kind.

@@ -47,6 +47,8 @@ pub struct Totals {
     /// Per measured send: actual send time minus scheduled time (the load generator's own
     /// lateness, which the scheduled-time latency includes).
     pub send_lateness: Histogram<u64>,
+    /// With churn: a rejoining member's handshake start until its first delivery.
+    pub join: Histogram<u64>,
     pub sent: u64,
     pub expected: u64,
     pub delivered: u64,
@@ -55,6 +57,11 @@ pub struct Totals {
     pub cross_room: u64,
     /// Frames that carried no loadgen stamp.
     pub foreign: u64,
+    /// With churn: members that left (and rejoined, unless sending had ended).
+    pub leaves: u64,
+    /// With churn: deliveries of a message the server had broadcast before the member asked
+    /// to join (after it left, for a member that rejoined).
+    pub outside_membership: u64,
     pub connected: u64,
     pub connect_failed: u64,
     /// Close codes the server sent, by code.
@@ -76,6 +83,7 @@ impl Default for Totals {
             tls_handshake: histogram::new(),
             upgrade: histogram::new(),
             send_lateness: histogram::new(),
+            join: histogram::new(),
             sent: 0,
             expected: 0,
             delivered: 0,
@@ -83,6 +91,8 @@ impl Default for Totals {
             reordered: 0,
             cross_room: 0,
             foreign: 0,
+            leaves: 0,
+            outside_membership: 0,
             connected: 0,
             connect_failed: 0,
             closes: BTreeMap::new(),
@@ -123,6 +133,7 @@ impl Totals {
         add(&mut self.upgrade, &other.upgrade);
         add(&mut self.completion, &other.completion);
         add(&mut self.connect, &other.connect);
+        add(&mut self.join, &other.join);
         self.sent += other.sent;
         self.expected += other.expected;
         self.delivered += other.delivered;
@@ -130,6 +141,8 @@ impl Totals {
         self.reordered += other.reordered;
         self.cross_room += other.cross_room;
         self.foreign += other.foreign;
+        self.leaves += other.leaves;
+        self.outside_membership += other.outside_membership;
         self.connected += other.connected;
         self.connect_failed += other.connect_failed;
         for (code, n) in &other.closes {
@@ -186,6 +199,7 @@ impl Totals {
             tcp_connect: optional("tcp_connect_us")?,
             tls_handshake: optional("tls_handshake_us")?,
             upgrade: optional("upgrade_us")?,
+            join: optional("join_us")?,
             sent: s.sent,
             expected: s.expected,
             delivered: s.delivered,
@@ -193,6 +207,8 @@ impl Totals {
             reordered: s.reordered,
             cross_room: s.cross_room,
             foreign: s.foreign,
+            leaves: s.leaves,
+            outside_membership: s.outside_membership,
             connected: s.connections.established,
             connect_failed: s.connections.failed,
             errors: s.errors.clone(),

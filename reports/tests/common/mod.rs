@@ -62,6 +62,7 @@ pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
             ws_path: "/ws/chat/{room}/".into(),
             room_style: "word".into(),
             headers: Vec::new(),
+            churn_session_s: None,
         },
         machine: result::Machine {
             hostname: "test".into(),

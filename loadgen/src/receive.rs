@@ -1,0 +1,244 @@
+//! The receive path of one connection: sort each frame, find the stamp, account for the
+//! delivery (duplicates, order, with churn the member's window) and record its latencies.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+use crate::connect::Ws;
+use crate::error::ConnError;
+use crate::message;
+use crate::shared::Shared;
+use crate::stats::{Order, Seen};
+use crate::window::{Place, Window};
+use run_result::Totals;
+use run_result::histogram::record;
+
+/// One stay of a member in its room, as its receive path sees it.
+#[derive(Debug)]
+pub struct Member {
+    pub room: u32,
+    /// Its index among the room's senders, if it sends: its own messages coming back tell how
+    /// far the server has broadcast (`Shared::echoed`).
+    pub own: Option<u32>,
+    pub seen: Vec<Seen>,
+    /// With churn: what this stay should get.
+    pub window: Option<Window>,
+    /// The measured phase's start on the run clock, once the schedule is known.
+    measure_start: Option<u64>,
+}
+
+impl Member {
+    pub fn new(room: u32, own: Option<u32>, senders: u32, window: Option<Window>) -> Self {
+        Self {
+            room,
+            own,
+            seen: vec![Seen::default(); senders as usize],
+            window,
+            measure_start: None,
+        }
+    }
+}
+
+/// Why a receive loop returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    /// The run is over; the connection is still open.
+    Finished,
+    /// The connection ended (close frame, error or end; already counted).
+    Closed,
+    /// The member's time in the room is up (churn); the connection is still open.
+    Leave,
+}
+
+/// Reads deliveries until the run finishes, the connection ends, or (with `stay`, a
+/// churning member's time in the room counted from the start of sending) the member leaves.
+pub async fn receive_loop(
+    stream: &mut SplitStream<Ws>,
+    member: &mut Member,
+    shared: &Shared,
+    stats: &RefCell<Totals>,
+    stay: Option<Duration>,
+) -> End {
+    let mut schedule = shared.schedule.clone();
+    let (measure_start, warmup_start, end) = loop {
+        if let Some(s) = *schedule.borrow_and_update() {
+            break (s.measure_start_us, s.warmup_start_us, s.end_us);
+        }
+        // Nothing is sent before the schedule exists; wait for it or for the end.
+        tokio::select! {
+            changed = schedule.changed() => if changed.is_err() { return End::Finished },
+            () = shared.finish.cancelled() => return End::Finished,
+            // Nothing of ours is in flight yet: any text is foreign.
+            frame = stream.next() => match classify(frame, stats) {
+                Incoming::Text(_) => stats.borrow_mut().foreign += 1,
+                Incoming::Other => {}
+                Incoming::End => return End::Closed,
+            },
+        }
+    };
+    member.measure_start = Some(measure_start);
+    // A member leaves only while the senders send; after that it stays to the end.
+    let leave_at = stay
+        .map(|d| shared.now_us().max(warmup_start) + d.as_micros() as u64)
+        .filter(|at| *at < end);
+    let leave = async {
+        match leave_at {
+            Some(at) => tokio::time::sleep_until(shared.at(at).into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(leave);
+    // Polling a token takes its node's lock: watch a child of the token every connection
+    // shares, and make the future once, not per frame.
+    let finish = shared.finish.child_token();
+    let finished = finish.cancelled();
+    tokio::pin!(finished);
+    loop {
+        let frame = tokio::select! {
+            biased;
+            () = &mut finished => return End::Finished,
+            () = &mut leave => return End::Leave,
+            frame = stream.next() => frame,
+        };
+        match classify(frame, stats) {
+            Incoming::Text(text) => deliver(text.as_bytes(), member, shared, stats),
+            Incoming::Other => {}
+            Incoming::End => return End::Closed,
+        }
+    }
+}
+
+/// A leaving member reads until it has every message of its stay, `bound` passes or the run
+/// finishes: `Closed` if the connection ended meanwhile.
+pub async fn drain(
+    stream: &mut SplitStream<Ws>,
+    member: &mut Member,
+    shared: &Shared,
+    stats: &RefCell<Totals>,
+    bound: Duration,
+) -> End {
+    let deadline = tokio::time::Instant::now() + bound;
+    while !member.window.as_ref().is_none_or(Window::complete) {
+        let frame = tokio::select! {
+            biased;
+            () = shared.finish.cancelled() => return End::Finished,
+            () = tokio::time::sleep_until(deadline) => return End::Leave,
+            frame = stream.next() => frame,
+        };
+        match classify(frame, stats) {
+            Incoming::Text(text) => deliver(text.as_bytes(), member, shared, stats),
+            Incoming::Other => {}
+            Incoming::End => return End::Closed,
+        }
+    }
+    End::Leave
+}
+
+/// What a frame means to the receive loop.
+enum Incoming {
+    Text(Utf8Bytes),
+    /// Pings, pongs, binary frames (counted as foreign): nothing to do.
+    Other,
+    /// The connection is over (close frame, error or end; already counted).
+    End,
+}
+
+/// Sorts a frame, counting close codes, errors and foreign binary frames.
+fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<Totals>) -> Incoming {
+    let mut s = stats.borrow_mut();
+    match frame {
+        Some(Ok(Message::Text(text))) => Incoming::Text(text),
+        Some(Ok(Message::Close(f))) => {
+            s.closed(f.map_or(1005, |f| u16::from(f.code)));
+            Incoming::End
+        }
+        Some(Ok(Message::Binary(_))) => {
+            s.foreign += 1;
+            Incoming::Other
+        }
+        Some(Ok(_)) => Incoming::Other,
+        Some(Err(e)) => {
+            s.error(ConnError::Receive((&e).into()).to_string());
+            Incoming::End
+        }
+        None => {
+            s.error(ConnError::EndedWithoutClose.to_string());
+            Incoming::End
+        }
+    }
+}
+
+/// The receive path: find the stamp, account for the delivery, record its latencies.
+fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<Totals>) {
+    let now = shared.now_us();
+    let mut s = stats.borrow_mut();
+    let Some(stamp) = message::decode(frame) else {
+        s.foreign += 1;
+        return;
+    };
+    if stamp.room != member.room {
+        s.cross_room += 1;
+        return;
+    }
+    let sender = stamp.sender as usize;
+    if sender >= member.seen.len() {
+        s.foreign += 1;
+        return;
+    }
+    if member.own == Some(stamp.sender) {
+        let echoed = &shared.echoed[shared.sender_index(stamp.room, stamp.sender)];
+        echoed.fetch_max(stamp.seq.wrapping_add(1), Ordering::AcqRel);
+    }
+    if let Some(window) = &member.window {
+        match window.place(sender, stamp.seq) {
+            Place::Outside => {
+                s.outside_membership += 1;
+                return;
+            }
+            Place::Edge => return,
+            Place::Inside => {}
+        }
+    } else if stamp.warmup {
+        return;
+    }
+    // With churn, warm-up deliveries are marked too: they tell a leaving member what it still
+    // awaits.
+    let order = member.seen[sender].mark(stamp.seq);
+    if order == Order::Duplicate {
+        if !stamp.warmup {
+            s.duplicates += 1;
+        }
+        return;
+    }
+    if let Some(window) = &mut member.window {
+        window.got(sender);
+        if !window.timed {
+            window.timed = true;
+            record(&mut s.join, now.saturating_sub(window.started_us));
+        }
+    }
+    if stamp.warmup {
+        return;
+    }
+    if order == Order::Reordered {
+        s.reordered += 1;
+    }
+    shared.delivered.fetch_add(1, Ordering::Relaxed);
+    let latency = now.saturating_sub(stamp.scheduled_us);
+    record(&mut s.latency, latency);
+    record(&mut s.latency_sent, now.saturating_sub(stamp.sent_us));
+    let second = (now.saturating_sub(member.measure_start.unwrap_or(0)) / 1_000_000) as usize;
+    let bucket = s.second(second);
+    bucket.deliveries += 1;
+    record(&mut bucket.latency, latency);
+    if let Some(slot) = shared.slot(stamp.room, stamp.sender, stamp.seq) {
+        if Shared::complete_one(slot) {
+            record(&mut s.completion, latency);
+        }
+    }
+}
