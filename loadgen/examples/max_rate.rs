@@ -8,6 +8,7 @@
 //! target/release/examples/max_rate                  # 100 rooms x 50 clients, 5 s per step
 //! target/release/examples/max_rate --pin            # server on CPU 0, loadgen on CPU 1
 //! target/release/examples/max_rate --repeat 3       # median of three runs per step
+//! target/release/examples/max_rate --capacity       # each server's capacity (loadgen --sweep)
 //! ```
 //!
 //! Each server runs as its own process (so its CPU time is its own) for the whole run; loadgen
@@ -52,6 +53,10 @@ struct Args {
     /// Servers on CPU 0, loadgen on CPU 1 (`taskset`): the server's capacity on one core.
     #[arg(long)]
     pin: bool,
+    /// Instead of the fixed steps, search each server's capacity with loadgen's --sweep (from
+    /// the first step, under p99 < --p99-ms and no loss) and print them side by side.
+    #[arg(long)]
+    capacity: bool,
     /// Another build of the reference server, measured as `reference@PATH` beside the others
     /// (add it to --servers as `other`): the same bench across two commits.
     #[arg(long, value_name = "PATH")]
@@ -289,6 +294,9 @@ async fn main() -> anyhow::Result<()> {
         .map(|name| Server::start(name, &bin_dir, &args))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    if args.capacity {
+        return capacities(&args, &servers).await;
+    }
     println!(
         "{} rooms x {} clients, 1 sender per room, {} measured per step, median of {} run(s){}; \
          holds: p99 < {} ms and nothing lost",
@@ -340,5 +348,57 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "\nloadgen's own ceiling: 1 / (loadgen CPU s/M) million frames received per CPU-second."
     );
+    Ok(())
+}
+
+/// `--capacity`: each server's capacity by loadgen's own search, side by side.
+async fn capacities(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
+    let per_step = f64::from(args.rooms) * f64::from(args.clients);
+    let first = args.steps.first().copied().unwrap_or(50_000.0) / per_step;
+    println!(
+        "| server | capacity (deliveries/s) | broke at | steps | under |\n|---|---|---|---|---|"
+    );
+    for server in servers {
+        let opts = loadgen::Opts::try_parse_from([
+            "loadgen".to_owned(),
+            "--quiet".into(),
+            "--target".into(),
+            format!("http://127.0.0.1:{}", server.port),
+            "--rooms".into(),
+            args.rooms.to_string(),
+            "--clients".into(),
+            args.clients.to_string(),
+            "--duration".into(),
+            args.duration.clone(),
+            "--sweep".into(),
+            "--rate".into(),
+            first.to_string(),
+            "--until".into(),
+            format!("p99<{}ms", args.p99_ms),
+            "--until".into(),
+            "loss=0".into(),
+        ])?;
+        let mut n = 0;
+        let sweep = loadgen::sweep::sweep(opts, |step| {
+            n += 1;
+            eprintln!(
+                "{}: {}",
+                server.name,
+                loadgen::sweep_summary::step_line(n, step)
+            );
+        })
+        .await?;
+        let shown = |c: Option<run_result::sweep::Capacity>| {
+            c.map_or("-".to_owned(), |c| format!("{:.0}", c.offered_per_s))
+        };
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            server.name,
+            shown(sweep.capacity),
+            shown(sweep.broke_at),
+            sweep.steps.len(),
+            sweep.bounds.join(", ")
+        );
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use run_result::sweep::{SweepResult, SweepStep};
+use run_result::{Metric, Threshold};
 
 fn ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
@@ -89,6 +90,7 @@ pub fn render(r: &SweepResult) -> String {
             if s.held { "held" } else { "broke" }
         );
     }
+    out.push_str(&curve(r));
     let _ = writeln!(out);
     match (&r.capacity, &r.broke_at) {
         (Some(cap), Some(broke)) => {
@@ -133,6 +135,48 @@ pub fn render(r: &SweepResult) -> String {
              latency it measured: loadgen, not only the backend, was short of CPU there",
             rate(late.rate),
             ms(late.result.summary.send_lateness_us.p99)
+        );
+    }
+    out
+}
+
+/// The curve in the terminal: the latency the first latency bound names (p99 without one)
+/// against the load, one bar per step, `|` marking the bound.
+fn curve(r: &SweepResult) -> String {
+    const WIDTH: f64 = 40.0;
+    let bound = r
+        .bounds
+        .iter()
+        .filter_map(|b| b.parse::<Threshold>().ok())
+        .find(|t| t.metric.is_latency());
+    let metric = bound.as_ref().map_or(Metric::P99, |t| t.metric);
+    let steps = r.by_rate();
+    let values: Vec<f64> = steps.iter().map(|s| metric.of(&s.result.summary)).collect();
+    let top = bound.as_ref().map_or_else(
+        || values.iter().copied().fold(1.0, f64::max),
+        |t| t.bound * 2.0,
+    );
+    let mut out = format!(
+        "\n  {} against load{}:\n",
+        metric.name(),
+        bound
+            .as_ref()
+            .map(|t| format!(" (| marks {})", t.text))
+            .unwrap_or_default()
+    );
+    for (s, v) in steps.iter().zip(values) {
+        let cells = ((v / top) * WIDTH).round().clamp(0.0, WIDTH) as usize;
+        let mut bar: String = "#".repeat(cells);
+        bar.push_str(&" ".repeat(WIDTH as usize - cells));
+        if bound.is_some() {
+            bar.insert(WIDTH as usize / 2, '|');
+        }
+        let over = if v > top { ">" } else { " " };
+        let _ = writeln!(
+            out,
+            "  {:>14}/s  {bar}{over} {}",
+            per_s(s.offered_per_s),
+            ms(v as u64)
         );
     }
     out

@@ -106,10 +106,11 @@ async fn a_join_that_takes_effect_late_loses_messages_only_with_churn() {
     let r = common::run(&still).await;
     assert_eq!(r.summary.missing, 0, "{}", loadgen::summary::render(&r));
     // With churn, each rejoin misses what is sent in its first 60 ms (about 3 messages).
+    // Each leaving member then waits out its drain bound (1 s) for them: fewer leaves.
     let r = churn_against(Some(&url)).await;
     let s = &r.summary;
     let report = loadgen::summary::render(&r);
-    assert!(s.leaves >= 30, "{report}");
+    assert!(s.leaves >= 15, "{report}");
     assert!(s.missing >= s.leaves, "{report}");
     assert_eq!(s.outside_membership, 0, "{report}");
     assert_eq!(s.duplicates, 0, "{report}");
