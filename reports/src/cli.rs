@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::compare::{self, Bound};
-use crate::run::{Input, LoadError, Run};
+use crate::input::Input;
+use crate::run::{LoadError, Run};
 
 /// CI latency reports from loadgen results.
 #[derive(Debug, Parser)]

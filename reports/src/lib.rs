@@ -6,7 +6,8 @@
 //! `reports matrix CONFORMANCE.json ... --out DIR` puts conformance reports side by side.
 //!
 //! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
-//! - [`run`]: reading results. [`markdown`], [`html`], [`charts`], [`hgrm`]: the outputs.
+//! - [`run`]: reading results; [`input`]: a result or a sweep. [`markdown`], [`html`],
+//!   [`charts`], [`hgrm`]: the outputs.
 //! - [`compare`]: bounds and the baseline gate. [`merge`]: shards into one result.
 //! - [`sweep`]: capacity searches (`loadgen --sweep`): the curve and the capacity gate.
 //! - [`matrix`]: the conformance matrix (conformance's JSON reports, not loadgen's).
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod compare;
 pub mod hgrm;
 pub mod html;
+pub mod input;
 pub mod markdown;
 pub mod matrix;
 pub mod merge;

@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
-
-use crate::sweep::Sweep;
 pub use run_result::RunResult;
 
 /// The loadgen result schema this version reads.
@@ -56,24 +54,8 @@ pub struct Run {
     pub result: RunResult,
 }
 
-/// A file `reports` reads: a single run or a capacity search.
-#[derive(Debug, Clone)]
-pub enum Input {
-    Run(Box<Run>),
-    Sweep(Box<Sweep>),
-}
-
-impl Input {
-    pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let value = read_json(path)?;
-        if crate::sweep::is_sweep(&value) {
-            return Ok(Self::Sweep(Box::new(Sweep::from_value(path, value)?)));
-        }
-        Ok(Self::Run(Box::new(Run::from_value(path, value)?)))
-    }
-}
-
-fn read_json(path: &Path) -> Result<serde_json::Value, LoadError> {
+/// Reads and parses a JSON file.
+pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.into(),
         source,
@@ -92,7 +74,7 @@ impl Run {
 
     pub fn load_for(path: &Path, what: &'static str) -> Result<Self, LoadError> {
         let value = read_json(path)?;
-        if crate::sweep::is_sweep(&value) {
+        if is_sweep(&value) {
             return Err(LoadError::Sweep {
                 path: path.into(),
                 what,
@@ -101,7 +83,7 @@ impl Run {
         Self::from_value(path, value)
     }
 
-    fn from_value(path: &Path, value: serde_json::Value) -> Result<Self, LoadError> {
+    pub(crate) fn from_value(path: &Path, value: serde_json::Value) -> Result<Self, LoadError> {
         let version = value
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
@@ -144,4 +126,10 @@ impl Run {
             .ok_or_else(|| fail("missing".into()))?;
         run_result::histogram::decode(text).map_err(|e| fail(e.to_string()))
     }
+}
+
+/// True when `value` (a parsed file) is a capacity search (`loadgen --sweep`) rather than a
+/// single run.
+pub fn is_sweep(value: &serde_json::Value) -> bool {
+    value.get("kind").and_then(serde_json::Value::as_str) == Some(run_result::sweep::KIND)
 }

@@ -20,11 +20,6 @@ pub struct Sweep {
     pub sweep: SweepResult,
 }
 
-/// True when `value` (a parsed file) is a sweep rather than a single run.
-pub fn is_sweep(value: &serde_json::Value) -> bool {
-    value.get("kind").and_then(serde_json::Value::as_str) == Some(sweep::KIND)
-}
-
 impl Sweep {
     /// Reads a sweep; `value` is the file already parsed.
     pub fn from_value(path: &Path, value: serde_json::Value) -> Result<Self, LoadError> {
