@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 use run_result::RunResult;
 use run_result::result::Latency;
 
-fn ms(us: u64) -> String {
-    format!("{:.2} ms", us as f64 / 1000.0)
-}
+use run_result::display::ms;
 
 fn latency_row(out: &mut String, name: &str, l: &Latency) {
     let _ = writeln!(

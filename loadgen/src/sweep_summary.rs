@@ -3,25 +3,9 @@
 
 use std::fmt::Write as _;
 
+use run_result::display::{ms, per_s};
 use run_result::sweep::{SweepResult, SweepStep};
 use run_result::{Metric, Threshold};
-
-fn ms(us: u64) -> String {
-    format!("{:.2} ms", us as f64 / 1000.0)
-}
-
-/// Deliveries per second with thousands separated: `1,250,000`.
-fn per_s(v: f64) -> String {
-    let digits = format!("{:.0}", v.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// The per-room rate, short: `12.5`, `0.31`, `1000`.
 fn rate(r: f64) -> String {
@@ -187,10 +171,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_read_well() {
-        assert_eq!(per_s(1_250_000.0), "1,250,000");
-        assert_eq!(per_s(999.0), "999");
-        assert_eq!(per_s(1000.0), "1,000");
+    fn rates_read_well() {
         assert_eq!(rate(12.5), "12.5");
         assert_eq!(rate(1000.0), "1000");
         assert_eq!(rate(0.3125), "0.312");

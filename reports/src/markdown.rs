@@ -5,22 +5,9 @@ use std::fmt::Write as _;
 
 use crate::run::Run;
 
-pub(crate) fn ms(us: u64) -> String {
-    format!("{:.2} ms", us as f64 / 1000.0)
-}
-
-fn count(n: u64) -> String {
-    // Thousands separators make large counts readable in a table.
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use run_result::display::ms;
+// Thousands separators make large counts readable in a table.
+use run_result::display::thousands as count;
 
 /// The rows of the table: a label and one cell per run.
 pub(crate) fn rows(runs: &[Run]) -> Vec<(String, Vec<String>)> {

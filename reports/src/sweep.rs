@@ -9,8 +9,8 @@ use run_result::sweep::{self, SweepResult};
 
 use crate::charts::{self, Line};
 use crate::html::escape;
-use crate::markdown::ms;
 use crate::run::LoadError;
+use run_result::display::{ms, per_s};
 
 /// A loaded sweep and the name it is shown under (the file's stem).
 #[derive(Debug, Clone)]
@@ -53,16 +53,13 @@ impl Sweep {
     }
 }
 
-fn per_s(v: f64) -> String {
-    let digits = format!("{:.0}", v.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+/// A step's verdict, with the bounds it broke.
+fn verdict(step: &run_result::sweep::SweepStep) -> String {
+    if step.held {
+        "held".to_owned()
+    } else {
+        format!("broke: {}", step.broken.join(", "))
     }
-    out
 }
 
 /// One sentence for a sweep's result.
@@ -101,11 +98,7 @@ pub fn markdown(sweeps: &[Sweep]) -> String {
         );
         for step in s.sweep.by_rate() {
             let sum = &step.result.summary;
-            let verdict = if step.held {
-                "held".to_owned()
-            } else {
-                format!("broke: {}", step.broken.join(", "))
-            };
+            let verdict = verdict(step);
             let _ = writeln!(
                 out,
                 "| {} | {} | {:.3} | {} | {} | {} | {:.3} % | {} | {verdict} |",
@@ -184,11 +177,7 @@ pub fn html(sweeps: &[Sweep]) -> Result<String, String> {
         );
         for step in s.sweep.by_rate() {
             let sum = &step.result.summary;
-            let verdict = if step.held {
-                "held".to_owned()
-            } else {
-                format!("broke: {}", step.broken.join(", "))
-            };
+            let verdict = verdict(step);
             let _ = writeln!(
                 out,
                 "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3} %</td>\

@@ -8,9 +8,11 @@
 //! - [`assemble`]: totals into a result: summary, series, thresholds, encoded histograms.
 //! - [`histogram`]: the histogram bounds and the HdrHistogram V2 + base64 encoding.
 //! - [`metric`]: the one metric vocabulary; [`threshold`]: `--threshold` conditions over it.
+//! - [`display`]: figures for people (ms, thousands separators).
 //! - [`sweep`]: a capacity search (`loadgen --sweep`): its steps' results and the capacity.
 
 pub mod assemble;
+pub mod display;
 pub mod histogram;
 pub mod metric;
 pub mod result;
