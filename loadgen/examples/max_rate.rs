@@ -313,20 +313,31 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "| step/s | server | deliveries/s | p50 ms | p99 ms | max ms | lost | holds | \
-         loadgen lateness p99 ms | server CPU s/M | loadgen CPU s/M |"
+         p50 / p99 vs yardstick | loadgen lateness p99 ms | server CPU s/M | loadgen CPU s/M |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let per_step = f64::from(args.rooms) * f64::from(args.clients);
     for step in &args.steps {
+        let mut measured = Vec::with_capacity(servers.len());
         for server in &servers {
             let mut runs = Vec::with_capacity(args.repeat);
             for _ in 0..args.repeat {
                 runs.push(measure(&args, server, step / per_step).await?);
             }
-            let m = medians(&runs);
+            measured.push(medians(&runs));
+        }
+        // Each server's p50 and p99 as multiples of the yardstick's in the same step.
+        let yardstick = servers
+            .iter()
+            .position(|s| s.name == "yardstick")
+            .map(|i| measured[i]);
+        for (server, m) in servers.iter().zip(&measured) {
             let holds = m.p99_ms < args.p99_ms && m.missing == 0;
+            let ratio = yardstick.map_or("-".to_owned(), |y| {
+                format!("{:.2} / {:.2}", m.p50_ms / y.p50_ms, m.p99_ms / y.p99_ms)
+            });
             println!(
-                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}{} | {:.3} | {:.2} | {:.2} |",
+                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}{} | {ratio} | {:.3} | {:.2} | {:.2} |",
                 server.name,
                 m.deliveries_per_s,
                 m.p50_ms,

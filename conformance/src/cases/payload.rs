@@ -111,8 +111,14 @@ async fn largest(ctx: Ctx) -> CaseResult {
                 Ok((None, _)) => "the connection ended".into(),
                 Err(_) => "the connection stayed open".into(),
             };
+            // Said once when the failure already says it (daphne ends the connection).
+            let after = if e.ends_with(&after) {
+                String::new()
+            } else {
+                format!("; {after}")
+            };
             return Ok(Check::Info(format!(
-                "{} KiB echoed; {} KiB: {e}; {after}",
+                "{} KiB echoed; {} KiB: {e}{after}",
                 echoed / 1024,
                 bytes / 1024
             )));
