@@ -129,6 +129,25 @@ pub fn over_time(title: &str, x_desc: &str, y_desc: &str, lines: &[Line]) -> Dra
     draw(title, 0.0..x_max, axes, lines)
 }
 
+/// A line chart on a logarithmic x axis: loads that differ by orders of magnitude (one
+/// backend's capacity beside another's) on one chart.
+pub fn log_x(title: &str, x_desc: &str, y_desc: &str, lines: &[Line]) -> DrawResult<String> {
+    let xs = || lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
+    let x_min = xs().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
+    let x_max = xs().fold(0.0_f64, f64::max);
+    let (x_min, x_max) = if x_min.is_finite() && x_max > 0.0 {
+        (x_min / 1.25, x_max * 1.25)
+    } else {
+        (1.0, 10.0)
+    };
+    let axes = Axes {
+        x: x_desc,
+        y: y_desc,
+        x_label: Some(&|v: &f64| format!("{v:.0}")),
+    };
+    draw(title, (x_min..x_max).log_scale(), axes, lines)
+}
+
 fn draw_lines<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     lines: &[Line],

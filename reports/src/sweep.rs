@@ -142,9 +142,9 @@ pub fn html(sweeps: &[Sweep]) -> Result<String, String> {
             points: points(&|m| m.latency_us.p50),
         });
     }
-    let svg = charts::over_time(
+    let svg = charts::log_x(
         "Fan-out latency against load (p99 solid, p50 dashed)",
-        "deliveries per second offered",
+        "deliveries per second offered (logarithmic)",
         "latency (ms)",
         &lines,
     )
