@@ -135,6 +135,36 @@ pub(crate) fn rows(runs: &[Run]) -> Vec<(String, Vec<String>)> {
             }),
         ),
     ];
+    // Churn's figures, when any run had churn (a run without shows "-").
+    if runs
+        .iter()
+        .any(|r| r.result.config.churn_session_s.is_some())
+    {
+        let churn = |f: &dyn Fn(&Run) -> String| {
+            cell(&|r| match r.result.config.churn_session_s {
+                Some(_) => f(r),
+                None => "-".into(),
+            })
+        };
+        rows.push((
+            "churn: leaves (mean stay)".into(),
+            churn(&|r| {
+                format!(
+                    "{} ({:.1} s)",
+                    count(r.result.summary.leaves),
+                    r.result.config.churn_session_s.unwrap_or_default()
+                )
+            }),
+        ));
+        rows.push((
+            "churn: delivered outside membership".into(),
+            churn(&|r| count(r.result.summary.outside_membership)),
+        ));
+        rows.push((
+            "churn: join p99".into(),
+            churn(&|r| ms(r.result.summary.join_us.p99)),
+        ));
+    }
     if runs.iter().any(|r| r.result.interrupted) {
         rows.push((
             "interrupted".into(),

@@ -142,3 +142,22 @@ fn unreadable_inputs_get_clear_errors() {
     let err = Run::load(&future).expect_err("future").to_string();
     assert!(err.contains("schema_version 99"), "{err}");
 }
+
+#[test]
+fn churn_rows_appear_only_when_a_run_had_churn() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut runs = two_runs(dir.path());
+    assert!(!reports::markdown::render(&runs).contains("churn"));
+    runs[0].result.config.churn_session_s = Some(2.0);
+    runs[0].result.summary.leaves = 1234;
+    runs[0].result.summary.outside_membership = 5;
+    let md = reports::markdown::render(&runs);
+    assert!(
+        md.contains("| churn: leaves (mean stay) | 1,234 (2.0 s) | - |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| churn: delivered outside membership | 5 | - |"),
+        "{md}"
+    );
+}
