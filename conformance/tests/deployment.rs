@@ -185,3 +185,39 @@ async fn uuid_rooms_pass_where_they_are_served_and_fail_where_refused() {
     assert!(report.to_string().contains("404"), "{report}");
     server.stop().await.expect("stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_leaves_cases_and_sections_out() {
+    let server = reference_server::spawn(reference_server::Config::local())
+        .await
+        .expect("server");
+    let report = grade_cases(
+        &server.http_url(),
+        &[
+            "--profile",
+            "all",
+            "--case",
+            "life",
+            "--case",
+            "slow",
+            "--skip",
+            "slow",
+            "--skip",
+            "life.no-compression",
+        ],
+    )
+    .await;
+    let ids: Vec<String> = verdicts(&report).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(
+        ids,
+        ["life.ping-pong", "life.client-close", "life.no-subprotocol"],
+        "{report}"
+    );
+    let opts = Opts::try_parse_from(["conformance", "--skip", "nonesuch"]).expect("flags");
+    let err = run(opts).await.expect_err("an unknown case");
+    assert!(
+        err.to_string()
+            .contains("no case or section named \"nonesuch\""),
+        "{err}"
+    );
+}
