@@ -33,7 +33,7 @@ use crate::{pages, upgrade};
 /// Per-connection read buffer. tungstenite's default is 128 KiB, which alone would be eight
 /// times the memory budget of an idle connection; chat frames are small and a larger message
 /// just takes more reads.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 /// Frames are buffered up to this size before a write; every batch is flushed anyway.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// The codec's write buffer never holds more than a batch being written plus one frame and a
