@@ -190,11 +190,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         rooms.next_id += 1;
         let id = rooms.next_id;
         if state.faults.join_late.is_zero() {
-            rooms
-                .members
-                .entry(room.clone())
-                .or_default()
-                .push((id, tx.clone()));
+            join(&mut rooms, &room, id, tx.clone());
         }
         let history = state.history.lock().unwrap_or_else(|p| p.into_inner());
         for frame in history.get(&room).into_iter().flatten() {
@@ -212,7 +208,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
                 return;
             }
             let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
-            rooms.members.entry(room).or_default().push((id, tx));
+            join(&mut rooms, &room, id, tx);
         });
     }
     drop(tx);
@@ -280,6 +276,14 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     }
     leave(&state, &room, id);
     writer.abort();
+}
+
+fn join(rooms: &mut Rooms, room: &str, id: u64, outbox: Outbox) {
+    rooms
+        .members
+        .entry(room.to_owned())
+        .or_default()
+        .push((id, outbox));
 }
 
 fn leave(state: &State, room: &str, id: u64) {

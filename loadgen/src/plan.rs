@@ -219,7 +219,7 @@ pub struct WorkerPlan {
     pub churn: Option<ChurnPlan>,
 }
 
-/// How a receiving member leaves and rejoins (`crate::churn`).
+/// How a receiving member leaves and rejoins (the worker's loop; `window.rs` accounts).
 #[derive(Debug, Clone)]
 pub struct ChurnPlan {
     /// Mean time in the room; each stay is exponential with this mean.

@@ -22,8 +22,8 @@ use run_result::histogram::record;
 #[derive(Debug)]
 pub struct Member {
     pub room: u32,
-    /// Its index among the room's senders, if it sends: its own messages coming back tell how
-    /// far the server has broadcast (`Shared::echoed`).
+    /// Its index among the room's senders, if it sends: with churn, its own messages coming
+    /// back tell how far the server has broadcast (`Shared::echoed`).
     pub own: Option<u32>,
     pub seen: Vec<Seen>,
     /// With churn: what this stay should get.
@@ -105,10 +105,8 @@ pub async fn receive_loop(
             () = &mut leave => return End::Leave,
             frame = stream.next() => frame,
         };
-        match classify(frame, stats) {
-            Incoming::Text(text) => deliver(text.as_bytes(), member, shared, stats),
-            Incoming::Other => {}
-            Incoming::End => return End::Closed,
+        if let Some(end) = on_frame(frame, member, shared, stats) {
+            return end;
         }
     }
 }
@@ -130,13 +128,27 @@ pub async fn drain(
             () = tokio::time::sleep_until(deadline) => return End::Leave,
             frame = stream.next() => frame,
         };
-        match classify(frame, stats) {
-            Incoming::Text(text) => deliver(text.as_bytes(), member, shared, stats),
-            Incoming::Other => {}
-            Incoming::End => return End::Closed,
+        if let Some(end) = on_frame(frame, member, shared, stats) {
+            return end;
         }
     }
     End::Leave
+}
+
+/// One frame of a member's stream: a delivery is accounted for; `Closed` if it ended the
+/// connection.
+fn on_frame(
+    frame: Option<Result<Message, WsError>>,
+    member: &mut Member,
+    shared: &Shared,
+    stats: &RefCell<Totals>,
+) -> Option<End> {
+    match classify(frame, stats) {
+        Incoming::Text(text) => deliver(text.as_bytes(), member, shared, stats),
+        Incoming::Other => {}
+        Incoming::End => return Some(End::Closed),
+    }
+    None
 }
 
 /// What a frame means to the receive loop.
@@ -190,11 +202,13 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
         s.foreign += 1;
         return;
     }
-    if member.own == Some(stamp.sender) {
-        let echoed = &shared.echoed[shared.sender_index(stamp.room, stamp.sender)];
-        echoed.fetch_max(stamp.seq.wrapping_add(1), Ordering::AcqRel);
-    }
     if let Some(window) = &member.window {
+        // A sender's own messages coming back tell the churning members how far the server
+        // has broadcast (only churn reads it).
+        if member.own == Some(stamp.sender) {
+            let echoed = &shared.echoed[shared.sender_index(stamp.room, stamp.sender)];
+            echoed.fetch_max(stamp.seq.wrapping_add(1), Ordering::AcqRel);
+        }
         match window.place(sender, stamp.seq) {
             Place::Outside => {
                 s.outside_membership += 1;
@@ -215,12 +229,8 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
         }
         return;
     }
-    if let Some(window) = &mut member.window {
-        window.got(sender);
-        if !window.timed {
-            window.timed = true;
-            record(&mut s.join, now.saturating_sub(window.started_us));
-        }
+    if let Some(join_us) = member.window.as_mut().and_then(|w| w.got(sender, now)) {
+        record(&mut s.join, join_us);
     }
     if stamp.warmup {
         return;

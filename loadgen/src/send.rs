@@ -73,14 +73,15 @@ pub async fn send_loop(
         };
         let index = shared.sender_index(room, sender);
         if !warmup {
-            let _ = shared.first_measured[index].compare_exchange(
-                u32::MAX,
-                seq,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
             // With churn every member's stay counts what it should get (`crate::window`).
-            if !plan.churn {
+            if plan.churn {
+                let _ = shared.first_measured[index].compare_exchange(
+                    u32::MAX,
+                    seq,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            } else {
                 let members = shared.members[room as usize].load(Ordering::Acquire);
                 if let Some(slot) = shared.slot(room, sender, seq) {
                     slot.store(members, Ordering::Release);
@@ -95,8 +96,11 @@ pub async fn send_loop(
             s.second(second).sends += 1;
             shared.sent.fetch_add(1, Ordering::Relaxed);
         }
-        // Before the write: a member that holds its 101 once this is stored must get it.
-        shared.published[index].store(seq.wrapping_add(1), Ordering::Release);
+        // Before the write: a churning member that holds its 101 once this is stored must get
+        // it.
+        if plan.churn {
+            shared.published[index].store(seq.wrapping_add(1), Ordering::Release);
+        }
         if let Err(e) = sink
             .send(Message::text(message::encode(&stamp, plan.size)))
             .await

@@ -33,9 +33,9 @@ pub struct Window {
     /// Distinct messages received inside the window, per sender (warm-up ones included).
     got: Vec<u32>,
     /// Handshake start on the run clock, microseconds.
-    pub started_us: u64,
+    started_us: u64,
     /// Whether the first inside delivery has been timed (rejoins only).
-    pub timed: bool,
+    timed: bool,
 }
 
 impl Window {
@@ -66,9 +66,15 @@ impl Window {
         Place::Inside
     }
 
-    /// Counts a new (not duplicate) inside delivery.
-    pub fn got(&mut self, sender: usize) {
+    /// Counts a new (not duplicate) inside delivery arriving at `now_us`; the first of a
+    /// rejoin returns its join latency (handshake start to this delivery).
+    pub fn got(&mut self, sender: usize, now_us: u64) -> Option<u64> {
         self.got[sender] += 1;
+        if self.timed {
+            return None;
+        }
+        self.timed = true;
+        Some(now_us.saturating_sub(self.started_us))
     }
 
     /// The member decides to leave: messages from here on are not expected.
@@ -112,8 +118,9 @@ mod tests {
         w.leave(vec![6, 7]);
         assert_eq!(w.place(0, 6), Place::Edge, "sent after it decided to leave");
         assert!(!w.complete());
-        w.got(0);
-        w.got(0);
+        // A rejoin (started at 0): its first inside delivery is its join latency.
+        assert_eq!(w.got(0, 700), Some(700));
+        assert_eq!(w.got(0, 900), None);
         assert!(w.complete(), "4 and 5 of sender 0, none of sender 1");
         // Measured from message 5 of sender 0: only 5 counts.
         assert_eq!(w.expected(&[5, 0], &[100, 100]), 1);

@@ -10,9 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
-
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use rand::rngs::StdRng;
@@ -81,9 +79,8 @@ async fn connection(
     }
     // Senders stay; with churn, the others leave and rejoin.
     let churn = plan.churn.as_ref().filter(|_| conn.sender.is_none());
-    let mut rng = StdRng::seed_from_u64(
-        churn.map_or(0, |c| c.seed) ^ (u64::from(conn.room) << 32) ^ conn.connect_at_us,
-    );
+    let mut rng = churn
+        .map(|c| StdRng::seed_from_u64(c.seed ^ (u64::from(conn.room) << 32) ^ conn.connect_at_us));
     let mut rejoin = false;
     loop {
         // Before connecting: what the server had broadcast already cannot be this stay's.
@@ -117,7 +114,8 @@ async fn connection(
         if !rejoin {
             shared.connected.fetch_add(1, Ordering::Relaxed);
         }
-        let window = plan.send.churn.then(|| {
+        // With churn every member, senders too, accounts by its stay.
+        let window = plan.churn.is_some().then(|| {
             let from = shared.of_room(&shared.published, conn.room);
             Window::new(echoed_before, from, started_us, rejoin)
         });
@@ -141,7 +139,7 @@ async fn connection(
             ),
             None => (Some(sink), None),
         };
-        let stay = churn.map(|c| {
+        let stay = churn.zip(rng.as_mut()).map(|(c, rng)| {
             // Exponential stays: members leave as a Poisson process.
             let u: f64 = rng.random();
             c.mean_session.mul_f64(-(1.0 - u).ln())

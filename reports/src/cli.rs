@@ -144,24 +144,15 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
                     Input::Sweep(s) => sweeps.push(*s),
                 }
             }
+            let mut written = Vec::new();
             if !singles.is_empty() {
-                for path in crate::render::render(&singles, &out)? {
-                    println!("wrote {}", path.display());
-                }
+                written.extend(crate::render::render(&singles, &out)?);
             }
             if !sweeps.is_empty() {
-                std::fs::create_dir_all(&out)
-                    .with_context(|| format!("create {}", out.display()))?;
-                let html = crate::sweep::html(&sweeps).map_err(anyhow::Error::msg)?;
-                for (name, text) in [
-                    ("capacity.md", crate::sweep::markdown(&sweeps)),
-                    ("capacity.html", html),
-                ] {
-                    let path = out.join(name);
-                    std::fs::write(&path, text)
-                        .with_context(|| format!("write {}", path.display()))?;
-                    println!("wrote {}", path.display());
-                }
+                written.extend(crate::render::render_sweeps(&sweeps, &out)?);
+            }
+            for path in written {
+                println!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -219,19 +210,7 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         }
         Command::Matrix { reports, out } => {
             let matrix = crate::matrix::Matrix::load(&reports)?;
-            std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
-            for (name, text) in [
-                (
-                    "conformance-matrix.md",
-                    crate::matrix::markdown::render(&matrix),
-                ),
-                (
-                    "conformance-matrix.html",
-                    crate::matrix::html::render(&matrix),
-                ),
-            ] {
-                let path = out.join(name);
-                std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+            for path in crate::render::render_matrix(&matrix, &out)? {
                 println!("wrote {}", path.display());
             }
             for (i, c) in matrix.columns.iter().enumerate() {

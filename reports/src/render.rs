@@ -1,31 +1,70 @@
-//! `reports render`: every output of a set of runs into one folder.
+//! Writing outputs into one folder: `reports render`'s for runs and for sweeps, and the
+//! conformance matrix's.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::matrix::Matrix;
 use crate::run::Run;
+use crate::sweep::Sweep;
 use crate::{hgrm, html, markdown};
+
+/// Writes `files` (name, text) into `out`, created if needed; returns the paths written.
+fn write_all(out: &Path, files: Vec<(String, String)>) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+    files
+        .into_iter()
+        .map(|(name, text)| {
+            let path = out.join(name);
+            std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
+}
 
 /// Writes `summary.md`, `report.html` and `<run>.<histogram>.hgrm` files into `out`; returns
 /// the paths written.
 pub fn render(runs: &[Run], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
-    let mut written = Vec::new();
-    let mut write = |name: String, text: String| -> anyhow::Result<()> {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
-        written.push(path);
-        Ok(())
-    };
-    write("summary.md".into(), markdown::render(runs))?;
-    write("report.html".into(), html::render(runs)?)?;
+    let mut files = vec![
+        ("summary.md".to_owned(), markdown::render(runs)),
+        ("report.html".to_owned(), html::render(runs)?),
+    ];
     for run in runs {
         for name in run.result.histograms.keys() {
             let h = run.histogram(name)?;
             let stem = name.trim_end_matches("_us");
-            write(format!("{}.{stem}.hgrm", run.name), hgrm::render(&h))?;
+            files.push((format!("{}.{stem}.hgrm", run.name), hgrm::render(&h)));
         }
     }
-    Ok(written)
+    write_all(out, files)
+}
+
+/// Writes `capacity.md` and `capacity.html` for capacity searches into `out`.
+pub fn render_sweeps(sweeps: &[Sweep], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let html = crate::sweep::html(sweeps).map_err(anyhow::Error::msg)?;
+    write_all(
+        out,
+        vec![
+            ("capacity.md".into(), crate::sweep::markdown(sweeps)),
+            ("capacity.html".into(), html),
+        ],
+    )
+}
+
+/// Writes `conformance-matrix.md` and `conformance-matrix.html` into `out`.
+pub fn render_matrix(matrix: &Matrix, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    write_all(
+        out,
+        vec![
+            (
+                "conformance-matrix.md".into(),
+                crate::matrix::markdown::render(matrix),
+            ),
+            (
+                "conformance-matrix.html".into(),
+                crate::matrix::html::render(matrix),
+            ),
+        ],
+    )
 }
