@@ -41,7 +41,7 @@ impl MemoryBudget {
     }
 
     /// Takes `bytes` whatever the limit; true while the total stays under it.
-    fn charge(&self, bytes: usize) -> bool {
+    pub(crate) fn charge(&self, bytes: usize) -> bool {
         self.used.fetch_add(bytes, Ordering::AcqRel) + bytes <= self.limit
     }
 

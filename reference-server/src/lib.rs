@@ -22,12 +22,15 @@
 
 pub mod budget;
 pub mod config;
+mod direct;
+mod frame;
 pub mod layer;
 mod listener;
 pub mod metrics;
 pub mod origin;
 mod outbox;
 mod pages;
+mod prefixed;
 pub mod queue;
 pub mod rooms;
 pub mod server;

@@ -91,6 +91,10 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
+/// An accepted connection, after TLS when the server has it. The WebSocket upgrade finds the
+/// plain TCP socket in it again (`upgrade.rs`).
+pub(crate) type Connection = Either<TcpStream, TlsStream<TcpStream>>;
+
 /// The TLS handshake when the server has TLS, within the handshake timeout, while the
 /// connection still holds its pending slot (a flood of half-handshakes evicts its oldest).
 async fn secure(
@@ -98,7 +102,7 @@ async fn secure(
     peer: SocketAddr,
     slot: &PendingSlot,
     ctx: &HttpContext,
-) -> Option<Either<TcpStream, TlsStream<TcpStream>>> {
+) -> Option<Connection> {
     let Some(tls) = &ctx.tls else {
         return Some(Either::Left(tcp));
     };

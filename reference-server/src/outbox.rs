@@ -76,7 +76,9 @@ impl Outbox {
                     self.pending = Some(Message::Ping(Default::default()));
                 } else if self.batch < MAX_BATCH {
                     match queue.poll_recv(cx) {
-                        Poll::Ready(Some(frame)) => self.pending = Some(Message::Text(frame)),
+                        Poll::Ready(Some(frame)) => {
+                            self.pending = Some(Message::Text(frame.utf8()));
+                        }
                         Poll::Ready(None) => return Poll::Ready(Err(WriteError::Evicted)),
                         Poll::Pending => {}
                     }

@@ -1,32 +1,48 @@
 //! A member's outgoing queue, bounded in bytes.
 //!
 //! Policy: a frame is charged its length plus [`FRAME_OVERHEAD`] from the moment it is queued
-//! until the session has flushed it to the socket (so the WebSocket codec's write buffer is
-//! inside the bound too). A frame is refused when the member already holds charges and the
-//! frame would take them over `--queue-bytes` (a member with nothing queued always takes one
-//! frame, so one large message cannot evict a reader), or when the global
-//! [`MemoryBudget`] cannot take it. A refusal evicts the member (the room removes it); it is
-//! never a silent skip. A burst of small messages costs little: 1,100 messages of 50 bytes are
-//! about 140 KiB of charges.
+//! until it is on the socket (for a TLS member: until the session has flushed its WebSocket
+//! codec, so the codec's write buffer is inside the bound too). A frame is refused when the
+//! member already holds charges and the frame would take them over `--queue-bytes` (a member
+//! with nothing queued always takes one frame, so one large message cannot evict a reader), or
+//! when the global [`MemoryBudget`] cannot take it. A refusal evicts the member (the room
+//! removes it); it is never a silent skip. A burst of small messages costs little: 1,100
+//! messages of 50 bytes are about 140 KiB of charges.
+//!
+//! A plain TCP member's queue is attached to its socket ([`QueueReceiver::write_to`]): a frame
+//! offered while nothing is queued, [`DIRECT_GAP`] or more after the previous one, is written
+//! straight into the socket by the publisher (no wake-up of the member's task, nothing charged
+//! when the socket takes it whole); the rest is queued and the session writes it in batches
+//! ([`crate::direct`]). Every
+//! write happens under the queue's lock, whole frames in queue order, so the bytes of two
+//! frames never interleave.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::budget::MemoryBudget;
 
-/// One encoded broadcast frame. Cloning shares the bytes: a message is encoded once.
-pub type Frame = Utf8Bytes;
+pub use crate::frame::Frame;
 
-/// What a queued frame costs beyond its bytes: the channel slot, the shared-bytes handle and
+/// A frame offered sooner than this after the previous one is queued for the session even
+/// when the socket could take it: a member that receives often (or a burst) is written in
+/// batches, one vectored write for many frames, by its session; the publisher writes
+/// straight into the socket only for members that receive at most about 100 frames a second,
+/// where every frame would cost a write of its own anyway and the wake-up is what is saved.
+pub const DIRECT_GAP: Duration = Duration::from_millis(10);
+
+/// What a queued frame costs beyond its bytes: the queue slot, the shared-bytes handle and
 /// the write codec's frame header, rounded up.
 pub const FRAME_OVERHEAD: usize = 64;
 
 fn charge(frame: &Frame) -> usize {
-    frame.len() + FRAME_OVERHEAD
+    frame.wire().len() + FRAME_OVERHEAD
 }
 
 /// Why a frame was not queued.
@@ -40,87 +56,262 @@ pub enum Refused {
     Closed,
 }
 
+/// What became of an offered frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    /// The socket took it whole, from the publisher: delivered.
+    Written,
+    /// Queued for the member's session.
+    Queued,
+}
+
+/// The queue itself, under its lock.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    frames: VecDeque<Frame>,
+    /// Bytes of the front frame already on the socket.
+    written: usize,
+    /// Charges held: queued frames and, for a TLS member, taken-but-unflushed ones.
+    held: usize,
+    /// The session, waiting for a frame.
+    waker: Option<Waker>,
+    receiver_gone: bool,
+    sender_gone: bool,
+    /// Messages the session's writes completed, not yet counted as delivered.
+    completed: u64,
+    /// When the last frame was offered to an attached queue.
+    last_offer: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    limit: usize,
+    budget: Arc<MemoryBudget>,
+    /// The refusal that evicted this member, so its close can say why.
+    refused: OnceLock<Refused>,
+    state: Mutex<State>,
+    /// Set once the session writes frames to a plain TCP socket as they are.
+    socket: OnceLock<Arc<TcpStream>>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the state consistent, so a poisoned lock is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
+    /// The socket frames are written to, once attached.
+    pub(crate) fn socket(&self) -> Option<&Arc<TcpStream>> {
+        self.socket.get()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.budget.release(std::mem::take(&mut state.held));
+    }
+}
+
+impl State {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// A frame is partly on the socket: its rest must go before any other byte.
+    pub(crate) fn is_partial(&self) -> bool {
+        self.written > 0
+    }
+
+    /// Fills `out` with the queued bytes, front first (from its first unwritten byte); returns
+    /// how many slices it filled.
+    pub(crate) fn slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let mut filled = 0;
+        for (i, frame) in self.frames.iter().take(out.len()).enumerate() {
+            let skip = if i == 0 { self.written } else { 0 };
+            out[i] = IoSlice::new(&frame.wire()[skip..]);
+            filled += 1;
+        }
+        filled
+    }
+
+    /// `n` more queued bytes are on the socket: the frames now complete leave the queue and
+    /// their charges are released; the messages among them are counted for
+    /// [`Self::take_completed`].
+    pub(crate) fn advance(&mut self, mut n: usize, budget: &MemoryBudget) {
+        while let Some(front) = self.frames.front() {
+            let rest = front.wire().len() - self.written;
+            if n < rest {
+                self.written += n;
+                break;
+            }
+            n -= rest;
+            self.written = 0;
+            let cost = charge(front);
+            self.completed += u64::from(front.is_message());
+            self.frames.pop_front();
+            self.held -= cost;
+            budget.release(cost);
+        }
+    }
+
+    /// Messages completed on the socket since the last call.
+    pub(crate) fn take_completed(&mut self) -> u64 {
+        std::mem::take(&mut self.completed)
+    }
+
+    /// The front must stay when the session ends: it is begun on the wire, or it is the
+    /// codec's own bytes (a close frame's rest).
+    fn keeps_front(&self) -> bool {
+        self.written > 0 || self.frames.front().is_some_and(|f| !f.is_message())
+    }
+
+    /// Queues the unwritten rest of bytes the WebSocket codec wrote (a control frame) in
+    /// front of everything, charged whatever the bounds: they are part of a frame already
+    /// begun on the wire.
+    pub(crate) fn push_front_raw(&mut self, rest: Bytes, budget: &MemoryBudget) {
+        let frame = Frame::raw(rest);
+        let cost = charge(&frame);
+        budget.charge(cost);
+        self.held += cost;
+        self.frames.push_front(frame);
+    }
+
+    /// True when the previous frame was offered [`DIRECT_GAP`] ago or more (and notes this
+    /// offer): only then does the publisher write straight into the socket.
+    fn quiet_since_last_offer(&mut self, now: Instant) -> bool {
+        let quiet = self
+            .last_offer
+            .is_none_or(|last| now.duration_since(last) >= DIRECT_GAP);
+        self.last_offer = Some(now);
+        quiet
+    }
+
+    /// The session waits for frames: wake it when one is queued.
+    pub(crate) fn wait_for_frames(&mut self, cx: &Context<'_>) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+    }
+
+    /// The room dropped this member's sending side: it was evicted.
+    pub(crate) fn sender_gone(&self) -> bool {
+        self.sender_gone
+    }
+}
+
 /// The sending side, held by the room.
 #[derive(Debug)]
 pub struct QueueSender {
-    tx: mpsc::UnboundedSender<Frame>,
     shared: Arc<Shared>,
 }
 
 /// The receiving side, drained by the member's session.
 #[derive(Debug)]
 pub struct QueueReceiver {
-    rx: mpsc::UnboundedReceiver<Frame>,
     shared: Arc<Shared>,
     /// Charges of frames taken off the queue and not yet flushed.
     taken: usize,
 }
 
-#[derive(Debug)]
-struct Shared {
-    limit: usize,
-    /// Charges held: queued frames and taken-but-unflushed ones.
-    held: AtomicUsize,
-    budget: Arc<MemoryBudget>,
-    /// The refusal that evicted this member, so its close can say why.
-    refused: OnceLock<Refused>,
-}
-
-impl Shared {
-    fn release(&self, bytes: usize) {
-        if bytes > 0 {
-            self.held.fetch_sub(bytes, Ordering::AcqRel);
-            self.budget.release(bytes);
-        }
-    }
-}
-
 /// A queue of at most `limit` bytes of charges, within `budget`.
 pub fn queue(limit: usize, budget: Arc<MemoryBudget>) -> (QueueSender, QueueReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         limit,
-        held: AtomicUsize::new(0),
         budget,
         refused: OnceLock::new(),
+        state: Mutex::new(State::default()),
+        socket: OnceLock::new(),
     });
     (
         QueueSender {
-            tx,
             shared: Arc::clone(&shared),
         },
-        QueueReceiver {
-            rx,
-            shared,
-            taken: 0,
-        },
+        QueueReceiver { shared, taken: 0 },
     )
 }
 
 impl QueueSender {
-    /// Queues a clone of `frame` (the bytes are shared), or says why not. Never waits.
-    pub fn offer(&self, frame: &Frame) -> Result<(), Refused> {
-        let shared = &self.shared;
-        let cost = charge(frame);
-        let held = shared.held.load(Ordering::Acquire);
-        if held > 0 && held + cost > shared.limit {
-            return Err(self.refuse(Refused::QueueFull));
-        }
-        if !shared.budget.try_charge(cost) {
-            return Err(self.refuse(Refused::Budget));
-        }
-        shared.held.fetch_add(cost, Ordering::AcqRel);
-        if self.tx.send(frame.clone()).is_err() {
-            shared.release(cost);
+    /// Writes `frame` to the member's socket or queues a clone of it (the bytes are shared),
+    /// or says why not. Never waits.
+    pub fn offer(&self, frame: &Frame) -> Result<Offered, Refused> {
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        if state.receiver_gone {
             return Err(Refused::Closed);
         }
-        Ok(())
+        let direct = shared.socket.get().filter(|_| {
+            let quiet = state.quiet_since_last_offer(Instant::now());
+            quiet && state.frames.is_empty()
+        });
+        // Any error but a full socket is the session's to meet on its next write.
+        if let Some(socket) = direct
+            && let Ok(n) = socket.try_write(frame.wire())
+        {
+            if n == frame.wire().len() {
+                return Ok(Offered::Written);
+            }
+            state.written = n;
+        }
+        let cost = charge(frame);
+        let held = state.held;
+        let refused = if held > 0 && held + cost > shared.limit {
+            Some(Refused::QueueFull)
+        } else if !shared.budget.try_charge(cost) {
+            Some(Refused::Budget)
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            if !state.is_partial() {
+                return Err(self.refuse(why));
+            }
+            // Begun on the wire: the rest goes before the close, whatever the bounds.
+            shared.budget.charge(cost);
+        }
+        state.held += cost;
+        state.frames.push_back(frame.clone());
+        let waker = if state.frames.len() == 1 {
+            state.waker.take()
+        } else {
+            None
+        };
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        match refused {
+            Some(why) => Err(self.refuse(why)),
+            None => Ok(Offered::Queued),
+        }
     }
 
     /// Records why this member is refused (the first reason stands) and returns it.
     fn refuse(&self, why: Refused) -> Refused {
         let _ = self.shared.refused.set(why);
         why
+    }
+}
+
+impl Drop for QueueSender {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.shared.lock();
+            state.sender_gone = true;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 }
 
@@ -135,37 +326,74 @@ impl QueueReceiver {
         self.shared.limit
     }
 
-    /// The next frame; `None` once the room has dropped the sender (an eviction) and the
-    /// queue is empty. Its charge is held until [`Self::flushed`].
+    /// From now on frames go to `socket` as they are (a plain TCP connection): the publisher
+    /// writes into it while nothing is queued, and the session drains the rest
+    /// ([`crate::direct`]); [`Self::poll_recv`] yields nothing more.
+    pub(crate) fn write_to(&self, socket: Arc<TcpStream>) -> Arc<Shared> {
+        let _ = self.shared.socket.set(socket);
+        Arc::clone(&self.shared)
+    }
+
+    /// True once [`Self::write_to`] has attached a socket.
+    pub(crate) fn is_direct(&self) -> bool {
+        self.shared.socket.get().is_some()
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The next frame, for a session that hands frames to its WebSocket codec; `None` once
+    /// the room has dropped the sender (an eviction) and the queue is empty. Its charge is
+    /// held until [`Self::flushed`]. Never ready for a queue attached to its socket.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frame>> {
-        let polled = self.rx.poll_recv(cx);
-        if let Poll::Ready(Some(frame)) = &polled {
-            self.taken += charge(frame);
+        if self.is_direct() {
+            return Poll::Pending;
         }
-        polled
+        let mut state = self.shared.lock();
+        if let Some(frame) = state.frames.pop_front() {
+            self.taken += charge(&frame);
+            return Poll::Ready(Some(frame));
+        }
+        if state.sender_gone {
+            return Poll::Ready(None);
+        }
+        state.wait_for_frames(cx);
+        Poll::Pending
     }
 
     /// Everything taken so far has reached the socket: release its charges.
     pub fn flushed(&mut self) {
-        self.shared.release(std::mem::take(&mut self.taken));
+        let taken = std::mem::take(&mut self.taken);
+        if taken > 0 {
+            self.shared.lock().held -= taken;
+            self.shared.budget.release(taken);
+        }
     }
 
     /// Charges this member holds now (queued and unflushed).
     #[cfg(test)]
     fn held(&self) -> usize {
-        self.shared.held.load(Ordering::Acquire)
+        self.shared.lock().held
     }
 }
 
 impl Drop for QueueReceiver {
     fn drop(&mut self) {
+        let mut state = self.shared.lock();
         // Closed first, so no offer can slip in after the drain below.
-        self.rx.close();
+        state.receiver_gone = true;
+        // A frame begun on the wire stays, so the close frame can follow it.
+        let keep = usize::from(state.keeps_front());
         let mut bytes = std::mem::take(&mut self.taken);
-        while let Ok(frame) = self.rx.try_recv() {
-            bytes += charge(&frame);
+        while state.frames.len() > keep {
+            if let Some(frame) = state.frames.pop_back() {
+                bytes += charge(&frame);
+            }
         }
-        self.shared.release(bytes);
+        state.held -= bytes;
+        drop(state);
+        self.shared.budget.release(bytes);
     }
 }
 
@@ -190,26 +418,26 @@ mod tests {
     fn bound_is_in_bytes_and_an_empty_queue_takes_one_large_frame() {
         let budget = Arc::new(MemoryBudget::new(usize::MAX));
         let (tx, mut rx) = queue(1000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(5000)), Ok(()));
+        assert_eq!(tx.offer(&frame(5000)), Ok(Offered::Queued));
         assert_eq!(tx.offer(&frame(1)), Err(Refused::QueueFull));
         assert!(recv(&mut rx).is_some());
         // Taken but not flushed: still held.
         assert_eq!(tx.offer(&frame(1)), Err(Refused::QueueFull));
         rx.flushed();
         assert_eq!(budget.used(), 0);
-        // 8 x 114 = 912 bytes fit in 1000; a ninth does not.
+        // 8 x 116 = 928 bytes fit in 1000 (50 bytes, a 2-byte header, 64); a ninth does not.
         for _ in 0..8 {
-            assert_eq!(tx.offer(&frame(50)), Ok(()));
+            assert_eq!(tx.offer(&frame(50)), Ok(Offered::Queued));
         }
         assert_eq!(tx.offer(&frame(50)), Err(Refused::QueueFull));
-        assert_eq!(rx.held(), 8 * (50 + FRAME_OVERHEAD));
+        assert_eq!(rx.held(), 8 * (52 + FRAME_OVERHEAD));
     }
 
     #[test]
     fn the_budget_refuses_and_dropping_the_receiver_returns_everything() {
         let budget = Arc::new(MemoryBudget::new(300));
         let (tx, rx) = queue(10_000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(100)), Ok(()));
+        assert_eq!(tx.offer(&frame(100)), Ok(Offered::Queued));
         assert_eq!(tx.offer(&frame(100)), Err(Refused::Budget));
         drop(rx);
         assert_eq!(budget.used(), 0);

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::budget::MemoryBudget;
 use crate::metrics::Metrics;
-use crate::queue::{QueueReceiver, QueueSender, Refused, queue};
+use crate::queue::{Offered, QueueReceiver, QueueSender, Refused, queue};
 
 pub use crate::queue::Frame;
 
@@ -208,15 +208,20 @@ impl Rooms {
     }
 
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
-        let (mut slow, mut over_budget) = (0, 0);
+        let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
             members.retain(|(_, member)| {
                 if !member.active {
                     return true;
                 }
-                let Err(refused) = member.tx.offer(frame) else {
-                    return true;
+                let refused = match member.tx.offer(frame) {
+                    Ok(Offered::Written) => {
+                        written += 1;
+                        return true;
+                    }
+                    Ok(Offered::Queued) => return true,
+                    Err(refused) => refused,
                 };
                 match refused {
                     Refused::QueueFull => slow += 1,
@@ -229,6 +234,9 @@ impl Rooms {
             });
             members.is_empty()
         };
+        if written > 0 {
+            self.metrics.frames_delivered.inc_by(written);
+        }
         if slow > 0 {
             self.metrics.slow_member_closes.inc_by(slow as u64);
         }

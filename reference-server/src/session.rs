@@ -23,11 +23,12 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{InboundMeter, MemoryBudget};
+use crate::direct;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, WriteError};
 use crate::queue::Refused;
-use crate::rooms::{FrameReceiver, Member, Membership};
+use crate::rooms::{Frame, FrameReceiver, Member, Membership};
 
 /// Close code for a connection that ended without a close frame (RFC 6455 7.1.5); counted,
 /// never sent.
@@ -93,6 +94,10 @@ impl Joined {
         &self.membership
     }
 
+    pub(crate) fn queue(&self) -> &FrameReceiver {
+        &self.queue
+    }
+
     fn eviction(&self) -> End {
         match self.queue.refused() {
             Some(Refused::Budget) => End::Close(
@@ -138,6 +143,11 @@ pub(crate) async fn run<S>(
     let evicted = joined.evicted.clone();
     let evicted = evicted.cancelled();
     tokio::pin!(shutdown, evicted);
+    // A plain TCP member's frames are written by the drain below, not by the codec.
+    let direct = joined
+        .queue
+        .is_direct()
+        .then(|| Arc::clone(joined.queue.shared()));
 
     // Not biased: reading and writing take turns, so a member that receives a flood of
     // messages from its client still writes its own queue (and the other way round).
@@ -162,6 +172,21 @@ pub(crate) async fn run<S>(
                     }
                     Some(Err(error)) => break on_error(error, &ctx, &meter),
                     None => break End::Gone,
+                }
+            }
+            drained = std::future::poll_fn(|cx| match &direct {
+                Some(queue) => direct::poll_drain(queue, cx),
+                None => std::task::Poll::Pending,
+            }), if direct.is_some() => {
+                match drained {
+                    Ok(frames) => {
+                        ctx.metrics.frames_delivered.inc_by(frames);
+                    }
+                    Err(WriteError::Evicted) => break joined.eviction(),
+                    Err(WriteError::Socket(error)) => {
+                        tracing::debug!(%room, %peer, %error, "write failed");
+                        break End::Gone;
+                    }
                 }
             }
             written = std::future::poll_fn(|cx| outbox.poll_write(cx, &mut sink, &mut joined.queue)) => {
@@ -228,7 +253,7 @@ fn on_message(message: Message, ctx: &SessionContext, membership: &Membership) -
             Ok(frame) => {
                 ctx.metrics.messages_received.inc();
                 tracing::trace!(room = %membership.room(), bytes = frame.len(), "broadcast");
-                ctx.layer.publish(membership, Utf8Bytes::from(frame));
+                ctx.layer.publish(membership, Frame::from(frame));
                 None
             }
             Err(error) => Some(End::Close(error.close_code(), error.to_string())),

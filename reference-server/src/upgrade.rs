@@ -13,12 +13,18 @@ use base64::Engine as _;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use protocol::parse_ws_path;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::either::Either;
 
 use crate::budget::{InboundMeter, Metered};
+use crate::direct::DirectSocket;
+use crate::listener::Connection;
 use crate::pages;
+use crate::prefixed::Prefixed;
 use crate::session;
 use crate::state::AppState;
 
@@ -136,9 +142,22 @@ pub(crate) async fn handshake(
             }
         };
         let meter = InboundMeter::new(std::sync::Arc::clone(&ctx.budget));
-        let socket = Metered::new(TokioIo::new(upgraded), std::sync::Arc::clone(&meter));
-        let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(ws_config)).await;
-        session::run(ws, joined, meter, peer, ctx).await;
+        match upgraded.downcast::<TokioIo<Connection>>() {
+            Ok(parts) => match parts.io.into_inner() {
+                // Broadcast frames go to a plain TCP socket as they are (crate::direct).
+                Either::Left(tcp) => {
+                    let socket = DirectSocket::new(tcp, parts.read_buf, joined.queue());
+                    serve(socket, joined, meter, peer, ctx, ws_config).await;
+                }
+                Either::Right(tls) => {
+                    let socket = Prefixed::new(parts.read_buf, tls);
+                    serve(socket, joined, meter, peer, ctx, ws_config).await;
+                }
+            },
+            Err(upgraded) => {
+                serve(TokioIo::new(upgraded), joined, meter, peer, ctx, ws_config).await;
+            }
+        }
     });
 
     Response::builder()
@@ -148,6 +167,22 @@ pub(crate) async fn handshake(
         .header(header::SEC_WEBSOCKET_ACCEPT, accept)
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The WebSocket session over `socket`, its reads metered against the memory budget.
+async fn serve<S>(
+    socket: S,
+    joined: session::Joined,
+    meter: std::sync::Arc<InboundMeter>,
+    peer: SocketAddr,
+    ctx: session::SessionContext,
+    ws_config: WebSocketConfig,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let socket = Metered::new(socket, std::sync::Arc::clone(&meter));
+    let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(ws_config)).await;
+    session::run(ws, joined, meter, peer, ctx).await;
 }
 
 /// RFC 6455 4.2.1: the key is base64 of 16 bytes (24 characters with padding).

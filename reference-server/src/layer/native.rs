@@ -22,10 +22,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::rooms::Frame;
 use futures_util::StreamExt;
 use protocol::RoomName;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -251,7 +251,7 @@ fn on_message(msg: &redis::Msg, rooms_prefix: &str, core: &Core) {
         .and_then(|r| RoomName::parse(r).ok());
     let frame = std::str::from_utf8(msg.get_payload_bytes())
         .ok()
-        .map(|t| Utf8Bytes::from(t.to_owned()));
+        .map(Frame::from);
     let (Some(room), Some(frame)) = (room, frame) else {
         core.metrics.redis_malformed.inc();
         tracing::debug!(

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::rooms::Frame;
 use protocol::RoomName;
 use redis::aio::MultiplexedConnection;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::{CAPACITY, Commands, Node, codec, connect};
 use crate::layer::redis_core::{Backoff, Core};
@@ -96,7 +96,7 @@ fn on_payload(node: &Node, core: &Core, payload: &[u8]) {
         }
     };
     core.metrics.redis_received.inc();
-    let frame = Utf8Bytes::from(decoded.frame);
+    let frame = Frame::from(decoded.frame);
     for name in &decoded.channels {
         if let Some(room) = name
             .strip_prefix(&node.name)
