@@ -6,7 +6,7 @@
 //! - the publisher, which writes a frame straight into the socket while nothing is queued
 //!   (`QueueSender::offer`);
 //! - the session's drain ([`poll_drain`]), which writes what is queued, up to [`MAX_SLICES`]
-//!   frames in one vectored write;
+//!   frames in one write;
 //! - the session's WebSocket codec (pongs, pings, the close frame), through
 //!   [`DirectSocket`]'s `AsyncWrite`: whatever is queued goes first, then the codec's bytes;
 //!   the rest of a codec write the socket did not take is queued in front.
@@ -27,8 +27,20 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsError};
 use crate::outbox::WriteError;
 use crate::queue::{QueueReceiver, Shared, State};
 
-/// Frames per vectored write at most.
+/// Frames per write at most.
 pub(crate) const MAX_SLICES: usize = 64;
+
+/// Queued frames smaller than this are copied into one buffer per write; larger ones are
+/// written from their own bytes.
+const COPY_BELOW: usize = 16 * 1024;
+
+/// The size of that buffer: one per worker thread, not per connection.
+const SCRATCH_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(SCRATCH_BYTES));
+}
 
 /// A plain TCP connection shared by the member's session (reads, and its codec's control
 /// frames) and the member's queue (broadcast frames).
@@ -103,18 +115,40 @@ pub(crate) fn poll_drain(queue: &Shared, cx: &mut Context<'_>) -> Poll<Result<u6
             state.wait_for_frames(cx);
             return Poll::Pending;
         }
-        match write_queued(tcp, &mut state, queue) {
-            Ok(()) => return Poll::Ready(Ok(state.take_completed())),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+        let written = if state.front_rest() >= COPY_BELOW {
+            // A large frame: written from its own bytes, under the lock (the publisher queues
+            // behind it anyway).
+            let written = write_queued(tcp, &mut state, queue).map(|()| None);
+            drop(state);
+            written
+        } else {
+            // Small frames: copied into one buffer and written in one `write`, without the
+            // lock (the publisher does not write itself while they are still queued). For
+            // small frames this costs less than a vectored write of many short slices.
+            SCRATCH.with_borrow_mut(|scratch| {
+                state.copy_into(scratch, MAX_SLICES, SCRATCH_BYTES);
                 drop(state);
-                match tcp.poll_write_ready(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => {
-                        return Poll::Ready(Err(WriteError::Socket(WsError::Io(e))));
-                    }
-                    Poll::Pending => return Poll::Pending,
-                }
+                tcp.try_write(scratch).map(Some)
+            })
+        };
+        match written {
+            Ok(Some(0)) => {
+                let e = io::Error::from(io::ErrorKind::WriteZero);
+                return Poll::Ready(Err(WriteError::Socket(WsError::Io(e))));
             }
+            Ok(Some(n)) => {
+                let mut state = queue.lock();
+                state.advance(n, queue.budget());
+                return Poll::Ready(Ok(state.take_completed()));
+            }
+            Ok(None) => return Poll::Ready(Ok(queue.lock().take_completed())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match tcp.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(WriteError::Socket(WsError::Io(e))));
+                }
+                Poll::Pending => return Poll::Pending,
+            },
             Err(e) => return Poll::Ready(Err(WriteError::Socket(WsError::Io(e)))),
         }
     }

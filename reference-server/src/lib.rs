@@ -26,6 +26,7 @@ mod direct;
 mod frame;
 pub mod layer;
 mod listener;
+mod load;
 pub mod metrics;
 pub mod origin;
 mod outbox;

@@ -13,7 +13,7 @@
 //! offered while nothing is queued, [`DIRECT_GAP`] or more after the previous one, is written
 //! straight into the socket by the publisher (no wake-up of the member's task, nothing charged
 //! when the socket takes it whole); the rest is queued and the session writes it in batches
-//! ([`crate::direct`]). Every
+//! (`direct.rs`). Every
 //! write happens under the queue's lock, whole frames in queue order, so the bytes of two
 //! frames never interleave.
 
@@ -144,6 +144,29 @@ impl State {
         filled
     }
 
+    /// Copies queued bytes into `out`, front first (from its first unwritten byte), whole
+    /// frames up to `max_frames` frames and `max_bytes` bytes (the front always, whatever its
+    /// size): written after the lock is let go, while the frames stay queued (and the
+    /// publisher queues behind them) until [`Self::advance`].
+    pub(crate) fn copy_into(&self, out: &mut Vec<u8>, max_frames: usize, max_bytes: usize) {
+        out.clear();
+        for (i, frame) in self.frames.iter().take(max_frames).enumerate() {
+            let skip = if i == 0 { self.written } else { 0 };
+            let bytes = &frame.wire()[skip..];
+            if i > 0 && out.len() + bytes.len() > max_bytes {
+                break;
+            }
+            out.extend_from_slice(bytes);
+        }
+    }
+
+    /// The size of the front frame's unwritten rest (0 when nothing is queued).
+    pub(crate) fn front_rest(&self) -> usize {
+        self.frames
+            .front()
+            .map_or(0, |f| f.wire().len() - self.written)
+    }
+
     /// `n` more queued bytes are on the socket: the frames now complete leave the queue and
     /// their charges are released; the messages among them are counted for
     /// [`Self::take_completed`].
@@ -241,17 +264,17 @@ pub fn queue(limit: usize, budget: Arc<MemoryBudget>) -> (QueueSender, QueueRece
 }
 
 impl QueueSender {
-    /// Writes `frame` to the member's socket or queues a clone of it (the bytes are shared),
-    /// or says why not. Never waits.
-    pub fn offer(&self, frame: &Frame) -> Result<Offered, Refused> {
+    /// Writes `frame` to the member's socket (when `direct` allows it, see [`crate::load`]) or
+    /// queues a clone of it (the bytes are shared), or says why not. Never waits.
+    pub fn offer(&self, frame: &Frame, direct: bool) -> Result<Offered, Refused> {
         let shared = &*self.shared;
         let mut state = shared.lock();
         if state.receiver_gone {
             return Err(Refused::Closed);
         }
         let direct = shared.socket.get().filter(|_| {
-            let quiet = state.quiet_since_last_offer(Instant::now());
-            quiet && state.frames.is_empty()
+            // No clock read on a busy node: nothing is written directly there.
+            direct && state.quiet_since_last_offer(Instant::now()) && state.frames.is_empty()
         });
         // Any error but a full socket is the session's to meet on its next write.
         if let Some(socket) = direct
@@ -328,7 +351,7 @@ impl QueueReceiver {
 
     /// From now on frames go to `socket` as they are (a plain TCP connection): the publisher
     /// writes into it while nothing is queued, and the session drains the rest
-    /// ([`crate::direct`]); [`Self::poll_recv`] yields nothing more.
+    /// (`direct.rs`); [`Self::poll_recv`] yields nothing more.
     pub(crate) fn write_to(&self, socket: Arc<TcpStream>) -> Arc<Shared> {
         let _ = self.shared.socket.set(socket);
         Arc::clone(&self.shared)
@@ -418,18 +441,18 @@ mod tests {
     fn bound_is_in_bytes_and_an_empty_queue_takes_one_large_frame() {
         let budget = Arc::new(MemoryBudget::new(usize::MAX));
         let (tx, mut rx) = queue(1000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(5000)), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(1)), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(5000), true), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(1), true), Err(Refused::QueueFull));
         assert!(recv(&mut rx).is_some());
         // Taken but not flushed: still held.
-        assert_eq!(tx.offer(&frame(1)), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(1), true), Err(Refused::QueueFull));
         rx.flushed();
         assert_eq!(budget.used(), 0);
         // 8 x 116 = 928 bytes fit in 1000 (50 bytes, a 2-byte header, 64); a ninth does not.
         for _ in 0..8 {
-            assert_eq!(tx.offer(&frame(50)), Ok(Offered::Queued));
+            assert_eq!(tx.offer(&frame(50), true), Ok(Offered::Queued));
         }
-        assert_eq!(tx.offer(&frame(50)), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(50), true), Err(Refused::QueueFull));
         assert_eq!(rx.held(), 8 * (52 + FRAME_OVERHEAD));
     }
 
@@ -437,11 +460,11 @@ mod tests {
     fn the_budget_refuses_and_dropping_the_receiver_returns_everything() {
         let budget = Arc::new(MemoryBudget::new(300));
         let (tx, rx) = queue(10_000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(100)), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(100)), Err(Refused::Budget));
+        assert_eq!(tx.offer(&frame(100), true), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(100), true), Err(Refused::Budget));
         drop(rx);
         assert_eq!(budget.used(), 0);
-        assert_eq!(tx.offer(&frame(1)), Err(Refused::Closed));
+        assert_eq!(tx.offer(&frame(1), true), Err(Refused::Closed));
         assert_eq!(budget.used(), 0);
     }
 }

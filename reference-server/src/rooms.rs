@@ -17,6 +17,7 @@ use protocol::RoomName;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::MemoryBudget;
+use crate::load::Load;
 use crate::metrics::Metrics;
 use crate::queue::{Offered, QueueReceiver, QueueSender, Refused, queue};
 
@@ -119,6 +120,7 @@ pub struct Rooms {
     rooms: Mutex<HashMap<RoomName, Arc<Room>>>,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
+    load: Load,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -133,6 +135,7 @@ impl Rooms {
             rooms: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             metrics,
+            load: Load::default(),
         }
     }
 
@@ -211,11 +214,12 @@ impl Rooms {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
+            let direct = self.load.note(members.len() as u64);
             members.retain(|(_, member)| {
                 if !member.active {
                     return true;
                 }
-                let refused = match member.tx.offer(frame) {
+                let refused = match member.tx.offer(frame, direct) {
                     Ok(Offered::Written) => {
                         written += 1;
                         return true;
