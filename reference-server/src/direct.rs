@@ -57,7 +57,11 @@ impl DirectSocket {
     pub(crate) fn new(tcp: TcpStream, prefix: Bytes, queue: &QueueReceiver) -> Self {
         let tcp = Arc::new(tcp);
         let queue = queue.write_to(Arc::clone(&tcp));
-        Self { tcp, prefix, queue }
+        Self {
+            tcp,
+            prefix: own(prefix),
+            queue,
+        }
     }
 
     /// Writes what is queued until nothing is; pending while the socket is full.
@@ -76,6 +80,17 @@ impl DirectSocket {
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
+    }
+}
+
+/// The HTTP server's leftover bytes in an allocation of their own: a slice of its read
+/// buffer, even an empty one, keeps the whole buffer (8 KiB or more) alive for the life of
+/// the connection.
+pub(crate) fn own(prefix: Bytes) -> Bytes {
+    if prefix.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::copy_from_slice(&prefix)
     }
 }
 
@@ -164,6 +179,9 @@ impl AsyncRead for DirectSocket {
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix.split_to(n));
+            if this.prefix.is_empty() {
+                this.prefix = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         loop {
@@ -221,5 +239,125 @@ impl AsyncWrite for DirectSocket {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // The socket closes when the session and the room have both let go of it.
         self.get_mut().poll_write_queued(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpSocket;
+    use tokio::time::timeout;
+
+    use super::*;
+    use crate::budget::MemoryBudget;
+    use crate::queue::{Offered, queue};
+    use crate::rooms::Frame;
+
+    /// A connected pair: the server side attached to a fresh queue, and the client.
+    async fn attached(
+        queue_bytes: usize,
+        client_rcvbuf: Option<u32>,
+    ) -> (
+        crate::queue::QueueSender,
+        crate::queue::QueueReceiver,
+        DirectSocket,
+        TcpStream,
+    ) {
+        // Small send buffers (inherited by the accepted socket) so writes end part-way.
+        let listening = TcpSocket::new_v4().expect("socket");
+        listening.set_send_buffer_size(4096).expect("sndbuf");
+        listening
+            .bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind");
+        let listener = listening.listen(16).expect("listen");
+        let socket = TcpSocket::new_v4().expect("socket");
+        if let Some(size) = client_rcvbuf {
+            socket.set_recv_buffer_size(size).expect("rcvbuf");
+        }
+        let connect = socket.connect(listener.local_addr().expect("addr"));
+        let (client, accepted) = tokio::join!(connect, listener.accept());
+        let (server, _) = accepted.expect("accept");
+        let (tx, rx) = queue(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)));
+        let direct = DirectSocket::new(server, Bytes::new(), &rx);
+        (tx, rx, direct, client.expect("connect"))
+    }
+
+    async fn read_exactly(client: &mut TcpStream, len: usize) -> Vec<u8> {
+        let mut got = vec![0; len];
+        timeout(Duration::from_secs(10), client.read_exact(&mut got))
+            .await
+            .expect("the bytes in time")
+            .expect("read");
+        got
+    }
+
+    /// Drains until nothing is queued, as the session's loop does.
+    async fn drain(rx: &crate::queue::QueueReceiver) -> u64 {
+        let mut messages = 0;
+        loop {
+            let step = std::future::poll_fn(|cx| match poll_drain(rx.shared(), cx) {
+                Poll::Pending => Poll::Ready(None),
+                ready => ready.map(Some),
+            })
+            .await;
+            match step {
+                Some(Ok(n)) => messages += n,
+                Some(Err(_)) => panic!("the drain failed"),
+                None if rx.shared().lock().is_empty() => return messages,
+                None => tokio::task::yield_now().await,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_member_is_written_by_the_publisher_and_a_busy_one_by_its_drain() {
+        let (tx, rx, _socket, mut client) = attached(1 << 20, None).await;
+        let first = Frame::from(r#"{"message": "1"}"#);
+        assert_eq!(tx.offer(&first, true), Ok(Offered::Written));
+        assert_eq!(
+            read_exactly(&mut client, first.wire().len()).await,
+            first.wire().to_vec()
+        );
+        // Within DIRECT_GAP of the previous frame: queued, written by the drain.
+        let second = Frame::from(r#"{"message": "2"}"#);
+        assert_eq!(tx.offer(&second, true), Ok(Offered::Queued));
+        // A busy node (`direct` false): queued too.
+        let third = Frame::from(r#"{"message": "3"}"#);
+        assert_eq!(tx.offer(&third, false), Ok(Offered::Queued));
+        assert_eq!(drain(&rx).await, 2);
+        let expected = [second.wire().as_ref(), third.wire().as_ref()].concat();
+        assert_eq!(read_exactly(&mut client, expected.len()).await, expected);
+    }
+
+    /// Small socket buffers, large frames and a client that reads a little at a time: the
+    /// publisher's writes end in partial writes, frames queue behind them and drains run in
+    /// between. The client must read every frame whole, in order.
+    #[tokio::test]
+    async fn frames_are_never_interleaved_when_the_socket_fills() {
+        let (tx, rx, _socket, mut client) = attached(64 << 20, Some(4096)).await;
+        let frames: Vec<Frame> = (0..120)
+            .map(|i| Frame::from(format!("{i:04}{}", "x".repeat(3_000 + i * 37))))
+            .collect();
+        let expected: Vec<u8> = frames.iter().flat_map(|f| f.wire().to_vec()).collect();
+        let mut got = Vec::new();
+        let mut buf = vec![0; 2_000];
+        for (i, frame) in frames.iter().enumerate() {
+            if i % 2 == 0 {
+                // Nothing offered for DIRECT_GAP: the publisher writes this one if nothing
+                // is queued, into a socket that may take only part of it.
+                tokio::time::sleep(crate::queue::DIRECT_GAP).await;
+            }
+            tx.offer(frame, true).expect("queued or written");
+            let _ = std::future::poll_fn(|cx| Poll::Ready(poll_drain(rx.shared(), cx))).await;
+            if let Ok(n) = client.try_read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        let rest = expected.len() - got.len();
+        let (_, tail) = tokio::join!(drain(&rx), read_exactly(&mut client, rest));
+        got.extend_from_slice(&tail);
+        assert!(got == expected, "the bytes differ from the frames in order");
     }
 }

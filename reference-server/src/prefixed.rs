@@ -16,7 +16,10 @@ pub(crate) struct Prefixed<S> {
 
 impl<S> Prefixed<S> {
     pub(crate) fn new(prefix: Bytes, inner: S) -> Self {
-        Self { prefix, inner }
+        Self {
+            prefix: crate::direct::own(prefix),
+            inner,
+        }
     }
 }
 
@@ -32,6 +35,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         }
         let n = this.prefix.len().min(buf.remaining());
         buf.put_slice(&this.prefix.split_to(n));
+        if this.prefix.is_empty() {
+            this.prefix = Bytes::new();
+        }
         Poll::Ready(Ok(()))
     }
 }
