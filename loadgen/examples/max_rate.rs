@@ -57,6 +57,9 @@ struct Args {
     /// the first step, under p99 < --p99-ms and no loss) and print them side by side.
     #[arg(long)]
     capacity: bool,
+    /// loadgen's worker threads (its `--workers`; default: one per core).
+    #[arg(long)]
+    loadgen_workers: Option<usize>,
     /// Another build of the reference server, measured as `reference@PATH` beside the others
     /// (add it to --servers as `other`): the same bench across two commits.
     #[arg(long, value_name = "PATH")]
@@ -206,6 +209,10 @@ impl Sampler {
 
 async fn measure(args: &Args, server: &Server, per_room: f64) -> anyhow::Result<Step> {
     let warmup = Duration::from_secs(2);
+    let workers = args
+        .loadgen_workers
+        .map(|n| vec!["--workers".to_owned(), n.to_string()])
+        .unwrap_or_default();
     let opts = loadgen::Opts::try_parse_from([
         "loadgen",
         "--quiet",
@@ -223,7 +230,10 @@ async fn measure(args: &Args, server: &Server, per_room: f64) -> anyhow::Result<
         &format!("{}s", warmup.as_secs()),
         "--settle",
         "2s",
-    ])?;
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(workers))?;
     let sampler = Sampler::start(server.child.id().to_string());
     let origin = Instant::now();
     let r = loadgen::run(opts).await?;
