@@ -213,27 +213,29 @@ async fn measure(args: &Args, server: &Server, per_room: f64) -> anyhow::Result<
         .loadgen_workers
         .map(|n| vec!["--workers".to_owned(), n.to_string()])
         .unwrap_or_default();
-    let opts = loadgen::Opts::try_parse_from([
-        "loadgen",
-        "--quiet",
-        "--target",
-        &format!("http://127.0.0.1:{}", server.port),
-        "--rooms",
-        &args.rooms.to_string(),
-        "--clients",
-        &args.clients.to_string(),
-        "--rate",
-        &per_room.to_string(),
-        "--duration",
-        &args.duration,
-        "--warmup",
-        &format!("{}s", warmup.as_secs()),
-        "--settle",
-        "2s",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .chain(workers))?;
+    let opts = loadgen::Opts::try_parse_from(
+        [
+            "loadgen",
+            "--quiet",
+            "--target",
+            &format!("http://127.0.0.1:{}", server.port),
+            "--rooms",
+            &args.rooms.to_string(),
+            "--clients",
+            &args.clients.to_string(),
+            "--rate",
+            &per_room.to_string(),
+            "--duration",
+            &args.duration,
+            "--warmup",
+            &format!("{}s", warmup.as_secs()),
+            "--settle",
+            "2s",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(workers),
+    )?;
     let sampler = Sampler::start(server.child.id().to_string());
     let origin = Instant::now();
     let r = loadgen::run(opts).await?;

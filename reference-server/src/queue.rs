@@ -13,9 +13,9 @@
 //! offered while nothing is queued, [`DIRECT_GAP`] or more after the previous one, is written
 //! straight into the socket by the publisher (no wake-up of the member's task, nothing charged
 //! when the socket takes it whole); the rest is queued and the session writes it in batches
-//! (`direct.rs`). Every
-//! write happens under the queue's lock, whole frames in queue order, so the bytes of two
-//! frames never interleave.
+//! (`direct.rs`). Frames go to the socket whole and in queue order: the publisher writes only
+//! into an empty queue's socket, under the queue's lock, and the rest of a frame it began is
+//! queued first; the session writes only what is queued, and takes it off only once written.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -32,7 +32,7 @@ pub use crate::frame::Frame;
 
 /// A frame offered sooner than this after the previous one is queued for the session even
 /// when the socket could take it: a member that receives often (or a burst) is written in
-/// batches, one vectored write for many frames, by its session; the publisher writes
+/// batches, one `write` for up to 64 frames, by its session; the publisher writes
 /// straight into the socket only for members that receive at most about 100 frames a second,
 /// where every frame would cost a write of its own anyway and the wake-up is what is saved.
 pub const DIRECT_GAP: Duration = Duration::from_millis(10);
@@ -125,11 +125,6 @@ impl Drop for Shared {
 impl State {
     pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
-    }
-
-    /// A frame is partly on the socket: its rest must go before any other byte.
-    pub(crate) fn is_partial(&self) -> bool {
-        self.written > 0
     }
 
     /// Fills `out` with the queued bytes, front first (from its first unwritten byte); returns
@@ -277,13 +272,16 @@ impl QueueSender {
             direct && state.quiet_since_last_offer(Instant::now()) && state.frames.is_empty()
         });
         // Any error but a full socket is the session's to meet on its next write.
+        let mut begun = false;
         if let Some(socket) = direct
             && let Ok(n) = socket.try_write(frame.wire())
         {
             if n == frame.wire().len() {
                 return Ok(Offered::Written);
             }
+            // The queue was empty: its front will be this frame.
             state.written = n;
+            begun = n > 0;
         }
         let cost = charge(frame);
         let held = state.held;
@@ -295,7 +293,7 @@ impl QueueSender {
             None
         };
         if let Some(why) = refused {
-            if !state.is_partial() {
+            if !begun {
                 return Err(self.refuse(why));
             }
             // Begun on the wire: the rest goes before the close, whatever the bounds.

@@ -1,7 +1,9 @@
 //! One WebSocket member, from its first frame to its close.
 //!
 //! One task per connection: a `select!` over the socket's incoming frames, the member's
-//! outgoing queue (written by [`crate::outbox`]), eviction, shutdown and the keepalive timer.
+//! outgoing queue (a plain TCP member's drained by [`direct::poll_drain`], a TLS member's fed
+//! to the codec by [`crate::outbox`], which also writes pings and pongs), eviction, shutdown
+//! and the keepalive timer.
 //! Whatever ends the loop, the member leaves its room first (in [`Joined`]'s `Drop`), then the
 //! close frame is sent, within `close_wait`; after it the TCP connection is dropped.
 
