@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError};
 
 use crate::outbox::WriteError;
+use crate::prefixed::{own, read_prefix};
 use crate::queue::{QueueReceiver, Shared, State};
 
 /// Frames per write at most.
@@ -80,17 +81,6 @@ impl DirectSocket {
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
-    }
-}
-
-/// The HTTP server's leftover bytes in an allocation of their own: a slice of its read
-/// buffer, even an empty one, keeps the whole buffer (8 KiB or more) alive for the life of
-/// the connection.
-pub(crate) fn own(prefix: Bytes) -> Bytes {
-    if prefix.is_empty() {
-        Bytes::new()
-    } else {
-        Bytes::copy_from_slice(&prefix)
     }
 }
 
@@ -176,12 +166,7 @@ impl AsyncRead for DirectSocket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix.split_to(n));
-            if this.prefix.is_empty() {
-                this.prefix = Bytes::new();
-            }
+        if read_prefix(&mut this.prefix, buf) {
             return Poll::Ready(Ok(()));
         }
         loop {

@@ -8,6 +8,31 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::Bytes;
 
+/// The HTTP server's leftover bytes in an allocation of their own: a slice of its read
+/// buffer, even an empty one, keeps the whole buffer (8 KiB or more) alive for the life of
+/// the connection.
+pub(crate) fn own(prefix: Bytes) -> Bytes {
+    if prefix.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::copy_from_slice(&prefix)
+    }
+}
+
+/// Moves leftover bytes into `buf`; false when there are none left. The last of them frees
+/// their allocation.
+pub(crate) fn read_prefix(prefix: &mut Bytes, buf: &mut ReadBuf<'_>) -> bool {
+    if prefix.is_empty() {
+        return false;
+    }
+    let n = prefix.len().min(buf.remaining());
+    buf.put_slice(&prefix.split_to(n));
+    if prefix.is_empty() {
+        *prefix = Bytes::new();
+    }
+    true
+}
+
 #[derive(Debug)]
 pub(crate) struct Prefixed<S> {
     prefix: Bytes,
@@ -17,7 +42,7 @@ pub(crate) struct Prefixed<S> {
 impl<S> Prefixed<S> {
     pub(crate) fn new(prefix: Bytes, inner: S) -> Self {
         Self {
-            prefix: crate::direct::own(prefix),
+            prefix: own(prefix),
             inner,
         }
     }
@@ -30,15 +55,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.prefix.is_empty() {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        if read_prefix(&mut this.prefix, buf) {
+            return Poll::Ready(Ok(()));
         }
-        let n = this.prefix.len().min(buf.remaining());
-        buf.put_slice(&this.prefix.split_to(n));
-        if this.prefix.is_empty() {
-            this.prefix = Bytes::new();
-        }
-        Poll::Ready(Ok(()))
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 

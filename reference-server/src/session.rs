@@ -180,27 +180,13 @@ pub(crate) async fn run<S>(
                 Some(queue) => direct::poll_drain(queue, cx),
                 None => std::task::Poll::Pending,
             }), if direct.is_some() => {
-                match drained {
-                    Ok(frames) => {
-                        ctx.metrics.frames_delivered.inc_by(frames);
-                    }
-                    Err(WriteError::Evicted) => break joined.eviction(),
-                    Err(WriteError::Socket(error)) => {
-                        tracing::debug!(%room, %peer, %error, "write failed");
-                        break End::Gone;
-                    }
+                if let Some(end) = on_written(drained, &joined, &ctx, &room, peer) {
+                    break end;
                 }
             }
             written = std::future::poll_fn(|cx| outbox.poll_write(cx, &mut sink, &mut joined.queue)) => {
-                match written {
-                    Ok(frames) => {
-                        ctx.metrics.frames_delivered.inc_by(frames);
-                    }
-                    Err(WriteError::Evicted) => break joined.eviction(),
-                    Err(WriteError::Socket(error)) => {
-                        tracing::debug!(%room, %peer, %error, "write failed");
-                        break End::Gone;
-                    }
+                if let Some(end) = on_written(written, &joined, &ctx, &room, peer) {
+                    break end;
                 }
             }
             () = &mut keepalive => {
@@ -244,6 +230,27 @@ pub(crate) async fn run<S>(
         End::Gone => {
             tracing::debug!(%room, %peer, "connection ended without a close");
             ctx.metrics.closed(ABNORMAL);
+        }
+    }
+}
+
+/// Counts what a write delivered; `Some` ends the session (evicted, or the socket failed).
+fn on_written(
+    written: Result<u64, WriteError>,
+    joined: &Joined,
+    ctx: &SessionContext,
+    room: &RoomName,
+    peer: SocketAddr,
+) -> Option<End> {
+    match written {
+        Ok(frames) => {
+            ctx.metrics.frames_delivered.inc_by(frames);
+            None
+        }
+        Err(WriteError::Evicted) => Some(joined.eviction()),
+        Err(WriteError::Socket(error)) => {
+            tracing::debug!(%room, %peer, %error, "write failed");
+            Some(End::Gone)
         }
     }
 }
