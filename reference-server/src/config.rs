@@ -10,6 +10,7 @@ use protocol::inbound::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, Limits};
 pub const DEFAULT_MAX_CONNECTIONS: usize = 19_000;
 /// Bytes queued per member (frames charged their length plus [`crate::queue::FRAME_OVERHEAD`]).
 pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_DIRECT_WRITE_BELOW: u64 = 60_000;
 /// Bytes all connections together may hold in queues and half-received messages.
 pub const DEFAULT_MEMORY_BUDGET: usize = 4 * 1024 * 1024 * 1024;
 /// HTTP connections that have not (yet) become WebSockets. With the default
@@ -45,6 +46,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_QUEUE_BYTES", default_value_t = DEFAULT_QUEUE_BYTES,
           value_parser = parse_positive)]
     pub queue_bytes: usize,
+
+    /// Below this many deliveries a second (the node's, over the last 100 ms), a publisher
+    /// writes a frame straight into an idle plain-TCP member's socket, which saves the member's
+    /// task a wake-up; above it every frame is queued and each member's session writes its
+    /// frames in batches, which costs less per frame under load. 0: never write from the
+    /// publisher. The default was measured on a 2-core machine (README, benchmark).
+    #[arg(long, env = "CHAT_DIRECT_WRITE_BELOW", default_value_t = DEFAULT_DIRECT_WRITE_BELOW)]
+    pub direct_write_below: u64,
 
     /// Bytes all connections together may hold in outgoing queues and half-received
     /// messages. A member whose frame would cross it is closed with 1013; a client whose
@@ -163,6 +172,7 @@ impl Config {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             queue_bytes: DEFAULT_QUEUE_BYTES,
+            direct_write_below: DEFAULT_DIRECT_WRITE_BELOW,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_pending: DEFAULT_MAX_PENDING,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,

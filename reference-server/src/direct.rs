@@ -54,10 +54,16 @@ pub(crate) struct DirectSocket {
 }
 
 impl DirectSocket {
-    /// Attaches `queue` to `tcp`: from now on its frames are written to it as they are.
-    pub(crate) fn new(tcp: TcpStream, prefix: Bytes, queue: &QueueReceiver) -> Self {
+    /// Attaches `queue` to `tcp`: from now on its frames are written to it as they are, by
+    /// the publisher while the node delivers fewer than `direct_below` frames a second.
+    pub(crate) fn new(
+        tcp: TcpStream,
+        prefix: Bytes,
+        queue: &QueueReceiver,
+        direct_below: u64,
+    ) -> Self {
         let tcp = Arc::new(tcp);
-        let queue = queue.write_to(Arc::clone(&tcp));
+        let queue = queue.write_to(Arc::clone(&tcp), direct_below);
         Self {
             tcp,
             prefix: own(prefix),
@@ -265,7 +271,7 @@ mod tests {
         let (client, accepted) = tokio::join!(connect, listener.accept());
         let (server, _) = accepted.expect("accept");
         let (tx, rx) = queue(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)));
-        let direct = DirectSocket::new(server, Bytes::new(), &rx);
+        let direct = DirectSocket::new(server, Bytes::new(), &rx, 60_000);
         (tx, rx, direct, client.expect("connect"))
     }
 
@@ -300,17 +306,18 @@ mod tests {
     async fn an_idle_member_is_written_by_the_publisher_and_a_busy_one_by_its_drain() {
         let (tx, rx, _socket, mut client) = attached(1 << 20, None).await;
         let first = Frame::from(r#"{"message": "1"}"#);
-        assert_eq!(tx.offer(&first, true), Ok(Offered::Written));
+        assert_eq!(tx.offer(&first, 0), Ok(Offered::Written));
         assert_eq!(
             read_exactly(&mut client, first.wire().len()).await,
             first.wire().to_vec()
         );
         // Within DIRECT_GAP of the previous frame: queued, written by the drain.
         let second = Frame::from(r#"{"message": "2"}"#);
-        assert_eq!(tx.offer(&second, true), Ok(Offered::Queued));
-        // A busy node (`direct` false): queued too.
+        assert_eq!(tx.offer(&second, 0), Ok(Offered::Queued));
+        // A busy node (at the limit): queued too, also after the gap.
+        tokio::time::sleep(crate::queue::DIRECT_GAP).await;
         let third = Frame::from(r#"{"message": "3"}"#);
-        assert_eq!(tx.offer(&third, false), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&third, 60_000), Ok(Offered::Queued));
         assert_eq!(drain(&rx).await, 2);
         let expected = [second.wire().as_ref(), third.wire().as_ref()].concat();
         assert_eq!(read_exactly(&mut client, expected.len()).await, expected);
@@ -334,7 +341,7 @@ mod tests {
                 // is queued, into a socket that may take only part of it.
                 tokio::time::sleep(crate::queue::DIRECT_GAP).await;
             }
-            tx.offer(frame, true).expect("queued or written");
+            tx.offer(frame, 0).expect("queued or written");
             let _ = std::future::poll_fn(|cx| Poll::Ready(poll_drain(rx.shared(), cx))).await;
             if let Ok(n) = client.try_read(&mut buf) {
                 got.extend_from_slice(&buf[..n]);

@@ -4,14 +4,11 @@
 //! wake-up, but costs a write per frame: below saturation that is the cheaper path (at 50,000
 //! deliveries/s, 12 against 17 CPU-seconds per million, README), above it every frame should
 //! wait in its member's queue so the session writes several in one vectored write, and the
-//! node sheds cost as load grows. The gate is the node's own rate over the last 100 ms.
+//! node sheds cost as load grows. The gate is the node's own rate over the last 100 ms,
+//! against `--direct-write-below` (60,000 by default).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-
-/// Publishers write straight into sockets only while the node delivers fewer frames a second
-/// than this (measured over the previous 100 ms window).
-pub const DIRECT_MAX_RATE: u64 = 60_000;
 
 const WINDOW_MS: u128 = 100;
 
@@ -36,8 +33,9 @@ impl Default for Load {
 }
 
 impl Load {
-    /// Counts `deliveries` now; true while the node's rate allows direct writes.
-    pub(crate) fn note(&self, deliveries: u64) -> bool {
+    /// Counts `deliveries` now; returns the node's rate over the previous window, in
+    /// deliveries a second.
+    pub(crate) fn note(&self, deliveries: u64) -> u64 {
         let window = u64::try_from(self.start.elapsed().as_millis() / WINDOW_MS).unwrap_or(0);
         let current = self.window.load(Ordering::Relaxed);
         if window != current
@@ -56,7 +54,7 @@ impl Load {
             self.last_rate.store(rate, Ordering::Relaxed);
         }
         self.count.fetch_add(deliveries, Ordering::Relaxed);
-        self.last_rate.load(Ordering::Relaxed) < DIRECT_MAX_RATE
+        self.last_rate.load(Ordering::Relaxed)
     }
 }
 
@@ -65,24 +63,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_idle_node_allows_and_a_busy_window_forbids() {
+    fn the_rate_is_the_previous_windows_and_an_idle_gap_resets_it() {
         let load = Load::default();
-        assert!(load.note(1));
-        // 10,000 in one window is 100,000 a second: the next window forbids direct writes.
+        assert_eq!(load.note(1), 0);
+        // 10,000 in one window is 100,000 a second, seen from the next window.
         let busy = Load {
             start: Instant::now() - std::time::Duration::from_millis(150),
             window: AtomicU64::new(0),
             count: AtomicU64::new(10_000),
             last_rate: AtomicU64::new(0),
         };
-        assert!(!busy.note(1));
-        // A window later with little counted: allowed again.
+        assert_eq!(busy.note(1), 100_000);
+        // A window later with 10 counted: 100 a second.
         let quiet = Load {
             start: Instant::now() - std::time::Duration::from_millis(250),
             window: AtomicU64::new(1),
             count: AtomicU64::new(10),
             last_rate: AtomicU64::new(100_000),
         };
-        assert!(quiet.note(1));
+        assert_eq!(quiet.note(1), 100);
+        // Windows skipped (an idle node): 0.
+        let idle = Load {
+            start: Instant::now() - std::time::Duration::from_millis(550),
+            window: AtomicU64::new(1),
+            count: AtomicU64::new(10_000),
+            last_rate: AtomicU64::new(100_000),
+        };
+        assert_eq!(idle.note(1), 0);
     }
 }

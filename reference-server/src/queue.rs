@@ -90,8 +90,9 @@ pub(crate) struct Shared {
     /// The refusal that evicted this member, so its close can say why.
     refused: OnceLock<Refused>,
     state: Mutex<State>,
-    /// Set once the session writes frames to a plain TCP socket as they are.
-    socket: OnceLock<Arc<TcpStream>>,
+    /// Set once the session writes frames to a plain TCP socket as they are, with the node
+    /// delivery rate under which the publisher may write into it (`--direct-write-below`).
+    socket: OnceLock<(Arc<TcpStream>, u64)>,
 }
 
 impl Shared {
@@ -108,7 +109,7 @@ impl Shared {
 
     /// The socket frames are written to, once attached.
     pub(crate) fn socket(&self) -> Option<&Arc<TcpStream>> {
-        self.socket.get()
+        self.socket.get().map(|(socket, _)| socket)
     }
 }
 
@@ -259,17 +260,21 @@ pub fn queue(limit: usize, budget: Arc<MemoryBudget>) -> (QueueSender, QueueRece
 }
 
 impl QueueSender {
-    /// Writes `frame` to the member's socket (when `direct` allows it, see [`crate::load`]) or
-    /// queues a clone of it (the bytes are shared), or says why not. Never waits.
-    pub fn offer(&self, frame: &Frame, direct: bool) -> Result<Offered, Refused> {
+    /// Writes `frame` to the member's socket (when the node's delivery rate `node_rate` is
+    /// under the socket's limit, see [`crate::load`]) or queues a clone of it (the bytes are
+    /// shared), or says why not. Never waits.
+    pub fn offer(&self, frame: &Frame, node_rate: u64) -> Result<Offered, Refused> {
         let shared = &*self.shared;
         let mut state = shared.lock();
         if state.receiver_gone {
             return Err(Refused::Closed);
         }
-        let direct = shared.socket.get().filter(|_| {
+        let direct = shared.socket.get().and_then(|(socket, below)| {
             // No clock read on a busy node: nothing is written directly there.
-            direct && state.quiet_since_last_offer(Instant::now()) && state.frames.is_empty()
+            let allowed = node_rate < *below
+                && state.quiet_since_last_offer(Instant::now())
+                && state.frames.is_empty();
+            allowed.then_some(socket)
         });
         // Any error but a full socket is the session's to meet on its next write.
         let mut begun = false;
@@ -348,10 +353,11 @@ impl QueueReceiver {
     }
 
     /// From now on frames go to `socket` as they are (a plain TCP connection): the publisher
-    /// writes into it while nothing is queued, and the session drains the rest
+    /// writes into it while nothing is queued and the node delivers fewer than
+    /// `direct_below` frames a second, and the session drains the rest
     /// (`direct.rs`); [`Self::poll_recv`] yields nothing more.
-    pub(crate) fn write_to(&self, socket: Arc<TcpStream>) -> Arc<Shared> {
-        let _ = self.shared.socket.set(socket);
+    pub(crate) fn write_to(&self, socket: Arc<TcpStream>, direct_below: u64) -> Arc<Shared> {
+        let _ = self.shared.socket.set((socket, direct_below));
         Arc::clone(&self.shared)
     }
 
@@ -439,18 +445,18 @@ mod tests {
     fn bound_is_in_bytes_and_an_empty_queue_takes_one_large_frame() {
         let budget = Arc::new(MemoryBudget::new(usize::MAX));
         let (tx, mut rx) = queue(1000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(5000), true), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(1), true), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(5000), 0), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(1), 0), Err(Refused::QueueFull));
         assert!(recv(&mut rx).is_some());
         // Taken but not flushed: still held.
-        assert_eq!(tx.offer(&frame(1), true), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(1), 0), Err(Refused::QueueFull));
         rx.flushed();
         assert_eq!(budget.used(), 0);
         // 8 x 116 = 928 bytes fit in 1000 (50 bytes, a 2-byte header, 64); a ninth does not.
         for _ in 0..8 {
-            assert_eq!(tx.offer(&frame(50), true), Ok(Offered::Queued));
+            assert_eq!(tx.offer(&frame(50), 0), Ok(Offered::Queued));
         }
-        assert_eq!(tx.offer(&frame(50), true), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(50), 0), Err(Refused::QueueFull));
         assert_eq!(rx.held(), 8 * (52 + FRAME_OVERHEAD));
     }
 
@@ -458,11 +464,11 @@ mod tests {
     fn the_budget_refuses_and_dropping_the_receiver_returns_everything() {
         let budget = Arc::new(MemoryBudget::new(300));
         let (tx, rx) = queue(10_000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(100), true), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(100), true), Err(Refused::Budget));
+        assert_eq!(tx.offer(&frame(100), 0), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(100), 0), Err(Refused::Budget));
         drop(rx);
         assert_eq!(budget.used(), 0);
-        assert_eq!(tx.offer(&frame(1), true), Err(Refused::Closed));
+        assert_eq!(tx.offer(&frame(1), 0), Err(Refused::Closed));
         assert_eq!(budget.used(), 0);
     }
 }

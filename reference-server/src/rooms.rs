@@ -214,12 +214,12 @@ impl Rooms {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
-            let direct = self.load.note(members.len() as u64);
+            let rate = self.load.note(members.len() as u64);
             members.retain(|(_, member)| {
                 if !member.active {
                     return true;
                 }
-                let refused = match member.tx.offer(frame, direct) {
+                let refused = match member.tx.offer(frame, rate) {
                     Ok(Offered::Written) => {
                         written += 1;
                         return true;

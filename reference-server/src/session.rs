@@ -44,6 +44,9 @@ pub(crate) struct SessionContext {
     pub(crate) budget: Arc<MemoryBudget>,
     pub(crate) limits: Limits,
     pub(crate) queue_bytes: usize,
+    /// `--direct-write-below`: the node's delivery rate under which publishers write into
+    /// idle members' sockets.
+    pub(crate) direct_write_below: u64,
     pub(crate) ping_interval: Duration,
     pub(crate) ping_timeout: Duration,
     /// How long the server waits for its close frame to be written and answered; then the

@@ -53,6 +53,7 @@ impl AppState {
             budget: Arc::clone(&self.budget),
             limits: self.config.limits(),
             queue_bytes: self.config.queue_bytes,
+            direct_write_below: self.config.direct_write_below,
             ping_interval: self.config.ping_interval,
             ping_timeout: self.config.ping_timeout,
             close_wait: CLOSE_WAIT.min(self.config.shutdown_grace),

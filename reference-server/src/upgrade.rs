@@ -147,7 +147,7 @@ pub(crate) async fn handshake(
         let meter = InboundMeter::new(std::sync::Arc::clone(&ctx.budget));
         // Chosen in a plain function: the TLS state is large, and a value held across an
         // `.await` keeps its room in every session's future (it did: 9.8 KB per session).
-        match Socket::of(upgraded, joined.queue()) {
+        match Socket::of(upgraded, joined.queue(), ctx.direct_write_below) {
             Socket::Direct(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
             Socket::Tls(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
             Socket::Other(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
@@ -174,10 +174,12 @@ enum Socket {
 }
 
 impl Socket {
-    fn of(upgraded: Upgraded, queue: &FrameReceiver) -> Self {
+    fn of(upgraded: Upgraded, queue: &FrameReceiver, direct_below: u64) -> Self {
         match upgraded.downcast::<TokioIo<Connection>>() {
             Ok(parts) => match parts.io.into_inner() {
-                Either::Left(tcp) => Self::Direct(DirectSocket::new(tcp, parts.read_buf, queue)),
+                Either::Left(tcp) => {
+                    Self::Direct(DirectSocket::new(tcp, parts.read_buf, queue, direct_below))
+                }
                 Either::Right(tls) => Self::Tls(Prefixed::new(parts.read_buf, Box::new(tls))),
             },
             Err(upgraded) => Self::Other(TokioIo::new(upgraded)),

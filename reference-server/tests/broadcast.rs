@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{RawWs, op, room, server};
+use common::{RawWs, op, room, server, server_with};
+use reference_server::{Config, RunningServer};
 
 #[tokio::test]
 async fn section_4_vectors_over_the_wire() {
@@ -40,7 +41,24 @@ async fn fragmented_messages_are_reassembled() {
 
 #[tokio::test]
 async fn every_member_gets_every_message_once_in_one_order() {
-    let s = server().await;
+    one_order_for_all(server().await).await;
+}
+
+/// The same through either write path alone: every frame queued and written by the members'
+/// sessions (`--direct-write-below 0`), or written by the publisher whenever a member is idle
+/// (no rate limit).
+#[tokio::test]
+async fn one_order_through_either_write_path() {
+    for direct_write_below in [0, u64::MAX] {
+        let config = Config {
+            direct_write_below,
+            ..Config::local()
+        };
+        one_order_for_all(server_with(config).await).await;
+    }
+}
+
+async fn one_order_for_all(s: RunningServer) {
     let name = room("order");
     let mut members = Vec::new();
     for _ in 0..4 {
