@@ -1,8 +1,10 @@
 //! Plain TCP members: broadcast frames go to the socket as they are, without the WebSocket
 //! codec and without a wake-up of the member's task when the socket can take them.
 //!
-//! The socket is shared by three writers, all under the member's queue lock
-//! ([`crate::queue`]), so bytes of two frames never interleave:
+//! The socket is shared by three writers, serialised by the member's queue lock
+//! ([`crate::queue`]), so bytes of two frames never interleave (the drain writes its copy of
+//! queued frames after letting the lock go, but they stay queued until written, and the
+//! publisher writes only while nothing is queued):
 //! - the publisher, which writes a frame straight into the socket while nothing is queued
 //!   (`QueueSender::offer`);
 //! - the session's drain ([`poll_drain`]), which writes what is queued, up to [`MAX_SLICES`]
@@ -90,7 +92,8 @@ impl DirectSocket {
     }
 }
 
-/// One vectored write of the queued frames; `WouldBlock` when the socket is full.
+/// One vectored write of the queued frames, under the lock (a large front frame, and the
+/// codec's path); `WouldBlock` when the socket is full.
 fn write_queued(tcp: &TcpStream, state: &mut State, queue: &Shared) -> io::Result<()> {
     let written = {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
@@ -104,7 +107,7 @@ fn write_queued(tcp: &TcpStream, state: &mut State, queue: &Shared) -> io::Resul
     Ok(())
 }
 
-/// The session's drain: one vectored write of what is queued per call. Ready with the
+/// The session's drain: one write of what is queued per call. Ready with the
 /// messages completed on the socket (by this call or by the codec's writes since the last
 /// one); pending while nothing is queued (the queue wakes it) or the socket is full (the
 /// socket does); an error once the room has dropped the member (an eviction) or the socket
