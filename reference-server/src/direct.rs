@@ -7,8 +7,8 @@
 //! publisher writes only while nothing is queued):
 //! - the publisher, which writes a frame straight into the socket while nothing is queued
 //!   (`QueueSender::offer`);
-//! - the session's drain ([`poll_drain`]), which writes what is queued, up to [`MAX_SLICES`]
-//!   frames in one write;
+//! - the session's drain ([`poll_drain`]), which writes what is queued, up to 64 frames in
+//!   one write;
 //! - the session's WebSocket codec (pongs, pings, the close frame), through
 //!   [`DirectSocket`]'s `AsyncWrite`: whatever is queued goes first, then the codec's bytes;
 //!   the rest of a codec write the socket did not take is queued in front.
@@ -19,19 +19,18 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError};
 
-use crate::outbox::WriteError;
-use crate::prefixed::{own, read_prefix};
+use crate::outbox::{MAX_BATCH, WriteError};
 use crate::queue::{QueueReceiver, Shared, State};
 
-/// Frames per write at most.
-pub(crate) const MAX_SLICES: usize = 64;
+/// Frames per write at most (the TLS path's batch, `outbox.rs`).
+const MAX_FRAMES: usize = MAX_BATCH as usize;
 
 /// Queued frames smaller than this are copied into one buffer per write; larger ones are
 /// written from their own bytes.
@@ -46,44 +45,33 @@ thread_local! {
 }
 
 /// A plain TCP connection shared by the member's session (reads, and its codec's control
-/// frames) and the member's queue (broadcast frames).
+/// frames) and the member's queue (broadcast frames). The bytes the HTTP server read past the
+/// upgrade are put in front by wrapping it in `crate::prefixed::Prefixed`.
 #[derive(Debug)]
 pub(crate) struct DirectSocket {
     tcp: Arc<TcpStream>,
-    /// Bytes the HTTP server read past the upgrade request: read before the socket.
-    prefix: Bytes,
     queue: Arc<Shared>,
 }
 
 impl DirectSocket {
     /// Attaches `queue` to `tcp`: from now on its frames are written to it as they are, by
     /// the publisher while the node delivers fewer than `direct_below` frames a second.
-    pub(crate) fn new(
-        tcp: TcpStream,
-        prefix: Bytes,
-        queue: &QueueReceiver,
-        direct_below: u64,
-    ) -> Self {
+    pub(crate) fn new(tcp: TcpStream, queue: &QueueReceiver, direct_below: u64) -> Self {
         let tcp = Arc::new(tcp);
         let queue = queue.write_to(Arc::clone(&tcp), direct_below);
-        Self {
-            tcp,
-            prefix: own(prefix),
-            queue,
-        }
+        Self { tcp, queue }
     }
 
     /// Writes what is queued until nothing is; pending while the socket is full.
     fn poll_write_queued(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            let mut state = self.queue.lock();
+            let state = self.queue.lock();
             if state.is_empty() {
                 return Poll::Ready(Ok(()));
             }
-            match write_queued(&self.tcp, &mut state, &self.queue) {
+            match write_some(&self.tcp, &self.queue, state) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    drop(state);
                     ready!(self.tcp.poll_write_ready(cx))?;
                 }
                 Err(e) => return Poll::Ready(Err(e)),
@@ -92,26 +80,37 @@ impl DirectSocket {
     }
 }
 
-/// One vectored write of the queued frames, under the lock (a large front frame, and the
-/// codec's path); `WouldBlock` when the socket is full.
-fn write_queued(tcp: &TcpStream, state: &mut State, queue: &Shared) -> io::Result<()> {
-    let written = {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+/// One write of what is queued (not empty), the one step of both drains; `WouldBlock` when
+/// the socket is full. Small frames are copied into one buffer and written after the lock is
+/// let go: they stay queued until written, and the publisher does not write itself while
+/// anything is queued. For small frames this costs less than a vectored write of many short
+/// slices. A large front frame is written from its own bytes, under the lock.
+fn write_some(tcp: &TcpStream, queue: &Shared, mut state: MutexGuard<'_, State>) -> io::Result<()> {
+    let written = if state.front_rest() >= COPY_BELOW {
+        let mut slices = [IoSlice::new(&[]); MAX_FRAMES];
         let filled = state.slices(&mut slices);
-        tcp.try_write_vectored(&slices[..filled])?
+        let written = tcp.try_write_vectored(&slices[..filled])?;
+        state.advance(written, queue.budget());
+        written
+    } else {
+        let written = SCRATCH.with_borrow_mut(|scratch| {
+            state.copy_into(scratch, MAX_FRAMES, SCRATCH_BYTES);
+            drop(state);
+            tcp.try_write(scratch)
+        })?;
+        queue.lock().advance(written, queue.budget());
+        written
     };
     if written == 0 {
         return Err(io::ErrorKind::WriteZero.into());
     }
-    state.advance(written, queue.budget());
     Ok(())
 }
 
-/// The session's drain: one write of what is queued per call. Ready with the
-/// messages completed on the socket (by this call or by the codec's writes since the last
-/// one); pending while nothing is queued (the queue wakes it) or the socket is full (the
-/// socket does); an error once the room has dropped the member (an eviction) or the socket
-/// fails.
+/// The session's drain: one write of what is queued per call. Ready with the messages
+/// completed on the socket (by this call or by the codec's writes since the last one);
+/// pending while nothing is queued (the queue wakes it) or the socket is full (the socket
+/// does); an error once the room has dropped the member (an eviction) or the socket fails.
 pub(crate) fn poll_drain(queue: &Shared, cx: &mut Context<'_>) -> Poll<Result<u64, WriteError>> {
     let Some(tcp) = queue.socket() else {
         return Poll::Pending;
@@ -129,41 +128,15 @@ pub(crate) fn poll_drain(queue: &Shared, cx: &mut Context<'_>) -> Poll<Result<u6
             state.wait_for_frames(cx);
             return Poll::Pending;
         }
-        let written = if state.front_rest() >= COPY_BELOW {
-            // A large frame: written from its own bytes, under the lock (the publisher queues
-            // behind it anyway).
-            let written = write_queued(tcp, &mut state, queue).map(|()| None);
-            drop(state);
-            written
-        } else {
-            // Small frames: copied into one buffer and written in one `write`, without the
-            // lock (the publisher does not write itself while they are still queued). For
-            // small frames this costs less than a vectored write of many short slices.
-            SCRATCH.with_borrow_mut(|scratch| {
-                state.copy_into(scratch, MAX_SLICES, SCRATCH_BYTES);
-                drop(state);
-                tcp.try_write(scratch).map(Some)
-            })
+        let written = match write_some(tcp, queue, state) {
+            Ok(()) => return Poll::Ready(Ok(queue.lock().take_completed())),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => tcp.poll_write_ready(cx),
+            Err(e) => Poll::Ready(Err(e)),
         };
         match written {
-            Ok(Some(0)) => {
-                let e = io::Error::from(io::ErrorKind::WriteZero);
-                return Poll::Ready(Err(WriteError::Socket(WsError::Io(e))));
-            }
-            Ok(Some(n)) => {
-                let mut state = queue.lock();
-                state.advance(n, queue.budget());
-                return Poll::Ready(Ok(state.take_completed()));
-            }
-            Ok(None) => return Poll::Ready(Ok(queue.lock().take_completed())),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match tcp.poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => {
-                    return Poll::Ready(Err(WriteError::Socket(WsError::Io(e))));
-                }
-                Poll::Pending => return Poll::Pending,
-            },
-            Err(e) => return Poll::Ready(Err(WriteError::Socket(WsError::Io(e)))),
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Socket(WsError::Io(e)))),
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
@@ -175,9 +148,6 @@ impl AsyncRead for DirectSocket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if read_prefix(&mut this.prefix, buf) {
-            return Poll::Ready(Ok(()));
-        }
         loop {
             ready!(this.tcp.poll_read_ready(cx))?;
             match this.tcp.try_read(buf.initialize_unfilled()) {
@@ -274,7 +244,7 @@ mod tests {
         let (client, accepted) = tokio::join!(connect, listener.accept());
         let (server, _) = accepted.expect("accept");
         let (tx, rx) = queue(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)));
-        let direct = DirectSocket::new(server, Bytes::new(), &rx, 60_000);
+        let direct = DirectSocket::new(server, &rx, 60_000);
         (tx, rx, direct, client.expect("connect"))
     }
 

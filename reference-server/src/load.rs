@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-const WINDOW_MS: u128 = 100;
+const WINDOW_MS: u64 = 100;
 
 /// Deliveries counted per 100 ms window; two atomics per broadcast, not per member.
 #[derive(Debug)]
@@ -36,7 +36,8 @@ impl Load {
     /// Counts `deliveries` now; returns the node's rate over the previous window, in
     /// deliveries a second.
     pub(crate) fn note(&self, deliveries: u64) -> u64 {
-        let window = u64::try_from(self.start.elapsed().as_millis() / WINDOW_MS).unwrap_or(0);
+        let window =
+            u64::try_from(self.start.elapsed().as_millis() / u128::from(WINDOW_MS)).unwrap_or(0);
         let current = self.window.load(Ordering::Relaxed);
         if window != current
             && self
@@ -47,7 +48,7 @@ impl Load {
             let counted = self.count.swap(0, Ordering::AcqRel);
             // A window with nothing counted in between means an idle node.
             let rate = if window == current + 1 {
-                counted * 10
+                counted * (1000 / WINDOW_MS)
             } else {
                 0
             };
@@ -62,33 +63,26 @@ impl Load {
 mod tests {
     use super::*;
 
+    /// A gauge whose run began `elapsed_ms` ago, in `window`, having counted `count` there,
+    /// and whose previous rate was `last_rate`.
+    fn gauge(elapsed_ms: u64, window: u64, count: u64, last_rate: u64) -> Load {
+        Load {
+            start: Instant::now() - std::time::Duration::from_millis(elapsed_ms),
+            window: AtomicU64::new(window),
+            count: AtomicU64::new(count),
+            last_rate: AtomicU64::new(last_rate),
+        }
+    }
+
     #[test]
     fn the_rate_is_the_previous_windows_and_an_idle_gap_resets_it() {
         let load = Load::default();
         assert_eq!(load.note(1), 0);
         // 10,000 in one window is 100,000 a second, seen from the next window.
-        let busy = Load {
-            start: Instant::now() - std::time::Duration::from_millis(150),
-            window: AtomicU64::new(0),
-            count: AtomicU64::new(10_000),
-            last_rate: AtomicU64::new(0),
-        };
-        assert_eq!(busy.note(1), 100_000);
+        assert_eq!(gauge(150, 0, 10_000, 0).note(1), 100_000);
         // A window later with 10 counted: 100 a second.
-        let quiet = Load {
-            start: Instant::now() - std::time::Duration::from_millis(250),
-            window: AtomicU64::new(1),
-            count: AtomicU64::new(10),
-            last_rate: AtomicU64::new(100_000),
-        };
-        assert_eq!(quiet.note(1), 100);
+        assert_eq!(gauge(250, 1, 10, 100_000).note(1), 100);
         // Windows skipped (an idle node): 0.
-        let idle = Load {
-            start: Instant::now() - std::time::Duration::from_millis(550),
-            window: AtomicU64::new(1),
-            count: AtomicU64::new(10_000),
-            last_rate: AtomicU64::new(100_000),
-        };
-        assert_eq!(idle.note(1), 0);
+        assert_eq!(gauge(550, 1, 10_000, 100_000).note(1), 0);
     }
 }

@@ -21,7 +21,7 @@ pub(crate) fn own(prefix: Bytes) -> Bytes {
 
 /// Moves leftover bytes into `buf`; false when there are none left. The last of them frees
 /// their allocation.
-pub(crate) fn read_prefix(prefix: &mut Bytes, buf: &mut ReadBuf<'_>) -> bool {
+fn read_prefix(prefix: &mut Bytes, buf: &mut ReadBuf<'_>) -> bool {
     if prefix.is_empty() {
         return false;
     }

@@ -128,28 +128,33 @@ impl State {
         self.frames.is_empty()
     }
 
-    /// Fills `out` with the queued bytes, front first (from its first unwritten byte); returns
-    /// how many slices it filled.
+    /// The queued bytes not yet on the socket, frame by frame, front first (the front from
+    /// its first unwritten byte).
+    fn unwritten(&self) -> impl Iterator<Item = &[u8]> {
+        self.frames.iter().enumerate().map(|(i, frame)| {
+            let skip = if i == 0 { self.written } else { 0 };
+            &frame.wire()[skip..]
+        })
+    }
+
+    /// Fills `out` with [`Self::unwritten`]; returns how many slices it filled.
     pub(crate) fn slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
         let mut filled = 0;
-        for (i, frame) in self.frames.iter().take(out.len()).enumerate() {
-            let skip = if i == 0 { self.written } else { 0 };
-            out[i] = IoSlice::new(&frame.wire()[skip..]);
+        for (slot, bytes) in out.iter_mut().zip(self.unwritten()) {
+            *slot = IoSlice::new(bytes);
             filled += 1;
         }
         filled
     }
 
-    /// Copies queued bytes into `out`, front first (from its first unwritten byte), whole
-    /// frames up to `max_frames` frames and `max_bytes` bytes (the front always, whatever its
-    /// size): written after the lock is let go, while the frames stay queued (and the
-    /// publisher queues behind them) until [`Self::advance`].
+    /// Copies [`Self::unwritten`] into `out`, whole frames up to `max_frames` frames and
+    /// `max_bytes` bytes (the front always, whatever its size): written after the lock is let
+    /// go, while the frames stay queued (and the publisher queues behind them) until
+    /// [`Self::advance`].
     pub(crate) fn copy_into(&self, out: &mut Vec<u8>, max_frames: usize, max_bytes: usize) {
         out.clear();
-        for (i, frame) in self.frames.iter().take(max_frames).enumerate() {
-            let skip = if i == 0 { self.written } else { 0 };
-            let bytes = &frame.wire()[skip..];
-            if i > 0 && out.len() + bytes.len() > max_bytes {
+        for bytes in self.unwritten().take(max_frames) {
+            if !out.is_empty() && out.len() + bytes.len() > max_bytes {
                 break;
             }
             out.extend_from_slice(bytes);
@@ -158,9 +163,7 @@ impl State {
 
     /// The size of the front frame's unwritten rest (0 when nothing is queued).
     pub(crate) fn front_rest(&self) -> usize {
-        self.frames
-            .front()
-            .map_or(0, |f| f.wire().len() - self.written)
+        self.unwritten().next().map_or(0, <[u8]>::len)
     }
 
     /// `n` more queued bytes are on the socket: the frames now complete leave the queue and

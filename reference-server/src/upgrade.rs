@@ -166,7 +166,7 @@ pub(crate) async fn handshake(
 /// An upgraded connection, as its session reads and writes it.
 enum Socket {
     /// Plain TCP: broadcast frames go to the socket as they are (`crate::direct`).
-    Direct(DirectSocket),
+    Direct(Prefixed<DirectSocket>),
     /// TLS, boxed: its state is kilobytes, and only TLS sessions should carry it.
     Tls(Prefixed<Box<TlsStream<TcpStream>>>),
     /// Not what the listener serves (not expected): the upgraded connection as hyper gives it.
@@ -178,7 +178,8 @@ impl Socket {
         match upgraded.downcast::<TokioIo<Connection>>() {
             Ok(parts) => match parts.io.into_inner() {
                 Either::Left(tcp) => {
-                    Self::Direct(DirectSocket::new(tcp, parts.read_buf, queue, direct_below))
+                    let direct = DirectSocket::new(tcp, queue, direct_below);
+                    Self::Direct(Prefixed::new(parts.read_buf, direct))
                 }
                 Either::Right(tls) => Self::Tls(Prefixed::new(parts.read_buf, Box::new(tls))),
             },

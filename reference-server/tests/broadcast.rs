@@ -150,3 +150,51 @@ async fn a_member_leaves_when_its_socket_drops_without_a_close() {
     stay.expect_close().await;
     common::eventually("the room is gone", || metrics.rooms() == 0).await;
 }
+
+/// A frame sent in the same write as the upgrade request (the HTTP server reads it with the
+/// request) is the session's first frame: it is broadcast, and its sender gets it back.
+#[tokio::test]
+async fn a_frame_sent_with_the_upgrade_request_is_not_lost() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = server().await;
+    let name = room("early");
+    let mut tcp = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    let payload = br#"{"message":"early"}"#;
+    let mask = [1u8, 2, 3, 4];
+    let mut bytes = format!(
+        "GET /ws/chat/{name}/ HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes();
+    bytes.extend_from_slice(&[0x81, 0x80 | payload.len() as u8]);
+    bytes.extend_from_slice(&mask);
+    bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&bytes)
+        .await
+        .expect("request and frame in one write");
+
+    let want = br#"{"message": "early"}"#;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let frame = loop {
+        if let Some(head_end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            assert!(got.starts_with(b"HTTP/1.1 101"), "a 101 first");
+            let rest = &got[head_end + 4..];
+            if rest.len() >= 2 + want.len() {
+                break rest.to_vec();
+            }
+        }
+        let n = tokio::time::timeout_at(deadline, tcp.read(&mut buf))
+            .await
+            .expect("the echo in time")
+            .expect("read");
+        assert!(n > 0, "the server closed instead of answering");
+        got.extend_from_slice(&buf[..n]);
+    };
+    assert_eq!(&frame[..2], &[0x81, want.len() as u8]);
+    assert_eq!(&frame[2..2 + want.len()], want);
+}
