@@ -9,7 +9,7 @@
 //! - `plan`: checking the flags against this machine, and who connects where and when (the
 //!   per-worker, per-connection and per-sender plans).
 //! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
-//!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; `pacer`:
+//!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; [`pacer`]:
 //!   wakes each send on time, to the microsecond; `receive`: the receive path (stamps,
 //!   duplicates, order, latencies); `window`: with churn, what one stay of a member should
 //!   get.
@@ -31,7 +31,7 @@ pub mod error;
 pub mod handshake;
 pub mod message;
 pub mod opts;
-mod pacer;
+pub mod pacer;
 mod plan;
 mod progress;
 mod receive;

@@ -95,7 +95,9 @@ pub struct Opts {
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub connect_timeout: Duration,
 
-    /// Worker threads driving the connections (default: one per core).
+    /// Worker threads driving the receiving connections (default: one per core). Senders run
+    /// on workers of their own, their share of this number (at least one), so that they send
+    /// on time.
     #[arg(long)]
     pub workers: Option<usize>,
 

@@ -164,21 +164,12 @@ impl Plan {
             drain: opts.settle.max(std::time::Duration::from_secs(1)),
             seed: opts.seed,
         });
-        let mut plans: Vec<WorkerPlan> = (0..self.workers)
-            .map(|_| WorkerPlan {
-                conns: Vec::new(),
-                send: send.clone(),
-                connect_timeout: opts.connect_timeout,
-                handshake: Arc::clone(&self.handshake),
-                churn: churn.clone(),
-            })
-            .collect();
         let sources = &self.sources.0;
         let owned = self.rooms.len() as u64;
-        for i in 0..self.connections {
+        let conns = (0..self.connections).map(|i| {
             let room = self.rooms[(i % owned) as usize];
             let member = (i / owned) as u32;
-            plans[i as usize % self.workers].conns.push(ConnPlan {
+            ConnPlan {
                 room,
                 room_name: opts.room_style.name(self.run_id, room),
                 sender: (member < opts.senders).then_some(member),
@@ -190,7 +181,38 @@ impl Plan {
                     .bind_sources
                     .then(|| sources[i as usize % sources.len()]),
                 connect_at_us: (i as f64 * 1e6 / opts.connect_rate) as u64,
-            });
+            }
+        });
+        let (senders, receivers): (Vec<_>, Vec<_>) = conns.partition(|c| c.sender.is_some());
+        let plan = |conns| WorkerPlan {
+            conns,
+            send: send.clone(),
+            connect_timeout: opts.connect_timeout,
+            handshake: Arc::clone(&self.handshake),
+            churn: churn.clone(),
+        };
+        // Senders run on workers of their own, so a due send waits behind a few other senders
+        // at most, not behind the frames of thousands of receiving connections (`pacer.rs`):
+        // their share of `workers`, at least one. Receivers fill `workers`.
+        let send_workers = match senders.len() {
+            0 => 0,
+            n => (n * self.workers)
+                .div_ceil(self.connections as usize)
+                .clamp(1, self.workers),
+        };
+        let receive_workers = if receivers.is_empty() {
+            0
+        } else {
+            self.workers
+        };
+        let mut plans: Vec<WorkerPlan> = (0..send_workers + receive_workers)
+            .map(|_| plan(Vec::new()))
+            .collect();
+        for (k, conn) in senders.into_iter().enumerate() {
+            plans[k % send_workers].conns.push(conn);
+        }
+        for (k, conn) in receivers.into_iter().enumerate() {
+            plans[send_workers + k % receive_workers].conns.push(conn);
         }
         plans
     }
@@ -303,5 +325,44 @@ mod tests {
         let c = Opts::parse_from(["loadgen", "--rooms", "11", "--start-at", "1795600000"]);
         assert_ne!(plan_id(&a, 4), plan_id(&c, 4));
         assert_ne!(plan_id(&a, 4), plan_id(&a, 5));
+    }
+
+    /// Who sends and who only receives, per worker: `(senders, receivers)`.
+    fn split(senders: &str, workers: &str) -> Vec<(usize, usize)> {
+        let opts = Opts::parse_from([
+            "loadgen",
+            "--target",
+            "ws://127.0.0.1:9",
+            "--rooms",
+            "10",
+            "--clients",
+            "5",
+            "--senders",
+            senders,
+            "--workers",
+            workers,
+        ]);
+        let plan = Plan::new(&opts).expect("a valid plan");
+        plan.workers(&opts, &plan.targets)
+            .iter()
+            .map(|w| {
+                let sending = w.conns.iter().filter(|c| c.sender.is_some()).count();
+                (sending, w.conns.len() - sending)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn senders_get_workers_of_their_own() {
+        // 10 of 50 connections send: their share of 2 workers, rounded up, is one worker of
+        // their own; the 40 receivers fill the 2 workers.
+        assert_eq!(split("1", "2"), [(10, 0), (0, 20), (0, 20)]);
+        // 30 of 50 on 4 workers: 3 send workers (2.4 rounded up), 4 receive workers.
+        assert_eq!(
+            split("3", "4"),
+            [(10, 0), (10, 0), (10, 0), (0, 5), (0, 5), (0, 5), (0, 5)]
+        );
+        // Everyone sends: as many send workers as --workers, and no receive-only worker.
+        assert_eq!(split("5", "2"), [(25, 0), (25, 0)]);
     }
 }

@@ -36,12 +36,12 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
     let local = LocalSet::new();
     let stats = Rc::new(RefCell::new(Totals::default()));
     let plan = Rc::new(plan);
-    let name = std::thread::current()
-        .name()
-        .unwrap_or("loadgen")
-        .to_owned();
-    let pacer = Rc::new(Pacer::start(shared.clock, format!("{name}-pacer"))?);
     local.block_on(&runtime, async {
+        // Only a worker with senders needs one (`plan.rs` gives senders workers of their own).
+        let pacer = match plan.conns.iter().any(|c| c.sender.is_some()) {
+            true => Some(Rc::new(Pacer::start(shared.clock)?)),
+            false => None,
+        };
         let tasks: Vec<_> = (0..plan.conns.len())
             .map(|i| {
                 tokio::task::spawn_local(connection(
@@ -49,7 +49,7 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
                     i,
                     Arc::clone(&shared),
                     Rc::clone(&stats),
-                    Rc::clone(&pacer),
+                    pacer.clone(),
                 ))
             })
             .collect();
@@ -60,7 +60,8 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
                     .error(ConnError::TaskPanicked.to_string());
             }
         }
-    });
+        std::io::Result::Ok(())
+    })?;
     let stats = stats.borrow().clone();
     Ok(stats)
 }
@@ -70,7 +71,7 @@ async fn connection(
     index: usize,
     shared: Arc<Shared>,
     stats: Rc<RefCell<Totals>>,
-    pacer: Rc<Pacer>,
+    pacer: Option<Rc<Pacer>>,
 ) {
     let conn = &plan.conns[index];
     tokio::select! {
@@ -124,8 +125,8 @@ async fn connection(
         let (sink, mut stream) = ws.split();
         // A sender's sink lives in its send task until the sending ends; a receiver keeps its
         // own.
-        let (own_sink, sender) = match conn.sender {
-            Some(s) => (
+        let (own_sink, sender) = match conn.sender.zip(pacer.as_ref()) {
+            Some((s, pacer)) => (
                 None,
                 Some(tokio::task::spawn_local(send::send_loop(
                     sink,
@@ -134,7 +135,7 @@ async fn connection(
                     plan.send.clone(),
                     Arc::clone(&shared),
                     Rc::clone(&stats),
-                    Rc::clone(&pacer),
+                    Rc::clone(pacer),
                 ))),
             ),
             None => (Some(sink), None),
