@@ -47,7 +47,7 @@ fn main() -> anyhow::Result<()> {
     for gap in args.gaps_us {
         anyhow::ensure!(gap > 0, "--gaps-us: a gap must be above 0");
         row(gap, "loadgen's pacer", pace(span, gap)?);
-        row(gap, "thread::sleep", sleep(span, gap));
+        row(gap, "thread::sleep", sleep(span, gap)?);
         row(gap, "timerfd read", timerfd(span, gap)?);
     }
     Ok(())
@@ -67,18 +67,47 @@ fn row(gap_us: u64, timer: &str, mut late: Vec<u64>) {
 }
 
 /// The kernel's own sleep, for comparison: `std::thread::sleep` to each due time.
-fn sleep(span: Duration, gap_us: u64) -> Vec<u64> {
+fn sleep(span: Duration, gap_us: u64) -> anyhow::Result<Vec<u64>> {
+    blocking(span, gap_us, |wait| {
+        std::thread::sleep(wait);
+        Ok(())
+    })
+}
+
+/// The kernel's timer without a runtime: a blocking `read` of a `timerfd` armed to each due
+/// time (no slack, no early wake-up).
+fn timerfd(span: Duration, gap_us: u64) -> anyhow::Result<Vec<u64>> {
+    let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
+    blocking(span, gap_us, |wait| {
+        let spec = Itimerspec {
+            it_interval: Timespec::default(),
+            // A zero value would disarm the timer: at least 1 µs.
+            it_value: Timespec::try_from(wait.max(Duration::from_micros(1)))?,
+        };
+        timerfd_settime(&fd, TimerfdTimerFlags::empty(), &spec)?;
+        rustix::io::read(&fd, &mut [0u8; 8])?;
+        Ok(())
+    })
+}
+
+/// One due time every `gap_us` for `span`, each waited for by `wait(time left)` on this
+/// thread: the lateness of each, µs.
+fn blocking(
+    span: Duration,
+    gap_us: u64,
+    mut wait: impl FnMut(Duration) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<u64>> {
     let clock = Instant::now();
     let end = span.as_micros() as u64;
     let mut late = Vec::new();
     let mut at = gap_us;
     while at < end {
         let now = clock.elapsed().as_micros() as u64;
-        std::thread::sleep(Duration::from_micros(at.saturating_sub(now)));
+        wait(Duration::from_micros(at.saturating_sub(now)))?;
         late.push((clock.elapsed().as_micros() as u64).saturating_sub(at));
         at += gap_us;
     }
-    late
+    Ok(late)
 }
 
 /// Spins on the clock for `span` and prints the gaps.
@@ -126,28 +155,4 @@ fn pace(span: Duration, gap_us: u64) -> anyhow::Result<Vec<u64>> {
         }
         Ok(late)
     })
-}
-
-/// The kernel's timer without a runtime: a blocking `read` of a `timerfd` armed to each due
-/// time (no slack, no early wake-up).
-fn timerfd(span: Duration, gap_us: u64) -> anyhow::Result<Vec<u64>> {
-    let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
-    let clock = Instant::now();
-    let end = span.as_micros() as u64;
-    let mut late = Vec::new();
-    let mut at = gap_us;
-    while at < end {
-        let now = clock.elapsed().as_micros() as u64;
-        // A zero value would disarm the timer: at least 1 µs.
-        let wait = Duration::from_micros(at.saturating_sub(now).max(1));
-        let spec = Itimerspec {
-            it_interval: Timespec::default(),
-            it_value: Timespec::try_from(wait)?,
-        };
-        timerfd_settime(&fd, TimerfdTimerFlags::empty(), &spec)?;
-        rustix::io::read(&fd, &mut [0u8; 8])?;
-        late.push((clock.elapsed().as_micros() as u64).saturating_sub(at));
-        at += gap_us;
-    }
-    Ok(late)
 }
