@@ -56,6 +56,11 @@ struct Inner {
     due: RefCell<BinaryHeap<Reverse<Entry>>>,
     /// The run-clock time the timer fires at, if armed.
     armed: Cell<Option<u64>>,
+    /// The timer could not be armed: waiters yield until due instead (see [`Inner::arm`]).
+    failed: Cell<bool>,
+    /// Tests: arming fails from now on.
+    #[cfg(test)]
+    refuse: Cell<bool>,
     next_id: Cell<u64>,
 }
 
@@ -106,10 +111,19 @@ impl Pacer {
             timer,
             due: RefCell::new(BinaryHeap::new()),
             armed: Cell::new(None),
+            failed: Cell::new(false),
+            #[cfg(test)]
+            refuse: Cell::new(false),
             next_id: Cell::new(0),
         });
         let task = tokio::task::spawn_local(drive(Rc::clone(&inner)));
         Ok(Self { inner, task })
+    }
+
+    /// Arming the timer fails from now on (a test of the fallback).
+    #[cfg(test)]
+    fn refuse_arming(&self) {
+        self.inner.refuse.set(true);
     }
 
     /// Resolves at `at_us` on the run clock, within the kernel's wake-up of this thread.
@@ -135,23 +149,33 @@ impl Inner {
 
     /// Arms the timer for `at_us` on the run clock (a time already past fires at once).
     fn arm(&self, at_us: u64) {
-        let at = Timespec::try_from(self.origin + Duration::from_micros(at_us));
-        let set = at.map_err(|_| rustix::io::Errno::INVAL).and_then(|at| {
-            let spec = Itimerspec {
-                it_interval: Timespec::default(),
-                it_value: at,
-            };
-            timerfd_settime(self.timer.get_ref(), TimerfdTimerFlags::ABSTIME, &spec)
-        });
+        let set = self.set_timer(at_us);
         match set {
             Ok(_) => self.armed.set(Some(at_us)),
-            // Cannot happen with a valid descriptor and time; a sender left waiting would hang
-            // the run, so fall back to the next poll of the runtime.
+            // Cannot happen with this descriptor and a time in range. If it did, a waiter
+            // would wait for nothing: from then on every waiter yields until due instead
+            // (spinning the worker; the lateness histogram still tells the truth).
             Err(e) => {
-                tracing::warn!(error = %e, "pacer timer not armed");
+                if !self.failed.replace(true) {
+                    tracing::warn!(error = %e, "pacer timer not armed; sends now spin until due");
+                }
                 self.armed.set(None);
             }
         }
+    }
+
+    fn set_timer(&self, at_us: u64) -> rustix::io::Result<()> {
+        #[cfg(test)]
+        if self.refuse.get() {
+            return Err(rustix::io::Errno::BADF);
+        }
+        let at = Timespec::try_from(self.origin + Duration::from_micros(at_us))
+            .map_err(|_| rustix::io::Errno::INVAL)?;
+        let spec = Itimerspec {
+            it_interval: Timespec::default(),
+            it_value: at,
+        };
+        timerfd_settime(self.timer.get_ref(), TimerfdTimerFlags::ABSTIME, &spec).map(|_| ())
     }
 
     /// Wakes every entry due within [`EARLY_US`] and arms the timer for the next.
@@ -168,6 +192,10 @@ impl Inner {
             match due.peek() {
                 Some(Reverse(next)) => self.arm(next.at_us.saturating_sub(EARLY_US)),
                 None => self.armed.set(None),
+            }
+            if self.failed.get() {
+                // No timer any more: everyone left yields until due.
+                wake.extend(due.drain().map(|Reverse(e)| e.waker));
             }
         }
         for w in wake {
@@ -224,7 +252,7 @@ impl Future for Until<'_> {
         if now >= self.at_us {
             return Poll::Ready(());
         }
-        if self.at_us - now <= EARLY_US {
+        if self.at_us - now <= EARLY_US || self.inner.failed.get() {
             // The last stretch: yield until due, rather than sleep past it. The worker's other
             // tasks run in between; only an idle worker spins.
             cx.waker().wake_by_ref();
@@ -241,6 +269,10 @@ impl Future for Until<'_> {
         }
         self.queued = Some(cx.waker().clone());
         self.inner.queue(self.at_us, cx.waker().clone());
+        if self.inner.failed.get() {
+            // This queueing could not arm the timer: yield until due from now on.
+            cx.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 }
@@ -287,6 +319,43 @@ mod tests {
             "median lateness {} µs",
             sorted[sorted.len() / 2]
         );
+    }
+
+    /// When the timer cannot be armed, waiters queued before still wake, and later ones
+    /// yield until due: none waits for nothing, none wakes early.
+    #[test]
+    fn a_timer_that_cannot_be_armed_leaves_no_waiter_behind() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async {
+            let clock = Instant::now();
+            let pacer = Rc::new(Pacer::start(clock).expect("pacer"));
+            let waiter = |at: u64| {
+                let pacer = Rc::clone(&pacer);
+                tokio::task::spawn_local(async move {
+                    pacer.until(at).await;
+                    (at, clock.elapsed().as_micros() as u64)
+                })
+            };
+            let before: Vec<_> = (1..=5).map(|i| waiter(5_000 + i * 3_000)).collect();
+            // Let them queue with the timer armed, then break it: the first expiry cannot
+            // arm the timer for the next four.
+            tokio::task::yield_now().await;
+            pacer.refuse_arming();
+            // This one comes first, so queueing it fails to arm the timer at once.
+            let first = waiter(1_000);
+            let after: Vec<_> = (1..=5).map(|i| waiter(7_000 + i * 3_000)).collect();
+            for task in before.into_iter().chain([first]).chain(after) {
+                let (at, woke) = tokio::time::timeout(Duration::from_secs(5), task)
+                    .await
+                    .expect("every waiter wakes")
+                    .expect("no panic");
+                assert!(woke >= at, "woke at {woke} µs, due at {at} µs");
+            }
+        });
     }
 
     /// Many waiters with interleaved due times, queued in any order, each wake at or after
