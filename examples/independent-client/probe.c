@@ -132,7 +132,12 @@ static void frames(conn_t *c, int64_t *lat, size_t *delivered, size_t cap) {
           *delivered < cap)
         lat[(*delivered)++] = t - sent;
     } else if (op == 0x9) {
-      // Pong with the ping's payload (masked with a zero key).
+      // Pong with the ping's payload (masked with a zero key); a control frame carries at
+      // most 125 bytes (RFC 6455 5.5).
+      if (n > 125) {
+        fprintf(stderr, "a ping of %llu bytes\n", (unsigned long long)n);
+        exit(1);
+      }
       unsigned char pong[6 + 125];
       pong[0] = 0x8a;
       pong[1] = 0x80 | (unsigned char)n;

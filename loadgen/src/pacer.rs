@@ -61,19 +61,17 @@ struct Inner {
     /// Tests: arming fails from now on.
     #[cfg(test)]
     refuse: Cell<bool>,
-    next_id: Cell<u64>,
 }
 
 #[derive(Debug)]
 struct Entry {
     at_us: u64,
-    id: u64,
     waker: Waker,
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        (self.at_us, self.id) == (other.at_us, other.id)
+        self.at_us == other.at_us
     }
 }
 impl Eq for Entry {}
@@ -84,7 +82,7 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at_us, self.id).cmp(&(other.at_us, other.id))
+        self.at_us.cmp(&other.at_us)
     }
 }
 
@@ -114,7 +112,6 @@ impl Pacer {
             failed: Cell::new(false),
             #[cfg(test)]
             refuse: Cell::new(false),
-            next_id: Cell::new(0),
         });
         let task = tokio::task::spawn_local(drive(Rc::clone(&inner)));
         Ok(Self { inner, task })
@@ -204,11 +201,7 @@ impl Inner {
     }
 
     fn queue(&self, at_us: u64, waker: Waker) {
-        let id = self.next_id.get();
-        self.next_id.set(id.wrapping_add(1));
-        self.due
-            .borrow_mut()
-            .push(Reverse(Entry { at_us, id, waker }));
+        self.due.borrow_mut().push(Reverse(Entry { at_us, waker }));
         let fire = at_us.saturating_sub(EARLY_US);
         if self.armed.get().is_none_or(|armed| fire < armed) {
             self.arm(fire);
@@ -281,17 +274,45 @@ impl Future for Until<'_> {
 mod tests {
     use super::*;
 
-    /// Sends due every 700 µs on a quiet runtime leave a few microseconds late; tokio's
-    /// millisecond timer alone is about 500 µs late at the median.
-    #[test]
-    fn wakes_in_order_and_on_time() {
+    /// Runs `test` on a worker's kind of runtime (one thread, a `LocalSet`) with a pacer on a
+    /// clock started just before.
+    fn on_worker<F: Future>(test: impl FnOnce(Instant, Rc<Pacer>) -> F) -> F::Output {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let late = tokio::task::LocalSet::new().block_on(&runtime, async {
+        tokio::task::LocalSet::new().block_on(&runtime, async {
             let clock = Instant::now();
-            let pacer = Pacer::start(clock).expect("pacer");
+            let pacer = Rc::new(Pacer::start(clock).expect("pacer"));
+            test(clock, pacer).await
+        })
+    }
+
+    /// A task that waits for `at_us` and returns it with when it woke.
+    fn waiter(pacer: &Rc<Pacer>, clock: Instant, at_us: u64) -> JoinHandle<(u64, u64)> {
+        let pacer = Rc::clone(pacer);
+        tokio::task::spawn_local(async move {
+            pacer.until(at_us).await;
+            (at_us, clock.elapsed().as_micros() as u64)
+        })
+    }
+
+    /// Every waiter wakes within 5 s, none before its time.
+    async fn all_wake_at_their_time(waiters: impl IntoIterator<Item = JoinHandle<(u64, u64)>>) {
+        for task in waiters {
+            let (at, woke) = tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("every waiter wakes")
+                .expect("no panic");
+            assert!(woke >= at, "woke at {woke} µs, due at {at} µs");
+        }
+    }
+
+    /// Sends due every 700 µs on a quiet runtime leave a few microseconds late; tokio's
+    /// millisecond timer alone is about 500 µs late at the median.
+    #[test]
+    fn wakes_in_order_and_on_time() {
+        let late = on_worker(|clock, pacer| async move {
             let mut late = Vec::new();
             let mut at = 1_000;
             for _ in 0..200 {
@@ -325,36 +346,20 @@ mod tests {
     /// yield until due: none waits for nothing, none wakes early.
     #[test]
     fn a_timer_that_cannot_be_armed_leaves_no_waiter_behind() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&runtime, async {
-            let clock = Instant::now();
-            let pacer = Rc::new(Pacer::start(clock).expect("pacer"));
-            let waiter = |at: u64| {
-                let pacer = Rc::clone(&pacer);
-                tokio::task::spawn_local(async move {
-                    pacer.until(at).await;
-                    (at, clock.elapsed().as_micros() as u64)
-                })
-            };
-            let before: Vec<_> = (1..=5).map(|i| waiter(5_000 + i * 3_000)).collect();
+        on_worker(|clock, pacer| async move {
+            let before: Vec<_> = (1..=5)
+                .map(|i| waiter(&pacer, clock, 5_000 + i * 3_000))
+                .collect();
             // Let them queue with the timer armed, then break it: the first expiry cannot
             // arm the timer for the next four.
             tokio::task::yield_now().await;
             pacer.refuse_arming();
             // This one comes first, so queueing it fails to arm the timer at once.
-            let first = waiter(1_000);
-            let after: Vec<_> = (1..=5).map(|i| waiter(7_000 + i * 3_000)).collect();
-            for task in before.into_iter().chain([first]).chain(after) {
-                let (at, woke) = tokio::time::timeout(Duration::from_secs(5), task)
-                    .await
-                    .expect("every waiter wakes")
-                    .expect("no panic");
-                assert!(woke >= at, "woke at {woke} µs, due at {at} µs");
-            }
+            let first = waiter(&pacer, clock, 1_000);
+            let after: Vec<_> = (1..=5)
+                .map(|i| waiter(&pacer, clock, 7_000 + i * 3_000))
+                .collect();
+            all_wake_at_their_time(before.into_iter().chain([first]).chain(after)).await;
         });
     }
 
@@ -362,32 +367,12 @@ mod tests {
     /// its time, and all of them wake (none is lost when an earlier one re-arms the timer).
     #[test]
     fn many_waiters_each_wake_at_their_time() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&runtime, async {
-            let clock = Instant::now();
-            let pacer = Rc::new(Pacer::start(clock).expect("pacer"));
-            let tasks: Vec<_> = (0..50u64)
-                .map(|i| {
-                    let pacer = Rc::clone(&pacer);
-                    // Due times out of queueing order: 20 ms down to 0.4 ms, and repeats.
-                    let at = 20_000 - (i * 7_919) % 19_600;
-                    tokio::task::spawn_local(async move {
-                        pacer.until(at).await;
-                        (at, clock.elapsed().as_micros() as u64)
-                    })
-                })
+        on_worker(|clock, pacer| async move {
+            // Due times out of queueing order: 20 ms down to 0.4 ms, and repeats.
+            let waiters: Vec<_> = (0..50u64)
+                .map(|i| waiter(&pacer, clock, 20_000 - (i * 7_919) % 19_600))
                 .collect();
-            for task in tasks {
-                let (at, woke) = tokio::time::timeout(Duration::from_secs(5), task)
-                    .await
-                    .expect("every waiter wakes")
-                    .expect("no panic");
-                assert!(woke >= at, "woke at {woke} µs, due at {at} µs");
-            }
+            all_wake_at_their_time(waiters).await;
         });
     }
 }

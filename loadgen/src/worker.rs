@@ -124,7 +124,7 @@ async fn connection(
 
         let (sink, mut stream) = ws.split();
         // A sender's sink lives in its send task until the sending ends; a receiver keeps its
-        // own.
+        // own. (A worker with a sender always has a pacer: `run`.)
         let (own_sink, sender) = match conn.sender.zip(pacer.as_ref()) {
             Some((s, pacer)) => (
                 None,
