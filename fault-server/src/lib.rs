@@ -3,7 +3,13 @@
 //!
 //! It shares no code with the reference server on purpose: a tool that measures the reference
 //! server's own behaviour through the reference server's own code could hide a shared bug.
-//! Used by the loadgen tests (`cargo test -p loadgen`).
+//! Used by the loadgen and conformance tests. [`Faults`] break it on purpose; a [`Style`]
+//! varies it in ways that are still correct.
+
+mod handshake;
+mod style;
+
+pub use style::Style;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,8 +24,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_util::sync::CancellationToken;
 
 /// What goes wrong, and how often.
@@ -59,6 +63,11 @@ pub struct Faults {
     /// A joining member first gets the room's last this many messages (history replayed:
     /// messages broadcast before it joined).
     pub replay_on_join: usize,
+    /// Only a room's first this many members get its broadcasts; later joiners get nothing,
+    /// silently (a capacity cap, as channels_redis's group sends drop members).
+    pub room_cap: Option<usize>,
+    /// Not a fault: a valid way of framing and greeting (see [`Style`]).
+    pub style: Style,
 }
 
 type Outbox = mpsc::UnboundedSender<(Instant, String)>;
@@ -178,13 +187,9 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     let mut joined: Option<(String, u64)> = None;
     // The member joins before the 101 is written, as Django joins the group before it
     // accepts: a message sent once the client holds its 101 reaches it.
-    // The callback's error type is tungstenite's (large, and fine for a test fixture).
-    #[allow(clippy::result_large_err)]
-    let callback = |req: &Request, resp: Response| {
-        let Some(room) = room_of(req.uri().path(), &state.faults) else {
-            let mut refusal = ErrorResponse::new(Some("no such room\n".into()));
-            *refusal.status_mut() = StatusCode::NOT_FOUND;
-            return Err(refusal);
+    let mut admit = |path: &str| {
+        let Some(room) = room_of(path, &state.faults) else {
+            return false;
         };
         let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
         rooms.next_id += 1;
@@ -197,9 +202,9 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             let _ = tx.send((Instant::now(), frame.clone()));
         }
         joined = Some((room, id));
-        Ok(resp)
+        true
     };
-    let accepted = tokio_tungstenite::accept_hdr_async(stream, callback).await;
+    let accepted = handshake::accept(stream, &state.faults.style, &mut admit).await;
     if let (Some((room, id)), false) = (&joined, state.faults.join_late.is_zero()) {
         let (state, room, id, tx) = (Arc::clone(&state), room.clone(), *id, tx.clone());
         tokio::spawn(async move {
@@ -213,12 +218,13 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     }
     drop(tx);
     let Some((room, id)) = joined else { return };
-    let Ok(ws) = accepted else {
+    let Some(ws) = accepted else {
         leave(&state, &room, id);
         return;
     };
     let (mut sink, mut source) = ws.split();
     let reorder = state.faults.reorder;
+    let style = state.faults.style.clone();
     let writer = tokio::spawn(async move {
         // In order, each frame waits for its time; with `reorder`, each waits on its own so
         // a later, less delayed frame overtakes it.
@@ -239,8 +245,22 @@ async fn session(stream: TcpStream, state: Arc<State>) {
                 }
             }
         });
-        while let Some(frame) = ordered.recv().await {
-            if sink.send(Message::text(frame)).await.is_err() {
+        let mut pings = style.ping_every.map(tokio::time::interval);
+        loop {
+            let ping = async {
+                match pings.as_mut() {
+                    Some(every) => every.tick().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let sent = tokio::select! {
+                frame = ordered.recv() => match frame {
+                    Some(frame) => style::send(&mut sink, frame, &style).await,
+                    None => break,
+                },
+                _ = ping => sink.send(Message::Ping("server".into())).await,
+            };
+            if sent.is_err() {
                 break;
             }
         }
@@ -316,11 +336,12 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
     }
     let rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
     let mut rng = state.rng.lock().unwrap_or_else(|p| p.into_inner());
+    let cap = state.faults.room_cap.unwrap_or(usize::MAX);
     let members = rooms
         .members
         .iter()
         .filter(|(name, _)| state.faults.leak_to_other_rooms || name.as_str() == room)
-        .flat_map(|(_, members)| members);
+        .flat_map(|(_, members)| members.iter().take(cap));
     for (id, outbox) in members {
         if state.faults.no_self_echo && *id == from {
             continue;

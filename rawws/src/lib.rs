@@ -4,12 +4,14 @@
 //! It uses neither the server's WebSocket library nor its protocol crate: a bug they share
 //! with the server must not be able to pass.
 //!
-//! - `frame`: opcodes, frames as read, client frame headers.
+//! - `frame`: opcodes, the parser of a server's frames, client frame headers.
+//! - `message`: messages assembled from fragments, control frames between them.
 //! - `http`: requests sent verbatim, response heads and bodies read.
-//! - here: [`Ws`], one connection: handshake, frames out (masked), frames in.
+//! - here: [`Ws`], one connection: handshake, frames out (masked), messages and frames in.
 
 mod frame;
 mod http;
+mod message;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,9 +36,15 @@ pub enum WireError {
 }
 
 use frame::frame_header;
-pub use frame::{Frame, Next, clip, op};
+pub use frame::{Frame, Next, Parsed, clip, op, parse as parse_frame};
 pub use http::{HttpResponse, http_get, http_raw, http_raw_on};
 use http::{parse_head, read_head};
+pub use message::{Assembler, Step};
+
+/// The largest message (and frame) a connection reads unless told otherwise: above what any
+/// conformance case sends back (1 MiB escaped up to six times), far below what would strain
+/// the machine.
+pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
 
 type Result<T> = std::result::Result<T, WireError>;
 
@@ -44,11 +52,72 @@ type Result<T> = std::result::Result<T, WireError>;
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
+/// The values a request's `extra` header lines give `name` (comma-separated lists joined).
+fn offered<'a>(extra: &'a str, name: &str) -> Vec<&'a str> {
+    extra
+        .split("\r\n")
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// RFC 6455 4.1: a client fails the connection when the 101 lacks `Upgrade: websocket` or
+/// the `upgrade` token in `Connection` (both case-insensitive), or selects a subprotocol it
+/// did not offer, or an extension it did not ask for.
+fn check_101(response: &HttpResponse, extra: &str) -> Result<()> {
+    let upgrade = response.header("upgrade").unwrap_or("");
+    if !upgrade.trim().eq_ignore_ascii_case("websocket") {
+        return Err(WireError::Malformed(format!(
+            "101 with Upgrade {upgrade:?} instead of websocket"
+        )));
+    }
+    let connection = response.header("connection").unwrap_or("");
+    if !connection
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    {
+        return Err(WireError::Malformed(format!(
+            "101 with Connection {connection:?}, without the upgrade token"
+        )));
+    }
+    if let Some(selected) = response.header("sec-websocket-protocol") {
+        let offers = offered(extra, "sec-websocket-protocol");
+        if !offers.contains(&selected.trim()) {
+            return Err(WireError::Malformed(format!(
+                "the 101 selected the subprotocol {selected:?}, which the client did not offer \
+                 (offered: {offers:?})"
+            )));
+        }
+    }
+    if let Some(extensions) = response.header("sec-websocket-extensions") {
+        let asked: Vec<&str> = offered(extra, "sec-websocket-extensions")
+            .into_iter()
+            .filter_map(|e| e.split(';').next().map(str::trim))
+            .collect();
+        for name in extensions.split(',').filter_map(|e| e.split(';').next()) {
+            if !asked.contains(&name.trim()) {
+                return Err(WireError::Malformed(format!(
+                    "the 101 negotiated the extension {:?}, which the client did not ask for",
+                    name.trim()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A raw WebSocket client connection.
 #[derive(Debug)]
 pub struct Ws<S = TcpStream> {
     stream: S,
     buf: Vec<u8>,
+    assembler: Assembler,
+    /// A close frame was sent: pings are no longer answered (the peer may already have
+    /// closed the TCP connection after its own close).
+    closing: bool,
     pub response: HttpResponse,
 }
 
@@ -120,9 +189,12 @@ impl<S: Stream> Ws<S> {
                 response.header("sec-websocket-accept")
             )));
         }
+        check_101(&response, extra)?;
         Ok(Handshake::Accepted(Self {
             stream,
             buf: rest,
+            assembler: Assembler::new(DEFAULT_MAX_MESSAGE),
+            closing: false,
             response,
         }))
     }
@@ -130,6 +202,7 @@ impl<S: Stream> Ws<S> {
     /// Writes one masked frame.
     pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> Result<()> {
         let mask: [u8; 4] = rand::random();
+        self.closing |= opcode == op::CLOSE;
         let mut frame = frame_header(fin, opcode, payload.len(), mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         self.stream.write_all(&frame).await?;
@@ -154,10 +227,40 @@ impl<S: Stream> Ws<S> {
         self.send_frame(true, op::CLOSE, &code.to_be_bytes()).await
     }
 
-    /// The next frame within `wait`, silence, or the end of the connection. Pings from the
-    /// server are answered and skipped.
+    /// Sets the bound on a message's (and a frame's) payload; a larger one is an error.
+    pub fn set_max_message(&mut self, bytes: usize) {
+        self.assembler = Assembler::new(bytes);
+    }
+
+    /// The next message within `wait`, silence, or the end of the connection. A message is
+    /// a whole text or binary message however the server fragmented it (as a [`Frame`] with
+    /// `fin` set and the first frame's opcode), or a close frame. Pings are answered and
+    /// pongs (a heartbeat needs no answer, RFC 6455 5.5.3) skipped, between fragments too.
     pub async fn next(&mut self, wait: Duration) -> Result<Next> {
         let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = match self.next_frame_until(deadline).await? {
+                Next::Frame(frame) => frame,
+                other => return Ok(other),
+            };
+            if frame.opcode == op::PONG {
+                continue;
+            }
+            match self.assembler.push(frame).map_err(WireError::Malformed)? {
+                Step::Deliver(message) => return Ok(Next::Frame(message)),
+                Step::Partial => continue,
+            }
+        }
+    }
+
+    /// The next frame within `wait`, as it came (a fragment is a frame), silence, or the end
+    /// of the connection: for the cases about framing itself. Pings are answered and skipped.
+    pub async fn next_frame(&mut self, wait: Duration) -> Result<Next> {
+        self.next_frame_until(tokio::time::Instant::now() + wait)
+            .await
+    }
+
+    async fn next_frame_until(&mut self, deadline: tokio::time::Instant) -> Result<Next> {
         loop {
             let frame = match tokio::time::timeout_at(deadline, self.read_frame()).await {
                 Err(_) => return Ok(Next::Silence),
@@ -166,21 +269,39 @@ impl<S: Stream> Ws<S> {
                 Ok(Err(e)) => return Err(e),
             };
             if frame.opcode == op::PING {
-                let payload = frame.payload.clone();
-                self.send_frame(true, op::PONG, &payload).await?;
+                if frame.payload.len() > 125 || !frame.fin {
+                    return Err(WireError::Malformed(format!(
+                        "a ping of {} bytes{} (control frames are whole and hold at most 125)",
+                        frame.payload.len(),
+                        if frame.fin { "" } else { " without FIN" }
+                    )));
+                }
+                if self.closing {
+                    continue;
+                }
+                match self.send_frame(true, op::PONG, &frame.payload).await {
+                    // The peer is gone; what it sent before may still be read.
+                    Err(WireError::Io(e))
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                        ) => {}
+                    other => other?,
+                }
                 continue;
             }
             return Ok(Next::Frame(frame));
         }
     }
 
-    /// The next text frame's payload; anything else is an error with evidence.
+    /// The next text message's payload; anything else is an error with evidence.
     pub async fn recv_text(&mut self, wait: Duration) -> std::result::Result<String, String> {
         match self.next(wait).await {
             Ok(Next::Frame(f)) if f.opcode == op::TEXT => {
-                String::from_utf8(f.payload).map_err(|_| "a text frame that is not UTF-8".into())
+                // The assembler checked UTF-8 over the whole message.
+                String::from_utf8(f.payload).map_err(|_| "a text message that is not UTF-8".into())
             }
-            Ok(Next::Frame(f)) => Err(format!("expected a text frame, got {}", f.describe())),
+            Ok(Next::Frame(f)) => Err(format!("expected a text message, got {}", f.describe())),
             Ok(Next::Silence) => Err(format!("nothing within {} ms", wait.as_millis())),
             Ok(Next::Eof) => Err("the connection ended".into()),
             Err(e) => Err(e.to_string()),
@@ -220,43 +341,24 @@ impl<S: Stream> Ws<S> {
     /// The next frame as it comes (pings included, unanswered), or `None` at the end of the
     /// connection. No time limit: wrap it in one.
     pub async fn read_frame(&mut self) -> Result<Option<Frame>> {
-        if !self.fill(2).await? {
-            return Ok(None);
-        }
-        let fin = self.buf[0] & 0x80 != 0;
-        let opcode = self.buf[0] & 0x0F;
-        if self.buf[1] & 0x80 != 0 {
-            return Err(WireError::Malformed("the server masked a frame".into()));
-        }
-        let (len, header) = match self.buf[1] & 0x7F {
-            126 => {
-                if !self.fill(4).await? {
-                    return Err(WireError::Closed("inside a frame header"));
-                }
-                (
-                    usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
-                    4,
-                )
+        let mut want = 2;
+        loop {
+            if !self.fill(want).await? {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(WireError::Closed("inside a frame"))
+                };
             }
-            127 => {
-                if !self.fill(10).await? {
-                    return Err(WireError::Closed("inside a frame header"));
+            match frame::parse(&self.buf, self.assembler.max_message())
+                .map_err(WireError::Malformed)?
+            {
+                Parsed::Frame(frame, used) => {
+                    self.buf.drain(..used);
+                    return Ok(Some(frame));
                 }
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&self.buf[2..10]);
-                (u64::from_be_bytes(b) as usize, 10)
+                Parsed::Need(n) => want = n,
             }
-            n => (usize::from(n), 2),
-        };
-        if !self.fill(header + len).await? {
-            return Err(WireError::Closed("inside a frame"));
         }
-        let payload = self.buf[header..header + len].to_vec();
-        self.buf.drain(..header + len);
-        Ok(Some(Frame {
-            fin,
-            opcode,
-            payload,
-        }))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::case::{Case, Check, message_of};
+use crate::case::{Case, Check, json_equal, message_of};
 use crate::wire::{Next, Ws, op};
 
 mod bad_input;
@@ -59,7 +59,7 @@ pub(crate) async fn expect_message(
         .await
         .map_err(|e| format!("{who}: {e}"))?;
     let got = message_of(&text).map_err(|e| format!("{who}: {e}"))?;
-    if &got != want {
+    if !json_equal(&got, want) {
         return Err(format!("{who} received message {got}, expected {want}"));
     }
     Ok(())

@@ -1,0 +1,183 @@
+//! Messages out of frames (RFC 6455 5.4-5.6): a text or binary message may come as one frame
+//! or as a first frame without FIN and continuation frames, with control frames (ping, pong,
+//! close) between them. No I/O: [`Assembler::push`] takes frames in the order they came.
+
+use crate::frame::{Frame, op};
+
+/// The state of a message being received, and the bound on its size.
+#[derive(Debug)]
+pub struct Assembler {
+    /// The opcode and the bytes so far of a message whose last frame has not come.
+    partial: Option<(u8, Vec<u8>)>,
+    max_message: usize,
+}
+
+/// What a frame amounted to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A whole text or binary message (`fin` true, the first frame's opcode), or a control
+    /// frame, which may arrive between the fragments of a message.
+    Deliver(Frame),
+    /// A fragment, kept until the message's last frame.
+    Partial,
+}
+
+impl Assembler {
+    pub fn new(max_message: usize) -> Self {
+        Self {
+            partial: None,
+            max_message,
+        }
+    }
+
+    /// The bound on a whole message's payload, in bytes.
+    pub fn max_message(&self) -> usize {
+        self.max_message
+    }
+
+    /// Takes the next frame. An error names the rule of RFC 6455 the server broke.
+    pub fn push(&mut self, frame: Frame) -> Result<Step, String> {
+        if frame.rsv != 0 {
+            return Err(format!(
+                "a {} with reserved bits {:03b} set, and no extension was negotiated",
+                frame.describe(),
+                frame.rsv
+            ));
+        }
+        if op::is_control(frame.opcode) {
+            if !matches!(frame.opcode, op::CLOSE | op::PING | op::PONG) {
+                return Err(format!("a frame with the reserved opcode {}", frame.opcode));
+            }
+            if !frame.fin {
+                return Err(format!("a fragmented control frame ({})", frame.describe()));
+            }
+            if frame.payload.len() > 125 {
+                return Err(format!(
+                    "a {} of {} bytes (control frames hold at most 125)",
+                    frame.describe(),
+                    frame.payload.len()
+                ));
+            }
+            if frame.opcode == op::CLOSE {
+                // A close ends whatever message was under way.
+                self.partial = None;
+            }
+            return Ok(Step::Deliver(frame));
+        }
+        let (opcode, mut payload) = match (frame.opcode, self.partial.take()) {
+            (op::CONT, Some((opcode, mut so_far))) => {
+                if so_far.len() + frame.payload.len() > self.max_message {
+                    return Err(self.too_large(so_far.len() + frame.payload.len()));
+                }
+                so_far.extend_from_slice(&frame.payload);
+                (opcode, so_far)
+            }
+            (op::CONT, None) => {
+                return Err("a continuation frame with no message under way".into());
+            }
+            (op::TEXT | op::BINARY, None) => (frame.opcode, frame.payload),
+            (op::TEXT | op::BINARY, Some((under_way, _))) => {
+                return Err(format!(
+                    "a new {} message began before the {} message under way ended",
+                    kind(frame.opcode),
+                    kind(under_way)
+                ));
+            }
+            (other, _) => return Err(format!("a frame with the reserved opcode {other}")),
+        };
+        if payload.len() > self.max_message {
+            return Err(self.too_large(payload.len()));
+        }
+        if !frame.fin {
+            self.partial = Some((opcode, std::mem::take(&mut payload)));
+            return Ok(Step::Partial);
+        }
+        if opcode == op::TEXT && std::str::from_utf8(&payload).is_err() {
+            return Err(format!(
+                "a text message of {} bytes that is not UTF-8",
+                payload.len()
+            ));
+        }
+        Ok(Step::Deliver(Frame::whole(opcode, payload)))
+    }
+
+    fn too_large(&self, len: usize) -> String {
+        format!(
+            "a message of over {len} bytes, above the reader's bound of {}",
+            self.max_message
+        )
+    }
+}
+
+fn kind(opcode: u8) -> &'static str {
+    if opcode == op::TEXT { "text" } else { "binary" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Frame {
+        Frame {
+            fin,
+            rsv: 0,
+            opcode,
+            payload: payload.to_vec(),
+        }
+    }
+
+    #[test]
+    fn fragments_with_control_frames_between_them() {
+        let mut a = Assembler::new(1024);
+        // "é" split between its two bytes: UTF-8 is checked over the whole message.
+        assert_eq!(
+            a.push(frame(false, op::TEXT, b"caf\xC3")),
+            Ok(Step::Partial)
+        );
+        let ping = frame(true, op::PING, b"p");
+        assert_eq!(a.push(ping.clone()), Ok(Step::Deliver(ping)));
+        assert_eq!(a.push(frame(false, op::CONT, b"")), Ok(Step::Partial));
+        assert_eq!(
+            a.push(frame(true, op::CONT, b"\xA9!")),
+            Ok(Step::Deliver(Frame::whole(op::TEXT, "café!".into())))
+        );
+    }
+
+    #[test]
+    fn protocol_errors() {
+        let cases: Vec<Vec<Frame>> = vec![
+            vec![frame(true, op::CONT, b"x")],
+            vec![frame(false, op::TEXT, b"x"), frame(true, op::BINARY, b"y")],
+            vec![frame(false, op::PING, b"x")],
+            vec![frame(true, op::PONG, &[0; 126])],
+            vec![frame(true, 0x3, b"")],
+            vec![frame(true, 0xB, b"")],
+            vec![frame(true, op::TEXT, b"\xFF")],
+            vec![
+                frame(false, op::TEXT, b"0123456789"),
+                frame(true, op::CONT, b"x"),
+            ],
+            vec![Frame {
+                rsv: 0b100,
+                ..frame(true, op::TEXT, b"x")
+            }],
+        ];
+        for frames in cases {
+            let mut a = Assembler::new(10);
+            let last = frames.len() - 1;
+            for (i, f) in frames.into_iter().enumerate() {
+                let step = a.push(f.clone());
+                assert_eq!(step.is_err(), i == last, "{f:?}: {step:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_close_ends_the_message_under_way() {
+        let mut a = Assembler::new(100);
+        assert_eq!(a.push(frame(false, op::TEXT, b"x")), Ok(Step::Partial));
+        let close = frame(true, op::CLOSE, &1000u16.to_be_bytes());
+        assert_eq!(a.push(close.clone()), Ok(Step::Deliver(close)));
+        assert!(a.push(frame(true, op::CONT, b"y")).is_err());
+    }
+}
