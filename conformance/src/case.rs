@@ -131,6 +131,8 @@ pub struct Ctx {
     pub uuid_rooms: bool,
     /// Random programs the model-based case runs.
     pub model_cases: u32,
+    /// Members of the room in the big-room cases.
+    pub room_size: usize,
     /// The TLS client for nodes that speak TLS (`--ca-cert`, `--insecure`).
     pub tls: Option<TlsClient>,
 }
@@ -153,6 +155,7 @@ impl Ctx {
             ws_path: crate::TUTORIAL_WS_PATH.into(),
             uuid_rooms: false,
             model_cases: crate::DEFAULT_MODEL_CASES,
+            room_size: usize::from(crate::DEFAULT_ROOM_SIZE),
             tls: None,
         }
     }
@@ -178,12 +181,38 @@ impl Ctx {
     }
 
     pub async fn handshake(&self, target: &str, extra: &str) -> Result<Handshake, String> {
+        self.try_handshake(target, extra)
+            .await?
+            .map_err(|e| format!("handshake for {target}: {e}"))
+    }
+
+    /// A handshake, telling apart a connection that could not be made (the outer error: no
+    /// verdict on the request can rest on it) from what happened once the request was sent.
+    pub async fn try_handshake(
+        &self,
+        target: &str,
+        extra: &str,
+    ) -> Result<Result<Handshake, crate::wire::WireError>, String> {
         let extra = format!("{}{extra}", self.header_lines());
         let node = self.pick();
         let conn = self.connect(node).await?;
-        Ws::handshake_on(conn, &node.host, target, &extra, self.timeout)
-            .await
-            .map_err(|e| format!("handshake for {target}: {e}"))
+        Ok(Ws::handshake_on(conn, &node.host, target, &extra, self.timeout).await)
+    }
+
+    /// Whether every node answers HTTP at all: a TCP (and TLS) connection and a response
+    /// head to `GET /`, whatever its status. The reason when one does not.
+    pub async fn reachable(&self) -> Result<(), String> {
+        for node in &self.nodes {
+            let mut conn = self.connect(node).await?;
+            let request = format!(
+                "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                node.host
+            );
+            crate::wire::http_raw_on(&mut conn, &request, self.timeout)
+                .await
+                .map_err(|e| format!("{}: no HTTP response to GET /: {e}", node.host))?;
+        }
+        Ok(())
     }
 
     /// A TCP connection to `node`, with the TLS handshake when it speaks TLS.

@@ -81,6 +81,9 @@ pub struct Opts {
     /// Random programs for the model-based case.
     #[arg(long, default_value_t = crate::DEFAULT_MODEL_CASES)]
     pub model_cases: u32,
+    /// Members of the room in the big-room.* cases (4 to 10000).
+    #[arg(long, default_value_t = crate::DEFAULT_ROOM_SIZE, value_parser = clap::value_parser!(u16).range(4..=10000))]
+    pub room_size: u16,
     /// Cases run at once.
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
@@ -100,7 +103,8 @@ pub struct Opts {
     pub json: Option<PathBuf>,
 }
 
-/// Runs the suite as the command line asks; the exit code is 0, or 1 on any FAIL.
+/// Runs the suite as the command line asks; the exit code is 0, 1 on any FAIL, or 2 when the
+/// backend does not answer (nothing graded).
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     let all = cases::all();
     for filter in opts.cases.iter().chain(&opts.skip) {
@@ -199,6 +203,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         opts.origin.clone(),
     );
     ctx.model_cases = opts.model_cases;
+    ctx.room_size = usize::from(opts.room_size);
     ctx.tls = opts.tls.client_for("conformance", &targets)?;
     ctx.headers = opts.headers.clone();
     ctx.ws_path = opts.ws_path.clone();
@@ -206,6 +211,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     ctx.headers
         .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
 
+    // Unreachable is not a verdict: nothing is graded against a backend that does not answer.
+    if let Err(why) = ctx.reachable().await {
+        eprintln!("conformance: {label} does not answer, so nothing was graded: {why}");
+        return Ok(ExitCode::from(2));
+    }
     let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
     let known_passing = match (&known, &opts.backend) {
         (Some(known), Some(backend)) => known.apply(backend, &mut reports),

@@ -39,6 +39,9 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_millis(300);
 /// [`MODEL_MAX_STEPS`] synchronised steps).
 pub const DEFAULT_MODEL_CASES: u32 = 16;
 pub const MODEL_MAX_STEPS: usize = 24;
+/// Members of the room in the big-room cases (`--room-size`): the size of a busy real room,
+/// and above the handful of every other case.
+pub const DEFAULT_ROOM_SIZE: u16 = 100;
 /// The tutorial's socket path; `--ws-path` may name another.
 pub const TUTORIAL_WS_PATH: &str = "/ws/chat/{room}/";
 

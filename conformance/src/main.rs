@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
     match run(Opts::parse()).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("conformance: error: {e:#}");
+            edge::print_error("conformance", &e);
             ExitCode::from(2)
         }
     }

@@ -196,3 +196,27 @@ async fn folds_case_in_room_names() {
     )
     .await;
 }
+
+/// A room that serves only its first members (a capacity cap, as channels_redis's group
+/// sends drop members): every small-room case passes, the big-room cases fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_capped_at_its_first_members() {
+    let faults = Faults {
+        room_cap: Some(40),
+        ..Faults::default()
+    };
+    graded(
+        faults,
+        &["big-room.every-member", "big-room.joining-while-busy"],
+        &[
+            UNRELATED,
+            &[
+                "broadcast.all-members",
+                "order.single-sender",
+                "model.programs",
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+}

@@ -1,6 +1,6 @@
 //! Verdicts that hold on servers built differently: against the fault server in each valid
 //! style (fragmented broadcasts, control frames between fragments, a ping every 2 ms, an
-//! unusual 101, a selected subprotocol, all at once), the core and django profiles give no
+//! unusual 101, a selected subprotocol, numbers as JavaScript writes them, all at once), the core and django profiles give no
 //! FAIL. A FAIL here is a bug of the suite.
 
 mod common;
@@ -53,10 +53,11 @@ valid_style! {
     a_server_ping_every_2_ms: 2;
     an_unusual_101: 3;
     a_selected_subprotocol: 4;
-    all_variations_at_once: 5;
+    numbers_as_javascript_writes_them: 5;
+    all_variations_at_once: 6;
 }
 
 #[test]
 fn every_style_has_its_test() {
-    assert_eq!(Style::valid_variants().len(), 6);
+    assert_eq!(Style::valid_variants().len(), 7);
 }

@@ -285,6 +285,11 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             }
             _ => payload.clone(),
         };
+        let payload = if state.faults.style.javascript_numbers {
+            style::javascript_numbers(payload)
+        } else {
+            payload
+        };
         let mut frame = serde_json::json!({ "message": &payload }).to_string();
         if state.faults.mangle_non_ascii {
             frame = frame

@@ -26,6 +26,9 @@ pub struct Style {
     pub odd_handshake: bool,
     /// The first subprotocol the client offers is selected (RFC 6455 4.2.2).
     pub select_subprotocol: bool,
+    /// Numbers written as JavaScript's `JSON.stringify` writes them: `1E2` and `100.0` as
+    /// `100`, `-0.0` as `0` (RFC 8259 has one number type; a Node server does this).
+    pub javascript_numbers: bool,
 }
 
 impl Style {
@@ -52,12 +55,17 @@ impl Style {
             select_subprotocol: true,
             ..Style::default()
         };
+        let javascript = Style {
+            javascript_numbers: true,
+            ..Style::default()
+        };
         let everything = Style {
             fragments: 5,
             controls_between: true,
             ping_every: Some(Duration::from_millis(5)),
             odd_handshake: true,
             select_subprotocol: true,
+            javascript_numbers: true,
         };
         vec![
             ("fragmented broadcasts", fragmented),
@@ -65,6 +73,7 @@ impl Style {
             ("a server ping every 2 ms", pings),
             ("an unusual 101", odd),
             ("a subprotocol selected", subprotocol),
+            ("numbers as JavaScript writes them", javascript),
             ("all of them", everything),
         ]
     }
@@ -75,6 +84,27 @@ impl Style {
             return None;
         }
         offered?.split(',').map(str::trim).find(|p| !p.is_empty())
+    }
+}
+
+/// `value` with every integral double that JavaScript would print without a fraction made an
+/// integer.
+pub(crate) fn javascript_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if n.is_f64() && x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 => {
+                Value::from(x as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(javascript_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, javascript_numbers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 

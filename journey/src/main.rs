@@ -9,7 +9,7 @@ async fn main() -> ExitCode {
     match journey::run(journey::Opts::parse()).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("journey: error: {e:#}");
+            edge::print_error("journey", &e);
             ExitCode::from(1)
         }
     }

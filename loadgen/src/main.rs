@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
     match main_inner(Opts::parse()).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("loadgen: error: {e:#}");
+            edge::print_error("loadgen", &e);
             ExitCode::from(1)
         }
     }

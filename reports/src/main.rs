@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match run(Opts::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("reports: error: {e:#}");
+            edge::print_error("reports", &e);
             ExitCode::from(2)
         }
     }

@@ -6,6 +6,7 @@ use crate::case::{Case, Check, json_equal, message_of};
 use crate::wire::{Next, Ws, op};
 
 mod bad_input;
+mod big_room;
 mod broadcast;
 mod life;
 mod model;
@@ -23,6 +24,7 @@ pub fn all() -> Vec<Case> {
         broadcast::CASES,
         payload::CASES,
         order::CASES,
+        big_room::CASES,
         slow::CASES,
         bad_input::CASES,
         life::CASES,

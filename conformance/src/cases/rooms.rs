@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use super::{case, expect_message, expect_silence, holds, say};
 use crate::case::{Case, CaseResult, Ctx};
-use crate::wire::Handshake;
+use crate::wire::{Handshake, WireError};
 
 pub(super) const CASES: &[Case] = &[
     case!(
@@ -136,11 +136,18 @@ fn invalid_targets(ctx: &Ctx) -> Vec<String> {
 async fn refused(ctx: Ctx) -> CaseResult {
     let mut seen = Vec::new();
     for target in invalid_targets(&ctx) {
-        match ctx.handshake(&target, "").await {
+        // A connection that could not be made says nothing about the path: it is an error
+        // (the outer `?`), never a refusal.
+        match ctx.try_handshake(&target, "").await? {
             Ok(Handshake::Accepted(_)) => return Err(format!("{target} was accepted (101)")),
             Ok(Handshake::Refused(r)) => seen.push(r.status.to_string()),
-            // A dropped connection is a refusal too.
-            Err(_) => seen.push("dropped".into()),
+            // The server read the request and ended the connection without a 101 (Nginx's
+            // 444, a server that drops what it will not route): not accepted.
+            Err(WireError::Closed(_)) => seen.push("closed".into()),
+            Err(WireError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                seen.push("reset".into());
+            }
+            Err(e) => return Err(format!("{target}: {e}")),
         }
     }
     holds(format!("8 invalid paths refused ({})", seen.join(" ")))

@@ -15,7 +15,7 @@ pub async fn run(args: &[&str]) -> RunResult {
 
 /// A run that must fail: loadgen's error as the user reads it.
 pub async fn run_err(args: &[&str]) -> String {
-    format!("{:#}", try_run(args).await.expect_err("the run fails"))
+    edge::chain(&try_run(args).await.expect_err("the run fails"))
 }
 
 async fn try_run(args: &[&str]) -> anyhow::Result<RunResult> {

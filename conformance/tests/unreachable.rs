@@ -1,0 +1,55 @@
+//! Unreachable is not a verdict: against a port where nothing listens, or a listener that
+//! never answers HTTP, the CLI grades nothing, writes no report and exits 2.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+async fn cli(target: &str) -> (ExitCode, bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let args = [
+        "conformance",
+        "--target",
+        target,
+        "--timeout",
+        "500",
+        "--json",
+        json.to_str().expect("utf-8 path"),
+    ];
+    let opts = conformance::cli::Opts::try_parse_from(args).expect("valid flags");
+    let code = conformance::cli::run(opts).await.expect("the CLI runs");
+    (code, json.exists())
+}
+
+#[tokio::test]
+async fn nothing_listening() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let (code, report) = cli(&format!("http://127.0.0.1:{port}")).await;
+    assert_eq!(code, ExitCode::from(2));
+    assert!(
+        !report,
+        "a report was written for a backend that is not there"
+    );
+}
+
+#[tokio::test]
+async fn a_listener_that_never_answers() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            open.push(stream);
+        }
+    });
+    let (code, report) = cli(&format!("http://{addr}")).await;
+    held.abort();
+    assert_eq!(code, ExitCode::from(2));
+    assert!(!report);
+}
