@@ -1,25 +1,12 @@
 //! Unreachable is not a verdict: against a port where nothing listens, or a listener that
 //! never answers HTTP, the CLI grades nothing, writes no report and exits 2.
 
+mod common;
+
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 async fn cli(target: &str) -> (ExitCode, bool) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("report.json");
-    let args = [
-        "conformance",
-        "--target",
-        target,
-        "--timeout",
-        "500",
-        "--json",
-        json.to_str().expect("utf-8 path"),
-    ];
-    let opts = conformance::cli::Opts::try_parse_from(args).expect("valid flags");
-    let code = conformance::cli::run(opts).await.expect("the CLI runs");
-    (code, json.exists())
+    common::cli_exit(target, &["--timeout", "500"]).await
 }
 
 #[tokio::test]

@@ -7,12 +7,16 @@
 mod common;
 
 use reference_server::{Config, RunningServer};
-use testkit::Pki;
+use testkit::{Pki, SelfSigned};
 
 async fn tls_server(pki: &Pki) -> RunningServer {
+    serving(&pki.cert, &pki.key).await
+}
+
+async fn serving(cert: &std::path::Path, key: &std::path::Path) -> RunningServer {
     reference_server::spawn(Config {
-        tls_cert: Some(pki.cert.clone()),
-        tls_key: Some(pki.key.clone()),
+        tls_cert: Some(cert.into()),
+        tls_key: Some(key.into()),
         ..Config::local()
     })
     .await
@@ -72,12 +76,31 @@ async fn an_untrusted_certificate_fails_the_run_with_the_host_and_reason() {
 
     let e = common::run_err(&common::small_plan(&target, &["--ca-cert", other])).await;
     assert!(
-        e.contains("localhost") && e.contains("unknown authority"),
+        e.contains("localhost") && e.contains("authority this client does not trust"),
         "{e}"
     );
 
     // --insecure: the same server, unchecked, works.
     let r = common::run(&common::small_plan(&target, &["--insecure"])).await;
+    assert_eq!(
+        r.summary.connections.established, 6,
+        "{:?}",
+        r.summary.errors
+    );
+    assert_eq!(r.summary.missing, 0);
+    server.stop().await.expect("stops");
+}
+
+/// The self-signed certificate `openssl req -x509` makes (marked as a CA), given with
+/// `--ca-cert`, is trusted as the server's own, as curl trusts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_openssl_certificate_given_as_ca_cert() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let own = SelfSigned::openssl(dir.path(), "own", &["localhost"]).expect("openssl");
+    let server = serving(&own.cert, &own.key).await;
+    let target = format!("https://localhost:{}", server.addr.port());
+    let ca = own.cert.to_str().expect("utf-8");
+    let r = common::run(&common::small_plan(&target, &["--ca-cert", ca])).await;
     assert_eq!(
         r.summary.connections.established, 6,
         "{:?}",

@@ -52,3 +52,45 @@ impl Pki {
         Ok(pki)
     }
 }
+
+/// A self-signed certificate and its key made as most guides say, with the real `openssl`
+/// (installed by scripts/setup): `openssl req -x509 -newkey rsa:2048 -nodes -addext
+/// subjectAltName=...`. OpenSSL marks it as a CA (basicConstraints CA:TRUE) by default.
+#[derive(Debug, Clone)]
+pub struct SelfSigned {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl SelfSigned {
+    /// Makes `<stem>.pem` and `<stem>-key.pem` in `dir` for `names` (DNS names).
+    pub fn openssl(dir: &Path, stem: &str, names: &[&str]) -> io::Result<Self> {
+        let made = Self {
+            cert: dir.join(format!("{stem}.pem")),
+            key: dir.join(format!("{stem}-key.pem")),
+        };
+        let san: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+        let status = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .arg("-keyout")
+            .arg(&made.key)
+            .arg("-out")
+            .arg(&made.cert)
+            .args([
+                "-subj",
+                &format!("/CN={}", names.first().unwrap_or(&"localhost")),
+            ])
+            .args(["-addext", &format!("subjectAltName={}", san.join(","))])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| {
+                io::Error::other(format!("run openssl (scripts/setup installs it): {e}"))
+            })?;
+        if !status.success() {
+            return Err(io::Error::other(format!("openssl req -x509: {status}")));
+        }
+        Ok(made)
+    }
+}

@@ -69,3 +69,22 @@ pub async fn grade_cli(target: &str, extra: &[&str]) -> serde_json::Value {
     .expect("the suite runs");
     serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON")
 }
+
+/// Runs the CLI in-process with `conformance --target TARGET --json F EXTRA...` and returns
+/// its exit code and whether it wrote a report.
+pub async fn cli_exit(target: &str, extra: &[&str]) -> (std::process::ExitCode, bool) {
+    use clap::Parser as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("report.json");
+    let mut args = vec![
+        "conformance",
+        "--target",
+        target,
+        "--json",
+        json.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let opts = conformance::cli::Opts::try_parse_from(args).expect("valid flags");
+    let code = conformance::cli::run(opts).await.expect("the CLI runs");
+    (code, json.exists())
+}

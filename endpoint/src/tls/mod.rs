@@ -1,6 +1,8 @@
-//! The TLS client of loadgen and conformance (rustls, ring): the system's trusted roots by
-//! default, `--ca-cert PATH` to trust a private CA instead, `--insecure` to skip verification.
-//! SNI and the certificate check use the URL's host name. Failures say which host and why.
+//! The TLS client of loadgen, conformance and journey (rustls, ring): the system's trusted
+//! roots by default, `--ca-cert PATH` to trust a private CA (or a server's own self-signed
+//! certificate, `pinned`) instead, `--insecure` to skip verification. SNI and the
+//! certificate check use the URL's host name. Failures are sentences: which host, what is
+//! wrong, what to do.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_util::either::Either;
+
+mod pinned;
 
 /// A connection to a backend: plain TCP, or TLS over it.
 pub type Conn = Either<TcpStream, TlsStream<TcpStream>>;
@@ -48,9 +52,13 @@ pub enum TlsError {
         "TLS: the certificate of {host} is not trusted: {reason} (trust its CA with --ca-cert PATH, or skip the check with --insecure)"
     )]
     Untrusted { host: String, reason: String },
-    #[error("TLS handshake with {host}: {reason}")]
+    #[error(
+        "TLS: the certificate of {host} does not hold that name (it holds {names}): connect by one of its names (--resolve NAME:PORT:ADDR keeps the address), or skip the check with --insecure"
+    )]
+    WrongName { host: String, names: String },
+    #[error("TLS handshake with {host} failed: {reason}")]
     Handshake { host: String, reason: String },
-    #[error("TLS: {0:?} is not a valid server name")]
+    #[error("TLS: \"{0}\" is not a valid server name (a DNS name or an IP address)")]
     Name(String),
     #[error("TLS: {0} speaks TLS, and no TLS client is configured")]
     NoClient(String),
@@ -83,12 +91,23 @@ impl TlsClient {
                     provider.signature_verification_algorithms,
                 )))
                 .with_no_client_auth()
+        } else if let Some(path) = &options.ca_cert {
+            let certs = private_certs(path)?;
+            let mut roots = RootCertStore::empty();
+            for cert in &certs {
+                roots
+                    .add(cert.clone())
+                    .map_err(|e| TlsSetupError::CaCert(path.into(), e.to_string()))?;
+            }
+            let verifier = pinned::Pinned::new(certs, roots, provider)?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth()
         } else {
-            let roots = match &options.ca_cert {
-                Some(path) => private_roots(path)?,
-                None => system_roots()?,
-            };
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder
+                .with_root_certificates(system_roots()?)
+                .with_no_client_auth()
         };
         // WebSockets are upgraded HTTP/1.1 requests: never let a proxy pick h2.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -127,7 +146,7 @@ pub async fn wrap(
     }
 }
 
-fn private_roots(path: &Path) -> Result<RootCertStore, TlsSetupError> {
+fn private_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .map_err(|e| TlsSetupError::CaCert(path.into(), e.to_string()))?
         .collect::<Result<_, _>>()
@@ -135,13 +154,7 @@ fn private_roots(path: &Path) -> Result<RootCertStore, TlsSetupError> {
     if certs.is_empty() {
         return Err(TlsSetupError::NoCert(path.into()));
     }
-    let mut roots = RootCertStore::empty();
-    for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| TlsSetupError::CaCert(path.into(), e.to_string()))?;
-    }
-    Ok(roots)
+    Ok(certs)
 }
 
 fn system_roots() -> Result<RootCertStore, TlsSetupError> {
@@ -156,35 +169,87 @@ fn system_roots() -> Result<RootCertStore, TlsSetupError> {
 
 fn classify(host: &str, e: &io::Error) -> TlsError {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    let handshake = |reason: String| TlsError::Handshake {
+        host: host.into(),
+        reason,
+    };
     match inner {
+        Some(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+            presented,
+            ..
+        })) => TlsError::WrongName {
+            host: host.into(),
+            names: presented
+                .iter()
+                .map(|p| plain_name(p))
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        Some(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName,
+        )) => TlsError::WrongName {
+            host: host.into(),
+            names: "other names".into(),
+        },
         Some(rustls::Error::InvalidCertificate(c)) => TlsError::Untrusted {
             host: host.into(),
             reason: explain(c),
         },
-        Some(other) => TlsError::Handshake {
-            host: host.into(),
-            reason: other.to_string(),
-        },
-        None => TlsError::Handshake {
-            host: host.into(),
-            reason: e.to_string(),
-        },
+        Some(rustls::Error::InvalidMessage(_)) => handshake(
+            "the answer is not TLS (a plain HTTP server? then use http:// or ws://)".into(),
+        ),
+        Some(rustls::Error::AlertReceived(alert)) => handshake(format!(
+            "the server refused the handshake with the alert {}",
+            format!("{alert:?}").to_lowercase()
+        )),
+        Some(rustls::Error::NoApplicationProtocol) => {
+            handshake("the server offers no protocol this client speaks (http/1.1)".into())
+        }
+        Some(rustls::Error::PeerIncompatible(_)) => handshake(
+            "the server supports no TLS version or cipher suite this client has (TLS 1.2 and 1.3)"
+                .into(),
+        ),
+        Some(other) => handshake(other.to_string()),
+        None if matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+        ) =>
+        {
+            handshake("the server closed the connection during the handshake (does it speak TLS on this port?)".into())
+        }
+        None => handshake(e.to_string()),
     }
 }
 
+/// A name as WebPKI presents it (`DnsName("a.example")`, `IpAddress(127.0.0.1)`), bare.
+fn plain_name(presented: &str) -> String {
+    let inner = presented
+        .strip_prefix("DnsName(")
+        .or_else(|| presented.strip_prefix("IpAddress("))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(presented);
+    inner.trim_matches('"').to_owned()
+}
+
+/// Why a certificate is not trusted, as a phrase.
 fn explain(c: &CertificateError) -> String {
     match c {
-        CertificateError::UnknownIssuer => "it is signed by an unknown authority".into(),
-        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            "it is not valid for this name".into()
-        }
+        CertificateError::UnknownIssuer => "it is signed by an authority this client does not trust".into(),
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             "it has expired".into()
         }
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            "it is not valid yet".into()
+            "it is not valid yet (is this machine's clock right?)".into()
         }
-        other => format!("{other:?}"),
+        CertificateError::BadSignature => "its signature does not verify".into(),
+        CertificateError::BadEncoding => "it is not a well-formed certificate".into(),
+        CertificateError::Revoked => "it has been revoked".into(),
+        CertificateError::Other(other)
+            if other.0.downcast_ref::<webpki::Error>() == Some(&webpki::Error::CaUsedAsEndEntity) =>
+        {
+            "it is a CA's certificate, and the server presented it as its own (pass exactly this certificate with --ca-cert to trust it)".into()
+        }
+        other => other.to_string(),
     }
 }
 
