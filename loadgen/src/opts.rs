@@ -81,9 +81,11 @@ pub struct Opts {
     #[arg(long, conflicts_with = "json")]
     pub no_json: bool,
 
-    /// A pass/fail condition, repeatable: p50, p90, p99, p999, max (fan-out latency),
-    /// connect_p99, loss, missing, duplicates, reordered, cross_room, errors, compared with
-    /// <, <=, = against a value such as 25ms, 1%, 0. Any failure: exit code 2.
+    /// A pass/fail condition, repeatable: METRIC<VALUE, <= or =, with a value such as 25ms,
+    /// 1% or 0. Metrics: p50, p90, p99, p999, max (fan-out latency), connect_p99,
+    /// completion_p99, lateness_p99, join_p99 (latencies), loss (a share), missing,
+    /// duplicates, reordered, cross_room, errors, outside (counts). With none, the run is
+    /// held to loss=0 and errors=0. Any failure: exit code 2.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<Threshold>,
 

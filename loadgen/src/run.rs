@@ -127,6 +127,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
             late_ms: start.late_ms,
             connected_at_start: start.connected,
         });
+    // A run that names no threshold is held to the defaults: loss and errors fail it.
+    let defaulted = opts.thresholds.is_empty();
+    let thresholds = if defaulted {
+        run_result::Threshold::defaults()
+    } else {
+        opts.thresholds.clone()
+    };
     let mut result = RunResult::assemble(Parts {
         totals: &totals,
         config,
@@ -135,9 +142,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         interrupted,
         planned: plan.connections,
         measured_s,
-        thresholds: &opts.thresholds,
+        thresholds: &thresholds,
         ramp,
     });
+    for t in &mut result.thresholds {
+        t.default = defaulted;
+    }
     result.shard = shard;
     Ok(result)
 }

@@ -127,14 +127,26 @@ pub fn render(r: &RunResult) -> String {
         }
     }
     if !r.thresholds.is_empty() {
-        let _ = writeln!(out, "\nThresholds:");
+        let defaults = r.thresholds.iter().all(|t| t.default);
+        let _ = writeln!(
+            out,
+            "\nThresholds{}:",
+            if defaults {
+                " (the defaults; --threshold sets your own)"
+            } else {
+                ""
+            }
+        );
         for t in &r.thresholds {
+            let actual = t
+                .threshold
+                .parse::<run_result::Threshold>()
+                .map_or_else(|_| t.actual.to_string(), |th| th.metric.show(t.actual));
             let _ = writeln!(
                 out,
-                "  {:<4} {} (actual {})",
+                "  {:<4} {} (actual {actual})",
                 if t.passed { "ok" } else { "FAIL" },
                 t.threshold,
-                t.actual
             );
         }
     }

@@ -167,11 +167,7 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
 
 /// A measured value in the unit of its bound.
 fn shown(bound: Option<&Threshold>, v: f64) -> String {
-    match bound.map(|b| b.metric) {
-        Some(m) if m.is_latency() => format!("{:.1} ms", v / 1000.0),
-        Some(run_result::Metric::Loss) => format!("{:.3} %", v * 100.0),
-        _ => format!("{v}"),
-    }
+    bound.map_or_else(|| v.to_string(), |b| b.metric.show(v))
 }
 
 #[cfg(test)]

@@ -135,3 +135,53 @@ fn the_result_is_written_to_loadgen_result_json_by_default() {
     assert_eq!(result["schema_version"], 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("result written to loadgen-result.json"));
 }
+
+/// A lossy server fails the run with no threshold given: the defaults `loss=0` and
+/// `errors=0` hold it, and the summary shows the actual values with their units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossy_server_fails_the_run_by_default() {
+    let server = fault_server::spawn(fault_server::Faults {
+        drop_rate: 0.05,
+        seed: 11,
+        ..fault_server::Faults::default()
+    })
+    .await
+    .expect("fault server");
+    let url = server.url();
+    let out = tokio::task::spawn_blocking(move || loadgen(&["--target", &url, "--no-json"]))
+        .await
+        .expect("loadgen ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("the defaults"), "{stdout}");
+    assert!(stdout.contains("FAIL loss=0 (actual "), "{stdout}");
+    assert!(stdout.contains(" %)"), "{stdout}");
+    assert!(stdout.contains("ok   errors=0 (actual 0)"), "{stdout}");
+}
+
+#[test]
+fn a_latency_threshold_shows_its_unit() {
+    let out = loadgen(&["--threshold", "p99<50s", "--no-json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok   p99<50s (actual ") && stdout.contains(" ms)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_threshold_help_names_every_metric() {
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("--help")
+        .output()
+        .expect("loadgen runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let start = help.find("--threshold").expect("--threshold is documented");
+    let section = &help[start..start + help[start..].find("\n  -").unwrap_or(help.len() - start)];
+    for (name, _) in run_result::Metric::ALL {
+        assert!(
+            section.contains(name),
+            "--threshold help lacks {name}: {section}"
+        );
+    }
+}

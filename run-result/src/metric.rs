@@ -89,6 +89,16 @@ impl Metric {
         )
     }
 
+    /// `value` of this metric with its unit: latencies in ms, loss in percent, counts bare.
+    pub fn show(self, value: f64) -> String {
+        match self {
+            m if m.is_latency() && value < 10_000.0 => format!("{:.3} ms", value / 1000.0),
+            m if m.is_latency() => format!("{:.1} ms", value / 1000.0),
+            Self::Loss => format!("{:.3} %", value * 100.0),
+            _ => format!("{value:.0}"),
+        }
+    }
+
     /// The metric's value in `s`.
     pub fn of(self, s: &Summary) -> f64 {
         let l = &s.latency_us;

@@ -242,6 +242,9 @@ pub struct ThresholdResult {
     pub threshold: String,
     pub actual: f64,
     pub passed: bool,
+    /// A threshold the tool applied because the run named none (`loss=0`, `errors=0`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -84,7 +84,19 @@ impl FromStr for Threshold {
     }
 }
 
+/// The thresholds a run is held to when it names none: a run that lost a delivery or had
+/// an error fails without any configuration.
+pub const DEFAULTS: [&str; 2] = ["loss=0", "errors=0"];
+
 impl Threshold {
+    /// [`DEFAULTS`], parsed.
+    pub fn defaults() -> Vec<Threshold> {
+        DEFAULTS
+            .iter()
+            .map(|t| t.parse().expect("the defaults parse"))
+            .collect()
+    }
+
     /// Evaluates the threshold on `summary`.
     pub fn check(&self, summary: &Summary) -> crate::result::ThresholdResult {
         let actual = self.metric.of(summary);
@@ -92,6 +104,7 @@ impl Threshold {
             threshold: self.text.clone(),
             actual,
             passed: self.holds(actual),
+            default: false,
         }
     }
 
