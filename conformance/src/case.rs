@@ -87,6 +87,10 @@ pub struct Case {
     /// One line.
     pub description: &'static str,
     pub run: fn(Ctx) -> CaseFuture,
+    /// The case is hostile to the whole backend (a member that never reads can stall every
+    /// room of a server that blocks on it): it runs alone, after the others, so its effect
+    /// is graded where it belongs and not as another case's failure.
+    pub exclusive: bool,
 }
 
 impl Case {

@@ -78,33 +78,48 @@ pub async fn run_case(case: Case, ctx: Ctx) -> CaseReport {
     }
 }
 
-/// Runs `cases`, at most `parallel` at once, and returns the reports in the cases' order.
+/// Runs `cases`, at most `parallel` at once, then the exclusive ones one by one, alone; the
+/// reports come back in the cases' order.
 pub async fn run_all(cases: Vec<Case>, ctx: &Ctx, parallel: usize) -> Vec<CaseReport> {
-    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
-    let handles: Vec<_> = cases
+    let (exclusive, shared): (Vec<_>, Vec<_>) = cases
         .into_iter()
-        .map(|case| {
+        .enumerate()
+        .partition(|(_, c)| c.exclusive);
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let handles: Vec<_> = shared
+        .into_iter()
+        .map(|(i, case)| {
             let ctx = ctx.clone();
             let semaphore = semaphore.clone();
-            tokio::spawn(async move {
-                let _permit = semaphore.acquire_owned().await;
-                run_case(case, ctx).await
-            })
+            (
+                i,
+                tokio::spawn(async move {
+                    let _permit = semaphore.acquire_owned().await;
+                    run_case(case, ctx).await
+                }),
+            )
         })
         .collect();
-    let mut reports = Vec::with_capacity(handles.len());
-    for handle in handles {
-        match handle.await {
-            Ok(report) => reports.push(report),
-            Err(e) => reports.push(CaseReport {
-                id: "internal".into(),
-                level: Level::Core,
-                description: "a case panicked".into(),
-                verdict: Outcome::Fail,
-                evidence: e.to_string(),
-                duration_ms: 0,
-            }),
-        }
+    let mut reports = Vec::with_capacity(handles.len() + exclusive.len());
+    for (i, handle) in handles {
+        reports.push((i, joined(handle.await)));
     }
-    reports
+    for (i, case) in exclusive {
+        let ctx = ctx.clone();
+        reports.push((i, joined(tokio::spawn(run_case(case, ctx)).await)));
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A case's report, or a FAIL saying that it panicked.
+fn joined(done: Result<CaseReport, tokio::task::JoinError>) -> CaseReport {
+    done.unwrap_or_else(|e| CaseReport {
+        id: "internal".into(),
+        level: Level::Core,
+        description: "a case panicked".into(),
+        verdict: Outcome::Fail,
+        evidence: e.to_string(),
+        duration_ms: 0,
+    })
 }

@@ -40,6 +40,8 @@ core_cases! {
     order_single_sender => "order.single-sender",
     order_rooms_isolated => "order.rooms-isolated",
     order_leave_rejoin => "order.leave-rejoin",
+    big_room_every_member => "big-room.every-member",
+    big_room_joining_while_busy => "big-room.joining-while-busy",
     bad_input_not_json => "bad-input.not-json",
     bad_input_not_object => "bad-input.not-object",
     bad_input_no_message => "bad-input.no-message",
@@ -48,7 +50,5 @@ core_cases! {
     bad_input_invalid_utf8 => "bad-input.invalid-utf8",
     life_ping_pong => "life.ping-pong",
     life_client_close => "life.client-close",
-    life_no_subprotocol => "life.no-subprotocol",
-    life_no_compression => "life.no-compression",
     model_programs => "model.programs",
 }

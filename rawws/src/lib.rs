@@ -265,9 +265,16 @@ impl<S: Stream> Ws<S> {
             let frame = match tokio::time::timeout_at(deadline, self.read_frame()).await {
                 Err(_) => return Ok(Next::Silence),
                 Ok(Ok(Some(frame))) => frame,
-                Ok(Ok(None)) => return Ok(Next::Eof),
+                Ok(Ok(None)) => {
+                    // The peer closed TCP: so does this side, as any client would.
+                    let _ = self.stream.shutdown().await;
+                    return Ok(Next::Eof);
+                }
                 Ok(Err(e)) => return Err(e),
             };
+            if frame.opcode == op::CLOSE {
+                self.close_handshake(&frame).await;
+            }
             if frame.opcode == op::PING {
                 if frame.payload.len() > 125 || !frame.fin {
                     return Err(WireError::Malformed(format!(
@@ -292,6 +299,18 @@ impl<S: Stream> Ws<S> {
             }
             return Ok(Next::Frame(frame));
         }
+    }
+
+    /// A close frame came: the close handshake is completed as RFC 6455 5.5.1 and 7.1.1 say
+    /// (a close sent back, echoing the code, unless this side closed first; then this side's
+    /// TCP closed), as browsers do. A server may hold its resources until the client's side
+    /// of TCP ends. Failures mean the peer is gone already, which is the aim.
+    async fn close_handshake(&mut self, close: &Frame) {
+        if !self.closing {
+            let code = close.payload.get(..2).unwrap_or_default().to_vec();
+            let _ = self.send_frame(true, op::CLOSE, &code).await;
+        }
+        let _ = self.stream.shutdown().await;
     }
 
     /// The next text message's payload; anything else is an error with evidence.

@@ -44,6 +44,7 @@ macro_rules! case {
             level: $crate::case::Level::$level,
             description: $description,
             run: |ctx| Box::pin($body(ctx)),
+            exclusive: false,
         }
     };
 }

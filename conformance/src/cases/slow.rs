@@ -9,19 +9,27 @@ use super::{case, holds, say};
 use crate::case::{Case, CaseResult, Check, Ctx, message_of};
 use crate::wire::{Next, Ws, op};
 
+/// Both run alone (`Case::exclusive`): 16 MiB for a member that never reads can stall a
+/// whole backend (Django under uvicorn blocks its one sync thread on that member's socket).
 pub(super) const CASES: &[Case] = &[
-    case!(
-        "slow.evicted",
-        Reference,
-        "a member that stops reading is closed with 1013 and the others get every message",
-        evicted
-    ),
-    case!(
-        "slow.member",
-        Django,
-        "informational: what the backend does with a member that stops reading",
-        member
-    ),
+    Case {
+        exclusive: true,
+        ..case!(
+            "slow.evicted",
+            Reference,
+            "a member that stops reading is closed with 1013 and the others get every message",
+            evicted
+        )
+    },
+    Case {
+        exclusive: true,
+        ..case!(
+            "slow.member",
+            Django,
+            "informational: what the backend does with a member that stops reading",
+            member
+        )
+    },
 ];
 
 /// Messages sent into the room, each [`SIZE`] bytes: 16 MiB in all, several times what the
