@@ -292,9 +292,16 @@ async fn django_1011(ctx: Ctx) -> CaseResult {
         Some((1011, _)) if started.elapsed() <= Duration::from_millis(1200) => {
             holds(format!("1011 after {} ms", started.elapsed().as_millis()))
         }
-        other => Err(format!(
-            "{other:?} after {} ms (Django: 1011 within 1 s)",
-            started.elapsed().as_millis()
-        )),
+        other => {
+            let what = match other {
+                Some((code, reason)) if reason.is_empty() => format!("closed {code}"),
+                Some((code, reason)) => format!("closed {code} {reason:?}"),
+                None => "the TCP connection ended without a close frame".into(),
+            };
+            Err(format!(
+                "{what} after {} ms (Django: 1011 within 1 s)",
+                started.elapsed().as_millis()
+            ))
+        }
     }
 }
