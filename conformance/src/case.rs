@@ -203,18 +203,27 @@ impl Ctx {
         Ok(Ws::handshake_on(conn, &node.host, target, &extra, self.timeout).await)
     }
 
-    /// Whether every node answers HTTP at all: a TCP (and TLS) connection and a response
-    /// head to `GET /`, whatever its status. The reason when one does not.
+    /// Whether every node answers at all: a TCP (and TLS) connection and an HTTP answer to a
+    /// WebSocket handshake for a fresh room, whatever the answer (a 101 or a refusal). The
+    /// handshake, not a page: a WebSocket-only server may drop a plain GET. The reason when
+    /// one does not answer.
     pub async fn reachable(&self) -> Result<(), String> {
+        let target = self.ws_target(&self.room("reach"));
+        let extra = self.header_lines();
         for node in &self.nodes {
-            let mut conn = self.connect(node).await?;
-            let request = format!(
-                "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                node.host
-            );
-            crate::wire::http_raw_on(&mut conn, &request, self.timeout)
-                .await
-                .map_err(|e| format!("{}: no HTTP response to GET /: {e}", node.host))?;
+            let conn = self.connect(node).await?;
+            match Ws::handshake_on(conn, &node.host, &target, &extra, self.timeout).await {
+                Ok(Handshake::Accepted(mut ws)) => {
+                    let _ = ws.send_close(1000).await;
+                }
+                Ok(Handshake::Refused(_)) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "{}: no HTTP answer to a WebSocket handshake for {target}: {e}",
+                        node.host
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Unreachable is not a verdict: against a port where nothing listens, or a listener that
-//! never answers HTTP, the CLI grades nothing, writes no report and exits 2.
+//! never answers, the CLI grades nothing, writes no report and exits 2; a server that speaks
+//! only WebSocket (no answer to a plain GET) is graded.
 
 mod common;
 
@@ -39,4 +40,16 @@ async fn a_listener_that_never_answers() {
     held.abort();
     assert_eq!(code, ExitCode::from(2));
     assert!(!report);
+}
+
+/// A server that speaks only WebSocket (tokio-tungstenite's accept on every connection: a
+/// plain GET gets no answer) is reachable and graded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_only_server_is_graded() {
+    let server = fault_server::spawn(fault_server::Faults::default())
+        .await
+        .expect("fault server");
+    let (code, report) = common::cli_exit(&server.url(), &["--case", "broadcast.self-echo"]).await;
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert!(report);
 }
