@@ -185,3 +185,12 @@ fn the_threshold_help_names_every_metric() {
         );
     }
 }
+
+#[test]
+fn a_bad_target_is_explained_once() {
+    let out = loadgen(&["--target", "localhost"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--target"), "{stderr}");
+    assert_eq!(stderr.matches("write http://").count(), 1, "{stderr}");
+}
