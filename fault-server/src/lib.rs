@@ -24,6 +24,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
 /// What goes wrong, and how often.
@@ -66,6 +68,9 @@ pub struct Faults {
     /// Only a room's first this many members get its broadcasts; later joiners get nothing,
     /// silently (a capacity cap, as channels_redis's group sends drop members).
     pub room_cap: Option<usize>,
+    /// Every connection is closed with 1012 ("service restart") this long after its 101,
+    /// as when a node is rolled: clients must reconnect.
+    pub kick_after: Option<Duration>,
     /// Not a fault: a valid way of framing and greeting (see [`Style`]).
     pub style: Style,
 }
@@ -225,6 +230,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     let (mut sink, mut source) = ws.split();
     let reorder = state.faults.reorder;
     let style = state.faults.style.clone();
+    let kick_after = state.faults.kick_after;
     let writer = tokio::spawn(async move {
         // In order, each frame waits for its time; with `reorder`, each waits on its own so
         // a later, less delayed frame overtakes it.
@@ -246,6 +252,13 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             }
         });
         let mut pings = style.ping_every.map(tokio::time::interval);
+        let kick = async {
+            match kick_after {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(kick);
         loop {
             let ping = async {
                 match pings.as_mut() {
@@ -259,6 +272,14 @@ async fn session(stream: TcpStream, state: Arc<State>) {
                     None => break,
                 },
                 _ = ping => sink.send(Message::Ping("server".into())).await,
+                () = &mut kick => {
+                    let close = CloseFrame {
+                        code: CloseCode::Restart,
+                        reason: "service restart".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    break;
+                }
             };
             if sent.is_err() {
                 break;

@@ -11,8 +11,8 @@
 //! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
 //!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; [`pacer`]:
 //!   wakes each send on time, to the microsecond; `receive`: the receive path (stamps,
-//!   duplicates, order, latencies); `window`: with churn, what one stay of a member should
-//!   get.
+//!   duplicates, order, latencies); `window`: with churn or --reconnect, what one stay of a
+//!   member should get; `comeback`: --reconnect, a lost connection's backoff and accounting.
 //! - [`shard`]: `--shard K/N`, `--start-at`: one plan over several processes.
 //! - [`sweep`]: `--sweep`, the capacity search: runs at rising rates until a bound breaks.
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
@@ -25,6 +25,7 @@
 //! - [`summary`]: the printed table; [`sweep_summary`]: the sweep's. `progress`: the bars.
 //! - [`target`]: URLs and source addresses. [`embedded`]: the in-process reference server.
 
+mod comeback;
 mod connect;
 pub mod embedded;
 pub mod error;

@@ -145,6 +145,23 @@ pub struct Opts {
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub session: Option<Duration>,
 
+    /// A member whose connection ends without the run asking (a close frame, a reset, a
+    /// refused handshake) connects again, as often as it needs to until the run ends, after
+    /// an exponential backoff with full jitter (--reconnect-min doubling up to
+    /// --reconnect-max). Each member is then held to what was sent while it was connected
+    /// (missing counts only those); what was sent while it was away is reported apart.
+    /// Without --threshold, such a run is held to loss=0 only.
+    #[arg(long)]
+    pub reconnect: bool,
+
+    /// --reconnect: the first backoff's bound.
+    #[arg(long, default_value = "100ms", value_parser = duration, requires = "reconnect")]
+    pub reconnect_min: Duration,
+
+    /// --reconnect: the largest backoff's bound.
+    #[arg(long, default_value = "5s", value_parser = duration, requires = "reconnect")]
+    pub reconnect_max: Duration,
+
     /// Capacity search: step after step (each a full run: connect, warm-up, measure), the
     /// per-room rate grows from --rate by --sweep-factor while every --until bound holds, then
     /// bisects between the last step that held and the first that broke. Prints the steps and
@@ -221,6 +238,12 @@ fn duration(s: &str) -> Result<Duration, String> {
 }
 
 impl Opts {
+    /// Whether each member is held to what was sent during its stays (`crate::window`):
+    /// with churn or --reconnect.
+    pub fn windows(&self) -> bool {
+        self.churn_session().is_some() || self.reconnect
+    }
+
     pub fn connections(&self) -> u64 {
         u64::from(self.rooms) * u64::from(self.clients)
     }

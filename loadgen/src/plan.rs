@@ -157,8 +157,13 @@ impl Plan {
             seed: opts.seed,
             senders: opts.senders,
             rooms: opts.rooms,
-            churn: opts.churn_session().is_some(),
+            windows: opts.windows(),
         };
+        let reconnect = opts.reconnect.then(|| ReconnectPlan {
+            min: opts.reconnect_min,
+            max: opts.reconnect_max.max(opts.reconnect_min),
+            seed: opts.seed,
+        });
         let churn = opts.churn_session().map(|mean| ChurnPlan {
             mean_session: mean,
             drain: opts.settle.max(std::time::Duration::from_secs(1)),
@@ -190,6 +195,7 @@ impl Plan {
             connect_timeout: opts.connect_timeout,
             handshake: Arc::clone(&self.handshake),
             churn: churn.clone(),
+            reconnect: reconnect.clone(),
         };
         // Senders run on workers of their own, so a due send waits behind a few other senders
         // at most, not behind the frames of thousands of receiving connections (`pacer.rs`):
@@ -239,6 +245,33 @@ pub struct WorkerPlan {
     pub handshake: Arc<HandshakePlan>,
     /// With --churn or --session: how receiving members leave and rejoin.
     pub churn: Option<ChurnPlan>,
+    /// With --reconnect: how a member whose connection ended comes back.
+    pub reconnect: Option<ReconnectPlan>,
+}
+
+impl WorkerPlan {
+    /// Whether each stay is held to what was sent while it lasted (`crate::window`).
+    pub fn windows(&self) -> bool {
+        self.send.windows
+    }
+}
+
+/// How a member whose connection ended comes back (`--reconnect`): after a delay drawn
+/// uniformly from zero to `min * 2^attempt`, at most `max` (full jitter), until the run ends.
+#[derive(Debug, Clone)]
+pub struct ReconnectPlan {
+    pub min: Duration,
+    pub max: Duration,
+    pub seed: u64,
+}
+
+impl ReconnectPlan {
+    /// The delay before attempt `attempt` (0 for the first after a drop), given a uniform
+    /// draw `u` in [0, 1).
+    pub fn delay(&self, attempt: u32, u: f64) -> Duration {
+        let bound = self.min.saturating_mul(1 << attempt.min(20)).min(self.max);
+        bound.mul_f64(u)
+    }
 }
 
 /// How a receiving member leaves and rejoins (the worker's loop; `window.rs` accounts).
@@ -262,9 +295,9 @@ pub struct SendPlan {
     /// Senders per room and rooms, to spread the first sends over one gap.
     pub senders: u32,
     pub rooms: u32,
-    /// With churn, each member's stay counts what it should get (`crate::window`), not the
-    /// sender at send time.
-    pub churn: bool,
+    /// With churn or --reconnect, each member's stay counts what it should get
+    /// (`crate::window`), not the sender at send time.
+    pub windows: bool,
 }
 
 /// The plan's identity: every flag that shapes the load (not where it goes from, nor how many

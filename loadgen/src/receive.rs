@@ -30,6 +30,9 @@ pub struct Member {
     pub window: Option<Window>,
     /// The measured phase's start on the run clock, once the schedule is known.
     measure_start: Option<u64>,
+    /// With --reconnect, after a lost connection: when it was lost (run clock, µs), until
+    /// the first delivery of this stay.
+    pub dropped_at_us: Option<u64>,
 }
 
 impl Member {
@@ -40,7 +43,18 @@ impl Member {
             seen: vec![Seen::default(); senders as usize],
             window,
             measure_start: None,
+            dropped_at_us: None,
         }
+    }
+
+    /// One past the highest sequence number received from each sender in this stay (`from`
+    /// where nothing came): where a stay that ended unasked stops expecting.
+    pub fn received_until(&self, from: &[u32]) -> Vec<u32> {
+        self.seen
+            .iter()
+            .zip(from)
+            .map(|(seen, from)| seen.highest().map_or(*from, |h| (h + 1).max(*from)))
+            .collect()
     }
 }
 
@@ -49,8 +63,8 @@ impl Member {
 pub enum End {
     /// The run is over; the connection is still open.
     Finished,
-    /// The connection ended (close frame, error or end; already counted).
-    Closed,
+    /// The connection ended (close frame, error or end; already counted), and how.
+    Closed(String),
     /// The member's time in the room is up (churn); the connection is still open.
     Leave,
 }
@@ -77,7 +91,7 @@ pub async fn receive_loop(
             frame = stream.next() => match classify(frame, stats) {
                 Incoming::Text(_) => stats.borrow_mut().foreign += 1,
                 Incoming::Other => {}
-                Incoming::End => return End::Closed,
+                Incoming::End(cause) => return End::Closed(cause),
             },
         }
     };
@@ -146,7 +160,7 @@ fn on_frame(
     match classify(frame, stats) {
         Incoming::Text(text) => deliver(text.as_bytes(), member, shared, stats),
         Incoming::Other => {}
-        Incoming::End => return Some(End::Closed),
+        Incoming::End(cause) => return Some(End::Closed(cause)),
     }
     None
 }
@@ -156,8 +170,8 @@ enum Incoming {
     Text(Utf8Bytes),
     /// Pings, pongs, binary frames (counted as foreign): nothing to do.
     Other,
-    /// The connection is over (close frame, error or end; already counted).
-    End,
+    /// The connection is over (close frame, error or end; already counted), and how.
+    End(String),
 }
 
 /// Sorts a frame, counting close codes, errors and foreign binary frames.
@@ -166,8 +180,9 @@ fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<Totals>) ->
     match frame {
         Some(Ok(Message::Text(text))) => Incoming::Text(text),
         Some(Ok(Message::Close(f))) => {
-            s.closed(f.map_or(1005, |f| u16::from(f.code)));
-            Incoming::End
+            let code = f.map_or(1005, |f| u16::from(f.code));
+            s.closed(code);
+            Incoming::End(format!("close {code}"))
         }
         Some(Ok(Message::Binary(_))) => {
             s.foreign += 1;
@@ -175,12 +190,14 @@ fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<Totals>) ->
         }
         Some(Ok(_)) => Incoming::Other,
         Some(Err(e)) => {
-            s.error(ConnError::Receive((&e).into()).to_string());
-            Incoming::End
+            let text = ConnError::Receive((&e).into()).to_string();
+            s.error(text.clone());
+            Incoming::End(text)
         }
         None => {
-            s.error(ConnError::EndedWithoutClose.to_string());
-            Incoming::End
+            let text = ConnError::EndedWithoutClose.to_string();
+            s.error(text.clone());
+            Incoming::End(text)
         }
     }
 }
@@ -231,6 +248,9 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
     }
     if let Some(join_us) = member.window.as_mut().and_then(|w| w.got(sender, now)) {
         record(&mut s.join, join_us);
+    }
+    if let Some(dropped) = member.dropped_at_us.take() {
+        record(&mut s.reconnect, now.saturating_sub(dropped));
     }
     if stamp.warmup {
         return;

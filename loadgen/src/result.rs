@@ -37,6 +37,10 @@ pub fn config(
             .chain(opts.cookie.as_ref().map(|_| "cookie".to_owned()))
             .collect(),
         churn_session_s: opts.churn_session().map(|d| d.as_secs_f64()),
+        reconnect_s: opts.reconnect.then_some([
+            opts.reconnect_min.as_secs_f64(),
+            opts.reconnect_max.as_secs_f64(),
+        ]),
     }
 }
 

@@ -70,6 +70,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     .await;
     let mut measured_s = 0.0;
     let mut start = StartRecord::default();
+    let mut connected_by_second = Vec::new();
     if !interrupt.is_cancelled() && shared.connected.load(Ordering::Relaxed) > 0 {
         start = start_time(&shared, &opts, &plan);
         let schedule = Schedule::starting(start.at_us, &opts);
@@ -79,7 +80,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
             "all connections made; sending"
         );
         let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
-        measure_phase(&shared, &bar, schedule, &interrupt).await;
+        connected_by_second = measure_phase(&shared, &bar, schedule, &interrupt).await;
         measured_s = shared
             .now_us()
             .min(schedule.end_us)
@@ -92,7 +93,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     if interrupted {
         tracing::warn!("interrupted: closing connections and writing the partial result");
     }
-    let totals = stop_workers(&shared, workers).await?;
+    let mut totals = stop_workers(&shared, workers).await?;
+    for (second, connected) in connected_by_second.into_iter().enumerate() {
+        totals.second(second).connected = connected;
+    }
+    shared.missing_into(&mut totals);
     if let Some(server) = server {
         server.stop();
     }
@@ -127,10 +132,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
             late_ms: start.late_ms,
             connected_at_start: start.connected,
         });
-    // A run that names no threshold is held to the defaults: loss and errors fail it.
+    // A run that names no threshold is held to the defaults: loss and errors fail it; with
+    // --reconnect, lost connections are the point of the run, and only loss fails it.
     let defaulted = opts.thresholds.is_empty();
     let thresholds = if defaulted {
-        run_result::Threshold::defaults()
+        let mut defaults = run_result::Threshold::defaults();
+        defaults.retain(|t| !opts.reconnect || t.metric != run_result::Metric::Errors);
+        defaults
     } else {
         opts.thresholds.clone()
     };
@@ -306,18 +314,27 @@ async fn connect_phase(
     ramp
 }
 
-/// Warm-up and the measured duration: the senders' schedule runs to its end.
+/// Warm-up and the measured duration: the senders' schedule runs to its end. Returns the
+/// members connected at the end of each measured second (the last tick within it).
 async fn measure_phase(
     shared: &Shared,
     bar: &ProgressBar,
     schedule: Schedule,
     interrupt: &CancellationToken,
-) {
+) -> Vec<u64> {
+    let mut connected = Vec::new();
     tick_until(shared, schedule.end_us, interrupt, || {
         show(shared, bar, schedule);
+        if let Some(second) = shared.measured_second(shared.now_us()) {
+            if connected.len() <= second {
+                connected.resize(second + 1, 0);
+            }
+            connected[second] = shared.members_now();
+        }
         false
     })
     .await;
+    connected
 }
 
 /// After the last send: until every expected delivery is in, or `settle` has passed.

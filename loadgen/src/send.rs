@@ -23,7 +23,29 @@ use crate::shared::{Schedule, Shared};
 use run_result::Totals;
 use run_result::histogram::record;
 
-/// Sends on schedule until the end of the run, then hands the sink back.
+/// Where a sender is in its schedule: kept across its connections, so a sender that
+/// reconnects (`--reconnect`) goes on with its sequence numbers and its schedule.
+#[derive(Debug)]
+pub struct SendState {
+    seq: u32,
+    /// The next scheduled send on the run clock, once the schedule is known.
+    next: Option<f64>,
+    rng: StdRng,
+}
+
+impl SendState {
+    pub fn new(room: u32, sender: u32, plan: &SendPlan) -> Self {
+        Self {
+            seq: 0,
+            next: None,
+            rng: StdRng::seed_from_u64(plan.seed ^ (u64::from(room) << 32) ^ u64::from(sender)),
+        }
+    }
+}
+
+/// Sends on schedule until the end of the run, then hands the sink back; `None` when a
+/// write failed (the connection is gone; `state` says where to go on from).
+#[allow(clippy::too_many_arguments)]
 pub async fn send_loop(
     mut sink: SplitSink<Ws, Message>,
     room: u32,
@@ -32,6 +54,7 @@ pub async fn send_loop(
     shared: Arc<Shared>,
     stats: Rc<RefCell<Totals>>,
     pacer: Rc<Pacer>,
+    state: Rc<RefCell<SendState>>,
 ) -> Option<SplitSink<Ws, Message>> {
     let mut schedule_rx = shared.schedule.clone();
     let schedule: Schedule = loop {
@@ -44,12 +67,21 @@ pub async fn send_loop(
         }
     };
     let gap_us = 1e6 / plan.rate;
-    let mut rng = StdRng::seed_from_u64(plan.seed ^ (u64::from(room) << 32) ^ u64::from(sender));
-    // Spread every sender of every room over the first gap so they do not fire together.
-    let order = f64::from(sender) * f64::from(plan.rooms) + f64::from(room);
-    let mut next = schedule.warmup_start_us as f64
-        + gap_us * order / (f64::from(plan.senders) * f64::from(plan.rooms));
-    let mut seq: u32 = 0;
+    let resumed = state.borrow().next.is_some();
+    let mut next = state.borrow().next.unwrap_or_else(|| {
+        // Spread every sender of every room over the first gap so they do not fire together.
+        let order = f64::from(sender) * f64::from(plan.rooms) + f64::from(room);
+        schedule.warmup_start_us as f64
+            + gap_us * order / (f64::from(plan.senders) * f64::from(plan.rooms))
+    });
+    let mut seq = state.borrow().seq;
+    // Back after a lost connection: the sends due while it was away are not made.
+    if resumed {
+        let now = shared.now_us() as f64;
+        while next < now {
+            next += step(&plan, gap_us, &mut state.borrow_mut().rng);
+        }
+    }
     let finish = shared.finish.child_token();
     let finished = finish.cancelled();
     tokio::pin!(finished);
@@ -73,8 +105,9 @@ pub async fn send_loop(
         };
         let index = shared.sender_index(room, sender);
         if !warmup {
-            // With churn every member's stay counts what it should get (`crate::window`).
-            if plan.churn {
+            // With churn or --reconnect every member's stay counts what it should get
+            // (`crate::window`).
+            if plan.windows {
                 let _ = shared.first_measured[index].compare_exchange(
                     u32::MAX,
                     seq,
@@ -94,12 +127,22 @@ pub async fn send_loop(
             record(&mut s.send_lateness, stamp.sent_us.saturating_sub(at));
             let second = ((at - schedule.measure_start_us) / 1_000_000) as usize;
             s.second(second).sends += 1;
+            shared.sent_in(room, sender, seq, second);
             shared.sent.fetch_add(1, Ordering::Relaxed);
         }
         // Before the write: a churning member that holds its 101 once this is stored must get
         // it.
-        if plan.churn {
+        if plan.windows {
             shared.published[index].store(seq.wrapping_add(1), Ordering::Release);
+        }
+        // The state moves on before the write: a sender whose task ends during it (its
+        // connection lost) never sends this sequence number again.
+        seq = seq.wrapping_add(1);
+        next += step(&plan, gap_us, &mut state.borrow_mut().rng);
+        {
+            let mut state = state.borrow_mut();
+            state.seq = seq;
+            state.next = Some(next);
         }
         if let Err(e) = sink
             .send(Message::text(message::encode(&stamp, plan.size)))
@@ -110,12 +153,14 @@ pub async fn send_loop(
                 .error(ConnError::Send((&e).into()).to_string());
             return None;
         }
-        seq = seq.wrapping_add(1);
-        next += match plan.arrival {
-            Arrival::Fixed => gap_us,
-            // Exponential gaps with mean `gap_us`: a Poisson process.
-            Arrival::Poisson => -gap_us * (1.0 - rng.random::<f64>()).ln(),
-        };
     }
     Some(sink)
+}
+
+/// The gap to the next send: fixed, or exponential with mean `gap_us` (a Poisson process).
+fn step(plan: &SendPlan, gap_us: f64, rng: &mut StdRng) -> f64 {
+    match plan.arrival {
+        Arrival::Fixed => gap_us,
+        Arrival::Poisson => -gap_us * (1.0 - rng.random::<f64>()).ln(),
+    }
 }

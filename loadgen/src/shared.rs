@@ -40,6 +40,9 @@ pub struct Shared {
     pub members: Vec<AtomicU32>,
     /// Per message slot: members that have yet to receive it.
     pub remaining: Vec<AtomicU32>,
+    /// Per message slot: the second of the measured run it was scheduled in (`u32::MAX` for
+    /// one not sent, or sent in the warm-up), to place what never arrived in the series.
+    pub slot_second: Vec<AtomicU32>,
     /// Per sender (`room * senders_per_room + sender`): messages whose sending has begun
     /// (the next sequence number), stored before each write.
     pub published: Vec<AtomicU32>,
@@ -73,6 +76,7 @@ impl Shared {
             clock: Instant::now(),
             members: (0..rooms).map(|_| AtomicU32::new(0)).collect(),
             remaining: (0..slots).map(|_| AtomicU32::new(0)).collect(),
+            slot_second: (0..slots).map(|_| AtomicU32::new(u32::MAX)).collect(),
             published: (0..rooms * senders_per_room)
                 .map(|_| AtomicU32::new(0))
                 .collect(),
@@ -123,15 +127,69 @@ impl Shared {
             .collect()
     }
 
-    /// The completion slot of a message, if it has one.
-    pub fn slot(&self, room: u32, sender: u32, seq: u32) -> Option<&AtomicU32> {
+    /// The index of a message's slot, if it has one.
+    fn slot_index(&self, room: u32, sender: u32, seq: u32) -> Option<usize> {
         if seq >= self.slots_per_sender || sender >= self.senders_per_room {
             return None;
         }
-        let index = (room as usize * self.senders_per_room as usize + sender as usize)
-            * self.slots_per_sender as usize
-            + seq as usize;
-        self.remaining.get(index)
+        Some(
+            (room as usize * self.senders_per_room as usize + sender as usize)
+                * self.slots_per_sender as usize
+                + seq as usize,
+        )
+    }
+
+    /// The completion slot of a message, if it has one.
+    pub fn slot(&self, room: u32, sender: u32, seq: u32) -> Option<&AtomicU32> {
+        self.remaining.get(self.slot_index(room, sender, seq)?)
+    }
+
+    /// Records the measured second a message was scheduled in.
+    pub fn sent_in(&self, room: u32, sender: u32, seq: u32, second: usize) {
+        if let Some(slot) = self
+            .slot_index(room, sender, seq)
+            .and_then(|i| self.slot_second.get(i))
+        {
+            slot.store(second as u32, Ordering::Release);
+        }
+    }
+
+    /// The measured second a message was scheduled in, if known.
+    pub fn second_of(&self, room: u32, sender: u32, seq: u32) -> Option<usize> {
+        let i = self.slot_index(room, sender, seq)?;
+        match self.slot_second.get(i)?.load(Ordering::Acquire) {
+            u32::MAX => None,
+            s => Some(s as usize),
+        }
+    }
+
+    /// The second of the measured run that `now_us` falls in, if it is measured.
+    pub fn measured_second(&self, now_us: u64) -> Option<usize> {
+        let schedule = (*self.schedule.borrow())?;
+        (now_us >= schedule.measure_start_us && now_us < schedule.end_us)
+            .then(|| ((now_us - schedule.measure_start_us) / 1_000_000) as usize)
+    }
+
+    /// Members connected now, in every room.
+    pub fn members_now(&self) -> u64 {
+        self.members
+            .iter()
+            .map(|m| u64::from(m.load(Ordering::Acquire)))
+            .sum()
+    }
+
+    /// Without per-stay windows: the deliveries of each message that never came (its slot's
+    /// remaining count), into the series by the second it was scheduled in.
+    pub fn missing_into(&self, totals: &mut Totals) {
+        for (remaining, second) in self.remaining.iter().zip(&self.slot_second) {
+            let (n, s) = (
+                remaining.load(Ordering::Acquire),
+                second.load(Ordering::Acquire),
+            );
+            if n > 0 && s != u32::MAX {
+                totals.second(s as usize).missing += u64::from(n);
+            }
+        }
     }
 
     /// Counts one receiver done with a message; true when it was the last one expected.

@@ -20,6 +20,17 @@ pub enum Order {
 }
 
 impl Seen {
+    /// The highest sequence number seen.
+    pub fn highest(&self) -> Option<u32> {
+        self.highest
+    }
+
+    /// Whether `seq` was seen.
+    pub fn has(&self, seq: u32) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        self.bits.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
     pub fn mark(&mut self, seq: u32) -> Order {
         let (word, bit) = ((seq / 64) as usize, seq % 64);
         if self.bits.len() <= word {

@@ -20,6 +20,27 @@ fn latency_row(out: &mut String, name: &str, l: &Latency) {
     );
 }
 
+/// The measured second that lost the most deliveries, when any did: when, how many, and
+/// the members connected then.
+pub fn worst_second(r: &RunResult) -> Option<String> {
+    let worst = r
+        .series
+        .iter()
+        .filter(|s| s.missing > 0)
+        .max_by_key(|s| (s.missing, std::cmp::Reverse(s.second)))?;
+    let seconds = r.series.iter().filter(|s| s.missing > 0).count();
+    Some(format!(
+        "Worst second {}: {} deliveries missing ({} connected, {} reconnects); {} second{} lost \
+         deliveries",
+        worst.second,
+        worst.missing,
+        worst.connected,
+        worst.reconnects,
+        seconds,
+        if seconds == 1 { "" } else { "s" }
+    ))
+}
+
 /// The summary as text.
 pub fn render(r: &RunResult) -> String {
     let s = &r.summary;
@@ -95,6 +116,29 @@ pub fn render(r: &RunResult) -> String {
             s.leaves, s.outside_membership
         );
     }
+    if c.reconnect_s.is_some() {
+        let lost: u64 = s.reconnects.values().sum();
+        let causes: Vec<String> = s
+            .reconnects
+            .iter()
+            .map(|(cause, n)| format!("{n} x {cause}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Reconnects   {lost} connections lost and reconnected{}; {} deliveries sent while \
+             members were away (not expected); missing counts messages sent while a member was \
+             connected",
+            if causes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", causes.join(", "))
+            },
+            s.away
+        );
+    }
+    if let Some(worst) = worst_second(r) {
+        let _ = writeln!(out, "{worst}");
+    }
     let _ = writeln!(
         out,
         "\n  {:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -114,6 +158,9 @@ pub fn render(r: &RunResult) -> String {
     latency_row(&mut out, "  WebSocket upgrade", &s.upgrade_us);
     if c.churn_session_s.is_some() {
         latency_row(&mut out, "join (to 1st delivery)", &s.join_us);
+    }
+    if c.reconnect_s.is_some() {
+        latency_row(&mut out, "lost to 1st delivery", &s.reconnect_us);
     }
     latency_row(&mut out, "send lateness (ours)", &s.send_lateness_us);
     if !s.closes.is_empty() {

@@ -94,10 +94,26 @@ impl Window {
     /// `max(from, first_measured)` up to the leave, or up to `published` (everything sent)
     /// for a stay that lasted to the end.
     pub fn expected(&self, first_measured: &[u32], published: &[u32]) -> u64 {
-        let end = self.until.as_deref().unwrap_or(published);
         (0..self.from.len())
-            .map(|s| u64::from(end[s].saturating_sub(self.from[s].max(first_measured[s]))))
+            .map(|s| self.range(s, first_measured, published).len() as u64)
             .sum()
+    }
+
+    /// The sequence numbers of `sender` the stay should have got (see [`Self::expected`]).
+    pub fn range(
+        &self,
+        sender: usize,
+        first_measured: &[u32],
+        published: &[u32],
+    ) -> std::ops::Range<u32> {
+        let end = self.until.as_deref().unwrap_or(published)[sender];
+        let start = self.from[sender].max(first_measured[sender]);
+        start..end.max(start)
+    }
+
+    /// Per sender, where the stay's expectations began (its 101).
+    pub fn from(&self) -> &[u32] {
+        &self.from
     }
 }
 

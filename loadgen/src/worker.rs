@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::task::LocalSet;
 
+use crate::comeback::Comeback;
 use crate::connect::{close_gracefully, connect};
 use crate::error::ConnError;
 use crate::pacer::Pacer;
@@ -82,8 +83,16 @@ async fn connection(
     let churn = plan.churn.as_ref().filter(|_| conn.sender.is_none());
     let mut rng = churn
         .map(|c| StdRng::seed_from_u64(c.seed ^ (u64::from(conn.room) << 32) ^ conn.connect_at_us));
+    let mut comeback = Comeback::new(plan.reconnect.clone(), conn);
+    // A sender's place in its schedule outlives each of its connections.
+    let send_state = conn
+        .sender
+        .map(|s| Rc::new(RefCell::new(send::SendState::new(conn.room, s, &plan.send))));
     let mut rejoin = false;
     loop {
+        if !comeback.wait(&shared).await {
+            return;
+        }
         // Before connecting: what the server had broadcast already cannot be this stay's.
         let echoed_before = shared.of_room(&shared.echoed, conn.room);
         let started_us = shared.now_us();
@@ -96,6 +105,9 @@ async fn connection(
             Ok(ok) => ok,
             Err(e) => {
                 stats.borrow_mut().error(e.to_string());
+                if comeback.failed() {
+                    continue;
+                }
                 if !rejoin {
                     shared.connect_failed.fetch_add(1, Ordering::Relaxed);
                 }
@@ -112,21 +124,22 @@ async fn connection(
             record(&mut stats.upgrade, times.upgrade_us);
         }
         shared.members[conn.room as usize].fetch_add(1, Ordering::AcqRel);
-        if !rejoin {
+        if !rejoin && !comeback.returning() {
             shared.connected.fetch_add(1, Ordering::Relaxed);
         }
-        // With churn every member, senders too, accounts by its stay.
-        let window = plan.churn.is_some().then(|| {
+        // With churn or --reconnect every member, senders too, accounts by its stay.
+        let window = plan.windows().then(|| {
             let from = shared.of_room(&shared.published, conn.room);
             Window::new(echoed_before, from, started_us, rejoin)
         });
         let mut member = Member::new(conn.room, conn.sender, shared.senders_per_room, window);
+        comeback.connected(&mut member, &shared, &stats);
 
         let (sink, mut stream) = ws.split();
         // A sender's sink lives in its send task until the sending ends; a receiver keeps its
         // own. (A worker with a sender always has a pacer: `run`.)
-        let (own_sink, sender) = match conn.sender.zip(pacer.as_ref()) {
-            Some((s, pacer)) => (
+        let (own_sink, sender) = match conn.sender.zip(pacer.as_ref()).zip(send_state.as_ref()) {
+            Some(((s, pacer), state)) => (
                 None,
                 Some(tokio::task::spawn_local(send::send_loop(
                     sink,
@@ -136,6 +149,7 @@ async fn connection(
                     Arc::clone(&shared),
                     Rc::clone(&stats),
                     Rc::clone(pacer),
+                    Rc::clone(state),
                 ))),
             ),
             None => (Some(sink), None),
@@ -154,25 +168,61 @@ async fn connection(
             let bound = churn.map_or(Duration::ZERO, |c| c.drain);
             end = drain(&mut stream, &mut member, &shared, &stats, bound).await;
         }
+        let lost = match &end {
+            End::Closed(cause) => comeback.lost(cause, &mut member, &shared, &stats),
+            _ => false,
+        };
         shared.members[conn.room as usize].fetch_sub(1, Ordering::AcqRel);
         if let Some(w) = &member.window {
-            let expected = w.expected(
-                &shared.of_room(&shared.first_measured, conn.room),
-                &shared.of_room(&shared.published, conn.room),
-            );
-            shared.expected.fetch_add(expected, Ordering::Relaxed);
+            let first_measured = shared.of_room(&shared.first_measured, conn.room);
+            let published = shared.of_room(&shared.published, conn.room);
+            shared
+                .expected
+                .fetch_add(w.expected(&first_measured, &published), Ordering::Relaxed);
+            missing_by_second(&member, w, &first_measured, &published, &shared, &stats);
         }
         let sink = match sender {
+            // A lost connection's sender is stopped where it is (its state says where).
+            Some(task) if lost => {
+                task.abort();
+                None
+            }
             Some(task) => task.await.ok().flatten(),
             None => own_sink,
         };
-        if let (true, Some(sink)) = (end != End::Closed, sink) {
+        if let (false, Some(sink)) = (matches!(end, End::Closed(_)), sink) {
             close_gracefully(sink, stream).await;
         }
-        if end != End::Leave {
-            return;
+        match end {
+            End::Leave => {
+                stats.borrow_mut().leaves += 1;
+                rejoin = true;
+            }
+            End::Closed(_) if lost => {}
+            _ => return,
         }
-        stats.borrow_mut().leaves += 1;
-        rejoin = true;
+    }
+}
+
+/// The deliveries a stay should have had and never got, into the series by the second each
+/// message was scheduled in.
+fn missing_by_second(
+    member: &Member,
+    window: &Window,
+    first_measured: &[u32],
+    published: &[u32],
+    shared: &Shared,
+    stats: &RefCell<Totals>,
+) {
+    let mut stats = stats.borrow_mut();
+    for (sender, seen) in member.seen.iter().enumerate() {
+        for seq in window.range(sender, first_measured, published) {
+            if seen.has(seq) {
+                continue;
+            }
+            if let Some(second) = shared.second_of(member.room, sender as u32, seq) {
+                stats.second(second).missing += 1;
+            }
+        }
     }
 }

@@ -114,12 +114,18 @@ fn merge_series(runs: &[Run]) -> Vec<SecondResult> {
                         p50_us: 0,
                         p99_us: 0,
                         max_us: 0,
+                        connected: 0,
+                        reconnects: 0,
+                        missing: 0,
                     },
                     0.0,
                 )
             });
             entry.0.sends += s.sends;
             entry.0.deliveries += s.deliveries;
+            entry.0.connected += s.connected;
+            entry.0.reconnects += s.reconnects;
+            entry.0.missing += s.missing;
             entry.0.p99_us = entry.0.p99_us.max(s.p99_us);
             entry.0.max_us = entry.0.max_us.max(s.max_us);
             entry.1 += s.p50_us as f64 * s.deliveries as f64;

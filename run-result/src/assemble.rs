@@ -40,6 +40,7 @@ impl RunResult {
             ("tls_handshake_us", &totals.tls_handshake),
             ("upgrade_us", &totals.upgrade),
             ("join_us", &totals.join),
+            ("reconnect_us", &totals.reconnect),
         ]
         .into_iter()
         .map(|(name, h)| (name.to_owned(), histogram::encode(h)))
@@ -105,6 +106,9 @@ impl Summary {
             leaves: t.leaves,
             outside_membership: t.outside_membership,
             join_us: Latency::of(&t.join),
+            reconnects: t.reconnects.clone(),
+            away: t.away,
+            reconnect_us: Latency::of(&t.reconnect),
             closes: t
                 .closes
                 .iter()
@@ -132,6 +136,9 @@ pub fn series(totals: &Totals) -> Vec<SecondResult> {
             p50_us: s.latency.value_at_quantile(0.5),
             p99_us: s.latency.value_at_quantile(0.99),
             max_us: s.latency.max(),
+            connected: s.connected,
+            reconnects: s.reconnects,
+            missing: s.missing,
         })
         .collect()
 }

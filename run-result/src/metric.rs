@@ -30,11 +30,16 @@ pub enum Metric {
     Outside,
     /// With churn: a rejoin's handshake start until its first delivery, p99, microseconds.
     JoinP99,
+    /// With --reconnect: connections that ended without the run asking, a count.
+    Reconnects,
+    /// With --reconnect: a connection's end until the first delivery after reconnecting, p99,
+    /// microseconds.
+    ReconnectP99,
 }
 
 impl Metric {
     /// Every metric with its name, in the order help texts list them.
-    pub const ALL: [(&'static str, Metric); 16] = [
+    pub const ALL: [(&'static str, Metric); 18] = [
         ("p50", Metric::P50),
         ("p90", Metric::P90),
         ("p99", Metric::P99),
@@ -51,6 +56,8 @@ impl Metric {
         ("errors", Metric::Errors),
         ("outside", Metric::Outside),
         ("join_p99", Metric::JoinP99),
+        ("reconnects", Metric::Reconnects),
+        ("reconnect_p99", Metric::ReconnectP99),
     ];
 
     /// The metric called `name`.
@@ -86,6 +93,7 @@ impl Metric {
                 | Self::CompletionP99
                 | Self::LatenessP99
                 | Self::JoinP99
+                | Self::ReconnectP99
         )
     }
 
@@ -112,6 +120,8 @@ impl Metric {
             Self::CompletionP99 => s.completion_us.p99 as f64,
             Self::LatenessP99 => s.send_lateness_us.p99 as f64,
             Self::JoinP99 => s.join_us.p99 as f64,
+            Self::Reconnects => s.reconnects.values().sum::<u64>() as f64,
+            Self::ReconnectP99 => s.reconnect_us.p99 as f64,
             Self::Outside => s.outside_membership as f64,
             Self::Loss => s.loss,
             Self::Missing => s.missing as f64,

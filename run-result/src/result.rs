@@ -135,6 +135,9 @@ pub struct Config {
     /// rejoins (`--session`, or receivers / `--churn`); absent without churn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn_session_s: Option<f64>,
+    /// With `--reconnect`: the backoff's bounds in seconds (first, largest); absent without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_s: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,6 +234,16 @@ pub struct Summary {
     pub outside_membership: u64,
     #[serde(default)]
     pub join_us: Latency,
+    /// With `--reconnect` (empty or 0 otherwise and in older files): connections that ended
+    /// without the run asking, by cause (each followed by reconnecting); measured messages
+    /// sent to a member's room while it was away, which are not expected of it; and from a
+    /// connection's end to the member's first delivery after reconnecting.
+    #[serde(default)]
+    pub reconnects: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub away: u64,
+    #[serde(default)]
+    pub reconnect_us: Latency,
     /// Close frames the server sent, by code.
     pub closes: BTreeMap<String, u64>,
     /// Errors by kind.
@@ -255,6 +268,15 @@ pub struct SecondResult {
     pub p50_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+    /// Members connected at the end of the second (0 in older files).
+    #[serde(default)]
+    pub connected: u64,
+    /// Connections that ended without the run asking, in this second.
+    #[serde(default)]
+    pub reconnects: u64,
+    /// Deliveries of this second's messages that never arrived.
+    #[serde(default)]
+    pub missing: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

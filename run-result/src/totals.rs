@@ -14,6 +14,12 @@ pub struct Second {
     pub sends: u64,
     pub deliveries: u64,
     pub latency: Histogram<u64>,
+    /// Members connected at the end of the second (sampled by the coordinator).
+    pub connected: u64,
+    /// Connections that ended without the run asking.
+    pub reconnects: u64,
+    /// Deliveries of this second's messages (by scheduled time) that never arrived.
+    pub missing: u64,
 }
 
 impl Second {
@@ -22,6 +28,9 @@ impl Second {
             sends: 0,
             deliveries: 0,
             latency: histogram::new(),
+            connected: 0,
+            reconnects: 0,
+            missing: 0,
         }
     }
 }
@@ -49,6 +58,9 @@ pub struct Totals {
     pub send_lateness: Histogram<u64>,
     /// With churn: a rejoining member's handshake start until its first delivery.
     pub join: Histogram<u64>,
+    /// With --reconnect: a connection's end until the member's first delivery after it
+    /// reconnected.
+    pub reconnect: Histogram<u64>,
     pub sent: u64,
     pub expected: u64,
     pub delivered: u64,
@@ -62,6 +74,10 @@ pub struct Totals {
     /// With churn: deliveries of a message the server had broadcast before the member asked
     /// to join (after it left, for a member that rejoined).
     pub outside_membership: u64,
+    /// With --reconnect: connections that ended without the run asking, by cause.
+    pub reconnects: BTreeMap<String, u64>,
+    /// With --reconnect: measured messages sent to a member's room while it was away.
+    pub away: u64,
     pub connected: u64,
     pub connect_failed: u64,
     /// Close codes the server sent, by code.
@@ -84,6 +100,7 @@ impl Default for Totals {
             upgrade: histogram::new(),
             send_lateness: histogram::new(),
             join: histogram::new(),
+            reconnect: histogram::new(),
             sent: 0,
             expected: 0,
             delivered: 0,
@@ -93,6 +110,8 @@ impl Default for Totals {
             foreign: 0,
             leaves: 0,
             outside_membership: 0,
+            reconnects: BTreeMap::new(),
+            away: 0,
             connected: 0,
             connect_failed: 0,
             closes: BTreeMap::new(),
@@ -119,6 +138,14 @@ impl Totals {
         *self.closes.entry(code).or_default() += 1;
     }
 
+    /// Counts a connection that ended without the run asking, in `second`, by `cause`.
+    pub fn reconnected(&mut self, cause: impl Into<String>, second: Option<usize>) {
+        *self.reconnects.entry(cause.into()).or_default() += 1;
+        if let Some(s) = second {
+            self.second(s).reconnects += 1;
+        }
+    }
+
     /// Adds `other` into `self`: histograms added, counters summed, seconds aligned.
     pub fn merge(&mut self, other: &Self) {
         let add = |a: &mut Histogram<u64>, b: &Histogram<u64>| {
@@ -134,6 +161,7 @@ impl Totals {
         add(&mut self.completion, &other.completion);
         add(&mut self.connect, &other.connect);
         add(&mut self.join, &other.join);
+        add(&mut self.reconnect, &other.reconnect);
         self.sent += other.sent;
         self.expected += other.expected;
         self.delivered += other.delivered;
@@ -143,6 +171,10 @@ impl Totals {
         self.foreign += other.foreign;
         self.leaves += other.leaves;
         self.outside_membership += other.outside_membership;
+        self.away += other.away;
+        for (cause, n) in &other.reconnects {
+            *self.reconnects.entry(cause.clone()).or_default() += n;
+        }
         self.connected += other.connected;
         self.connect_failed += other.connect_failed;
         for (code, n) in &other.closes {
@@ -155,6 +187,9 @@ impl Totals {
             let mine = self.second(s);
             mine.sends += second.sends;
             mine.deliveries += second.deliveries;
+            mine.connected += second.connected;
+            mine.reconnects += second.reconnects;
+            mine.missing += second.missing;
             add(&mut mine.latency, &second.latency);
         }
     }
@@ -200,6 +235,7 @@ impl Totals {
             tls_handshake: optional("tls_handshake_us")?,
             upgrade: optional("upgrade_us")?,
             join: optional("join_us")?,
+            reconnect: optional("reconnect_us")?,
             sent: s.sent,
             expected: s.expected,
             delivered: s.delivered,
@@ -209,6 +245,8 @@ impl Totals {
             foreign: s.foreign,
             leaves: s.leaves,
             outside_membership: s.outside_membership,
+            reconnects: s.reconnects.clone(),
+            away: s.away,
             connected: s.connections.established,
             connect_failed: s.connections.failed,
             errors: s.errors.clone(),

@@ -63,6 +63,7 @@ pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
             room_style: "word".into(),
             headers: Vec::new(),
             churn_session_s: None,
+            reconnect_s: None,
         },
         machine: result::Machine {
             hostname: "test".into(),
