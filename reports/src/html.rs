@@ -110,6 +110,26 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
         ),
     )?;
 
+    // An outage and its recovery, per run that recorded members over time.
+    let mut timelines = Vec::new();
+    for r in runs {
+        if crate::timeline::has_timeline(&r.result.series) {
+            let measured = r.result.config.duration_s.ceil() as usize;
+            let series: Vec<SecondResult> = r
+                .result
+                .series
+                .iter()
+                .filter(|s| s.second < measured)
+                .cloned()
+                .collect();
+            let title = format!("Timeline: {}", r.name);
+            timelines.push(chart(
+                "timeline",
+                crate::timeline::timeline(&title, &series),
+            )?);
+        }
+    }
+
     let mut out = String::new();
     out.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -164,6 +184,16 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
             out,
             "<figure id=\"{id}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
             escape(caption)
+        );
+    }
+    for svg in timelines {
+        let _ = writeln!(
+            out,
+            "<figure class=\"timeline\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
+            escape(
+                "Deliveries and members connected per second; seconds whose messages lost \
+                 deliveries are shaded."
+            )
         );
     }
     out.push_str("</body>\n</html>\n");

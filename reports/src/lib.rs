@@ -7,7 +7,7 @@
 //!
 //! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
 //! - [`run`]: reading results; [`input`]: a result or a sweep. [`markdown`], [`html`],
-//!   [`charts`], [`hgrm`]: the outputs.
+//!   [`charts`], [`timeline`] (an outage and its recovery), [`hgrm`]: the outputs.
 //! - [`compare`]: bounds and the baseline gate. [`merge`]: shards into one result.
 //! - [`sweep`]: capacity searches (`loadgen --sweep`): the curve and the capacity gate.
 //! - [`matrix`]: the conformance matrix (conformance's JSON reports, not loadgen's).
@@ -25,3 +25,4 @@ pub mod render;
 pub mod run;
 pub mod shards;
 pub mod sweep;
+pub mod timeline;

@@ -165,6 +165,53 @@ pub(crate) fn rows(runs: &[Run]) -> Vec<(String, Vec<String>)> {
             churn(&|r| ms(r.result.summary.join_us.p99)),
         ));
     }
+    // Reconnects and the worst second, when any run reconnected or lost deliveries.
+    if runs.iter().any(|r| r.result.config.reconnect_s.is_some()) {
+        rows.push((
+            "reconnects (away)".into(),
+            cell(&|r| match r.result.config.reconnect_s {
+                Some(_) => {
+                    let s = &r.result.summary;
+                    format!(
+                        "{} ({} deliveries away)",
+                        count(s.reconnects.values().sum()),
+                        count(s.away)
+                    )
+                }
+                None => "-".into(),
+            }),
+        ));
+        rows.push((
+            "lost to first delivery p99".into(),
+            cell(&|r| match r.result.config.reconnect_s {
+                Some(_) => ms(r.result.summary.reconnect_us.p99),
+                None => "-".into(),
+            }),
+        ));
+    }
+    if runs
+        .iter()
+        .any(|r| r.result.series.iter().any(|s| s.missing > 0))
+    {
+        rows.push((
+            "worst second".into(),
+            cell(&|r| {
+                r.result
+                    .series
+                    .iter()
+                    .filter(|s| s.missing > 0)
+                    .max_by_key(|s| (s.missing, std::cmp::Reverse(s.second)))
+                    .map_or("-".into(), |w| {
+                        format!(
+                            "second {}: {} missing, {} connected",
+                            w.second,
+                            count(w.missing),
+                            count(w.connected)
+                        )
+                    })
+            }),
+        ));
+    }
     if runs.iter().any(|r| r.result.interrupted) {
         rows.push((
             "interrupted".into(),

@@ -99,9 +99,10 @@ fn render_writes_every_file_and_hgrm_is_readable() {
     let runs = two_runs(dir.path());
     let out = dir.path().join("out");
     let written = reports::render::render(&runs, &out).expect("render");
-    // summary.md, report.html, and per run one .hgrm per histogram (9: latency, sent,
-    // completion, connect and its TCP, TLS and upgrade parts, send lateness, churn's join).
-    assert_eq!(written.len(), 2 + 2 * 9);
+    // summary.md, report.html, and per run one .hgrm per histogram (10: latency, sent,
+    // completion, connect and its TCP, TLS and upgrade parts, send lateness, churn's join,
+    // --reconnect's loss to first delivery).
+    assert_eq!(written.len(), 2 + 2 * 10);
     let hgrm = std::fs::read_to_string(out.join("reference.latency.hgrm")).expect("hgrm");
     let header = hgrm.lines().next().expect("header");
     assert!(header.contains("Value") && header.contains("1/(1-Percentile)"));
@@ -159,5 +160,46 @@ fn churn_rows_appear_only_when_a_run_had_churn() {
     assert!(
         md.contains("| churn: delivered outside membership | 5 | - |"),
         "{md}"
+    );
+}
+
+/// A run with an outage: members connected fall and come back, two seconds lose deliveries.
+/// The page draws its timeline with those seconds shaded; the summary names the worst second.
+#[test]
+fn an_outage_is_drawn_on_the_timeline() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut stats = common::stats(1000, 500, 3, 3);
+    for (second, connected, missing, reconnects) in [(0, 20, 0, 0), (1, 10, 7, 10), (2, 20, 2, 0)] {
+        let s = stats.second(second);
+        s.connected = connected;
+        s.missing = missing;
+        s.reconnects = reconnects;
+    }
+    let result = common::result(&stats, &[]);
+    let runs = vec![Run::load(&common::write(dir.path(), "outage", &result)).expect("load")];
+    let html = reports::html::render(&runs).expect("render");
+    let timeline = &html[html.find("class=\"timeline\"").expect("a timeline figure")..];
+    let svg = &timeline[..timeline.find("</svg>").expect("its chart")];
+    // One line each (and its legend swatch): deliveries, and members connected.
+    for colour in ["#1F77B4", "#2CA02C"] {
+        let line = format!("stroke=\"{colour}\" stroke-width=\"2\"");
+        assert_eq!(svg.matches(&line).count(), 2, "{colour}");
+    }
+    // Two shaded seconds, and the legend's swatch.
+    let shaded = "opacity=\"0.18\" fill=\"#D62728\"";
+    assert_eq!(svg.matches(shaded).count(), 2, "two shaded seconds");
+    let md = reports::markdown::render(&runs);
+    assert!(
+        md.contains("| worst second | second 1: 7 missing, 10 connected |"),
+        "{md}"
+    );
+
+    // A run without members over time (an older file) has no timeline.
+    let plain = common::result(&common::stats(1000, 500, 3, 3), &[]);
+    let runs = vec![Run::load(&common::write(dir.path(), "plain", &plain)).expect("load")];
+    assert!(
+        !reports::html::render(&runs)
+            .expect("render")
+            .contains("timeline")
     );
 }
