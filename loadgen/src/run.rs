@@ -86,7 +86,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
             .min(schedule.end_us)
             .saturating_sub(schedule.measure_start_us) as f64
             / 1e6;
-        settle_phase(&shared, &bar, schedule, opts.settle, &interrupt).await;
+        settle_phase(
+            &shared,
+            &bar,
+            schedule,
+            (opts.settle, opts.windows()),
+            &interrupt,
+        )
+        .await;
         bar.finish_and_clear();
     }
     let interrupted = interrupt.is_cancelled();
@@ -337,19 +344,22 @@ async fn measure_phase(
     connected
 }
 
-/// After the last send: until every expected delivery is in, or `settle` has passed.
+/// After the last send: until every expected delivery is in, or `settle` has passed. With
+/// per-stay windows (churn, --reconnect) what is expected is known only when each stay ends,
+/// so the whole settle time is waited.
 async fn settle_phase(
     shared: &Shared,
     bar: &ProgressBar,
     schedule: Schedule,
-    settle: Duration,
+    (settle, windows): (Duration, bool),
     interrupt: &CancellationToken,
 ) {
     bar.set_length(bar.length().unwrap_or(0) + settle.as_millis() as u64);
     let until = schedule.end_us + settle.as_micros() as u64;
     tick_until(shared, until, interrupt, || {
         show(shared, bar, schedule);
-        shared.delivered.load(Ordering::Relaxed) >= shared.expected.load(Ordering::Relaxed)
+        !windows
+            && shared.delivered.load(Ordering::Relaxed) >= shared.expected.load(Ordering::Relaxed)
     })
     .await;
 }

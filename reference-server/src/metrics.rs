@@ -43,7 +43,9 @@ pub struct Metrics {
     pub(crate) handshakes_refused: Family<StatusLabel, Counter>,
     pub(crate) redis_connected: Gauge,
     pub(crate) redis_connects: Counter,
+    pub(crate) redis_frames: Counter,
     pub(crate) redis_published: Counter,
+    pub(crate) redis_echoed: Counter,
     pub(crate) redis_received: Counter,
     pub(crate) redis_local_only: Counter,
     pub(crate) redis_malformed: Counter,
@@ -131,9 +133,19 @@ impl Metrics {
                 &self.redis_connects,
             ),
             (
+                "redis_frames",
+                "Frames this node's members sent into rooms on the Redis layer: each is echoed back from Redis or counted local-only",
+                &self.redis_frames,
+            ),
+            (
                 "redis_published",
                 "Frames published to Redis",
                 &self.redis_published,
+            ),
+            (
+                "redis_echoed",
+                "Frames this node published that came back to it from Redis",
+                &self.redis_echoed,
             ),
             (
                 "redis_received",
@@ -142,7 +154,7 @@ impl Metrics {
             ),
             (
                 "redis_local_only",
-                "Frames that could not be published and reached only this node's members",
+                "Frames that reached only this node's members: not published (Redis unreachable, the room's subscription not confirmed on the current connection, the queue full), or published and not back when the connection was lost",
                 &self.redis_local_only,
             ),
             (
@@ -202,6 +214,22 @@ impl Metrics {
 
     pub fn redis_received(&self) -> u64 {
         self.redis_received.get()
+    }
+
+    pub fn redis_over_capacity(&self) -> u64 {
+        self.redis_over_capacity.get()
+    }
+
+    pub fn redis_published(&self) -> u64 {
+        self.redis_published.get()
+    }
+
+    pub fn redis_frames(&self) -> u64 {
+        self.redis_frames.get()
+    }
+
+    pub fn redis_echoed(&self) -> u64 {
+        self.redis_echoed.get()
     }
 
     pub fn redis_connects(&self) -> u64 {

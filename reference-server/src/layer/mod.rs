@@ -11,6 +11,7 @@
 //! Each keeps its local members in [`crate::rooms::Rooms`].
 
 pub mod channels;
+pub mod echo;
 pub mod local;
 pub mod marker;
 pub mod native;

@@ -12,7 +12,8 @@
 //!
 //! Outages: as every Redis format (`layer::redis_core`); on reconnection every room with local
 //! members is subscribed again, and messages other nodes published meanwhile are not replayed
-//! (pub/sub keeps no history). A payload on a room channel that is not UTF-8 text is counted
+//! (pub/sub keeps no history). A room's frames go through Redis only once its subscription
+//! is confirmed on the current connection (`layer::echo`). A payload on a room channel that is not UTF-8 text is counted
 //! in `chat_redis_malformed_total` and skipped.
 //!
 //! Subscription changes go through an unbounded queue: there is at most one entry per join
@@ -31,7 +32,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::layer::marker;
 use crate::layer::redis_core::{
-    BACKOFF_MIN, Backoff, Core, Outgoing, PUBLISH_QUEUE, RedisLayer, Subscriptions,
+    BACKOFF_MIN, Backoff, CONNECT_TIMEOUT, Core, Outgoing, PUBLISH_QUEUE, RedisLayer, Subscriptions,
 };
 use crate::metrics::Metrics;
 
@@ -93,7 +94,12 @@ pub fn start(
     let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("--layer {url}: {e}"))?;
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
-    let core = Arc::new(Core::new(Box::new(Commands(commands)), metrics, shutdown));
+    let core = Arc::new(Core::new(
+        Box::new(Commands(commands)),
+        metrics,
+        shutdown,
+        publish.clone(),
+    ));
     let native = Arc::new(Native {
         client,
         node_channel: format!("{prefix}:node:{:016x}", rand::random::<u64>()),
@@ -119,10 +125,20 @@ async fn subscriber(n: Arc<Native>, mut commands: mpsc::UnboundedReceiver<Comman
     loop {
         let pubsub = tokio::select! {
             () = core.shutdown.cancelled() => return,
-            p = n.client.get_async_pubsub() => p,
+            p = tokio::time::timeout(CONNECT_TIMEOUT, n.client.get_async_pubsub()) => p,
         };
-        let Ok(pubsub) = pubsub.inspect_err(|e| tracing::warn!(error = %e, "Redis unreachable"))
-        else {
+        let pubsub = match pubsub {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "Redis unreachable");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?CONNECT_TIMEOUT, "Redis did not answer");
+                None
+            }
+        };
+        let Some(pubsub) = pubsub else {
             // Keep taking commands while waiting, so joins and leaves are not lost.
             let wait = tokio::time::sleep(backoff.next_delay());
             tokio::pin!(wait);
@@ -163,6 +179,9 @@ async fn subscriber(n: Arc<Native>, mut commands: mpsc::UnboundedReceiver<Comman
             }
         }
         core.set_connected(true);
+        for room in &wanted {
+            core.confirm(room);
+        }
         backoff.reset();
         tracing::info!(rooms = wanted.len(), "connected to Redis");
 
@@ -184,6 +203,9 @@ async fn subscriber(n: Arc<Native>, mut commands: mpsc::UnboundedReceiver<Comman
                         }
                         Command::Subscribe(room, done) => {
                             let ok = sink.subscribe(channel(&n.prefix, &room)).await.is_ok();
+                            if ok {
+                                core.confirm(&room);
+                            }
                             match done {
                                 Some(d) if ok => { let _ = d.send(()); }
                                 Some(d) => waiting.entry(room.clone()).or_default().push(d),
@@ -193,9 +215,11 @@ async fn subscriber(n: Arc<Native>, mut commands: mpsc::UnboundedReceiver<Comman
                             !ok
                         }
                         Command::Release(room) => {
-                            core.rooms.member_count(&room) == 0
-                                && wanted.remove(&room)
-                                && sink.unsubscribe(channel(&n.prefix, &room)).await.is_err()
+                            let gone = core.rooms.member_count(&room) == 0 && wanted.remove(&room);
+                            if gone {
+                                core.unconfirm(&room);
+                            }
+                            gone && sink.unsubscribe(channel(&n.prefix, &room)).await.is_err()
                         }
                     };
                     if failed {
@@ -261,7 +285,7 @@ fn on_message(msg: &redis::Msg, rooms_prefix: &str, core: &Core) {
         return;
     };
     core.metrics.redis_received.inc();
-    core.deliver_locally(&room, &frame);
+    core.received(&room, &frame);
 }
 
 /// Publishes queued frames and markers in pipelines; a frame that cannot be published is
@@ -271,30 +295,45 @@ async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     let mut retry_at = tokio::time::Instant::now();
+    let mut epoch = 0;
     loop {
         batch.clear();
         tokio::select! {
             () = core.shutdown.cancelled() => return,
             got = queue.recv_many(&mut batch, PUBLISH_BATCH) => if got == 0 { return },
         }
+        // A connection made before the subscriber's latest reconnection may be to a Redis
+        // that restarted since: made anew.
+        if epoch != core.epoch() {
+            connection = None;
+        }
         // Retry at once when the subscriber has reached Redis again, else after a pause.
         let due = tokio::time::Instant::now() >= retry_at || core.connected();
         if connection.is_none() && due {
+            epoch = core.epoch();
             let connect = n.client.get_multiplexed_async_connection();
             match tokio::time::timeout(PUBLISH_TIMEOUT, connect).await {
                 Ok(Ok(c)) => connection = Some(c),
                 _ => retry_at = tokio::time::Instant::now() + BACKOFF_MIN * 5,
             }
         }
+        // Frames of rooms not received on the current connection are delivered here and
+        // deferred; deferred ones of rooms confirmed again go first.
+        let items = core.prepare(batch.drain(..));
+        if items.is_empty() {
+            continue;
+        }
         let sent = match connection.as_mut() {
             Some(c) => {
                 let mut pipe = redis::pipe();
-                for item in &batch {
+                for item in &items {
                     match item {
-                        Outgoing::Frame(room, frame) => {
+                        Outgoing::Frame(room, frame) | Outgoing::Deferred(room, frame) => {
                             pipe.publish(channel(&n.prefix, room), frame.as_str())
                         }
                         Outgoing::Marker(seq) => pipe.publish(&n.node_channel, marker::text(*seq)),
+                        // `prepare` turned flushes into frames.
+                        Outgoing::Flush(_) => continue,
                     }
                     .ignore();
                 }
@@ -309,11 +348,11 @@ async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
             }
             None => false,
         };
-        for item in &batch {
+        for item in &items {
             if sent {
                 core.sent(item);
             } else {
-                core.not_sent(item);
+                core.publish_failed(item);
             }
         }
     }

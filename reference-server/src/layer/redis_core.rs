@@ -7,9 +7,15 @@
 //! - the node keeps serving its WebSockets and keeps trying to reconnect, with backoff from
 //!   [`BACKOFF_MIN`] to [`BACKOFF_MAX`]; `/healthz` answers 503 `degraded` and
 //!   `chat_redis_connected` is 0;
-//! - a frame that cannot be published (Redis unreachable, or the publish queue full) is
-//!   delivered to this node's local members of the room only, and counted in
-//!   `chat_redis_local_only_total`;
+//! - a frame sent while Redis is unreachable, or before its room's subscription (group
+//!   membership) is confirmed on the current connection, is delivered to this node's members
+//!   at once and published once the room is confirmed again (`layer::echo`): the members on
+//!   other nodes get it late, not never;
+//! - a publish that fails is deferred the same way;
+//! - a frame that cannot go through Redis at all (the publish queue or the deferred frames
+//!   full), or that was published and had not come back when the receiving connection was
+//!   lost, reaches this node's members only and is counted in `chat_redis_local_only_total`:
+//!   nothing is lost silently;
 //! - a join waits for its subscription and marker at most [`JOIN_WAIT`], then goes on.
 
 use std::sync::Arc;
@@ -20,6 +26,7 @@ use protocol::RoomName;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::layer::echo::{Echo, Route};
 use crate::layer::marker::Markers;
 use crate::layer::{ReadyFuture, RoomLayer};
 use crate::metrics::Metrics;
@@ -30,7 +37,15 @@ use crate::rooms::{Frame, Member, Membership, Rooms};
 /// activated at once.
 pub const PUBLISH_QUEUE: usize = 65_536;
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
-pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The longest wait between two attempts: every node of a cluster is back within about this
+/// long of Redis (plus [`CONNECT_TIMEOUT`]), which [`REJOIN_GRACE`] relies on.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// The longest a connection attempt to Redis may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a reconnection, how long a node only defers its rooms' frames (delivered to its own
+/// members, published after): long enough for every other node, which lost Redis at the same
+/// moment, to be subscribed again, so that nothing is published into a gap of theirs.
+pub const REJOIN_GRACE: Duration = Duration::from_millis(1500);
 /// How long a handshake waits for its room's subscription and join marker.
 pub const JOIN_WAIT: Duration = Duration::from_secs(2);
 
@@ -47,7 +62,13 @@ pub trait Subscriptions: Send + Sync + std::fmt::Debug + 'static {
 /// What the publisher task sends to Redis.
 #[derive(Debug)]
 pub enum Outgoing {
+    /// A frame a member of this node sent.
     Frame(RoomName, Frame),
+    /// A frame deferred while its room was not confirmed (`layer::echo`), delivered here
+    /// already, now to be published.
+    Deferred(RoomName, Frame),
+    /// The room was confirmed: publish its deferred frames, if any are left.
+    Flush(RoomName),
     /// A join marker (`layer::marker`), to this node's own channel or queue.
     Marker(u64),
 }
@@ -60,7 +81,11 @@ pub struct Core {
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
     connected: AtomicBool,
+    /// The rooms received on the current connection; this node's frames on their way back.
+    echo: Echo,
     subscriptions: Box<dyn Subscriptions>,
+    /// The publisher task's queue, for deferred frames.
+    publish: mpsc::Sender<Outgoing>,
 }
 
 impl Core {
@@ -68,6 +93,7 @@ impl Core {
         subscriptions: Box<dyn Subscriptions>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
+        publish: mpsc::Sender<Outgoing>,
     ) -> Self {
         Self {
             rooms: Rooms::new(Arc::clone(&metrics)),
@@ -75,7 +101,9 @@ impl Core {
             metrics,
             shutdown,
             connected: AtomicBool::new(false),
+            echo: Echo::default(),
             subscriptions,
+            publish,
         }
     }
 
@@ -94,23 +122,131 @@ impl Core {
     /// a marker's member is activated now.
     pub fn not_sent(&self, item: &Outgoing) {
         match item {
-            Outgoing::Frame(room, frame) => {
-                self.metrics.redis_local_only.inc();
-                self.deliver_locally(room, frame);
+            Outgoing::Frame(room, frame) => self.local_only(room, frame),
+            _ => self.publish_failed(item),
+        }
+    }
+
+    /// Delivers `frame` here and counts it local-only.
+    fn local_only(&self, room: &RoomName, frame: &Frame) {
+        self.metrics.redis_local_only.inc();
+        self.deliver_locally(room, frame);
+    }
+
+    /// What the publisher sends for `items`, in order: a member's frame goes through Redis
+    /// only while this node receives its room on the current connection (after the room's
+    /// deferred frames, and then it waits for its echo); if not, it is delivered here now and
+    /// deferred, or, with too many waiting, delivered here only (counted). A flush becomes the
+    /// room's deferred frames. Markers go as they are.
+    pub fn prepare(&self, items: impl IntoIterator<Item = Outgoing>) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                Outgoing::Frame(room, frame) => match self.echo.route(&room, &frame) {
+                    Route::Publish(first) => {
+                        out.extend(
+                            first
+                                .into_iter()
+                                .map(|f| Outgoing::Deferred(room.clone(), f)),
+                        );
+                        out.push(Outgoing::Frame(room, frame));
+                    }
+                    Route::Defer => self.deliver_locally(&room, &frame),
+                    Route::LocalOnly => self.local_only(&room, &frame),
+                },
+                Outgoing::Flush(room) => {
+                    let frames = self.echo.take_deferred(&room);
+                    out.extend(
+                        frames
+                            .into_iter()
+                            .map(|f| Outgoing::Deferred(room.clone(), f)),
+                    );
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    /// Publishing `item` (as [`Self::prepare`] gave it) failed, so Redis did not take it: a
+    /// frame is delivered here (unless it was already) and deferred again, to be published
+    /// when its room is confirmed; a marker's member is activated now.
+    pub fn publish_failed(&self, item: &Outgoing) {
+        match item {
+            Outgoing::Frame(room, frame) | Outgoing::Deferred(room, frame) => {
+                if self.echo.retry(room, frame) == Some(false) {
+                    self.deliver_locally(room, frame);
+                }
             }
             Outgoing::Marker(seq) => self.markers.arrived(*seq),
+            // Its deferred frames stay deferred until the next of the room's frames.
+            Outgoing::Flush(_) => {}
         }
     }
 
     /// `item` went through Redis.
     pub fn sent(&self, item: &Outgoing) {
-        if let Outgoing::Frame(..) = item {
+        if let Outgoing::Frame(..) | Outgoing::Deferred(..) = item {
             self.metrics.redis_published.inc();
         }
     }
 
-    /// Whether the node's receiving connection is up (health, metrics, log).
+    /// A frame for `room` came from Redis: delivered to this node's members, unless it is
+    /// one of this node's own deferred ones (delivered already). One of this node's own is
+    /// counted as echoed, after any of its own that Redis skipped (delivered here first,
+    /// counted local-only).
+    pub fn received(&self, room: &RoomName, frame: &Frame) {
+        let Some(back) = self.echo.back(room, frame) else {
+            self.deliver_locally(room, frame);
+            return;
+        };
+        for f in &back.skipped {
+            self.local_only(room, f);
+        }
+        self.metrics.redis_echoed.inc();
+        if !back.delivered {
+            self.deliver_locally(room, frame);
+        }
+    }
+
+    /// Redis acknowledged that this node receives `room` on the current connection: its
+    /// frames go through Redis again, the deferred ones first (the publisher flushes them, in
+    /// order with what the room's members send next).
+    pub fn confirm(&self, room: &RoomName) {
+        if self.echo.confirm(room) {
+            // A full queue holds frames of the room that will flush them first.
+            let _ = self.publish.try_send(Outgoing::Flush(room.clone()));
+        }
+    }
+
+    /// This node no longer receives `room`: its deferred frames (delivered here, wanted by
+    /// nobody else that is known) are counted local-only.
+    pub fn unconfirm(&self, room: &RoomName) {
+        let dropped = self.echo.unconfirm(room).len();
+        self.metrics.redis_local_only.inc_by(dropped as u64);
+    }
+
+    /// Whether the node's receiving connection is up (health, metrics, log). On a loss, this
+    /// node's frames that had not come back are delivered to its members (counted
+    /// local-only), and every room must be confirmed again.
     pub fn set_connected(&self, up: bool) {
+        if up && self.echo.reconnected() {
+            // What was deferred goes out once every node is back (`REJOIN_GRACE`).
+            let (echo_rooms, publish) = (self.echo.deferred_rooms(), self.publish.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(REJOIN_GRACE).await;
+                for room in echo_rooms {
+                    let _ = publish.try_send(Outgoing::Flush(room));
+                }
+            });
+        }
+        for (room, frame, delivered) in self.echo.connected(up) {
+            if delivered {
+                self.metrics.redis_local_only.inc();
+            } else {
+                self.local_only(&room, &frame);
+            }
+        }
         let was = self.connected.swap(up, Ordering::Relaxed);
         self.metrics.redis_connected.set(i64::from(up));
         if up {
@@ -122,6 +258,12 @@ impl Core {
 
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
+    }
+
+    /// How many times the receiving connection was made: a publishing connection made
+    /// before the latest may be to a Redis that has since restarted, and is made anew.
+    pub fn epoch(&self) -> u64 {
+        self.metrics.redis_connects.get()
     }
 }
 
@@ -153,6 +295,7 @@ impl RoomLayer for RedisLayer {
     }
 
     fn publish(&self, from: &Membership, frame: Frame) {
+        self.core.metrics.redis_frames.inc();
         if let Err(e) = self
             .publish
             .try_send(Outgoing::Frame(from.room().clone(), frame))

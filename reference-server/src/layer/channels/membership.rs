@@ -35,16 +35,19 @@ async fn add_member(
         .await
 }
 
-/// Adds every membership in `joined` again; false if Redis failed.
+/// Adds every membership in `joined` again, each confirmed to `core` (`layer::echo`);
+/// false if Redis failed.
 async fn add_all(
     conn: &mut MultiplexedConnection,
     node: &Node,
+    core: &Core,
     joined: &HashSet<RoomName>,
 ) -> bool {
     for room in joined {
         if add_member(conn, node, room).await.is_err() {
             return false;
         }
+        core.confirm(room);
     }
     true
 }
@@ -66,7 +69,7 @@ pub(super) async fn run(
             conn = connect(&node.clients[shard], Duration::from_secs(2)).await;
             // Memberships may have expired or Redis restarted empty: add them all again.
             if let Some(c) = conn.as_mut() {
-                if add_all(c, &node, &joined).await {
+                if add_all(c, &node, &core, &joined).await {
                     backoff.reset();
                     for w in waiting.drain().flat_map(|(_, ws)| ws) {
                         let _ = w.send(());
@@ -81,7 +84,7 @@ pub(super) async fn run(
             () = core.shutdown.cancelled() => return,
             _ = refresh.tick() => {
                 if let Some(c) = conn.as_mut()
-                    && !add_all(c, &node, &joined).await
+                    && !add_all(c, &node, &core, &joined).await
                 {
                     conn = None;
                 }
@@ -93,7 +96,11 @@ pub(super) async fn run(
                     Command::Join(room, done) => {
                         let added = match conn.as_mut() {
                             Some(c) if !joined.contains(&room) => {
-                                add_member(c, &node, &room).await.is_ok()
+                                let ok = add_member(c, &node, &room).await.is_ok();
+                                if ok {
+                                    core.confirm(&room);
+                                }
+                                ok
                             }
                             Some(_) => true,
                             None => false,
@@ -108,13 +115,15 @@ pub(super) async fn run(
                     }
                     // Reconnect (and add them all) on the next turn if this fails.
                     Command::Resync => match conn.as_mut() {
-                        Some(c) => add_all(c, &node, &joined).await,
+                        Some(c) => add_all(c, &node, &core, &joined).await,
                         None => false,
                     },
                     Command::Release(room) => {
-                        if core.rooms.member_count(&room) == 0 && joined.remove(&room)
-                            && let Some(c) = conn.as_mut()
-                        {
+                        let gone = core.rooms.member_count(&room) == 0 && joined.remove(&room);
+                        if gone {
+                            core.unconfirm(&room);
+                        }
+                        if gone && let Some(c) = conn.as_mut() {
                             redis::cmd("ZREM")
                                 .arg(group_key(&room))
                                 .arg(node.member(&room))

@@ -154,6 +154,7 @@ pub fn start(
         Box::new(Arc::clone(&commands)),
         metrics,
         shutdown,
+        publish.clone(),
     ));
     for (shard, rx) in receivers.into_iter().enumerate() {
         let task = membership::run(Arc::clone(&node), Arc::clone(&core), shard, rx);

@@ -52,36 +52,50 @@ pub(super) async fn run(node: Arc<Node>, core: Arc<Core>, mut queue: mpsc::Recei
     let script = redis::Script::new(GROUP_SEND_LUA);
     let marker_script = redis::Script::new(MARKER_LUA);
     let mut conns: Vec<Option<MultiplexedConnection>> = node.clients.iter().map(|_| None).collect();
+    let mut epoch = 0;
     loop {
         let item = tokio::select! {
             () = core.shutdown.cancelled() => return,
             item = queue.recv() => match item { Some(i) => i, None => return },
         };
-        if core.connected() {
-            for (conn, client) in conns.iter_mut().zip(&node.clients) {
-                if conn.is_none() {
-                    *conn = connect(client, Duration::from_millis(500)).await;
-                }
+        // A room's frames go through Redis only while this node's membership is confirmed
+        // on the current connection (its deferred frames first); else they are delivered
+        // here and deferred.
+        for item in core.prepare(vec![item]) {
+            // Connections made before the receiver's latest reconnection may be to a Redis
+            // that restarted since: made anew.
+            if epoch != core.epoch() {
+                epoch = core.epoch();
+                conns.iter_mut().for_each(|c| *c = None);
             }
-        }
-        let sent = match &item {
-            Outgoing::Frame(room, frame) => {
-                match group_send(&mut conns, &node, &script, room, frame).await {
-                    Ok(over) => {
-                        core.metrics.redis_over_capacity.inc_by(over);
-                        true
+            if core.connected() {
+                for (conn, client) in conns.iter_mut().zip(&node.clients) {
+                    if conn.is_none() {
+                        *conn = connect(client, Duration::from_millis(500)).await;
                     }
-                    Err(_) => false,
                 }
             }
-            Outgoing::Marker(seq) => send_marker(&mut conns, &node, &marker_script, *seq)
-                .await
-                .is_ok(),
-        };
-        if sent {
-            core.sent(&item);
-        } else {
-            core.not_sent(&item);
+            let sent = match &item {
+                Outgoing::Frame(room, frame) | Outgoing::Deferred(room, frame) => {
+                    match group_send(&mut conns, &node, &script, room, frame).await {
+                        Ok(over) => {
+                            core.metrics.redis_over_capacity.inc_by(over);
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                }
+                Outgoing::Marker(seq) => send_marker(&mut conns, &node, &marker_script, *seq)
+                    .await
+                    .is_ok(),
+                // `prepare` turned flushes into frames.
+                Outgoing::Flush(_) => continue,
+            };
+            if sent {
+                core.sent(&item);
+            } else {
+                core.publish_failed(&item);
+            }
         }
     }
 }

@@ -102,7 +102,7 @@ fn on_payload(node: &Node, core: &Core, payload: &[u8]) {
             .strip_prefix(&node.name)
             .and_then(|r| RoomName::parse(r).ok())
         {
-            core.deliver_locally(&room, &frame);
+            core.received(&room, &frame);
         }
     }
 }

@@ -1,0 +1,359 @@
+//! A node's own frames on their way through Redis and back, so that a Redis outage, a lost
+//! connection or a restarted Redis loses nothing silently (both formats):
+//!
+//! - a room's frames go through Redis only while this node receives that room on its current
+//!   connection (`confirm`, once Redis acknowledged the subscription or group membership);
+//! - until then (during an outage, after a reconnection) a frame is delivered to this node's
+//!   members at once and **deferred**: it is published when its room is confirmed again, so
+//!   the members on other nodes get it late rather than never. After a reconnection nothing
+//!   is published for `REJOIN_GRACE` (1.5 s): the other nodes lost Redis at the same moment
+//!   and are subscribed again within `BACKOFF_MAX` (1 s) of its return, and pub/sub keeps
+//!   nothing for a node that is not subscribed yet;
+//! - a frame Redis did not take (the publish failed) is delivered here and deferred again;
+//! - a frame that went out waits in its room's line until it comes back from Redis
+//!   (`echoed`); if the receiving connection is lost first, it is delivered to this node's
+//!   members then and counted local-only (Redis took it, so other nodes most likely have it;
+//!   it is not published again, which could duplicate it there).
+//!
+//! So, once traffic stops and Redis is reachable, `chat_redis_frames_total` =
+//! `chat_redis_echoed_total` + `chat_redis_local_only_total`; in between, the difference is
+//! `chat_redis_waiting` (published or deferred frames not back yet). A frame is matched in
+//! its line by its bytes: the same bytes from another node in between would be taken for it
+//! (loadgen's stamps never repeat; a chat's may). A channels queue over capacity skips a
+//! frame: the next of this node's own that comes back hands the skipped ones over, to be
+//! delivered here, late, and counted local-only.
+//!
+//! Bound: at most [`WAITING`] frames wait, in lines and deferred; past it a frame is
+//! delivered here only and counted local-only.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+
+use protocol::RoomName;
+
+use crate::rooms::Frame;
+
+/// Frames published or deferred and not back yet, in all rooms, at most.
+pub const WAITING: usize = 65_536;
+/// How far into a room's line a frame from Redis is looked for.
+const SCAN: usize = 256;
+
+/// One of this node's frames in its room's line.
+#[derive(Debug)]
+struct Out {
+    frame: Frame,
+    /// Delivered to this node's members already (a deferred frame): not again on its echo.
+    delivered: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    connected: bool,
+    /// Whether the connection was ever up: only a reconnection has a grace.
+    ever: bool,
+    /// After a reconnection, frames are deferred until then (`REJOIN_GRACE`).
+    defer_until: Option<tokio::time::Instant>,
+    confirmed: HashSet<RoomName>,
+    lines: HashMap<RoomName, VecDeque<Out>>,
+    deferred: HashMap<RoomName, VecDeque<Frame>>,
+    waiting: usize,
+}
+
+/// What to do with a frame a member sent.
+#[derive(Debug)]
+pub enum Route {
+    /// Publish these deferred frames of its room (delivered here already), then it; all wait
+    /// for their echo.
+    Publish(Vec<Frame>),
+    /// Deliver it here now; it is published when its room is confirmed.
+    Defer,
+    /// Deliver it here only (counted local-only): too many frames wait.
+    LocalOnly,
+}
+
+/// A frame that came back from Redis, when it is one of this node's own.
+#[derive(Debug)]
+pub struct Back {
+    /// Frames of its line sent before it that Redis skipped: to be delivered here.
+    pub skipped: Vec<Frame>,
+    /// Whether it was delivered here already (deferred): not to be delivered again.
+    pub delivered: bool,
+}
+
+impl State {
+    /// Whether `room`'s frames go through Redis now: connected, its subscription confirmed,
+    /// and past a reconnection's grace.
+    fn publishing(&self, room: &RoomName) -> bool {
+        self.connected
+            && self.confirmed.contains(room)
+            && self
+                .defer_until
+                .is_none_or(|t| tokio::time::Instant::now() >= t)
+    }
+}
+
+/// The rooms received on the current connection, and the frames on their way back.
+#[derive(Debug, Default)]
+pub struct Echo(Mutex<State>);
+
+impl Echo {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The receiving connection is up (true) or lost (false). On a loss every room must be
+    /// confirmed again, and the published frames not back yet are returned (with whether
+    /// each was delivered here already); deferred ones stay deferred.
+    pub fn connected(&self, up: bool) -> Vec<(RoomName, Frame, bool)> {
+        let mut s = self.state();
+        if up && !s.connected {
+            s.defer_until = s
+                .ever
+                .then(|| tokio::time::Instant::now() + crate::layer::redis_core::REJOIN_GRACE);
+            s.ever = true;
+        }
+        s.connected = up;
+        if up {
+            return Vec::new();
+        }
+        s.confirmed.clear();
+        let lost: Vec<(RoomName, Frame, bool)> = s
+            .lines
+            .drain()
+            .flat_map(|(room, line)| {
+                line.into_iter()
+                    .map(move |o| (room.clone(), o.frame, o.delivered))
+            })
+            .collect();
+        s.waiting -= lost.len();
+        lost
+    }
+
+    /// Whether the connection is down and was up before: the next `connected(true)` is a
+    /// reconnection, with its grace.
+    pub fn reconnected(&self) -> bool {
+        let s = self.state();
+        s.ever && !s.connected
+    }
+
+    /// The rooms with deferred frames.
+    pub fn deferred_rooms(&self) -> Vec<RoomName> {
+        self.state().deferred.keys().cloned().collect()
+    }
+
+    /// Redis acknowledged that this node receives `room` on the current connection; true if
+    /// deferred frames wait to be published ([`Self::take_deferred`]).
+    pub fn confirm(&self, room: &RoomName) -> bool {
+        let mut s = self.state();
+        if !s.connected {
+            return false;
+        }
+        s.confirmed.insert(room.clone());
+        s.deferred.contains_key(room)
+    }
+
+    /// `room`'s deferred frames, if it is confirmed: now waiting in its line, to be
+    /// published in this order before anything else of the room.
+    pub fn take_deferred(&self, room: &RoomName) -> Vec<Frame> {
+        let mut s = self.state();
+        if !s.publishing(room) {
+            return Vec::new();
+        }
+        let Some(deferred) = s.deferred.remove(room) else {
+            return Vec::new();
+        };
+        s.lines
+            .entry(room.clone())
+            .or_default()
+            .extend(deferred.iter().map(|f| Out {
+                frame: f.clone(),
+                delivered: true,
+            }));
+        deferred.into()
+    }
+
+    /// This node no longer receives `room`; its deferred frames are returned (delivered here
+    /// already, they will not be published: nobody else is known to want them).
+    pub fn unconfirm(&self, room: &RoomName) -> Vec<Frame> {
+        let mut s = self.state();
+        s.confirmed.remove(room);
+        let dropped: Vec<Frame> = s.deferred.remove(room).map(Into::into).unwrap_or_default();
+        s.waiting -= dropped.len();
+        dropped
+    }
+
+    /// Where a frame a member sent into `room` goes.
+    pub fn route(&self, room: &RoomName, frame: &Frame) -> Route {
+        let mut s = self.state();
+        if s.waiting >= WAITING {
+            return Route::LocalOnly;
+        }
+        s.waiting += 1;
+        if s.publishing(room) {
+            drop(s);
+            let first = self.take_deferred(room);
+            self.state()
+                .lines
+                .entry(room.clone())
+                .or_default()
+                .push_back(Out {
+                    frame: frame.clone(),
+                    delivered: false,
+                });
+            return Route::Publish(first);
+        }
+        s.deferred
+            .entry(room.clone())
+            .or_default()
+            .push_back(frame.clone());
+        Route::Defer
+    }
+
+    /// A frame came from Redis for `room`: `Some` when it is one of this node's own.
+    pub fn back(&self, room: &RoomName, frame: &Frame) -> Option<Back> {
+        let mut s = self.state();
+        let line = s.lines.get_mut(room)?;
+        let at = line
+            .iter()
+            .take(SCAN)
+            .position(|o| o.frame.as_str() == frame.as_str())?;
+        let mut taken: Vec<Out> = line.drain(..=at).collect();
+        if line.is_empty() {
+            s.lines.remove(room);
+        }
+        s.waiting -= at + 1;
+        let this = taken.pop().is_some_and(|o| o.delivered);
+        Some(Back {
+            skipped: taken
+                .into_iter()
+                .filter(|o| !o.delivered)
+                .map(|o| o.frame)
+                .collect(),
+            delivered: this,
+        })
+    }
+
+    /// Publishing `frame` failed (Redis did not take it): it leaves its line and is deferred
+    /// again, to be published when its room is confirmed. `Some(delivered)` if it was in its
+    /// line (whether it was delivered here already).
+    pub fn retry(&self, room: &RoomName, frame: &Frame) -> Option<bool> {
+        let mut s = self.state();
+        let line = s.lines.get_mut(room)?;
+        let at = line
+            .iter()
+            .rposition(|o| o.frame.as_str() == frame.as_str())?;
+        let out = line.remove(at)?;
+        if line.is_empty() {
+            s.lines.remove(room);
+        }
+        // It stays counted as waiting, now deferred; ahead of what was deferred since.
+        s.deferred
+            .entry(room.clone())
+            .or_default()
+            .push_front(out.frame);
+        Some(out.delivered)
+    }
+
+    /// Frames published or deferred and not back yet.
+    pub fn waiting(&self) -> usize {
+        self.state().waiting
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).expect("room")
+    }
+
+    fn texts(frames: &[Frame]) -> Vec<&str> {
+        frames.iter().map(|f| f.as_str()).collect()
+    }
+
+    #[test]
+    fn unconfirmed_frames_are_deferred_and_go_first_once_confirmed() {
+        let echo = Echo::default();
+        let (r, f1, f2, f3) = (
+            room("r"),
+            Frame::from("one"),
+            Frame::from("two"),
+            Frame::from("three"),
+        );
+        assert!(matches!(echo.route(&r, &f1), Route::Defer), "not connected");
+        echo.connected(true);
+        assert!(matches!(echo.route(&r, &f2), Route::Defer), "not confirmed");
+        assert!(echo.confirm(&r), "frames wait");
+        let Route::Publish(first) = echo.route(&r, &f3) else {
+            panic!("confirmed");
+        };
+        assert_eq!(texts(&first), ["one", "two"]);
+        let back = echo.back(&r, &f1).expect("ours");
+        assert!(back.delivered && back.skipped.is_empty());
+        assert!(echo.back(&r, &f2).expect("ours").delivered);
+        assert!(!echo.back(&r, &f3).expect("ours").delivered);
+        assert_eq!(echo.waiting(), 0);
+    }
+
+    #[test]
+    fn published_frames_come_back_or_are_returned_on_a_loss() {
+        let echo = Echo::default();
+        let (r, f1, f2) = (room("r"), Frame::from("one"), Frame::from("two"));
+        echo.connected(true);
+        echo.confirm(&r);
+        assert!(matches!(echo.route(&r, &f1), Route::Publish(v) if v.is_empty()));
+        assert!(matches!(echo.route(&r, &f2), Route::Publish(v) if v.is_empty()));
+        assert!(echo.back(&r, &Frame::from("other")).is_none());
+        assert!(!echo.back(&r, &f1).expect("ours").delivered);
+        assert!(!echo.reconnected());
+        let lost = echo.connected(false);
+        assert_eq!(lost.len(), 1);
+        assert_eq!((lost[0].1.as_str(), lost[0].2), ("two", false));
+        assert!(echo.reconnected());
+        echo.connected(true);
+        echo.confirm(&r);
+        assert!(
+            matches!(echo.route(&r, &f1), Route::Defer),
+            "within the rejoin grace nothing is published"
+        );
+        assert_eq!(echo.deferred_rooms(), [r]);
+    }
+
+    #[test]
+    fn frames_redis_skipped_are_handed_back_with_the_next_that_came() {
+        let echo = Echo::default();
+        let r = room("r");
+        echo.connected(true);
+        echo.confirm(&r);
+        let frames: Vec<Frame> = ["a", "b", "c"].into_iter().map(Frame::from).collect();
+        for f in &frames {
+            assert!(matches!(echo.route(&r, f), Route::Publish(_)));
+        }
+        let back = echo.back(&r, &frames[2]).expect("ours");
+        assert_eq!(texts(&back.skipped), ["a", "b"]);
+        assert_eq!(echo.waiting(), 0);
+    }
+
+    #[test]
+    fn a_failed_publish_is_deferred_again() {
+        let echo = Echo::default();
+        let (r, f) = (room("r"), Frame::from("x"));
+        echo.connected(true);
+        echo.confirm(&r);
+        assert!(matches!(echo.route(&r, &f), Route::Publish(_)));
+        assert_eq!(echo.retry(&r, &f), Some(false));
+        assert_eq!(echo.retry(&r, &f), None);
+        assert_eq!(echo.waiting(), 1, "deferred");
+        assert_eq!(texts(&echo.take_deferred(&r)), ["x"]);
+    }
+
+    #[test]
+    fn a_room_left_gives_up_its_deferred_frames() {
+        let echo = Echo::default();
+        let (r, f) = (room("r"), Frame::from("x"));
+        assert!(matches!(echo.route(&r, &f), Route::Defer));
+        assert_eq!(texts(&echo.unconfirm(&r)), ["x"]);
+        assert_eq!(echo.waiting(), 0);
+    }
+}
