@@ -83,9 +83,10 @@ pub struct Opts {
 
     /// A pass/fail condition, repeatable: METRIC<VALUE, <= or =, with a value such as 25ms,
     /// 1% or 0. Metrics: p50, p90, p99, p999, max (fan-out latency), connect_p99,
-    /// completion_p99, lateness_p99, join_p99 (latencies), loss (a share), missing,
-    /// duplicates, reordered, cross_room, errors, outside (counts). With none, the run is
-    /// held to loss=0 and errors=0. Any failure: exit code 2.
+    /// completion_p99, lateness_p99, join_p99, reconnect_p99 (latencies), loss (a share),
+    /// missing, duplicates, reordered, cross_room, errors, outside, reconnects (counts). With
+    /// none, the run is held to loss=0 and errors=0 (loss=0 alone with --reconnect). Any
+    /// failure: exit code 2.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<Threshold>,
 
