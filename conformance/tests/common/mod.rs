@@ -46,8 +46,11 @@ pub async fn assert_passes(id: &str) {
 }
 
 /// Runs the CLI in-process as a user would (`conformance --target TARGET --json F EXTRA...`,
-/// within 180 s) and returns its JSON report.
-pub async fn grade_cli(target: &str, extra: &[&str]) -> serde_json::Value {
+/// within 180 s): its exit code and its JSON report, if it wrote one.
+pub async fn cli(
+    target: &str,
+    extra: &[&str],
+) -> (std::process::ExitCode, Option<serde_json::Value>) {
     use clap::Parser as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("report.json");
@@ -60,31 +63,26 @@ pub async fn grade_cli(target: &str, extra: &[&str]) -> serde_json::Value {
     ];
     args.extend_from_slice(extra);
     let opts = conformance::cli::Opts::try_parse_from(args).expect("valid flags");
-    tokio::time::timeout(
+    let code = tokio::time::timeout(
         std::time::Duration::from_secs(180),
         conformance::cli::run(opts),
     )
     .await
     .expect("the suite ends in time")
     .expect("the suite runs");
-    serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON")
+    let report = std::fs::read_to_string(&json)
+        .ok()
+        .map(|text| serde_json::from_str(&text).expect("the report is JSON"));
+    (code, report)
 }
 
-/// Runs the CLI in-process with `conformance --target TARGET --json F EXTRA...` and returns
-/// its exit code and whether it wrote a report.
+/// [`cli`]'s JSON report, which must be there.
+pub async fn grade_cli(target: &str, extra: &[&str]) -> serde_json::Value {
+    cli(target, extra).await.1.expect("the JSON report")
+}
+
+/// [`cli`]'s exit code, and whether it wrote a report.
 pub async fn cli_exit(target: &str, extra: &[&str]) -> (std::process::ExitCode, bool) {
-    use clap::Parser as _;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("report.json");
-    let mut args = vec![
-        "conformance",
-        "--target",
-        target,
-        "--json",
-        json.to_str().expect("utf-8 path"),
-    ];
-    args.extend_from_slice(extra);
-    let opts = conformance::cli::Opts::try_parse_from(args).expect("valid flags");
-    let code = conformance::cli::run(opts).await.expect("the CLI runs");
-    (code, json.exists())
+    let (code, report) = cli(target, extra).await;
+    (code, report.is_some())
 }
