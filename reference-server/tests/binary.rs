@@ -48,3 +48,25 @@ fn bad_flags_are_refused_with_a_reason() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+/// Logs written to a pipe or a file carry no ANSI colour codes (with NO_COLOR unset).
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args(["--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let line = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a listening line");
+    assert!(!line.contains('\x1b'), "{line:?}");
+}
