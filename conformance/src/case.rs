@@ -197,8 +197,17 @@ impl Ctx {
         target: &str,
         extra: &str,
     ) -> Result<Result<Handshake, crate::wire::WireError>, String> {
+        self.handshake_with(self.pick(), target, extra).await
+    }
+
+    /// [`Self::try_handshake`] with `node`.
+    async fn handshake_with(
+        &self,
+        node: &Node,
+        target: &str,
+        extra: &str,
+    ) -> Result<Result<Handshake, crate::wire::WireError>, String> {
         let extra = format!("{}{extra}", self.header_lines());
-        let node = self.pick();
         let conn = self.connect(node).await?;
         Ok(Ws::handshake_on(conn, &node.host, target, &extra, self.timeout).await)
     }
@@ -209,10 +218,8 @@ impl Ctx {
     /// one does not answer.
     pub async fn reachable(&self) -> Result<(), String> {
         let target = self.ws_target(&self.room("reach"));
-        let extra = self.header_lines();
         for node in &self.nodes {
-            let conn = self.connect(node).await?;
-            match Ws::handshake_on(conn, &node.host, &target, &extra, self.timeout).await {
+            match self.handshake_with(node, &target, "").await? {
                 Ok(Handshake::Accepted(mut ws)) => {
                     let _ = ws.send_close(1000).await;
                 }

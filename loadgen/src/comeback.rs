@@ -30,8 +30,6 @@ pub struct Comeback {
     lost_at_us: Option<u64>,
     /// Per sender, where the lost stay stopped expecting.
     away_from: Option<Vec<u32>>,
-    /// Whether this member ever lost a connection (it was counted connected once).
-    returning: bool,
 }
 
 impl Comeback {
@@ -43,7 +41,6 @@ impl Comeback {
             attempt: 0,
             lost_at_us: None,
             away_from: None,
-            returning: false,
         }
     }
 
@@ -67,11 +64,6 @@ impl Comeback {
             return true;
         }
         false
-    }
-
-    /// Whether this member lost a connection before (and was counted connected already).
-    pub fn returning(&self) -> bool {
-        self.returning
     }
 
     /// A connection's 101: after a loss, what was sent while away is counted, and the
@@ -120,7 +112,6 @@ impl Comeback {
         self.away_from = Some(until);
         let now = shared.now_us();
         self.lost_at_us = Some(now);
-        self.returning = true;
         stats
             .borrow_mut()
             .reconnected(cause, shared.measured_second(now));

@@ -137,10 +137,10 @@ pub async fn send_loop(
         }
         // The state moves on before the write: a sender whose task ends during it (its
         // connection lost) never sends this sequence number again.
-        seq = seq.wrapping_add(1);
-        next += step(&plan, gap_us, &mut state.borrow_mut().rng);
         {
             let mut state = state.borrow_mut();
+            seq = seq.wrapping_add(1);
+            next += step(&plan, gap_us, &mut state.rng);
             state.seq = seq;
             state.next = Some(next);
         }

@@ -89,6 +89,8 @@ async fn connection(
         .sender
         .map(|s| Rc::new(RefCell::new(send::SendState::new(conn.room, s, &plan.send))));
     let mut rejoin = false;
+    // Whether this member has connected once (it counts among the connections once).
+    let mut counted = false;
     loop {
         if !comeback.wait(&shared).await {
             return;
@@ -108,7 +110,7 @@ async fn connection(
                 if comeback.failed() {
                     continue;
                 }
-                if !rejoin {
+                if !counted {
                     shared.connect_failed.fetch_add(1, Ordering::Relaxed);
                 }
                 return;
@@ -124,7 +126,8 @@ async fn connection(
             record(&mut stats.upgrade, times.upgrade_us);
         }
         shared.members[conn.room as usize].fetch_add(1, Ordering::AcqRel);
-        if !rejoin && !comeback.returning() {
+        if !counted {
+            counted = true;
             shared.connected.fetch_add(1, Ordering::Relaxed);
         }
         // With churn or --reconnect every member, senders too, accounts by its stay.

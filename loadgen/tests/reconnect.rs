@@ -3,7 +3,8 @@
 //! with 1012 after 700 ms (a node rolled), loss-free otherwise: nothing is missing while
 //! connected, the losses are counted by cause and in their second, what was sent while
 //! members were away is reported apart, and the time back to the first delivery is
-//! measured. Without --reconnect the same run loses members for good and fails.
+//! measured. Without --reconnect the same run loses members for good and fails; with it, a
+//! server that also drops deliveries while members are connected fails too.
 
 mod common;
 
@@ -90,5 +91,34 @@ async fn without_reconnect_the_lost_members_are_missing() {
     assert!(s.missing > 0, "{s:?}");
     assert!(s.reconnects.is_empty());
     assert!(r.series.iter().any(|x| x.missing > 0), "{:?}", r.series);
+    assert!(r.thresholds.iter().any(|t| !t.passed));
+}
+
+/// The accounting still sees loss: a server that also drops 2 % of deliveries while members
+/// are connected fails the run with --reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loss_while_connected_is_still_missing() {
+    let server = fault_server::spawn(Faults {
+        kick_after: Some(Duration::from_millis(700)),
+        drop_rate: 0.02,
+        seed: 9,
+        ..Faults::default()
+    })
+    .await
+    .expect("fault server");
+    let url = server.url();
+    let mut args = vec!["--target", url.as_str()];
+    args.extend_from_slice(PLAN);
+    args.extend_from_slice(&[
+        "--reconnect",
+        "--reconnect-min",
+        "20ms",
+        "--reconnect-max",
+        "200ms",
+    ]);
+    let r = common::run(&args).await;
+    let s = &r.summary;
+    assert!(!s.reconnects.is_empty());
+    assert!(s.missing > 0, "{s:?}");
     assert!(r.thresholds.iter().any(|t| !t.passed));
 }

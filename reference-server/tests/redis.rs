@@ -83,6 +83,10 @@ async fn an_outage_is_reported_counted_and_recovered() {
     let name = room("outage");
     let mut on_a = RawWs::join(addr(&a), &name).await;
     let mut on_b = RawWs::join(addr(&b), &name).await;
+    // A second room, quiet through the outage.
+    let quiet = room("quiet");
+    let mut quiet_a = RawWs::join(addr(&a), &quiet).await;
+    let mut quiet_b = RawWs::join(addr(&b), &quiet).await;
 
     redis.stop();
     common::eventually_async("node a reports degraded", || async {
@@ -102,6 +106,10 @@ async fn an_outage_is_reported_counted_and_recovered() {
     common::eventually("node a reconnects", || metrics.redis_connects() >= 2).await;
     let metrics = b.metrics.clone();
     common::eventually("node b reconnects", || metrics.redis_connects() >= 2).await;
+    // One message in the quiet room right after the reconnection (within the rejoin grace,
+    // and no other after it) still reaches the other node.
+    quiet_a.send_text(r#"{"message":"one"}"#).await;
+    assert_eq!(quiet_a.recv_text().await, r#"{"message": "one"}"#);
     assert_eq!(common::get(a.addr, "/healthz").await.status, 200);
     // Rooms were subscribed again: what was sent during the outage reaches the other node
     // (after the rejoin grace), then cross-node delivery goes on; node a's member is not
@@ -119,6 +127,8 @@ async fn an_outage_is_reported_counted_and_recovered() {
         );
     }
     assert_eq!(got.ok().as_deref(), Some(r#"{"message": "after"}"#));
+    let one = tokio::time::timeout(Duration::from_secs(5), quiet_b.recv_text()).await;
+    assert_eq!(one.ok().as_deref(), Some(r#"{"message": "one"}"#));
     let metrics = a.metrics.clone();
     common::eventually("every frame of node a is accounted for", || {
         metrics.redis_frames() == metrics.redis_echoed() + metrics.redis_local_only()

@@ -29,6 +29,17 @@ fn chart(
     drawn.map_err(|e| HtmlError::Chart(name, e.to_string()))
 }
 
+/// A run's seconds within its measured duration: those past it hold only late deliveries,
+/// not a throughput.
+fn measured_series(r: &Run) -> Vec<&SecondResult> {
+    let measured = r.result.config.duration_s.ceil() as usize;
+    r.result
+        .series
+        .iter()
+        .filter(|s| s.second < measured)
+        .collect()
+}
+
 /// The whole page.
 pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
     let histograms = runs
@@ -45,14 +56,7 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
     let mut ramp_lines = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let colour = charts::colour(i);
-        // Seconds past the measured duration hold only late deliveries: not a throughput.
-        let measured = r.result.config.duration_s.ceil() as usize;
-        let series: Vec<_> = r
-            .result
-            .series
-            .iter()
-            .filter(|s| s.second < measured)
-            .collect();
+        let series = measured_series(r);
         // One line of `value` per second, plotted mid-second.
         let per_second = |name: String, dashed: bool, value: &dyn Fn(&SecondResult) -> f64| Line {
             name,
@@ -114,14 +118,7 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
     let mut timelines = Vec::new();
     for r in runs {
         if crate::timeline::has_timeline(&r.result.series) {
-            let measured = r.result.config.duration_s.ceil() as usize;
-            let series: Vec<SecondResult> = r
-                .result
-                .series
-                .iter()
-                .filter(|s| s.second < measured)
-                .cloned()
-                .collect();
+            let series = measured_series(r);
             let title = format!("Timeline: {}", r.name);
             timelines.push(chart(
                 "timeline",

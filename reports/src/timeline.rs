@@ -20,7 +20,7 @@ pub fn has_timeline(series: &[SecondResult]) -> bool {
 /// each second (right axis), seconds with missing deliveries shaded red.
 pub fn timeline(
     title: &str,
-    series: &[SecondResult],
+    series: &[&SecondResult],
 ) -> Result<String, Box<dyn std::error::Error>> {
     let seconds = series.len().max(1) as f64;
     let top = |v: u64| if v == 0 { 1.0 } else { v as f64 * 1.15 };

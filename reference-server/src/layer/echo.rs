@@ -23,8 +23,9 @@
 //! frame: the next of this node's own that comes back hands the skipped ones over, to be
 //! delivered here, late, and counted local-only.
 //!
-//! Bound: at most [`WAITING`] frames wait, in lines and deferred; past it a frame is
-//! delivered here only and counted local-only.
+//! Bound: at most [`WAITING`] frames and [`WAITING_BYTES`] bytes of them wait, in lines and
+//! deferred (a flood during an outage holds no more); past it a frame is delivered here only
+//! and counted local-only.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
@@ -35,6 +36,8 @@ use crate::rooms::Frame;
 
 /// Frames published or deferred and not back yet, in all rooms, at most.
 pub const WAITING: usize = 65_536;
+/// Their bytes, at most.
+pub const WAITING_BYTES: usize = 64 << 20;
 /// How far into a room's line a frame from Redis is looked for.
 const SCAN: usize = 256;
 
@@ -56,7 +59,9 @@ struct State {
     confirmed: HashSet<RoomName>,
     lines: HashMap<RoomName, VecDeque<Out>>,
     deferred: HashMap<RoomName, VecDeque<Frame>>,
+    /// Frames in lines and deferred, and their bytes.
     waiting: usize,
+    bytes: usize,
 }
 
 /// What to do with a frame a member sent.
@@ -81,6 +86,33 @@ pub struct Back {
 }
 
 impl State {
+    /// `frames` leave the lines and the deferred ones for good.
+    fn release<'a>(&mut self, frames: impl IntoIterator<Item = &'a Frame>) {
+        for f in frames {
+            self.waiting -= 1;
+            self.bytes -= f.len();
+        }
+    }
+
+    /// `room`'s deferred frames, if it publishes now: moved into its line (delivered here
+    /// already), to be published in this order before anything else of the room.
+    fn take_deferred(&mut self, room: &RoomName) -> Vec<Frame> {
+        if !self.publishing(room) {
+            return Vec::new();
+        }
+        let Some(deferred) = self.deferred.remove(room) else {
+            return Vec::new();
+        };
+        self.lines
+            .entry(room.clone())
+            .or_default()
+            .extend(deferred.iter().map(|f| Out {
+                frame: f.clone(),
+                delivered: true,
+            }));
+        deferred.into()
+    }
+
     /// Whether `room`'s frames go through Redis now: connected, its subscription confirmed,
     /// and past a reconnection's grace.
     fn publishing(&self, room: &RoomName) -> bool {
@@ -125,7 +157,7 @@ impl Echo {
                     .map(move |o| (room.clone(), o.frame, o.delivered))
             })
             .collect();
-        s.waiting -= lost.len();
+        s.release(lost.iter().map(|(_, f, _)| f));
         lost
     }
 
@@ -152,24 +184,10 @@ impl Echo {
         s.deferred.contains_key(room)
     }
 
-    /// `room`'s deferred frames, if it is confirmed: now waiting in its line, to be
+    /// `room`'s deferred frames, if it publishes now: now waiting in its line, to be
     /// published in this order before anything else of the room.
     pub fn take_deferred(&self, room: &RoomName) -> Vec<Frame> {
-        let mut s = self.state();
-        if !s.publishing(room) {
-            return Vec::new();
-        }
-        let Some(deferred) = s.deferred.remove(room) else {
-            return Vec::new();
-        };
-        s.lines
-            .entry(room.clone())
-            .or_default()
-            .extend(deferred.iter().map(|f| Out {
-                frame: f.clone(),
-                delivered: true,
-            }));
-        deferred.into()
+        self.state().take_deferred(room)
     }
 
     /// This node no longer receives `room`; its deferred frames are returned (delivered here
@@ -178,28 +196,24 @@ impl Echo {
         let mut s = self.state();
         s.confirmed.remove(room);
         let dropped: Vec<Frame> = s.deferred.remove(room).map(Into::into).unwrap_or_default();
-        s.waiting -= dropped.len();
+        s.release(&dropped);
         dropped
     }
 
     /// Where a frame a member sent into `room` goes.
     pub fn route(&self, room: &RoomName, frame: &Frame) -> Route {
         let mut s = self.state();
-        if s.waiting >= WAITING {
+        if s.waiting >= WAITING || s.bytes + frame.len() > WAITING_BYTES {
             return Route::LocalOnly;
         }
         s.waiting += 1;
+        s.bytes += frame.len();
         if s.publishing(room) {
-            drop(s);
-            let first = self.take_deferred(room);
-            self.state()
-                .lines
-                .entry(room.clone())
-                .or_default()
-                .push_back(Out {
-                    frame: frame.clone(),
-                    delivered: false,
-                });
+            let first = s.take_deferred(room);
+            s.lines.entry(room.clone()).or_default().push_back(Out {
+                frame: frame.clone(),
+                delivered: false,
+            });
             return Route::Publish(first);
         }
         s.deferred
@@ -221,7 +235,7 @@ impl Echo {
         if line.is_empty() {
             s.lines.remove(room);
         }
-        s.waiting -= at + 1;
+        s.release(taken.iter().map(|o| &o.frame));
         let this = taken.pop().is_some_and(|o| o.delivered);
         Some(Back {
             skipped: taken
@@ -346,6 +360,25 @@ mod tests {
         assert_eq!(echo.retry(&r, &f), None);
         assert_eq!(echo.waiting(), 1, "deferred");
         assert_eq!(texts(&echo.take_deferred(&r)), ["x"]);
+    }
+
+    #[test]
+    fn a_flood_while_redis_is_away_holds_at_most_the_bytes_bound() {
+        let echo = Echo::default();
+        let r = room("r");
+        let big = Frame::from("x".repeat((1 << 20) + 1));
+        let mut deferred = 0;
+        while matches!(echo.route(&r, &big), Route::Defer) {
+            deferred += 1;
+        }
+        assert_eq!(deferred, WAITING_BYTES / big.len());
+        assert!(matches!(
+            echo.route(&r, &Frame::from("small")),
+            Route::Defer
+        ));
+        assert_eq!(echo.unconfirm(&r).len(), deferred + 1);
+        assert_eq!(echo.waiting(), 0);
+        assert!(matches!(echo.route(&r, &big), Route::Defer), "room again");
     }
 
     #[test]

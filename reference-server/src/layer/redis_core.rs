@@ -82,7 +82,7 @@ pub struct Core {
     pub shutdown: CancellationToken,
     connected: AtomicBool,
     /// The rooms received on the current connection; this node's frames on their way back.
-    echo: Echo,
+    echo: Arc<Echo>,
     subscriptions: Box<dyn Subscriptions>,
     /// The publisher task's queue, for deferred frames.
     publish: mpsc::Sender<Outgoing>,
@@ -101,7 +101,7 @@ impl Core {
             metrics,
             shutdown,
             connected: AtomicBool::new(false),
-            echo: Echo::default(),
+            echo: Arc::default(),
             subscriptions,
             publish,
         }
@@ -231,11 +231,12 @@ impl Core {
     /// local-only), and every room must be confirmed again.
     pub fn set_connected(&self, up: bool) {
         if up && self.echo.reconnected() {
-            // What was deferred goes out once every node is back (`REJOIN_GRACE`).
-            let (echo_rooms, publish) = (self.echo.deferred_rooms(), self.publish.clone());
+            // What was deferred, before the reconnection or during the grace, goes out once
+            // every node is back (`REJOIN_GRACE`).
+            let (echo, publish) = (Arc::clone(&self.echo), self.publish.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(REJOIN_GRACE).await;
-                for room in echo_rooms {
+                for room in echo.deferred_rooms() {
                     let _ = publish.try_send(Outgoing::Flush(room));
                 }
             });
