@@ -33,14 +33,21 @@ impl HttpResponse {
     }
 }
 
+/// The longest response head read: a server that sends more without ending its head is
+/// refused rather than buffered (hyper's default is of the same order).
+pub const MAX_HEAD: usize = 64 << 10;
+
+/// The longest response body read, whether announced by Content-Length or read to EOF.
+pub const MAX_BODY: usize = 16 << 20;
+
 pub(crate) async fn read_head<S: Stream>(
     stream: &mut S,
     wait: Duration,
 ) -> Result<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(end + 4);
+        if let Some(end) = head_end(&buf)? {
+            let rest = buf.split_off(end);
             return Ok((String::from_utf8_lossy(&buf).into_owned(), rest));
         }
         let mut chunk = [0u8; 2048];
@@ -54,12 +61,28 @@ pub(crate) async fn read_head<S: Stream>(
     }
 }
 
-pub(crate) fn parse_head(head: &str) -> Result<HttpResponse> {
+/// Where the head at the start of `buf` ends (just past its empty line), `None` while it has
+/// not ended, or an error once it is longer than [`MAX_HEAD`].
+pub fn head_end(buf: &[u8]) -> Result<Option<usize>> {
+    match buf.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) if at + 4 <= MAX_HEAD => Ok(Some(at + 4)),
+        None if buf.len() < MAX_HEAD => Ok(None),
+        _ => Err(WireError::Malformed(format!(
+            "a response head over {MAX_HEAD} bytes"
+        ))),
+    }
+}
+
+/// Parses a response head (RFC 9112 section 4: `HTTP/1.x NNN reason`, then header lines).
+/// Header lines without a colon are skipped; names and values are trimmed.
+pub fn parse_head(head: &str) -> Result<HttpResponse> {
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
+        .and_then(|l| l.strip_prefix("HTTP/1."))
         .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
+        .filter(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|code| code.parse().ok())
         .ok_or_else(|| WireError::Malformed(clip(head)))?;
     let headers = lines
         .filter_map(|l| l.split_once(':'))
@@ -70,6 +93,16 @@ pub(crate) fn parse_head(head: &str) -> Result<HttpResponse> {
         headers,
         body: Vec::new(),
     })
+}
+
+/// Refuses a body that has grown past [`MAX_BODY`].
+pub(crate) fn check_body(body: &[u8]) -> Result<()> {
+    if body.len() > MAX_BODY {
+        return Err(WireError::Malformed(format!(
+            "a response body over {MAX_BODY} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Sends a GET and reads the response (the body up to its Content-Length, or to EOF).
@@ -125,6 +158,10 @@ pub async fn http_raw_on<S: Stream>(
             break;
         }
         body.extend_from_slice(&chunk[..n]);
+        check_body(&body)?;
+    }
+    if let Some(len) = len {
+        body.truncate(len);
     }
     response.body = body;
     Ok(response)

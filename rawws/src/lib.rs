@@ -37,8 +37,10 @@ pub enum WireError {
 
 use frame::frame_header;
 pub use frame::{Frame, Next, Parsed, clip, op, parse as parse_frame};
-pub use http::{HttpResponse, http_get, http_raw, http_raw_on};
-use http::{parse_head, read_head};
+use http::read_head;
+pub use http::{
+    HttpResponse, MAX_BODY, MAX_HEAD, head_end, http_get, http_raw, http_raw_on, parse_head,
+};
 pub use message::{Assembler, Step};
 
 /// The largest message (and frame) a connection reads unless told otherwise: above what any
@@ -171,7 +173,8 @@ impl<S: Stream> Ws<S> {
             let len: usize = response
                 .header("content-length")
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+                .unwrap_or(0)
+                .min(MAX_BODY);
             let mut body = rest;
             while body.len() < len {
                 let mut chunk = [0u8; 2048];
