@@ -81,7 +81,10 @@ pub fn parse_head(head: &str) -> Result<HttpResponse> {
         .next()
         .and_then(|l| l.strip_prefix("HTTP/1."))
         .and_then(|l| l.split(' ').nth(1))
-        .filter(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|code| {
+            // RFC 9110 section 15: three digits, the first 1-9 (600-999 are used in the wild).
+            code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) && !code.starts_with('0')
+        })
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| WireError::Malformed(clip(head)))?;
     let headers = lines

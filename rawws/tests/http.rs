@@ -47,7 +47,11 @@ async fn a_head_that_never_ends_is_refused_at_the_bound() {
         "{err}"
     );
 
-    let stream = peer(b"HTTP/1.1 101 Switching Protocols\r\nX: ", b'a', 4 * MAX_HEAD);
+    let stream = peer(
+        b"HTTP/1.1 101 Switching Protocols\r\nX: ",
+        b'a',
+        4 * MAX_HEAD,
+    );
     let err = Ws::handshake_on(stream, "h", "/ws/chat/r/", "", WAIT)
         .await
         .err()
@@ -96,7 +100,11 @@ fn a_head_ends_at_its_empty_line_within_the_bound() {
 
 #[test]
 fn the_status_line_is_http_1_and_three_digits() {
-    for good in ["HTTP/1.1 101 Switching Protocols", "HTTP/1.0 404", "HTTP/1.1 200 "] {
+    for good in [
+        "HTTP/1.1 101 Switching Protocols",
+        "HTTP/1.0 404",
+        "HTTP/1.1 200 ",
+    ] {
         assert!(parse_head(good).is_ok(), "{good}");
     }
     for bad in [
@@ -105,6 +113,8 @@ fn the_status_line_is_http_1_and_three_digits() {
         "HTTP/1.1 2000 OK",
         "HTTP/1.1 20 OK",
         "HTTP/1.1 +20 OK",
+        "HTTP/1.1 000 OK",
+        "HTTP/1.1 099 OK",
         "HTTP/2 200 OK",
         "SIP/2.0 200 OK",
         "ICY 200 OK",

@@ -3,6 +3,7 @@
 //! "__asgi_channel__": [member names]}`, strings as msgpack str. Decoding turns V back into the
 //! exact bytes Django's consumer would write: `json.dumps({"message": V})`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use protocol::pyjson;
@@ -27,6 +28,8 @@ pub enum CodecError {
     NotJson(&'static str),
     #[error("the frame is not {{\"message\": ...}} JSON")]
     Frame,
+    #[error("{0} bytes after the msgpack value")]
+    ExtraData(usize),
 }
 
 /// A decoded group message: the frame for the members, and which member names it is for.
@@ -82,15 +85,14 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, CodecError> {
     let mut body = payload.get(RANDOM_PREFIX..).ok_or(CodecError::Short)?;
     let value =
         rmpv::decode::read_value(&mut body).map_err(|e| CodecError::Msgpack(e.to_string()))?;
+    if !body.is_empty() {
+        return Err(CodecError::ExtraData(body.len()));
+    }
     let Value::Map(entries) = value else {
         return Err(CodecError::NotMap);
     };
-    let get = |key: &str| {
-        entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-    };
+    let entries = python_dict(&entries)?;
+    let get = |key: &str| entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
     match get("type").and_then(Value::as_str) {
         Some("chat.message" | "chat_message") => {}
         other => return Err(CodecError::Type(other.unwrap_or("").into())),
@@ -137,13 +139,10 @@ fn write_python_json(v: &Value, out: &mut String) -> Result<(), CodecError> {
         }
         Value::Map(entries) => {
             out.push('{');
-            for (i, (k, item)) in entries.iter().enumerate() {
+            for (i, (key, item)) in python_dict(entries)?.into_iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                let key = k
-                    .as_str()
-                    .ok_or(CodecError::NotJson("a map key that is not a string"))?;
                 pyjson::write_str(key, out);
                 out.push_str(": ");
                 write_python_json(item, out)?;
@@ -153,6 +152,27 @@ fn write_python_json(v: &Value, out: &mut String) -> Result<(), CodecError> {
         Value::Ext(..) => return Err(CodecError::NotJson("a msgpack extension")),
     }
     Ok(())
+}
+
+/// A msgpack map as Python's `msgpack.unpackb(raw=False, strict_map_key=True)` makes it a
+/// dict: keys are strings, and of a repeated key the last value counts, at the first key's
+/// place. Linear in the entries (a hostile map may have many).
+fn python_dict(entries: &[(Value, Value)]) -> Result<Vec<(&str, &Value)>, CodecError> {
+    let mut dict: Vec<(&str, &Value)> = Vec::with_capacity(entries.len());
+    let mut at: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+    for (k, v) in entries {
+        let key = k
+            .as_str()
+            .ok_or(CodecError::NotJson("a map key that is not a string"))?;
+        match at.get(key) {
+            Some(&i) => dict[i].1 = v,
+            None => {
+                at.insert(key, dict.len());
+                dict.push((key, v));
+            }
+        }
+    }
+    Ok(dict)
 }
 
 fn write_finite(x: f64, out: &mut String) -> Result<(), CodecError> {
@@ -233,5 +253,56 @@ mod tests {
         )
         .expect("encode");
         assert_eq!(decode(&wrong_type), Err(CodecError::Type("other".into())));
+    }
+    fn payload(map: Vec<(Value, Value)>, trailing: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; RANDOM_PREFIX];
+        rmpv::encode::write_value(&mut out, &Value::Map(map)).expect("encode");
+        out.extend_from_slice(trailing);
+        out
+    }
+
+    fn entry(k: &str, v: Value) -> (Value, Value) {
+        (Value::from(k), v)
+    }
+
+    /// Python's msgpack builds a dict: of a repeated key, the last value counts, at the first
+    /// key's place; json.dumps then writes each key once.
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_as_a_python_dict_does() {
+        let nested = Value::Map(vec![
+            entry("type", Value::from("x")),
+            entry("message", Value::from(101)),
+            entry("k", Value::Nil),
+            entry("message", Value::from(2.5)),
+        ]);
+        let decoded = decode(&payload(
+            vec![
+                entry("type", Value::from("other")),
+                entry("message", Value::from("first")),
+                entry("type", Value::from("chat.message")),
+                entry("message", nested),
+            ],
+            b"",
+        ))
+        .expect("decode");
+        assert_eq!(
+            decoded.frame,
+            r#"{"message": {"type": "x", "message": 2.5, "k": null}}"#
+        );
+    }
+
+    /// msgpack.unpackb raises ExtraData on bytes after the value (a payload without its
+    /// prefix, for one): Django's consumer fails on it, so it is refused here too.
+    #[test]
+    fn bytes_after_the_map_are_refused() {
+        let map = vec![
+            entry("type", Value::from("chat.message")),
+            entry("message", Value::from("x")),
+        ];
+        assert!(decode(&payload(map.clone(), b"")).is_ok());
+        assert_eq!(
+            decode(&payload(map, b"\x00")),
+            Err(CodecError::ExtraData(1))
+        );
     }
 }
