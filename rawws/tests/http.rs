@@ -52,10 +52,9 @@ async fn a_head_that_never_ends_is_refused_at_the_bound() {
         b'a',
         4 * MAX_HEAD,
     );
-    let err = Ws::handshake_on(stream, "h", "/ws/chat/r/", "", WAIT)
-        .await
-        .err()
-        .expect("an endless head");
+    let Err(err) = Ws::handshake_on(stream, "h", "/ws/chat/r/", "", WAIT).await else {
+        panic!("an endless head was taken for a response");
+    };
     assert!(
         matches!(&err, WireError::Malformed(m) if m.contains("head over")),
         "{err}"
