@@ -1,4 +1,4 @@
-// PROTOCOL.md section 4: what a client sends, and the exact bytes every member receives
+// docs/protocol.md section 4: what a client sends, and the exact bytes every member receives
 // (Python's `json.dumps`, as Django sends them). Data, not code: `protocol` and the
 // conformance suite both `include!` it, so the suite shares the specification's vectors with
 // the server's crates but none of their code.

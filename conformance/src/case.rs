@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 
 use crate::wire::{Handshake, HttpResponse, Ws};
 
-/// The level of a behaviour in PROTOCOL.md.
+/// The level of a behaviour in docs/protocol.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {

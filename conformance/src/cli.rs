@@ -23,7 +23,7 @@ pub enum RoomStyle {
     Uuid,
 }
 
-/// Grade a /ws/chat/<room>/ backend against PROTOCOL.md.
+/// Grade a /ws/chat/<room>/ backend against docs/protocol.md.
 ///
 /// With neither --target nor CHAT_TARGET, the reference server is started in-process.
 #[derive(Debug, Parser)]

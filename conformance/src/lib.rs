@@ -1,4 +1,4 @@
-//! The conformance suite: grades any `/ws/chat/<room>/` backend against `shared/PROTOCOL.md`.
+//! The conformance suite: grades any `/ws/chat/<room>/` backend against `docs/protocol.md`.
 //!
 //! `cargo run -p conformance -- --target http://127.0.0.1:8000`, or `cargo test -p conformance`
 //! (against `CHAT_TARGET`, or the reference server started in-process when it is unset).

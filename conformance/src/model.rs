@@ -1,5 +1,5 @@
 //! Model-based testing: random programs of join, leave, reconnect and send over a few rooms
-//! and clients, run against the backend and checked against a model of PROTOCOL.md: each
+//! and clients, run against the backend and checked against a model of docs/protocol.md: each
 //! message reaches exactly the members present when it was sent, once, in order, and nothing
 //! crosses rooms. A failure is shrunk by proptest and printed as a readable script.
 //!

@@ -1,5 +1,5 @@
 //! The reference server keeps its promises: every reference case passes, and every django case
-//! too but the two where it does better on purpose (PROTOCOL.md sections 2 and 5), and the
+//! too but the two where it does better on purpose (docs/protocol.md sections 2 and 5), and the
 //! informational `payload.largest` and `slow.member`, which report its limit and its eviction.
 
 mod common;

@@ -2,7 +2,7 @@
 //! sender of the room.
 //!
 //! - From its 101 on, the member is in the room (the server joins a member before it accepts
-//!   it, PROTOCOL.md): every message whose sending began after the 101 arrived (`from`: the
+//!   it, docs/protocol.md): every message whose sending began after the 101 arrived (`from`: the
 //!   sender's `published` count then) is **expected**.
 //! - When the member decides to leave, `until` is the sender's `published` count: messages
 //!   below it are expected; the member reads until it has them (or a bound passes), then

@@ -1,4 +1,4 @@
-//! What a client may send (PROTOCOL.md section 3), the limits the reference server puts on it,
+//! What a client may send (docs/protocol.md section 3), the limits the reference server puts on it,
 //! and the close code for every refusal (section 5).
 //!
 //! [`broadcast_frame`] is the whole inbound path: it validates a text frame as Python's

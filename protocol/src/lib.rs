@@ -1,4 +1,4 @@
-//! The wire rules of the `/ws/chat/<room>/` protocol (see `shared/PROTOCOL.md`), with no I/O.
+//! The wire rules of the `/ws/chat/<room>/` protocol (see `docs/protocol.md`), with no I/O.
 //!
 //! Shared by the reference server and the tools; tested with `cargo test -p protocol`.
 //!
@@ -9,7 +9,7 @@
 //! - [`pyjson`]: the encoder that is byte-identical to Python's `json.dumps` (section 4);
 //!   `pyfloat` writes floats as Python's `repr`, `pystr` strings as `json.dumps`.
 //! - [`close`]: the close codes used by the reference server.
-//! - [`vectors`]: PROTOCOL.md section 4's test vectors.
+//! - [`vectors`]: docs/protocol.md section 4's test vectors.
 
 pub mod close;
 pub mod inbound;

@@ -1,4 +1,4 @@
-//! Room names and the WebSocket path rule (PROTOCOL.md section 2).
+//! Room names and the WebSocket path rule (docs/protocol.md section 2).
 //!
 //! The tutorial routes `^ws/chat/(\w+)/$` on the percent-decoded path and ignores the query
 //! string; Django's real limit is 94 characters because the group name `chat_<room>` must stay

@@ -1,4 +1,4 @@
-//! The test vectors of PROTOCOL.md section 4, for the protocol's and the server's tests.
+//! The test vectors of docs/protocol.md section 4, for the protocol's and the server's tests.
 //!
 //! The vectors themselves are data in `vectors/section4.rs` at the root, which the conformance
 //! suite includes too: it shares the specification's data, never the server's code.

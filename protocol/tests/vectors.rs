@@ -1,4 +1,4 @@
-//! Every vector of PROTOCOL.md section 4, byte for byte, and the refusals of section 5.
+//! Every vector of docs/protocol.md section 4, byte for byte, and the refusals of section 5.
 
 use protocol::inbound::{DecodeError, Limits, broadcast_frame};
 use protocol::pyjson::{JsonError, json_script_string};

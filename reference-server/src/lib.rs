@@ -1,5 +1,5 @@
 //! A minimal, correct and fast server for the `/ws/chat/<room>/` protocol of the Django
-//! Channels chat tutorial (`shared/PROTOCOL.md`, every "reference" behaviour).
+//! Channels chat tutorial (`docs/protocol.md`, every "reference" behaviour).
 //!
 //! Run it with `cargo run --release -p reference-server -- --bind 127.0.0.1:8000` and open
 //! <http://127.0.0.1:8000/chat/>.

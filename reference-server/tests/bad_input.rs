@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 5: bad input closes only the offending socket, at once, with a code
+//! docs/protocol.md section 5: bad input closes only the offending socket, at once, with a code
 //! and a reason; the room and the server carry on.
 
 mod common;

@@ -1,4 +1,4 @@
-//! PROTOCOL.md sections 3, 4 and 6: what members receive, byte for byte, and in which order.
+//! docs/protocol.md sections 3, 4 and 6: what members receive, byte for byte, and in which order.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 7 and the queue policy: pings, keepalive, close handshakes, shutdown,
+//! docs/protocol.md section 7 and the queue policy: pings, keepalive, close handshakes, shutdown,
 //! and slow members.
 
 mod common;

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 1: the two pages, redirects, 404s and security headers.
+//! docs/protocol.md section 1: the two pages, redirects, 404s and security headers.
 
 mod common;
 

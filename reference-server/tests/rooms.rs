@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 2 and the handshake: which rooms are accepted, and how refusals look.
+//! docs/protocol.md section 2 and the handshake: which rooms are accepted, and how refusals look.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 5: bad input on an open socket.
+//! docs/protocol.md section 5: bad input on an open socket.
 //!
 //! Core: the offender's input is broadcast to nobody, the room goes on, new connections are
 //! accepted. Reference: the offender is closed at once with a specific code. Django: 1011.

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 6 in rooms of realistic size (`--room-size`, default 100): every
+//! docs/protocol.md section 6 in rooms of realistic size (`--room-size`, default 100): every
 //! member receives every message once, in order, however many members the room has and
 //! while members are still joining. A backend that serves only a room's first members (a
 //! capacity cap) passes every small-room case and fails these.

@@ -1,4 +1,4 @@
-//! PROTOCOL.md sections 3 and 4: who receives what.
+//! docs/protocol.md sections 3 and 4: who receives what.
 
 use super::{case, expect_message, expect_silence, holds, say};
 use crate::case::{Case, CaseResult, Ctx, message_of};

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 7: connection life.
+//! docs/protocol.md section 7: connection life.
 
 use super::{case, expect_closed, holds};
 use crate::case::{Case, CaseResult, Ctx};

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 6: delivery, order and loss.
+//! docs/protocol.md section 6: delivery, order and loss.
 
 use std::collections::HashMap;
 

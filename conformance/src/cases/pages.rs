@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 1: the tutorial's pages, as Django serves them.
+//! docs/protocol.md section 1: the tutorial's pages, as Django serves them.
 
 use super::{case, holds};
 use crate::case::{Case, CaseResult, Ctx};

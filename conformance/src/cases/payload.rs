@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 4: the value that comes back, as JSON (core) and byte for byte (django).
+//! docs/protocol.md section 4: the value that comes back, as JSON (core) and byte for byte (django).
 
 use super::{case, holds};
 use crate::case::{Case, CaseResult, Check, Ctx, json_equal, message_of, parse_json};
@@ -136,7 +136,7 @@ async fn largest(ctx: Ctx) -> CaseResult {
 /// are not core: [`big_integers`] grades them at the django level.
 const BIG: &str = "18446744073709551616";
 
-/// PROTOCOL.md section 4: what a client sends, and the exact bytes Django sends back.
+/// docs/protocol.md section 4: what a client sends, and the exact bytes Django sends back.
 pub(crate) const VECTORS: &[(&str, &str)] = &include!("../../../vectors/section4.rs");
 
 /// Sends the vectors but the big integer (see [`big_integers`]) from one member and collects

@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 2: which paths name a room.
+//! docs/protocol.md section 2: which paths name a room.
 
 use std::time::Instant;
 
@@ -117,7 +117,7 @@ async fn case_sensitive(ctx: Ctx) -> CaseResult {
     holds(format!("{upper} and {lower} are separate"))
 }
 
-/// Paths Django refuses (PROTOCOL.md section 2); with `--room-style uuid` (a UUID route) the
+/// Paths Django refuses (docs/protocol.md section 2); with `--room-style uuid` (a UUID route) the
 /// same shapes around a UUID, which such a route refuses as well.
 fn invalid_targets(ctx: &Ctx) -> Vec<String> {
     let r = ctx.room("bad");

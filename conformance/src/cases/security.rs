@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 7: Origin and Host.
+//! docs/protocol.md section 7: Origin and Host.
 
 use super::{case, holds};
 use crate::case::{Case, CaseResult, Ctx};

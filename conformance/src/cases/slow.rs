@@ -1,4 +1,4 @@
-//! PROTOCOL.md section 6: a member that stops reading. The reference server closes it with
+//! docs/protocol.md section 6: a member that stops reading. The reference server closes it with
 //! 1013 once its bounded queue is full and the others go on getting everything; Django keeps
 //! it, buffering for it without bound. One observation, graded at the reference level and
 //! reported at the django level.
@@ -213,7 +213,7 @@ async fn evicted(ctx: Ctx) -> CaseResult {
         ));
     }
     // A close frame can reach a client that never reads only if it reads again before the
-    // server gives up writing it (PROTOCOL.md: "disconnected after a short grace"), so the end
+    // server gives up writing it (docs/protocol.md: "disconnected after a short grace"), so the end
     // of the connection without a close is as good as the 1013; keeping the member is not.
     let cut = seen.silent < seen.sent;
     match seen.ending {

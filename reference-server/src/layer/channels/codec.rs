@@ -1,4 +1,4 @@
-//! The payload of Django's `RedisChannelLayer` (channels_redis 4.x, `shared/CHANNELS_REDIS.md`):
+//! The payload of Django's `RedisChannelLayer` (channels_redis 4.x, `docs/channels-redis.md`):
 //! 12 random bytes, then a msgpack map `{"type": "chat.message", "message": V,
 //! "__asgi_channel__": [member names]}`, strings as msgpack str. Decoding turns V back into the
 //! exact bytes Django's consumer would write: `json.dumps({"message": V})`.
@@ -195,7 +195,7 @@ mod tests {
             .collect()
     }
 
-    /// The payload CHANNELS_REDIS.md captured from Django's group_send of "hi".
+    /// The payload docs/channels-redis.md captured from Django's group_send of "hi".
     #[test]
     fn decodes_the_captured_django_payload() {
         let payload = hex(

@@ -1,4 +1,4 @@
-//! The channels_redis `RedisChannelLayer` format (Django's default, `shared/CHANNELS_REDIS.md`
+//! The channels_redis `RedisChannelLayer` format (Django's default, `docs/channels-redis.md`
 //! section 3A), so reference nodes and the Django tutorial serve one room together.
 //!
 //! - This node is the channel-layer process `rustnode.<16 hex>!`; its queue is the sorted set
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn shards_like_channels_redis() {
-        // CHANNELS_REDIS.md: crc32("chat_lobby") & 0xFFF = 2156, index 1 of 2;
+        // docs/channels-redis.md: crc32("chat_lobby") & 0xFFF = 2156, index 1 of 2;
         // "asgi__group__chat_lobby" is 305, index 0 of 2.
         assert_eq!(crc32fast::hash(b"chat_lobby") & 0xFFF, 2156);
         assert_eq!(consistent_hash("chat_lobby", 2), 1);

@@ -40,7 +40,7 @@ pub(super) async fn run(node: Arc<Node>, core: Arc<Core>, commands: Arc<Commands
         pop.arg(&queue).arg(POP_WAIT_SECS);
         // After a blocking pop, whatever else waits is drained in batches: the queue is shared
         // by every room of this node and a sender skips it once it holds CAPACITY messages, so
-        // one round trip per message would let a burst fill it (CHANNELS_REDIS.md 3A (a) 2).
+        // one round trip per message would let a burst fill it (docs/channels-redis.md 3A (a) 2).
         let mut drain = redis::cmd("ZPOPMIN");
         drain.arg(&queue).arg(DRAIN_BATCH);
         loop {
