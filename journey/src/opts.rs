@@ -17,7 +17,10 @@ pub enum Popularity {
 
 /// Whole user sessions against the chat (goose): pages, socket, talk, leave, again.
 ///
-/// Without --host the reference server is started in-process.
+/// Without --host the reference server is started in-process. The journey's own options come
+/// first (Options, Scenario); everything from "Load test" on is goose's, documented in its book
+/// (https://book.goose.rs). The goose options most used: --host, --users, --increase-rate,
+/// --run-time, --report-file.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "journey", about, disable_version_flag = true)]
 pub struct Opts {

@@ -80,8 +80,25 @@ fn write_out(json_path: Option<&std::path::Path>, text: &str, json: String) -> a
             std::fs::write(p, json + "\n")
                 .with_context(|| format!("write the result to {}", p.display()))?;
             println!("\nresult written to {}", p.display());
+            println!(
+                "HTML report: reports render {} --out report/",
+                shell_word(&p.display().to_string())
+            );
         }
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// `s` as one shell word: as it is when it holds only characters no shell treats specially,
+/// else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./,:@%+=".contains(&b));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }

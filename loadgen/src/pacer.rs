@@ -4,8 +4,8 @@
 //! registered with the worker's own runtime and armed, to the nanosecond, [`EARLY_US`] before
 //! the earliest due send. When it fires, the runtime's poll returns, the pacer's task wakes
 //! the senders due by then, and each yields the last stretch until its time. No other thread
-//! is in between: the pacer of sessions 4-6 was a thread of its own that woke the worker
-//! across threads, and the sender then waited behind the worker's receiving connections.
+//! is in between: a pacer thread waking the worker across threads would leave the sender
+//! waiting behind the worker's receiving connections.
 //!
 //! Senders run on workers of their own (`plan.rs`), so a due send waits for a few other
 //! senders at most, not for thousands of receiving connections. How late sends still leave is

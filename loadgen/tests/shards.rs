@@ -3,7 +3,7 @@
 //! Job gives its pods (the same flags, `--shards 3` and their own `JOB_COMPLETION_INDEX`),
 //! each on its own 127.x source address, against two reference nodes sharing rooms over a
 //! real redis-server, all starting at one `--start-at`; each result is cut out of the pod's
-//! output after its marker line, as the README's `kubectl logs` loop does.
+//! output after its marker line, as the `kubectl logs` loop of docs/deploy.md does.
 //! Their results merge into one equal in totals to the plan: every connection, every message
 //! expected at every member of its room, nothing lost, no room loaded by two shards (that
 //! would show as duplicates or foreign stamps).

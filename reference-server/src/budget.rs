@@ -1,7 +1,7 @@
 //! The global memory budget: bytes held for all connections together in outgoing queues
 //! (the member queues) and in messages still being received (`Metered`).
 //!
-//! Per connection the rest is fixed (about 6 KiB idle, see the README), so
+//! Per connection the rest is fixed (about 6 KiB idle, docs/benchmarks.md), so
 //! `--max-connections` x that + `--memory-budget` bounds what clients can make the server hold.
 
 use std::io;

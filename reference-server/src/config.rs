@@ -51,7 +51,7 @@ pub struct Config {
     /// writes a frame straight into an idle plain-TCP member's socket, which saves the member's
     /// task a wake-up; above it every frame is queued and each member's session writes its
     /// frames in batches, which costs less per frame under load. 0: never write from the
-    /// publisher. The default was measured on a 2-core machine (README, benchmark).
+    /// publisher. The default was measured on a 2-core machine (docs/benchmarks.md).
     #[arg(long, env = "CHAT_DIRECT_WRITE_BELOW", default_value_t = DEFAULT_DIRECT_WRITE_BELOW)]
     pub direct_write_below: u64,
 

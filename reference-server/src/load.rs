@@ -2,7 +2,7 @@
 //!
 //! Writing a frame from the publisher into an idle member's socket saves the member's task a
 //! wake-up, but costs a write per frame: below saturation that is the cheaper path (at 50,000
-//! deliveries/s, 12 against 17 CPU-seconds per million, README), above it every frame should
+//! deliveries/s, 12 against 17 CPU-seconds per million, docs/benchmarks.md), above it every frame should
 //! wait in its member's queue so the session writes several in one vectored write, and the
 //! node sheds cost as load grows. The gate is the node's own rate over the last 100 ms,
 //! against `--direct-write-below` (60,000 by default).

@@ -146,7 +146,8 @@ pub(crate) async fn handshake(
         };
         let meter = InboundMeter::new(std::sync::Arc::clone(&ctx.budget));
         // Chosen in a plain function: the TLS state is large, and a value held across an
-        // `.await` keeps its room in every session's future (it did: 9.8 KB per session).
+        // `.await` keeps its room in every session's future (several KiB per connection,
+        // TLS or not).
         match Socket::of(upgraded, joined.queue(), ctx.direct_write_below) {
             Socket::Direct(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
             Socket::Tls(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,

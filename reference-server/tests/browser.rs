@@ -1,6 +1,6 @@
 //! The real-browser test: headless Chromium, driven through chromedriver, uses the room page
-//! the way a person does. Needs Debian's `chromium` and `chromium-driver` (the README's setup
-//! script installs them); set `CHAT_SKIP_BROWSER_TEST=1` to skip it on a machine without them.
+//! the way a person does. Needs Debian's `chromium` and `chromium-driver` (`scripts/setup`
+//! installs them); set `CHAT_SKIP_BROWSER_TEST=1` to skip it on a machine without them.
 
 mod common;
 

@@ -8,7 +8,7 @@ use crate::common::process::ServerProcess;
 use crate::common::{RawWs, room};
 
 #[tokio::test]
-#[ignore = "a minute long; run by hand, figures in the README"]
+#[ignore = "a minute long; run by hand, figures in docs/limits.md"]
 async fn soak_waves_of_connections_return_rss_to_baseline() {
     const WAVES: usize = 10;
     const PER_WAVE: usize = 4000;
