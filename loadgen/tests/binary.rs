@@ -42,12 +42,19 @@ fn the_summary_ends_with_the_command_that_renders_the_report() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("my run.json");
     let out = loadgen(&["--json", path.to_str().expect("a UTF-8 path")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     assert_eq!(
         last,
-        format!("HTML report: reports render '{}' --out report/", path.display())
+        format!(
+            "HTML report: reports render '{}' --out report/",
+            path.display()
+        )
     );
 }
 
