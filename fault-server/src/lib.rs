@@ -71,6 +71,10 @@ pub struct Faults {
     /// Every connection is closed with 1012 ("service restart") this long after its 101,
     /// as when a node is rolled: clients must reconnect.
     pub kick_after: Option<Duration>,
+    /// With `kick_after`, only connections that have sent no message are closed (a proxy
+    /// that ends connections idle in the client's direction): senders stay, so what they
+    /// send after the kick is lost to the listeners for good.
+    pub kick_silent_only: bool,
     /// Not a fault: a valid way of framing and greeting (see [`Style`]).
     pub style: Style,
 }
@@ -231,6 +235,9 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     let reorder = state.faults.reorder;
     let style = state.faults.style.clone();
     let kick_after = state.faults.kick_after;
+    let kick_silent_only = state.faults.kick_silent_only;
+    let spoke = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spoke_at_kick = Arc::clone(&spoke);
     let writer = tokio::spawn(async move {
         // In order, each frame waits for its time; with `reorder`, each waits on its own so
         // a later, less delayed frame overtakes it.
@@ -256,6 +263,9 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             match kick_after {
                 Some(after) => tokio::time::sleep(after).await,
                 None => std::future::pending().await,
+            }
+            if kick_silent_only && spoke_at_kick.load(std::sync::atomic::Ordering::Relaxed) {
+                std::future::pending::<()>().await;
             }
         };
         tokio::pin!(kick);
@@ -291,6 +301,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         let Message::Text(text) = message else {
             continue;
         };
+        spoke.store(true, std::sync::atomic::Ordering::Relaxed);
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
             if state.faults.die_on_bad_json {
                 state.dead.cancel();

@@ -36,8 +36,12 @@ impl Schedule {
 pub struct Shared {
     /// The run clock's origin; every timestamp is microseconds since it.
     pub clock: Instant,
-    /// Members of each room connected now (a send counts these as its expected receivers).
+    /// Members of each room a send counts as its expected receivers: those connected now,
+    /// and those lost for good (their connection ended unasked, without --reconnect), for
+    /// whom what is sent after the loss is missing.
     pub members: Vec<AtomicU32>,
+    /// Members lost for good so far, in every room (counted in `members` nonetheless).
+    pub lost_for_good: AtomicU64,
     /// Per message slot: members that have yet to receive it.
     pub remaining: Vec<AtomicU32>,
     /// Per message slot: the second of the measured run it was scheduled in (`u32::MAX` for
@@ -75,6 +79,7 @@ impl Shared {
         Self {
             clock: Instant::now(),
             members: (0..rooms).map(|_| AtomicU32::new(0)).collect(),
+            lost_for_good: AtomicU64::new(0),
             remaining: (0..slots).map(|_| AtomicU32::new(0)).collect(),
             slot_second: (0..slots).map(|_| AtomicU32::new(u32::MAX)).collect(),
             published: (0..rooms * senders_per_room)
@@ -172,10 +177,12 @@ impl Shared {
 
     /// Members connected now, in every room.
     pub fn members_now(&self) -> u64 {
-        self.members
+        let counted: u64 = self
+            .members
             .iter()
             .map(|m| u64::from(m.load(Ordering::Acquire)))
-            .sum()
+            .sum();
+        counted.saturating_sub(self.lost_for_good.load(Ordering::Acquire))
     }
 
     /// Without per-stay windows: the deliveries of each message that never came (its slot's

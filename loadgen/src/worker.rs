@@ -175,6 +175,12 @@ async fn connection(
             End::Closed(cause) => comeback.lost(cause, &mut member, &shared, &stats),
             _ => false,
         };
+        if matches!(end, End::Closed(_)) && !lost && !shared.finish.is_cancelled() {
+            // Lost for good (no --reconnect): still a receiver until the run ends, so what is
+            // sent meanwhile is missing for it.
+            shared.lost_for_good.fetch_add(1, Ordering::AcqRel);
+            shared.finish.cancelled().await;
+        }
         shared.members[conn.room as usize].fetch_sub(1, Ordering::AcqRel);
         if let Some(w) = &member.window {
             let first_measured = shared.of_room(&shared.first_measured, conn.room);
