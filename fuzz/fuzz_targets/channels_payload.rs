@@ -1,11 +1,14 @@
 //! A channels_redis payload popped from a shared Redis (12 bytes, then msgpack) -> the frame
 //! for the members: never a panic; a frame is ASCII, re-reads as itself through the inbound
-//! path, and encoding it again for the same members decodes to the same frame and members.
+//! path, and encoding it again for the same members decodes to the same frame and members
+//! (or, nested deeper than the encoder's bound, is refused as too deep).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use protocol::{Limits, broadcast_frame};
-use reference_server::layer::channels::codec::{decode, encode};
+use reference_server::layer::channels::codec::{
+    CodecError, MAX_FRAME_DEPTH, decode, depth, encode,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(decoded) = decode(data) else {
@@ -24,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(frame),
         "a decoded frame is what Python would write"
     );
-    let again = decode(&encode(frame, &decoded.channels).expect("a frame encodes"))
-        .expect("an encoded frame decodes");
+    // Deeper than a client may send: refused as such (it is delivered, never encoded again).
+    let encoded = encode(frame, &decoded.channels);
+    if depth(frame) > MAX_FRAME_DEPTH {
+        assert_eq!(encoded, Err(CodecError::TooDeep));
+        return;
+    }
+    let again = decode(&encoded.expect("a frame encodes")).expect("an encoded frame decodes");
     assert_eq!(again, decoded);
 });

@@ -30,7 +30,15 @@ pub enum CodecError {
     Frame,
     #[error("{0} bytes after the msgpack value")]
     ExtraData(usize),
+    #[error("nested deeper than {MAX_FRAME_DEPTH} levels")]
+    TooDeep,
 }
+
+/// The deepest frame [`encode`] takes, twice what the inbound path lets a client send (its
+/// depth limit, 128 with the frame's own object): the bound keeps the recursive parse well
+/// inside a thread's stack. A payload from another node may nest deeper (msgpack decoding
+/// allows 1,024 levels); such a frame is delivered here but never encoded again.
+pub const MAX_FRAME_DEPTH: usize = 2 * protocol::inbound::DEFAULT_MAX_DEPTH;
 
 /// A decoded group message: the frame for the members, and which member names it is for.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,7 +49,15 @@ pub struct Decoded {
 
 /// Encodes a `group_send` payload for the members in `channels`, from a broadcast frame.
 pub fn encode(frame: &str, channels: &[String]) -> Result<Vec<u8>, CodecError> {
-    let parsed: serde_json::Value = serde_json::from_str(frame).map_err(|_| CodecError::Frame)?;
+    if depth(frame) > MAX_FRAME_DEPTH {
+        return Err(CodecError::TooDeep);
+    }
+    // serde_json's own limit (128 levels) is below a client's deepest frame; ours holds.
+    let mut reader = serde_json::Deserializer::from_str(frame);
+    reader.disable_recursion_limit();
+    let parsed = serde::Deserialize::deserialize(&mut reader)
+        .and_then(|v: serde_json::Value| reader.end().map(|()| v))
+        .map_err(|_| CodecError::Frame)?;
     let message = parsed.get("message").ok_or(CodecError::Frame)?;
     let map = Value::Map(vec![
         (Value::from("type"), Value::from("chat.message")),
@@ -54,6 +70,25 @@ pub fn encode(frame: &str, channels: &[String]) -> Result<Vec<u8>, CodecError> {
     let mut out: Vec<u8> = (0..RANDOM_PREFIX).map(|_| rand::random::<u8>()).collect();
     rmpv::encode::write_value(&mut out, &map).map_err(|e| CodecError::Msgpack(e.to_string()))?;
     Ok(out)
+}
+
+/// How deeply arrays and objects nest in the JSON text `s` (brackets inside strings aside).
+pub fn depth(s: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for b in s.bytes() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn from_json(v: &serde_json::Value) -> Value {
@@ -238,6 +273,35 @@ mod tests {
             let payload = encode(frame, &["x.y!z".into()]).expect("encode");
             assert_eq!(decode(&payload).expect("decode").frame, frame);
         }
+    }
+
+    #[test]
+    fn the_deepest_message_a_client_may_send_encodes_and_decodes() {
+        let limits = protocol::Limits::default();
+        let deepest = (1..)
+            .map(|depth| {
+                format!(
+                    "{{\"message\": {}1{}}}",
+                    "[".repeat(depth),
+                    "]".repeat(depth)
+                )
+            })
+            .take_while(|m| protocol::broadcast_frame(m.as_bytes(), &limits).is_ok())
+            .last()
+            .expect("a flat message is accepted");
+        let frame = protocol::broadcast_frame(deepest.as_bytes(), &limits).expect("accepted");
+        let payload = encode(&frame, &["x.y!z".into()]).expect("encode");
+        assert_eq!(decode(&payload).expect("decode").frame, frame.as_str());
+        assert!(depth(&frame) <= MAX_FRAME_DEPTH);
+        // Deeper (a payload from another node may be): refused as such, brackets in strings
+        // aside.
+        let too_deep = format!(
+            "{{\"message\": [\"[{{\", {}1{}]}}",
+            "[".repeat(MAX_FRAME_DEPTH - 1),
+            "]".repeat(MAX_FRAME_DEPTH - 1)
+        );
+        assert_eq!(depth(&too_deep), MAX_FRAME_DEPTH + 1);
+        assert_eq!(encode(&too_deep, &[]), Err(CodecError::TooDeep));
     }
 
     #[test]
