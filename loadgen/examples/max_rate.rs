@@ -9,11 +9,15 @@
 //! target/release/examples/max_rate --pin            # server on CPU 0, loadgen on CPU 1
 //! target/release/examples/max_rate --repeat 3       # median of three runs per step
 //! target/release/examples/max_rate --capacity       # each server's capacity (loadgen --sweep)
+//! target/release/examples/max_rate --variant 'nodirect=--direct-write-below 0' \
+//!     --servers reference,nodirect,yardstick        # the reference server with other flags
 //! ```
 //!
 //! Each server runs as its own process (so its CPU time is its own) for the whole run; loadgen
 //! runs in this process. A step "holds" when p99 < `--p99-ms` (100) and nothing is lost; the
-//! table also marks steps with p99 < 2 ms.
+//! table also marks steps with p99 < 2 ms. Beside the yardstick, each server is "ahead" on p50
+//! and p99 when at most 5 % above the yardstick's (the noise of this shared machine), and on CPU
+//! when at or below it; the last lines count the steps each server was ahead on.
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -41,7 +45,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "50000,100000,300000,600000,1000000"
+        default_value = "1000,5000,20000,50000,100000,1000000"
     )]
     steps: Vec<f64>,
     /// The servers to measure, in this order at every step.
@@ -64,6 +68,19 @@ struct Args {
     /// (add it to --servers as `other`): the same bench across two commits.
     #[arg(long, value_name = "PATH")]
     other_reference: Option<PathBuf>,
+    /// The reference server with extra flags (split on whitespace; a word `VAR=VALUE` not
+    /// starting with `-` is set in its environment), measured as NAME (add NAME to
+    /// --servers): `--variant 'nodirect=--direct-write-below 0'`. Repeatable.
+    #[arg(long, value_name = "NAME=FLAGS")]
+    variant: Vec<String>,
+}
+
+/// The extra flags of the `--variant` named `name`, split on whitespace.
+fn variant(args: &Args, name: &str) -> Option<Vec<String>> {
+    args.variant.iter().find_map(|v| {
+        let (n, flags) = v.split_once('=')?;
+        (n == name).then(|| flags.split_whitespace().map(str::to_owned).collect())
+    })
 }
 
 /// A server process, killed when dropped.
@@ -93,9 +110,18 @@ impl Server {
             ("yardstick", _) => (bin_dir.join("yardstick"), vec![bind]),
             ("other", Some(path)) => (path.clone(), vec!["--bind".into(), bind]),
             ("other", None) => bail!("--servers other needs --other-reference PATH"),
-            (other, _) => {
-                bail!("--servers: unknown server {other:?} (reference, yardstick, other)")
-            }
+            (other, _) => match variant(args, other) {
+                Some(flags) => (
+                    bin_dir.join("../reference-server"),
+                    ["--bind".to_owned(), bind]
+                        .into_iter()
+                        .chain(flags)
+                        .collect(),
+                ),
+                None => bail!(
+                    "--servers: unknown server {other:?} (reference, yardstick, other, or a --variant NAME)"
+                ),
+            },
         };
         if !bin.exists() {
             bail!(
@@ -110,8 +136,13 @@ impl Server {
         } else {
             Command::new(&bin)
         };
+        // A variant's `VAR=VALUE` words go to the environment, the rest are flags.
+        let (env, argv): (Vec<String>, Vec<String>) = argv
+            .into_iter()
+            .partition(|a| !a.starts_with('-') && a.contains('=') && !a.starts_with('='));
         let child = command
             .args(&argv)
+            .envs(env.iter().filter_map(|e| e.split_once('=')))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -325,9 +356,12 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "| step/s | server | deliveries/s | p50 ms | p99 ms | max ms | lost | holds | \
-         p50 / p99 vs yardstick | loadgen lateness p99 ms | server CPU s/M | loadgen CPU s/M |"
+         p50 / p99 / CPU vs yardstick | ahead on p50 / p99 / CPU | loadgen lateness p99 ms | \
+         server CPU s/M | loadgen CPU s/M |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    // Per server: steps where it was ahead of the yardstick on p50, p99, CPU; steps with loss.
+    let mut tally = vec![[0usize; 4]; servers.len()];
     let per_step = f64::from(args.rooms) * f64::from(args.clients);
     for step in &args.steps {
         let mut measured = Vec::with_capacity(servers.len());
@@ -343,13 +377,21 @@ async fn main() -> anyhow::Result<()> {
             .iter()
             .position(|s| s.name == "yardstick")
             .map(|i| measured[i]);
-        for (server, m) in servers.iter().zip(&measured) {
+        for ((server, m), tally) in servers.iter().zip(&measured).zip(&mut tally) {
             let holds = m.p99_ms < args.p99_ms && m.missing == 0;
-            let ratio = yardstick.map_or("-".to_owned(), |y| {
-                format!("{:.2} / {:.2}", m.p50_ms / y.p50_ms, m.p99_ms / y.p99_ms)
-            });
+            let (ratio, ahead) = match yardstick {
+                Some(y) if server.name != "yardstick" => {
+                    let v = Versus::of(m, &y);
+                    for (count, yes) in tally.iter_mut().zip(v.ahead()) {
+                        *count += usize::from(yes);
+                    }
+                    (v.ratios(), v.verdict())
+                }
+                _ => ("-".to_owned(), "-".to_owned()),
+            };
+            tally[3] += usize::from(m.missing > 0);
             println!(
-                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}{} | {ratio} | {:.3} | {:.2} | {:.2} |",
+                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}{} | {ratio} | {ahead} | {:.3} | {:.2} | {:.2} |",
                 server.name,
                 m.deliveries_per_s,
                 m.p50_ms,
@@ -371,7 +413,58 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "\nloadgen's own ceiling: 1 / (loadgen CPU s/M) million frames received per CPU-second."
     );
+    if servers.iter().any(|s| s.name == "yardstick") {
+        let steps = args.steps.len();
+        for (server, [p50, p99, cpu, lossy]) in servers.iter().zip(&tally) {
+            if server.name != "yardstick" {
+                println!(
+                    "{}: ahead of the yardstick on p50 at {p50} of {steps} steps, on p99 at {p99}, \
+                     on CPU at {cpu}; lost messages at {lossy}",
+                    server.name
+                );
+            }
+        }
+    }
     Ok(())
+}
+
+/// A server's medians beside the yardstick's in the same step.
+struct Versus {
+    p50: f64,
+    p99: f64,
+    cpu: f64,
+}
+
+impl Versus {
+    /// Latency within this share above the yardstick's counts as level: the spread of
+    /// repeated runs on a shared machine.
+    const LEVEL: f64 = 1.05;
+
+    fn of(m: &Step, yardstick: &Step) -> Self {
+        Self {
+            p50: m.p50_ms / yardstick.p50_ms,
+            p99: m.p99_ms / yardstick.p99_ms,
+            cpu: m.server_cpu / yardstick.server_cpu,
+        }
+    }
+
+    fn ahead(&self) -> [bool; 3] {
+        [
+            self.p50 <= Self::LEVEL,
+            self.p99 <= Self::LEVEL,
+            self.cpu <= 1.0,
+        ]
+    }
+
+    fn ratios(&self) -> String {
+        format!("{:.2} / {:.2} / {:.2}", self.p50, self.p99, self.cpu)
+    }
+
+    fn verdict(&self) -> String {
+        let word = |yes: bool| if yes { "yes" } else { "no" };
+        let [p50, p99, cpu] = self.ahead();
+        format!("{} / {} / {}", word(p50), word(p99), word(cpu))
+    }
 }
 
 /// `--capacity`: each server's capacity by loadgen's own search, side by side.

@@ -180,7 +180,9 @@ pub(crate) async fn run<S>(
                 }
             }
             drained = std::future::poll_fn(|cx| match &direct {
-                Some(queue) => direct::poll_drain(queue, cx),
+                Some(queue) => direct::poll_drain_turn(queue, cx, |n| {
+                    ctx.metrics.frames_delivered.inc_by(n);
+                }),
                 None => std::task::Poll::Pending,
             }), if direct.is_some() => {
                 if let Some(end) = on_written(drained, &joined, &ctx, &room, peer) {
