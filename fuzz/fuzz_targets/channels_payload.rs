@@ -6,9 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use protocol::{Limits, broadcast_frame};
-use reference_server::layer::channels::codec::{
-    CodecError, MAX_FRAME_DEPTH, decode, depth, encode,
-};
+use reference_server::layer::channels::codec::{CodecError, MAX_FRAME_DEPTH, decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(decoded) = decode(data) else {
@@ -27,9 +25,14 @@ fuzz_target!(|data: &[u8]| {
         Ok(frame),
         "a decoded frame is what Python would write"
     );
-    // Deeper than a client may send: refused as such (it is delivered, never encoded again).
+    // Deeper than the encoder's bound (the inbound transcoder's count, not the encoder's own):
+    // refused as such (it is delivered, never encoded again).
+    let within = Limits {
+        max_message_bytes: usize::MAX,
+        max_depth: MAX_FRAME_DEPTH,
+    };
     let encoded = encode(frame, &decoded.channels);
-    if depth(frame) > MAX_FRAME_DEPTH {
+    if broadcast_frame(frame.as_bytes(), &within).is_err() {
         assert_eq!(encoded, Err(CodecError::TooDeep));
         return;
     }

@@ -73,7 +73,7 @@ pub fn encode(frame: &str, channels: &[String]) -> Result<Vec<u8>, CodecError> {
 }
 
 /// How deeply arrays and objects nest in the JSON text `s` (brackets inside strings aside).
-pub fn depth(s: &str) -> usize {
+fn depth(s: &str) -> usize {
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
     for b in s.bytes() {
         match (in_string, escaped, b) {
