@@ -89,9 +89,11 @@ async fn read_in_order(
     ws: &mut Ws,
     want: usize,
     wait: std::time::Duration,
+    progress: &tokio::sync::watch::Sender<usize>,
 ) -> Result<usize, String> {
     let mut got = 0;
     while got < want {
+        progress.send_replace(got);
         let text = match ws.recv_text(wait).await {
             Ok(t) => t,
             Err(_) => return Ok(got),
@@ -102,6 +104,7 @@ async fn read_in_order(
         }
         got += 1;
     }
+    progress.send_replace(got);
     Ok(got)
 }
 
@@ -111,11 +114,17 @@ async fn observe(ctx: &Ctx) -> Result<Seen, String> {
     let room = ctx.room("slow");
     let mut silent = ctx.join(&room).await?;
     let mut readers = Vec::new();
+    // Each reader's count so far: the sender keeps pace with the readers, so that only the
+    // silent member falls behind (a reader more than a queue's worth behind may be closed as
+    // slow too, and that is not what this case grades).
+    let mut progress = Vec::new();
     for _ in 0..READERS {
         let mut ws = ctx.join(&room).await?;
         let wait = ctx.timeout;
+        let (count, seen) = tokio::sync::watch::channel(0);
+        progress.push(seen);
         readers.push(tokio::spawn(async move {
-            read_in_order(&mut ws, MESSAGES, wait).await
+            read_in_order(&mut ws, MESSAGES, wait, &count).await
         }));
     }
     let mut sender = ctx.join(&room).await?;
@@ -130,6 +139,10 @@ async fn observe(ctx: &Ctx) -> Result<Seen, String> {
             .map_err(|e| format!("the sender, after message {}: {e}", sent - 1))?;
         if number_of(&echo)? != sent - 1 {
             return Err(format!("the sender's echo of {} was another", sent - 1));
+        }
+        // A reader that stopped (its count ends the case below) is not waited for.
+        for seen in &mut progress {
+            let _ = tokio::time::timeout(ctx.timeout, seen.wait_for(|got| *got >= sent)).await;
         }
     }
     let mut seen = Vec::new();
