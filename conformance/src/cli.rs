@@ -172,12 +172,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     }
 
     let (targets, _server) = if opts.targets.is_empty() {
-        let server = reference_server::spawn(reference_server::Config::local())
+        let (target, server) = crate::embedded::Embedded::start()
             .await
             .context("start the in-process reference server")?;
-        let mut t = Target::parse(&server.http_url())?;
-        t.label = format!("{} (in-process reference server)", t.label);
-        (vec![t], Some(server))
+        (vec![target], Some(server))
     } else {
         let targets = opts
             .targets

@@ -8,11 +8,12 @@
 //! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
 //! - [`known`]: `--known-failures`, upstream bugs graded KNOWN instead of FAIL.
 //! - [`wire`]: the suite's own WebSocket and HTTP client, independent of the server's code.
-//! - [`target`]: which backend. [`model`]: model-based testing with proptest.
+//! - [`target`]: which backend; [`embedded`]: the reference server when none is named. [`model`]: model-based testing with proptest.
 
 pub mod case;
 pub mod cases;
 pub mod cli;
+pub mod embedded;
 pub mod known;
 pub mod model;
 pub mod report;
@@ -47,8 +48,7 @@ pub const TUTORIAL_WS_PATH: &str = "/ws/chat/{room}/";
 
 /// The backend to grade: the nodes in `CHAT_TARGET` (comma-separated URLs), or a reference
 /// server started in the current runtime (kept alive by the returned guard).
-pub async fn targets_from_env()
--> anyhow::Result<(Vec<Target>, Option<reference_server::RunningServer>)> {
+pub async fn targets_from_env() -> anyhow::Result<(Vec<Target>, Option<embedded::Embedded>)> {
     match std::env::var("CHAT_TARGET") {
         Ok(urls) if !urls.trim().is_empty() => Ok((
             urls.split(',')
@@ -57,8 +57,7 @@ pub async fn targets_from_env()
             None,
         )),
         _ => {
-            let server = reference_server::spawn(reference_server::Config::local()).await?;
-            let target = Target::parse(&server.http_url())?;
+            let (target, server) = embedded::Embedded::start().await?;
             Ok((vec![target], Some(server)))
         }
     }

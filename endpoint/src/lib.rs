@@ -3,9 +3,12 @@
 //! `--resolve` overrides; and the TLS client both tools connect with ([`tls`]). No protocol
 //! knowledge beyond the fixed room path, so the conformance suite stays independent of the
 //! server's code. Also the UUID room names both tools use for backends that route
-//! `<uuid:room>` ([`uuid_v4`]).
+//! `<uuid:room>` ([`uuid_v4`]). With the `ws` feature, the one way loadgen and journey open a
+//! WebSocket ([`connect`]).
 
 mod args;
+#[cfg(feature = "ws")]
+pub mod connect;
 mod resolve;
 pub mod tls;
 

@@ -22,7 +22,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<GooseMetrics> {
     let server = match &config.host {
         Some(_) => None,
         None => {
-            let server = reference_server::spawn(reference_server::Config::local())
+            let server = embedded::start()
                 .await
                 .context("start the in-process reference server")?;
             eprintln!(
@@ -60,4 +60,37 @@ pub async fn run(opts: Opts) -> anyhow::Result<GooseMetrics> {
         server.stop().await?;
     }
     Ok(metrics?)
+}
+
+/// The reference server in-process when goose has no `--host`: with the `embedded` feature
+/// (on by default); built without it, journey links none of the server's stack.
+mod embedded {
+    #[cfg(feature = "embedded")]
+    pub async fn start() -> anyhow::Result<reference_server::RunningServer> {
+        reference_server::spawn(reference_server::Config::local()).await
+    }
+
+    #[cfg(not(feature = "embedded"))]
+    pub async fn start() -> anyhow::Result<Never> {
+        anyhow::bail!(
+            "this journey was built without the embedded reference server (feature \
+             `embedded`): name the backend with --host URL"
+        )
+    }
+
+    /// Stands for the server in a build without one: it cannot be made.
+    #[cfg(not(feature = "embedded"))]
+    #[derive(Debug)]
+    pub enum Never {}
+
+    #[cfg(not(feature = "embedded"))]
+    impl Never {
+        pub fn http_url(&self) -> String {
+            match *self {}
+        }
+
+        pub async fn stop(self) -> anyhow::Result<()> {
+            match self {}
+        }
+    }
 }

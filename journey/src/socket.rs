@@ -1,6 +1,6 @@
-//! One user's socket: connected the way loadgen connects (TCP, TLS for https hosts via
-//! `endpoint::tls`, then the upgrade), a reader task that timestamps every frame the moment it
-//! arrives, and stamped sends. Stamps are loadgen's (`loadgen::message`): room, sender (the
+//! One user's socket: opened as loadgen opens its connections (`endpoint::connect`: TCP, TLS
+//! for https hosts, then the upgrade), a reader task that timestamps every frame the moment it
+//! arrives, and stamped sends. Stamps are loadgen's (the `stamp` crate): room, sender (the
 //! goose user), sequence number, sent time in microseconds on this process's clock, so a
 //! delivery from any user of this process is timed from its sender's send.
 
@@ -10,18 +10,15 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use endpoint::Endpoint;
-use endpoint::tls::{Conn, TlsClient};
+use endpoint::connect::Ws;
+use endpoint::tls::TlsClient;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use loadgen::message::{self, Stamp};
-use tokio::net::TcpStream;
+use stamp::Stamp;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{WebSocketStream, client_async};
-
-type Ws = WebSocketStream<Conn>;
 
 /// The process's clock: every stamp's microseconds count from here.
 static CLOCK: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -49,30 +46,9 @@ pub enum Arrival {
     Closed { code: Option<u16> },
 }
 
-/// Why a socket could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum SocketError {
-    #[error("connect: {0}")]
-    Connect(std::io::Error),
-    #[error("{0}")]
-    Tls(#[from] endpoint::tls::TlsError),
-    #[error("refused: HTTP {0}")]
-    Refused(u16),
-    #[error("handshake: {0}")]
-    Handshake(String),
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-}
-
-impl SocketError {
-    /// The HTTP status of a refusal, for goose's status-code tables.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Refused(status) => Some(*status),
-            _ => None,
-        }
-    }
-}
+/// Why a socket could not be opened: `endpoint::connect`'s error (its `status()` is the HTTP
+/// status of a refusal, for goose's status-code tables).
+pub type SocketError = endpoint::connect::ConnectError;
 
 /// An open socket of one user in one room.
 #[derive(Debug)]
@@ -99,25 +75,15 @@ impl Socket {
         user: u32,
         timeout: Duration,
     ) -> Result<Self, SocketError> {
-        let attempt = async {
-            let tcp = TcpStream::connect(endpoint.addr)
-                .await
-                .map_err(SocketError::Connect)?;
-            let _ = tcp.set_nodelay(true);
-            let tls_name = endpoint.tls.then_some(endpoint.host.as_str());
-            let conn = endpoint::tls::wrap(tcp, tls_name, tls).await?;
-            client_async(endpoint.ws_url(path), conn)
-                .await
-                .map_err(|e| match e {
-                    tokio_tungstenite::tungstenite::Error::Http(r) => {
-                        SocketError::Refused(r.status().as_u16())
-                    }
-                    other => SocketError::Handshake(other.to_string()),
-                })
+        let request = endpoint::connect::Request {
+            endpoint,
+            source: None,
+            path,
+            headers: &[],
+            tls,
+            config: None,
         };
-        let (ws, _) = tokio::time::timeout(timeout, attempt)
-            .await
-            .map_err(|_| SocketError::Timeout(timeout))??;
+        let (ws, _) = endpoint::connect::open(request, timeout).await?;
         let (sink, stream) = ws.split();
         let (tx, arrivals) = mpsc::channel(ARRIVALS);
         let pending = Arc::new(Mutex::new(HashMap::new()));
@@ -146,7 +112,7 @@ impl Socket {
         let seq = self.next_seq;
         self.next_seq += 1;
         let sent_us = now_us();
-        let frame = message::encode(
+        let frame = stamp::encode(
             &Stamp {
                 room: self.room,
                 sender: self.user,
@@ -240,7 +206,7 @@ async fn read(
         let arrived = Instant::now();
         let arrived_us = now_us();
         let arrival = match frame {
-            Ok(Message::Text(text)) => match message::decode(text.as_bytes()) {
+            Ok(Message::Text(text)) => match stamp::decode(text.as_bytes()) {
                 Some(s) if s.room == room && s.sender == user => {
                     let sent = pending
                         .lock()

@@ -1,8 +1,11 @@
-//! The reference server, started in-process on its own threads when no `--target` is given.
+//! The reference server, started in-process on its own threads when no `--target` is given:
+//! with the `embedded` feature (on by default); built without it, loadgen links none of the
+//! server's stack and asks for a target.
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
+#[cfg(feature = "embedded")]
 use anyhow::Context as _;
 use tokio::sync::oneshot;
 
@@ -15,7 +18,16 @@ pub struct EmbeddedServer {
 }
 
 impl EmbeddedServer {
+    #[cfg(not(feature = "embedded"))]
+    pub fn start(_connections: u64, _threads: usize) -> anyhow::Result<Self> {
+        anyhow::bail!(
+            "this loadgen was built without the embedded reference server (feature `embedded`): \
+             name the backend with --target URL"
+        )
+    }
+
     /// Starts the server on `127.0.0.1:0`, sized for `connections`.
+    #[cfg(feature = "embedded")]
     pub fn start(connections: u64, threads: usize) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))

@@ -1,12 +1,10 @@
 //! Errors: what stops a run before it starts ([`PlanError`]), and what ends one connection
 //! ([`ConnError`]), counted in the result's `errors` under its text, which names its kind.
 
-use std::io::ErrorKind;
+pub use endpoint::connect::{ConnectError, WsKind};
 
-use tokio_tungstenite::tungstenite::Error as WsError;
-
-use crate::message::MIN_SIZE;
 use crate::target::PORTS_PER_SOURCE;
+use stamp::MIN_SIZE;
 
 /// A plan this machine or this flag set cannot carry out.
 #[derive(Debug, thiserror::Error)]
@@ -66,22 +64,9 @@ pub enum PlanError {
 /// What ended (or never opened) one connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnError {
-    #[error("socket: {0}")]
-    Socket(ErrorKind),
-    #[error("bind source: {0}")]
-    BindSource(ErrorKind),
-    #[error("connect: {0}")]
-    Connect(ErrorKind),
-    /// Refused: the status and the first line of the body, if any.
-    #[error("handshake: HTTP {status}{reason}", status = .0, reason = reason(.1))]
-    HandshakeStatus(u16, Option<String>),
-    #[error("handshake: timed out")]
-    HandshakeTimeout,
-    /// The TLS handshake failed (its text names the host and the reason).
-    #[error("{0}")]
-    Tls(String),
-    #[error("handshake: {0}")]
-    Handshake(WsKind),
+    /// It never opened (`endpoint::connect`'s texts).
+    #[error(transparent)]
+    Open(#[from] ConnectError),
     /// While receiving.
     #[error("{0}")]
     Receive(WsKind),
@@ -93,80 +78,21 @@ pub enum ConnError {
     TaskPanicked,
 }
 
-/// A WebSocket error, reduced to what tells two apart.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WsKind {
-    #[error("io: {0}")]
-    Io(ErrorKind),
-    #[error("protocol: {0}")]
-    Protocol(String),
-    #[error("capacity: {0}")]
-    Capacity(String),
-    #[error("invalid UTF-8 from the server")]
-    Utf8,
-    #[error("{0}")]
-    Other(String),
-}
-
-impl From<&WsError> for WsKind {
-    fn from(e: &WsError) -> Self {
-        match e {
-            WsError::Io(io) => Self::Io(io.kind()),
-            WsError::Protocol(p) => Self::Protocol(p.to_string()),
-            WsError::Capacity(c) => Self::Capacity(c.to_string()),
-            WsError::Utf8(_) => Self::Utf8,
-            other => Self::Other(other.to_string()),
-        }
-    }
-}
-
-/// " (first line of the body)", or nothing.
-fn reason(body: &Option<String>) -> String {
-    body.as_ref().map(|b| format!(" ({b})")).unwrap_or_default()
-}
-
-impl ConnError {
-    /// A failed client handshake.
-    pub fn handshake(e: &WsError) -> Self {
-        match e {
-            WsError::Http(response) => Self::HandshakeStatus(
-                response.status().as_u16(),
-                response
-                    .body()
-                    .as_deref()
-                    .map(|b| {
-                        String::from_utf8_lossy(b)
-                            .lines()
-                            .next()
-                            .unwrap_or("")
-                            .trim()
-                            .to_owned()
-                    })
-                    .filter(|line| !line.is_empty())
-                    .map(|line| line.chars().take(120).collect()),
-            ),
-            other => Self::Handshake(other.into()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::ErrorKind;
+
     use super::*;
 
     #[test]
     fn kinds_read_as_before_in_results() {
         // These texts are the keys of `errors` in result files: keep them stable.
         assert_eq!(
-            ConnError::Connect(ErrorKind::ConnectionRefused).to_string(),
+            ConnError::Open(ConnectError::Connect(ErrorKind::ConnectionRefused)).to_string(),
             "connect: connection refused"
         );
         assert_eq!(
-            ConnError::HandshakeStatus(503, None).to_string(),
-            "handshake: HTTP 503"
-        );
-        assert_eq!(
-            ConnError::HandshakeStatus(403, Some("origin refused".into())).to_string(),
+            ConnError::Open(ConnectError::Status(403, Some("origin refused".into()))).to_string(),
             "handshake: HTTP 403 (origin refused)"
         );
         assert_eq!(

@@ -113,7 +113,8 @@ impl RoomStyle {
 /// https/wss targets.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakePlan {
-    pub headers: Vec<Header>,
+    /// Added to every upgrade request.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     pub ws_path: WsPath,
     pub tls: Option<endpoint::tls::TlsClient>,
 }
@@ -121,9 +122,13 @@ pub struct HandshakePlan {
 impl HandshakePlan {
     /// From `--header`, `--cookie` and `--ws-path`.
     pub fn new(extra: &[Header], cookie: Option<&str>, ws_path: WsPath) -> Result<Self, String> {
-        let mut headers = extra.to_vec();
+        let mut headers: Vec<_> = extra
+            .iter()
+            .map(|h| (h.name.clone(), h.value.clone()))
+            .collect();
         if let Some(cookie) = cookie {
-            headers.push(Header::from_str(&format!("Cookie: {cookie}"))?);
+            let h = Header::from_str(&format!("Cookie: {cookie}"))?;
+            headers.push((h.name, h.value));
         }
         Ok(Self {
             headers,

@@ -18,7 +18,7 @@
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
 //! - [`error`]: plan errors, and connection errors counted by kind.
 //! - [`handshake`]: extra headers, the socket's path, room-name styles.
-//! - [`message`]: the stamp carried in each message and its fast parse.
+//! - the `stamp` crate: the stamp carried in each message and its fast parse.
 //! - [`stats`]: which sequence numbers a receiver has seen (duplicates, reordering).
 //! - [`result`]: the run's config and machine in the result (the format itself, totals and
 //!   thresholds are the `run-result` crate).
@@ -30,7 +30,6 @@ mod connect;
 pub mod embedded;
 pub mod error;
 pub mod handshake;
-pub mod message;
 pub mod opts;
 pub mod pacer;
 mod plan;

@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::PlanError;
 use crate::handshake::HandshakePlan;
-use crate::message::MIN_SIZE;
 use crate::opts::Arrival;
 use crate::opts::Opts;
 use crate::shard::{Shard, StartAt};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
+use stamp::MIN_SIZE;
 
 /// Descriptors kept aside for everything that is not a connection.
 const SPARE_FDS: u64 = 256;

@@ -11,7 +11,6 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use crate::connect::Ws;
 use crate::error::ConnError;
-use crate::message;
 use crate::shared::Shared;
 use crate::stats::{Order, Seen};
 use crate::window::{Place, Window};
@@ -206,7 +205,7 @@ fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<Totals>) ->
 fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<Totals>) {
     let now = shared.now_us();
     let mut s = stats.borrow_mut();
-    let Some(stamp) = message::decode(frame) else {
+    let Some(stamp) = stamp::decode(frame) else {
         s.foreign += 1;
         return;
     };

@@ -15,13 +15,13 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::connect::Ws;
 use crate::error::ConnError;
-use crate::message::{self, Stamp};
 use crate::opts::Arrival;
 use crate::pacer::Pacer;
 use crate::plan::SendPlan;
 use crate::shared::{Schedule, Shared};
 use run_result::Totals;
 use run_result::histogram::record;
+use stamp::Stamp;
 
 /// Where a sender is in its schedule: kept across its connections, so a sender that
 /// reconnects (`--reconnect`) goes on with its sequence numbers and its schedule.
@@ -145,7 +145,7 @@ pub async fn send_loop(
             state.next = Some(next);
         }
         if let Err(e) = sink
-            .send(Message::text(message::encode(&stamp, plan.size)))
+            .send(Message::text(stamp::encode(&stamp, plan.size)))
             .await
         {
             stats

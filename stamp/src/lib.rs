@@ -1,4 +1,4 @@
-//! What loadgen sends inside `message`, and the fast parse of what comes back.
+//! What loadgen and journey send inside `message`, and the fast parse of what comes back.
 //!
 //! The text is ASCII, so every backend forwards it byte for byte whatever its JSON encoder:
 //! `L:<room>:<sender>:<seq>:<scheduled_us>:<sent_us>:<phase>:` then `x` padding to `--size`.
