@@ -17,18 +17,20 @@
 //! into an empty queue's socket, under the queue's lock, and the rest of a frame it began is
 //! queued first; the session writes only what is queued, and takes it off only once written.
 
-use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Bytes;
 
 use crate::budget::MemoryBudget;
 
 pub use crate::frame::Frame;
+
+mod state;
+
+pub(crate) use state::State;
+use state::charge;
 
 /// A frame offered sooner than this after the previous one is queued for the session even
 /// when the socket could take it: a member that receives often (or a burst) is written in
@@ -40,10 +42,6 @@ pub const DIRECT_GAP: Duration = Duration::from_millis(10);
 /// What a queued frame costs beyond its bytes: the queue slot, the shared-bytes handle and
 /// the write codec's frame header, rounded up.
 pub const FRAME_OVERHEAD: usize = 64;
-
-fn charge(frame: &Frame) -> usize {
-    frame.wire().len() + FRAME_OVERHEAD
-}
 
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,24 +61,6 @@ pub enum Offered {
     Written,
     /// Queued for the member's session.
     Queued,
-}
-
-/// The queue itself, under its lock.
-#[derive(Debug, Default)]
-pub(crate) struct State {
-    frames: VecDeque<Frame>,
-    /// Bytes of the front frame already on the socket.
-    written: usize,
-    /// Charges held: queued frames and, for a TLS member, taken-but-unflushed ones.
-    held: usize,
-    /// The session, waiting for a frame.
-    waker: Option<Waker>,
-    receiver_gone: bool,
-    sender_gone: bool,
-    /// Messages the session's writes completed, not yet counted as delivered.
-    completed: u64,
-    /// When the last frame was offered to an attached queue.
-    last_offer: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -120,114 +100,6 @@ impl Drop for Shared {
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.budget.release(std::mem::take(&mut state.held));
-    }
-}
-
-impl State {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.frames.is_empty()
-    }
-
-    /// The queued bytes not yet on the socket, frame by frame, front first (the front from
-    /// its first unwritten byte).
-    fn unwritten(&self) -> impl Iterator<Item = &[u8]> {
-        self.frames.iter().enumerate().map(|(i, frame)| {
-            let skip = if i == 0 { self.written } else { 0 };
-            &frame.wire()[skip..]
-        })
-    }
-
-    /// Fills `out` with [`Self::unwritten`]; returns how many slices it filled.
-    pub(crate) fn slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
-        let mut filled = 0;
-        for (slot, bytes) in out.iter_mut().zip(self.unwritten()) {
-            *slot = IoSlice::new(bytes);
-            filled += 1;
-        }
-        filled
-    }
-
-    /// Copies [`Self::unwritten`] into `out`, whole frames up to `max_frames` frames and
-    /// `max_bytes` bytes (the front always, whatever its size): written after the lock is let
-    /// go, while the frames stay queued (and the publisher queues behind them) until
-    /// [`Self::advance`].
-    pub(crate) fn copy_into(&self, out: &mut Vec<u8>, max_frames: usize, max_bytes: usize) {
-        out.clear();
-        for bytes in self.unwritten().take(max_frames) {
-            if !out.is_empty() && out.len() + bytes.len() > max_bytes {
-                break;
-            }
-            out.extend_from_slice(bytes);
-        }
-    }
-
-    /// The size of the front frame's unwritten rest (0 when nothing is queued).
-    pub(crate) fn front_rest(&self) -> usize {
-        self.unwritten().next().map_or(0, <[u8]>::len)
-    }
-
-    /// `n` more queued bytes are on the socket: the frames now complete leave the queue and
-    /// their charges are released; the messages among them are counted for
-    /// [`Self::take_completed`].
-    pub(crate) fn advance(&mut self, mut n: usize, budget: &MemoryBudget) {
-        while let Some(front) = self.frames.front() {
-            let rest = front.wire().len() - self.written;
-            if n < rest {
-                self.written += n;
-                break;
-            }
-            n -= rest;
-            self.written = 0;
-            let cost = charge(front);
-            self.completed += u64::from(front.is_message());
-            self.frames.pop_front();
-            self.held -= cost;
-            budget.release(cost);
-        }
-    }
-
-    /// Messages completed on the socket since the last call.
-    pub(crate) fn take_completed(&mut self) -> u64 {
-        std::mem::take(&mut self.completed)
-    }
-
-    /// The front must stay when the session ends: it is begun on the wire, or it is the
-    /// codec's own bytes (a close frame's rest).
-    fn keeps_front(&self) -> bool {
-        self.written > 0 || self.frames.front().is_some_and(|f| !f.is_message())
-    }
-
-    /// Queues the unwritten rest of bytes the WebSocket codec wrote (a control frame) in
-    /// front of everything, charged whatever the bounds: they are part of a frame already
-    /// begun on the wire.
-    pub(crate) fn push_front_raw(&mut self, rest: Bytes, budget: &MemoryBudget) {
-        let frame = Frame::raw(rest);
-        let cost = charge(&frame);
-        budget.charge(cost);
-        self.held += cost;
-        self.frames.push_front(frame);
-    }
-
-    /// True when the previous frame was offered [`DIRECT_GAP`] ago or more (and notes this
-    /// offer): only then does the publisher write straight into the socket.
-    fn quiet_since_last_offer(&mut self, now: Instant) -> bool {
-        let quiet = self
-            .last_offer
-            .is_none_or(|last| now.duration_since(last) >= DIRECT_GAP);
-        self.last_offer = Some(now);
-        quiet
-    }
-
-    /// The session waits for frames: wake it when one is queued.
-    pub(crate) fn wait_for_frames(&mut self, cx: &Context<'_>) {
-        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waker = Some(cx.waker().clone());
-        }
-    }
-
-    /// The room dropped this member's sending side: it was evicted.
-    pub(crate) fn sender_gone(&self) -> bool {
-        self.sender_gone
     }
 }
 
