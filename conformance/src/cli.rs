@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 
+use crate::case::{Case, Ctx};
 use crate::cases;
+use crate::embedded::Embedded;
 use crate::known::KnownFailures;
 use crate::report::SuiteReport;
 use crate::runner::{self, Profile};
@@ -107,12 +109,6 @@ pub struct Opts {
 /// backend does not answer (nothing graded).
 pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     let all = cases::all();
-    for filter in opts.cases.iter().chain(&opts.skip) {
-        let known = all.iter().any(|c| c.matches(filter));
-        if !known {
-            anyhow::bail!("no case or section named {filter:?} (see --list)");
-        }
-    }
     let known = match &opts.known_failures {
         Some(path) => Some(KnownFailures::load(
             path,
@@ -120,38 +116,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
-    let mut selected = runner::select(&all, opts.profile, &opts.cases);
-    selected.retain(|c| !opts.skip.iter().any(|f| c.matches(f)));
-    // The rooms.* cases grade the tutorial's path rules (/ws/chat/<\w+>/): all of them need
-    // its path; with UUID rooms they grade UUIDs, except case sensitivity (a UUID route
-    // refuses upper case).
-    let custom = if opts.ws_path != crate::TUTORIAL_WS_PATH {
-        Some((format!("--ws-path {}", opts.ws_path), "rooms."))
-    } else if opts.room_style == RoomStyle::Uuid {
-        Some(("--room-style uuid".to_owned(), "rooms.case-sensitive"))
-    } else {
-        None
-    };
-    if let Some((custom, dropped)) = custom {
-        let (kept, left_out): (Vec<_>, Vec<_>) = selected
-            .into_iter()
-            .partition(|c| !c.id.starts_with(dropped));
-        selected = kept;
-        if selected.is_empty() && !left_out.is_empty() {
-            anyhow::bail!(
-                "{custom}: every selected case is one of {dropped}*, and those test the \
-                 tutorial's /ws/chat/<room>/ rules"
-            );
-        }
-        if !left_out.is_empty() {
-            let ids: Vec<&str> = left_out.iter().map(|c| c.id).collect();
-            eprintln!(
-                "conformance: {custom}: not run, as they test the tutorial's /ws/chat/<room>/ \
-                 rules: {}",
-                ids.join(", ")
-            );
-        }
-    }
+    let selected = selection(&opts, &all)?;
     if opts.list {
         for c in &selected {
             println!(
@@ -171,8 +136,82 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let (targets, _server) = if opts.targets.is_empty() {
-        let (target, server) = crate::embedded::Embedded::start()
+    let (targets, _server) = targets(&opts).await?;
+    let label = targets
+        .iter()
+        .map(|t| t.label.clone())
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let ctx = context(&opts, &targets)?;
+    // Unreachable is not a verdict: nothing is graded against a backend that does not answer.
+    if let Err(why) = ctx.reachable().await {
+        eprintln!("conformance: {label} does not answer, so nothing was graded: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
+    let known_passing = match (&known, &opts.backend) {
+        (Some(known), Some(backend)) => known.apply(backend, &mut reports),
+        _ => Vec::new(),
+    };
+    let suite = SuiteReport::new(label, opts.profile, reports)
+        .with_known_passing(known_passing)
+        .with_backend(opts.backend.clone());
+    write_reports(&opts, &suite)?;
+    Ok(if suite.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The cases to run: the profile's, narrowed by `--case` and `--skip` (each must name a case
+/// or section), less the rooms.* cases a custom path or UUID rooms cannot grade.
+fn selection(opts: &Opts, all: &[Case]) -> anyhow::Result<Vec<Case>> {
+    for filter in opts.cases.iter().chain(&opts.skip) {
+        let known = all.iter().any(|c| c.matches(filter));
+        if !known {
+            anyhow::bail!("no case or section named {filter:?} (see --list)");
+        }
+    }
+    let mut selected = runner::select(all, opts.profile, &opts.cases);
+    selected.retain(|c| !opts.skip.iter().any(|f| c.matches(f)));
+    // The rooms.* cases grade the tutorial's path rules (/ws/chat/<\w+>/): all of them need
+    // its path; with UUID rooms they grade UUIDs, except case sensitivity (a UUID route
+    // refuses upper case).
+    let custom = if opts.ws_path != crate::TUTORIAL_WS_PATH {
+        Some((format!("--ws-path {}", opts.ws_path), "rooms."))
+    } else if opts.room_style == RoomStyle::Uuid {
+        Some(("--room-style uuid".to_owned(), "rooms.case-sensitive"))
+    } else {
+        None
+    };
+    let Some((custom, dropped)) = custom else {
+        return Ok(selected);
+    };
+    let (kept, left_out): (Vec<_>, Vec<_>) = selected
+        .into_iter()
+        .partition(|c| !c.id.starts_with(dropped));
+    if kept.is_empty() && !left_out.is_empty() {
+        anyhow::bail!(
+            "{custom}: every selected case is one of {dropped}*, and those test the \
+             tutorial's /ws/chat/<room>/ rules"
+        );
+    }
+    if !left_out.is_empty() {
+        let ids: Vec<&str> = left_out.iter().map(|c| c.id).collect();
+        eprintln!(
+            "conformance: {custom}: not run, as they test the tutorial's /ws/chat/<room>/ \
+             rules: {}",
+            ids.join(", ")
+        );
+    }
+    Ok(kept)
+}
+
+/// The backend's nodes (`--target`, with `--ws-url`), or the in-process reference server.
+async fn targets(opts: &Opts) -> anyhow::Result<(Vec<Target>, Option<Embedded>)> {
+    let (targets, server) = if opts.targets.is_empty() {
+        let (target, server) = Embedded::start()
             .await
             .context("start the in-process reference server")?;
         (vec![target], Some(server))
@@ -189,40 +228,31 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         Some(_) => anyhow::bail!("--ws-url goes with a single --target"),
         None => targets,
     };
-    let label = targets
-        .iter()
-        .map(|t| t.label.clone())
-        .collect::<Vec<_>>()
-        .join(" + ");
+    Ok((targets, server))
+}
+
+/// The context every case runs with, from the options.
+fn context(opts: &Opts, targets: &[Target]) -> anyhow::Result<Ctx> {
     let mut ctx = crate::context(
-        &targets,
+        targets,
         Duration::from_millis(opts.timeout),
         Duration::from_millis(opts.settle),
         opts.origin.clone(),
     );
     ctx.model_cases = opts.model_cases;
     ctx.room_size = usize::from(opts.room_size);
-    ctx.tls = opts.tls.client_for("conformance", &targets)?;
+    ctx.tls = opts.tls.client_for("conformance", targets)?;
     ctx.headers = opts.headers.clone();
     ctx.ws_path = opts.ws_path.clone();
     ctx.uuid_rooms = opts.room_style == RoomStyle::Uuid;
     ctx.headers
         .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
+    Ok(ctx)
+}
 
-    // Unreachable is not a verdict: nothing is graded against a backend that does not answer.
-    if let Err(why) = ctx.reachable().await {
-        eprintln!("conformance: {label} does not answer, so nothing was graded: {why}");
-        return Ok(ExitCode::from(2));
-    }
-    let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
-    let known_passing = match (&known, &opts.backend) {
-        (Some(known), Some(backend)) => known.apply(backend, &mut reports),
-        _ => Vec::new(),
-    };
-    let suite = SuiteReport::new(label, opts.profile, reports)
-        .with_known_passing(known_passing)
-        .with_backend(opts.backend.clone());
-    let json = serde_json::to_string_pretty(&suite)?;
+/// The table on stdout (stderr when the JSON goes to stdout), and the JSON and JUnit files.
+fn write_reports(opts: &Opts, suite: &SuiteReport) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(suite)?;
     if opts.json.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         eprint!("{}", suite.table());
         println!("{json}");
@@ -236,11 +266,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     if let Some(path) = &opts.junit {
         std::fs::write(path, suite.junit()).with_context(|| format!("write {}", path.display()))?;
     }
-    Ok(if suite.failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
 /// A `Name: value` header line: a token name, and no line breaks anywhere.

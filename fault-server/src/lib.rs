@@ -13,9 +13,11 @@ pub use style::Style;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -23,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -192,7 +195,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 async fn session(stream: TcpStream, state: Arc<State>) {
     let _ = stream.set_nodelay(true);
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, String)>();
+    let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();
     let mut joined: Option<(String, u64)> = None;
     // The member joins before the 101 is written, as Django joins the group before it
     // accepts: a message sent once the client holds its 101 reaches it.
@@ -231,108 +234,123 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         leave(&state, &room, id);
         return;
     };
-    let (mut sink, mut source) = ws.split();
-    let reorder = state.faults.reorder;
-    let style = state.faults.style.clone();
-    let kick_after = state.faults.kick_after;
-    let kick_silent_only = state.faults.kick_silent_only;
-    let spoke = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let spoke_at_kick = Arc::clone(&spoke);
-    let writer = tokio::spawn(async move {
-        // In order, each frame waits for its time; with `reorder`, each waits on its own so
-        // a later, less delayed frame overtakes it.
-        let (ordered_tx, mut ordered) = mpsc::unbounded_channel::<String>();
-        let scheduler = tokio::spawn(async move {
-            while let Some((at, frame)) = rx.recv().await {
-                if reorder {
-                    let tx = ordered_tx.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep_until(at).await;
-                        let _ = tx.send(frame);
-                    });
-                } else {
-                    tokio::time::sleep_until(at).await;
-                    if ordered_tx.send(frame).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        let mut pings = style.ping_every.map(tokio::time::interval);
-        let kick = async {
-            match kick_after {
-                Some(after) => tokio::time::sleep(after).await,
-                None => std::future::pending().await,
-            }
-            if kick_silent_only && spoke_at_kick.load(std::sync::atomic::Ordering::Relaxed) {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::pin!(kick);
-        loop {
-            let ping = async {
-                match pings.as_mut() {
-                    Some(every) => every.tick().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let sent = tokio::select! {
-                frame = ordered.recv() => match frame {
-                    Some(frame) => style::send(&mut sink, frame, &style).await,
-                    None => break,
-                },
-                _ = ping => sink.send(Message::Ping("server".into())).await,
-                () = &mut kick => {
-                    let close = CloseFrame {
-                        code: CloseCode::Restart,
-                        reason: "service restart".into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(close))).await;
-                    break;
-                }
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-        scheduler.abort();
-    });
+    let (sink, mut source) = ws.split();
+    let spoke = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn(write(sink, rx, Arc::clone(&state), Arc::clone(&spoke)));
     while let Some(Ok(message)) = source.next().await {
         let Message::Text(text) = message else {
             continue;
         };
-        spoke.store(true, std::sync::atomic::Ordering::Relaxed);
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
-            if state.faults.die_on_bad_json {
-                state.dead.cancel();
-            }
+        spoke.store(true, Ordering::Relaxed);
+        let Some(frame) = broadcast_of(&state, &text) else {
             break;
         };
-        let Some(payload) = value.get("message") else {
-            break;
-        };
-        let payload = match (state.faults.truncate_over, payload.as_str()) {
-            (Some(max), Some(text)) if text.chars().count() > max => {
-                serde_json::Value::String(text.chars().take(max).collect())
-            }
-            _ => payload.clone(),
-        };
-        let payload = if state.faults.style.javascript_numbers {
-            style::javascript_numbers(payload)
-        } else {
-            payload
-        };
-        let mut frame = serde_json::json!({ "message": &payload }).to_string();
-        if state.faults.mangle_non_ascii {
-            frame = frame
-                .chars()
-                .map(|c| if c.is_ascii() { c } else { '?' })
-                .collect();
-        }
         broadcast(&state, &room, id, frame);
     }
     leave(&state, &room, id);
     writer.abort();
+}
+
+/// The frame a client's text is broadcast as, with the faults that change it; `None` ends
+/// the session (not JSON, or no `message`).
+fn broadcast_of(state: &State, text: &str) -> Option<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        if state.faults.die_on_bad_json {
+            state.dead.cancel();
+        }
+        return None;
+    };
+    let payload = value.get("message")?;
+    let payload = match (state.faults.truncate_over, payload.as_str()) {
+        (Some(max), Some(text)) if text.chars().count() > max => {
+            serde_json::Value::String(text.chars().take(max).collect())
+        }
+        _ => payload.clone(),
+    };
+    let payload = if state.faults.style.javascript_numbers {
+        style::javascript_numbers(payload)
+    } else {
+        payload
+    };
+    let frame = serde_json::json!({ "message": &payload }).to_string();
+    Some(if state.faults.mangle_non_ascii {
+        frame
+            .chars()
+            .map(|c| if c.is_ascii() { c } else { '?' })
+            .collect()
+    } else {
+        frame
+    })
+}
+
+type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
+
+/// The member's writer: its broadcasts, each when its delay is up (in order, or with
+/// `reorder` each on its own so a later, less delayed frame overtakes it), the style's
+/// pings, and the kick (`kick_after`, sparing members that spoke with `kick_silent_only`).
+async fn write(
+    mut sink: Sink,
+    mut rx: mpsc::UnboundedReceiver<(Instant, String)>,
+    state: Arc<State>,
+    spoke: Arc<AtomicBool>,
+) {
+    let faults = &state.faults;
+    let (ordered_tx, mut ordered) = mpsc::unbounded_channel::<String>();
+    let reorder = faults.reorder;
+    let scheduler = tokio::spawn(async move {
+        while let Some((at, frame)) = rx.recv().await {
+            if reorder {
+                let tx = ordered_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(at).await;
+                    let _ = tx.send(frame);
+                });
+            } else {
+                tokio::time::sleep_until(at).await;
+                if ordered_tx.send(frame).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut pings = faults.style.ping_every.map(tokio::time::interval);
+    let kick = async {
+        match faults.kick_after {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+        if faults.kick_silent_only && spoke.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(kick);
+    loop {
+        let ping = async {
+            match pings.as_mut() {
+                Some(every) => every.tick().await,
+                None => std::future::pending().await,
+            }
+        };
+        let sent = tokio::select! {
+            frame = ordered.recv() => match frame {
+                Some(frame) => style::send(&mut sink, frame, &faults.style).await,
+                None => break,
+            },
+            _ = ping => sink.send(Message::Ping("server".into())).await,
+            () = &mut kick => {
+                let close = CloseFrame {
+                    code: CloseCode::Restart,
+                    reason: "service restart".into(),
+                };
+                let _ = sink.send(Message::Close(Some(close))).await;
+                break;
+            }
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    scheduler.abort();
 }
 
 fn join(rooms: &mut Rooms, room: &str, id: u64, outbox: Outbox) {

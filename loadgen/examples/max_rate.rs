@@ -340,6 +340,12 @@ async fn main() -> anyhow::Result<()> {
     if args.capacity {
         return capacities(&args, &servers).await;
     }
+    step_table(&args, &servers).await
+}
+
+/// Every step for every server, median of --repeat runs, as a Markdown table; then per
+/// server how often it was ahead of the yardstick.
+async fn step_table(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
     println!(
         "{} rooms x {} clients, 1 sender per room, {} measured per step, median of {} run(s){}; \
          holds: p99 < {} ms and nothing lost",
@@ -365,10 +371,10 @@ async fn main() -> anyhow::Result<()> {
     let per_step = f64::from(args.rooms) * f64::from(args.clients);
     for step in &args.steps {
         let mut measured = Vec::with_capacity(servers.len());
-        for server in &servers {
+        for server in servers {
             let mut runs = Vec::with_capacity(args.repeat);
             for _ in 0..args.repeat {
-                runs.push(measure(&args, server, step / per_step).await?);
+                runs.push(measure(args, server, step / per_step).await?);
             }
             measured.push(medians(&runs));
         }

@@ -53,56 +53,15 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         schedule_rx,
     ));
     let workers = start_workers(&plan, &opts, &targets, &shared)?;
-    let progress = Progress::new(opts.quiet);
     let interrupt = on_ctrl_c();
-
-    // With --start-at, connecting ends at that instant at the latest (once anyone is in).
-    let connect_deadline_us = opts.start_at.map_or(u64::MAX, |t| {
-        shared.now_us() + t.from_now().as_micros() as u64
-    });
-    let ramp = connect_phase(
-        &shared,
-        &progress,
-        plan.connections,
-        connect_deadline_us,
-        &interrupt,
-    )
-    .await;
-    let mut measured_s = 0.0;
-    let mut start = StartRecord::default();
-    let mut connected_by_second = Vec::new();
-    if !interrupt.is_cancelled() && shared.connected.load(Ordering::Relaxed) > 0 {
-        start = start_time(&shared, &opts, &plan);
-        let schedule = Schedule::starting(start.at_us, &opts);
-        let _ = schedule_tx.send(Some(schedule));
-        tracing::info!(
-            connected = shared.connected.load(Ordering::Relaxed),
-            "all connections made; sending"
-        );
-        let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
-        connected_by_second = measure_phase(&shared, &bar, schedule, &interrupt).await;
-        measured_s = shared
-            .now_us()
-            .min(schedule.end_us)
-            .saturating_sub(schedule.measure_start_us) as f64
-            / 1e6;
-        settle_phase(
-            &shared,
-            &bar,
-            schedule,
-            (opts.settle, opts.windows()),
-            &interrupt,
-        )
-        .await;
-        bar.finish_and_clear();
-    }
+    let phases = phases(&shared, &opts, &plan, &schedule_tx, &interrupt).await;
     let interrupted = interrupt.is_cancelled();
     if interrupted {
         tracing::warn!("interrupted: closing connections and writing the partial result");
     }
     let mut totals = stop_workers(&shared, workers).await?;
-    for (second, connected) in connected_by_second.into_iter().enumerate() {
-        totals.second(second).connected = connected;
+    for (second, connected) in phases.connected_by_second.iter().enumerate() {
+        totals.second(second).connected = *connected;
     }
     shared.missing_into(&mut totals);
     if let Some(server) = server {
@@ -120,13 +79,99 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
                 .join("; ")
         );
     }
+    let run = Finished {
+        started_at,
+        interrupted,
+        targets: names(&targets),
+        totals,
+        phases,
+    };
+    Ok(assemble(&opts, &plan, run))
+}
+
+/// What the phases found, for the result.
+#[derive(Debug, Default)]
+struct Phases {
+    ramp: Vec<RampPoint>,
+    start: StartRecord,
+    measured_s: f64,
+    connected_by_second: Vec<u64>,
+}
+
+/// Connect; then, if anyone is in and no Ctrl-C came, publish the schedule, measure and
+/// settle.
+async fn phases(
+    shared: &Shared,
+    opts: &Opts,
+    plan: &Plan,
+    schedule_tx: &watch::Sender<Option<Schedule>>,
+    interrupt: &CancellationToken,
+) -> Phases {
+    let progress = Progress::new(opts.quiet);
+    // With --start-at, connecting ends at that instant at the latest (once anyone is in).
+    let connect_deadline_us = opts.start_at.map_or(u64::MAX, |t| {
+        shared.now_us() + t.from_now().as_micros() as u64
+    });
+    let mut phases = Phases {
+        ramp: connect_phase(
+            shared,
+            &progress,
+            plan.connections,
+            connect_deadline_us,
+            interrupt,
+        )
+        .await,
+        ..Phases::default()
+    };
+    if interrupt.is_cancelled() || shared.connected.load(Ordering::Relaxed) == 0 {
+        return phases;
+    }
+    phases.start = start_time(shared, opts, plan);
+    let schedule = Schedule::starting(phases.start.at_us, opts);
+    let _ = schedule_tx.send(Some(schedule));
+    tracing::info!(
+        connected = shared.connected.load(Ordering::Relaxed),
+        "all connections made; sending"
+    );
+    let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
+    phases.connected_by_second = measure_phase(shared, &bar, schedule, interrupt).await;
+    phases.measured_s = shared
+        .now_us()
+        .min(schedule.end_us)
+        .saturating_sub(schedule.measure_start_us) as f64
+        / 1e6;
+    settle_phase(
+        shared,
+        &bar,
+        schedule,
+        (opts.settle, opts.windows()),
+        interrupt,
+    )
+    .await;
+    bar.finish_and_clear();
+    phases
+}
+
+/// A run whose workers have stopped.
+#[derive(Debug)]
+struct Finished {
+    started_at: String,
+    interrupted: bool,
+    targets: Vec<String>,
+    totals: Totals,
+    phases: Phases,
+}
+
+/// The run's result from its plan, its options and what it measured.
+fn assemble(opts: &Opts, plan: &Plan, run: Finished) -> RunResult {
     let config = result::config(
-        &opts,
-        &names(&targets),
+        opts,
+        &run.targets,
         plan.embedded,
         &names(&plan.sources.0),
         plan.workers,
     );
+    let start = &run.phases.start;
     let shard = plan
         .shard
         .zip(plan.plan_id.clone())
@@ -150,21 +195,21 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         opts.thresholds.clone()
     };
     let mut result = RunResult::assemble(Parts {
-        totals: &totals,
+        totals: &run.totals,
         config,
         machine: result::machine(),
-        started_at,
-        interrupted,
+        started_at: run.started_at,
+        interrupted: run.interrupted,
         planned: plan.connections,
-        measured_s,
+        measured_s: run.phases.measured_s,
         thresholds: &thresholds,
-        ramp,
+        ramp: run.phases.ramp,
     });
     for t in &mut result.thresholds {
         t.default = defaulted;
     }
     result.shard = shard;
-    Ok(result)
+    result
 }
 
 /// When sending started, against `--start-at`.

@@ -41,11 +41,20 @@ pub fn worst_second(r: &RunResult) -> Option<String> {
     ))
 }
 
-/// The summary as text.
+/// The summary as text: what ran, the counts, the latencies, what went wrong, the verdicts.
 pub fn render(r: &RunResult) -> String {
-    let s = &r.summary;
-    let c = &r.config;
     let mut out = String::new();
+    heading(&mut out, r);
+    counts(&mut out, r);
+    latencies(&mut out, r);
+    problems(&mut out, r);
+    thresholds(&mut out, r);
+    out
+}
+
+/// What ran against what: the plan, the shard, a merge, an interruption.
+fn heading(out: &mut String, r: &RunResult) {
+    let c = &r.config;
     let _ = writeln!(
         out,
         "loadgen: {} rooms x {} clients ({} sender{} each) at {}/s per room for {:.0}s against {}{}",
@@ -89,6 +98,12 @@ pub fn render(r: &RunResult) -> String {
     if r.interrupted {
         let _ = writeln!(out, "INTERRUPTED: the figures cover only what ran.");
     }
+}
+
+/// Connections, messages, loss, churn and reconnects, the worst second.
+fn counts(out: &mut String, r: &RunResult) {
+    let s = &r.summary;
+    let c = &r.config;
     let _ = writeln!(
         out,
         "\nConnections  {} established, {} failed of {}",
@@ -139,30 +154,41 @@ pub fn render(r: &RunResult) -> String {
     if let Some(worst) = worst_second(r) {
         let _ = writeln!(out, "{worst}");
     }
+}
+
+/// The latency table: fan-out, connect and its steps, joins, reconnects, our lateness.
+fn latencies(out: &mut String, r: &RunResult) {
+    let s = &r.summary;
+    let c = &r.config;
     let _ = writeln!(
         out,
         "\n  {:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "latency", "p50", "p90", "p99", "p99.9", "max"
     );
-    latency_row(&mut out, "fan-out (scheduled)", &s.latency_us);
-    latency_row(&mut out, "fan-out (actual send)", &s.latency_sent_us);
+    latency_row(out, "fan-out (scheduled)", &s.latency_us);
+    latency_row(out, "fan-out (actual send)", &s.latency_sent_us);
     // With churn the room has no fixed membership to complete.
     if c.churn_session_s.is_none() {
-        latency_row(&mut out, "whole room", &s.completion_us);
+        latency_row(out, "whole room", &s.completion_us);
     }
-    latency_row(&mut out, "connect", &s.connect_us);
-    latency_row(&mut out, "  TCP", &s.tcp_connect_us);
+    latency_row(out, "connect", &s.connect_us);
+    latency_row(out, "  TCP", &s.tcp_connect_us);
     if s.tls_handshake_us.count > 0 {
-        latency_row(&mut out, "  TLS handshake", &s.tls_handshake_us);
+        latency_row(out, "  TLS handshake", &s.tls_handshake_us);
     }
-    latency_row(&mut out, "  WebSocket upgrade", &s.upgrade_us);
+    latency_row(out, "  WebSocket upgrade", &s.upgrade_us);
     if c.churn_session_s.is_some() {
-        latency_row(&mut out, "join (to 1st delivery)", &s.join_us);
+        latency_row(out, "join (to 1st delivery)", &s.join_us);
     }
     if c.reconnect_s.is_some() {
-        latency_row(&mut out, "lost to 1st delivery", &s.reconnect_us);
+        latency_row(out, "lost to 1st delivery", &s.reconnect_us);
     }
-    latency_row(&mut out, "send lateness (ours)", &s.send_lateness_us);
+    latency_row(out, "send lateness (ours)", &s.send_lateness_us);
+}
+
+/// Close codes from the server and errors by kind.
+fn problems(out: &mut String, r: &RunResult) {
+    let s = &r.summary;
     if !s.closes.is_empty() {
         let closes: Vec<String> = s.closes.iter().map(|(c, n)| format!("{c}: {n}")).collect();
         let _ = writeln!(out, "\nClose codes from the server: {}", closes.join(", "));
@@ -173,6 +199,10 @@ pub fn render(r: &RunResult) -> String {
             let _ = writeln!(out, "  {n:>8}  {kind}");
         }
     }
+}
+
+/// Each threshold with its verdict and the actual figure.
+fn thresholds(out: &mut String, r: &RunResult) {
     if !r.thresholds.is_empty() {
         let defaults = r.thresholds.iter().all(|t| t.default);
         let _ = writeln!(
@@ -197,5 +227,4 @@ pub fn render(r: &RunResult) -> String {
             );
         }
     }
-    out
 }

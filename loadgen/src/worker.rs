@@ -18,10 +18,10 @@ use rand::{Rng, SeedableRng};
 use tokio::task::LocalSet;
 
 use crate::comeback::Comeback;
-use crate::connect::{close_gracefully, connect};
+use crate::connect::{Ws, close_gracefully, connect};
 use crate::error::ConnError;
 use crate::pacer::Pacer;
-use crate::plan::WorkerPlan;
+use crate::plan::{ChurnPlan, ConnPlan, WorkerPlan};
 use crate::receive::{End, Member, drain, receive_loop};
 use crate::send;
 use crate::shared::Shared;
@@ -67,6 +67,49 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
     Ok(stats)
 }
 
+/// What one member's connection task works with.
+struct Ctx<'a> {
+    plan: &'a WorkerPlan,
+    conn: &'a ConnPlan,
+    shared: &'a Arc<Shared>,
+    stats: &'a Rc<RefCell<Totals>>,
+    pacer: Option<&'a Rc<Pacer>>,
+    /// The churn settings, for a member that leaves and rejoins (senders stay).
+    churn: Option<&'a ChurnPlan>,
+}
+
+/// What outlives each of a member's stays.
+struct Life {
+    rng: Option<StdRng>,
+    comeback: Comeback,
+    /// A sender's place in its schedule.
+    send_state: Option<Rc<RefCell<send::SendState>>>,
+    /// The next stay is a rejoin after a leave.
+    rejoin: bool,
+    /// Whether this member has connected once (it counts among the connections once).
+    counted: bool,
+}
+
+/// An open connection, with what the server had broadcast in the room before it (not this
+/// stay's) and when the attempt started.
+struct Open {
+    ws: Ws,
+    echoed_before: Vec<u32>,
+    started_us: u64,
+}
+
+/// What an attempt to open gave.
+enum Opened {
+    /// Boxed: the socket is large beside the other outcomes.
+    Ws(Box<Open>),
+    /// Failed, and --reconnect tries again.
+    Retry,
+    /// Failed for good, or the run is over.
+    Stop,
+}
+
+/// One member: waits for its time, then opens and stays, again after each leave (churn) or
+/// lost connection (--reconnect), until the run ends.
 async fn connection(
     plan: Rc<WorkerPlan>,
     index: usize,
@@ -79,137 +122,174 @@ async fn connection(
         () = tokio::time::sleep_until(shared.at(conn.connect_at_us).into()) => {}
         () = shared.finish.cancelled() => return,
     }
-    // Senders stay; with churn, the others leave and rejoin.
     let churn = plan.churn.as_ref().filter(|_| conn.sender.is_none());
-    let mut rng = churn
-        .map(|c| StdRng::seed_from_u64(c.seed ^ (u64::from(conn.room) << 32) ^ conn.connect_at_us));
-    let mut comeback = Comeback::new(plan.reconnect.clone(), conn);
-    // A sender's place in its schedule outlives each of its connections.
-    let send_state = conn
-        .sender
-        .map(|s| Rc::new(RefCell::new(send::SendState::new(conn.room, s, &plan.send))));
-    let mut rejoin = false;
-    // Whether this member has connected once (it counts among the connections once).
-    let mut counted = false;
+    let mut life = Life {
+        rng: churn.map(|c| {
+            StdRng::seed_from_u64(c.seed ^ (u64::from(conn.room) << 32) ^ conn.connect_at_us)
+        }),
+        comeback: Comeback::new(plan.reconnect.clone(), conn),
+        send_state: conn
+            .sender
+            .map(|s| Rc::new(RefCell::new(send::SendState::new(conn.room, s, &plan.send)))),
+        rejoin: false,
+        counted: false,
+    };
+    let ctx = Ctx {
+        plan: &plan,
+        conn,
+        shared: &shared,
+        stats: &stats,
+        pacer: pacer.as_ref(),
+        churn,
+    };
     loop {
-        if !comeback.wait(&shared).await {
+        if !life.comeback.wait(&shared).await {
             return;
         }
-        // Before connecting: what the server had broadcast already cannot be this stay's.
-        let echoed_before = shared.of_room(&shared.echoed, conn.room);
-        let started_us = shared.now_us();
-        let started = Instant::now();
-        let ws = tokio::select! {
-            ws = connect(conn, &plan.handshake, plan.connect_timeout) => ws,
-            () = shared.finish.cancelled() => return,
-        };
-        let (ws, times) = match ws {
-            Ok(ok) => ok,
-            Err(e) => {
-                stats.borrow_mut().error(e.to_string());
-                if comeback.failed() {
-                    continue;
+        match open(&ctx, &mut life).await {
+            Opened::Ws(open) => {
+                if !stay(&ctx, &mut life, *open).await {
+                    return;
                 }
-                if !counted {
-                    shared.connect_failed.fetch_add(1, Ordering::Relaxed);
-                }
-                return;
             }
-        };
-        {
-            let mut stats = stats.borrow_mut();
-            record(&mut stats.connect, started.elapsed().as_micros() as u64);
-            record(&mut stats.tcp_connect, times.tcp_us);
-            if let Some(tls_us) = times.tls_us {
-                record(&mut stats.tls_handshake, tls_us);
-            }
-            record(&mut stats.upgrade, times.upgrade_us);
+            Opened::Retry => {}
+            Opened::Stop => return,
         }
-        shared.members[conn.room as usize].fetch_add(1, Ordering::AcqRel);
-        if !counted {
-            counted = true;
-            shared.connected.fetch_add(1, Ordering::Relaxed);
-        }
-        // With churn or --reconnect every member, senders too, accounts by its stay.
-        let window = plan.windows().then(|| {
-            let from = shared.of_room(&shared.published, conn.room);
-            Window::new(echoed_before, from, started_us, rejoin)
-        });
-        let mut member = Member::new(conn.room, conn.sender, shared.senders_per_room, window);
-        comeback.connected(&mut member, &shared, &stats);
+    }
+}
 
-        let (sink, mut stream) = ws.split();
-        // A sender's sink lives in its send task until the sending ends; a receiver keeps its
-        // own. (A worker with a sender always has a pacer: `run`.)
-        let (own_sink, sender) = match conn.sender.zip(pacer.as_ref()).zip(send_state.as_ref()) {
-            Some(((s, pacer), state)) => (
-                None,
-                Some(tokio::task::spawn_local(send::send_loop(
-                    sink,
-                    conn.room,
-                    s,
-                    plan.send.clone(),
-                    Arc::clone(&shared),
-                    Rc::clone(&stats),
-                    Rc::clone(pacer),
-                    Rc::clone(state),
-                ))),
-            ),
-            None => (Some(sink), None),
-        };
-        let stay = churn.zip(rng.as_mut()).map(|(c, rng)| {
-            // Exponential stays: members leave as a Poisson process.
-            let u: f64 = rng.random();
-            c.mean_session.mul_f64(-(1.0 - u).ln())
-        });
-        let mut end = receive_loop(&mut stream, &mut member, &shared, &stats, stay).await;
-        if end == End::Leave {
-            let published = shared.of_room(&shared.published, conn.room);
-            if let Some(w) = &mut member.window {
-                w.leave(published);
+/// Opens the member's connection and records how long each step took.
+async fn open(ctx: &Ctx<'_>, life: &mut Life) -> Opened {
+    let (conn, shared) = (ctx.conn, ctx.shared);
+    // Before connecting: what the server had broadcast already cannot be this stay's.
+    let echoed_before = shared.of_room(&shared.echoed, conn.room);
+    let started_us = shared.now_us();
+    let started = Instant::now();
+    let ws = tokio::select! {
+        ws = connect(conn, &ctx.plan.handshake, ctx.plan.connect_timeout) => ws,
+        () = shared.finish.cancelled() => return Opened::Stop,
+    };
+    let (ws, times) = match ws {
+        Ok(ok) => ok,
+        Err(e) => {
+            ctx.stats.borrow_mut().error(e.to_string());
+            if life.comeback.failed() {
+                return Opened::Retry;
             }
-            let bound = churn.map_or(Duration::ZERO, |c| c.drain);
-            end = drain(&mut stream, &mut member, &shared, &stats, bound).await;
-        }
-        let lost = match &end {
-            End::Closed(cause) => comeback.lost(cause, &mut member, &shared, &stats),
-            _ => false,
-        };
-        if matches!(end, End::Closed(_)) && !lost && !shared.finish.is_cancelled() {
-            // Lost for good (no --reconnect): still a receiver until the run ends, so what is
-            // sent meanwhile is missing for it.
-            shared.lost_for_good.fetch_add(1, Ordering::AcqRel);
-            shared.finish.cancelled().await;
-        }
-        shared.members[conn.room as usize].fetch_sub(1, Ordering::AcqRel);
-        if let Some(w) = &member.window {
-            let first_measured = shared.of_room(&shared.first_measured, conn.room);
-            let published = shared.of_room(&shared.published, conn.room);
-            shared
-                .expected
-                .fetch_add(w.expected(&first_measured, &published), Ordering::Relaxed);
-            missing_by_second(&member, w, &first_measured, &published, &shared, &stats);
-        }
-        let sink = match sender {
-            // A lost connection's sender is stopped where it is (its state says where).
-            Some(task) if lost => {
-                task.abort();
-                None
+            if !life.counted {
+                shared.connect_failed.fetch_add(1, Ordering::Relaxed);
             }
-            Some(task) => task.await.ok().flatten(),
-            None => own_sink,
-        };
-        if let (false, Some(sink)) = (matches!(end, End::Closed(_)), sink) {
-            close_gracefully(sink, stream).await;
+            return Opened::Stop;
         }
-        match end {
-            End::Leave => {
-                stats.borrow_mut().leaves += 1;
-                rejoin = true;
-            }
-            End::Closed(_) if lost => {}
-            _ => return,
+    };
+    let mut stats = ctx.stats.borrow_mut();
+    record(&mut stats.connect, started.elapsed().as_micros() as u64);
+    record(&mut stats.tcp_connect, times.tcp_us);
+    if let Some(tls_us) = times.tls_us {
+        record(&mut stats.tls_handshake, tls_us);
+    }
+    record(&mut stats.upgrade, times.upgrade_us);
+    Opened::Ws(Box::new(Open {
+        ws,
+        echoed_before,
+        started_us,
+    }))
+}
+
+/// One stay in the room, from the open connection to its end; true when another follows
+/// (a rejoin, or a reconnect after a lost connection).
+async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
+    let Open {
+        ws,
+        echoed_before,
+        started_us,
+    } = open;
+    let (plan, conn, shared, stats) = (ctx.plan, ctx.conn, ctx.shared, ctx.stats);
+    shared.members[conn.room as usize].fetch_add(1, Ordering::AcqRel);
+    if !life.counted {
+        life.counted = true;
+        shared.connected.fetch_add(1, Ordering::Relaxed);
+    }
+    // With churn or --reconnect every member, senders too, accounts by its stay.
+    let window = plan.windows().then(|| {
+        let from = shared.of_room(&shared.published, conn.room);
+        Window::new(echoed_before, from, started_us, life.rejoin)
+    });
+    let mut member = Member::new(conn.room, conn.sender, shared.senders_per_room, window);
+    life.comeback.connected(&mut member, shared, stats);
+
+    let (sink, mut stream) = ws.split();
+    // A sender's sink lives in its send task until the sending ends; a receiver keeps its
+    // own. (A worker with a sender always has a pacer: `run`.)
+    let (own_sink, sender) = match conn.sender.zip(ctx.pacer).zip(life.send_state.as_ref()) {
+        Some(((s, pacer), state)) => (
+            None,
+            Some(tokio::task::spawn_local(send::send_loop(
+                sink,
+                conn.room,
+                s,
+                plan.send.clone(),
+                Arc::clone(shared),
+                Rc::clone(stats),
+                Rc::clone(pacer),
+                Rc::clone(state),
+            ))),
+        ),
+        None => (Some(sink), None),
+    };
+    let stay = ctx.churn.zip(life.rng.as_mut()).map(|(c, rng)| {
+        // Exponential stays: members leave as a Poisson process.
+        let u: f64 = rng.random();
+        c.mean_session.mul_f64(-(1.0 - u).ln())
+    });
+    let mut end = receive_loop(&mut stream, &mut member, shared, stats, stay).await;
+    if end == End::Leave {
+        let published = shared.of_room(&shared.published, conn.room);
+        if let Some(w) = &mut member.window {
+            w.leave(published);
         }
+        let bound = ctx.churn.map_or(Duration::ZERO, |c| c.drain);
+        end = drain(&mut stream, &mut member, shared, stats, bound).await;
+    }
+    let lost = match &end {
+        End::Closed(cause) => life.comeback.lost(cause, &mut member, shared, stats),
+        _ => false,
+    };
+    if matches!(end, End::Closed(_)) && !lost && !shared.finish.is_cancelled() {
+        // Lost for good (no --reconnect): still a receiver until the run ends, so what is
+        // sent meanwhile is missing for it.
+        shared.lost_for_good.fetch_add(1, Ordering::AcqRel);
+        shared.finish.cancelled().await;
+    }
+    shared.members[conn.room as usize].fetch_sub(1, Ordering::AcqRel);
+    if let Some(w) = &member.window {
+        let first_measured = shared.of_room(&shared.first_measured, conn.room);
+        let published = shared.of_room(&shared.published, conn.room);
+        shared
+            .expected
+            .fetch_add(w.expected(&first_measured, &published), Ordering::Relaxed);
+        missing_by_second(&member, w, &first_measured, &published, shared, stats);
+    }
+    let sink = match sender {
+        // A lost connection's sender is stopped where it is (its state says where).
+        Some(task) if lost => {
+            task.abort();
+            None
+        }
+        Some(task) => task.await.ok().flatten(),
+        None => own_sink,
+    };
+    if let (false, Some(sink)) = (matches!(end, End::Closed(_)), sink) {
+        close_gracefully(sink, stream).await;
+    }
+    match end {
+        End::Leave => {
+            stats.borrow_mut().leaves += 1;
+            life.rejoin = true;
+            true
+        }
+        End::Closed(_) if lost => true,
+        _ => false,
     }
 }
 

@@ -59,23 +59,9 @@ fn shard_args(targets: &[String], start_at: f64, index: u32) -> Vec<String> {
     args
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_shards_started_together_merge_into_the_whole_plan() {
-    let redis = Redis::start().await;
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let mut config = reference_server::Config::local();
-        config.layer = Some(redis.url());
-        nodes.push(reference_server::spawn(config).await.expect("node"));
-    }
-    let targets: Vec<String> = nodes.iter().map(|n| n.http_url()).collect();
-    let dir = tempfile::tempdir().expect("dir");
-    let start_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64()
-        + 4.0;
-
+/// Runs the shards through the image's wrapper, started together, and writes each one's
+/// result to `dir/shard-K.json`.
+async fn run_shards(targets: &[String], start_at: f64, dir: &Path) {
     // The wrapper runs `loadgen` from PATH, as in the image.
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_loadgen"))
         .parent()
@@ -89,7 +75,7 @@ async fn three_shards_started_together_merge_into_the_whole_plan() {
     let children: Vec<_> = (0..SHARDS)
         .map(|k| {
             Command::new(&wrapper)
-                .args(shard_args(&targets, start_at, k))
+                .args(shard_args(targets, start_at, k))
                 .env("JOB_COMPLETION_INDEX", k.to_string())
                 .env("PATH", &path)
                 .stdout(Stdio::piped())
@@ -119,30 +105,12 @@ async fn three_shards_started_together_merge_into_the_whole_plan() {
         let (_, json) = stdout
             .split_once("--- loadgen result ---\n")
             .expect("the marker line, then the result");
-        std::fs::write(dir.path().join(format!("shard-{k}.json")), json).expect("write");
+        std::fs::write(dir.join(format!("shard-{k}.json")), json).expect("write");
     }
+}
 
-    let runs: Vec<Run> = (0..SHARDS)
-        .map(|k| Run::load(&dir.path().join(format!("shard-{k}.json"))).expect("a result"))
-        .collect();
-    for (k, run) in runs.iter().enumerate() {
-        let shard = run.result.shard.as_ref().expect("a shard record");
-        assert_eq!((shard.index, shard.count), (k as u32, SHARDS));
-        assert_eq!(shard.rooms, ROOMS / SHARDS, "rooms k, k+3");
-        assert_eq!(
-            shard.plan_id,
-            runs[0].result.shard.as_ref().expect("0").plan_id
-        );
-        assert_eq!(
-            run.result.summary.connections.planned,
-            u64::from(ROOMS / SHARDS * CLIENTS)
-        );
-    }
-    let merged = reports::merge::merge(&runs, false).expect("one plan's complete set");
-    let m = merged.merged_shards.as_ref().expect("recorded");
-    assert_eq!(m.merged, [0, 1, 2]);
-    assert!(!m.partial);
-
+/// The merge covers the whole plan: every connection, every send, each delivered once.
+fn check_whole_plan(runs: &[Run], merged: &run_result::RunResult) {
     let s = &merged.summary;
     let whole = u64::from(ROOMS * CLIENTS);
     assert_eq!(s.connections.planned, whole);
@@ -173,6 +141,49 @@ async fn three_shards_started_together_merge_into_the_whole_plan() {
         "{:?}",
         merged.thresholds
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shards_started_together_merge_into_the_whole_plan() {
+    let redis = Redis::start().await;
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut config = reference_server::Config::local();
+        config.layer = Some(redis.url());
+        nodes.push(reference_server::spawn(config).await.expect("node"));
+    }
+    let targets: Vec<String> = nodes.iter().map(|n| n.http_url()).collect();
+    let dir = tempfile::tempdir().expect("dir");
+    let start_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+        + 4.0;
+
+    run_shards(&targets, start_at, dir.path()).await;
+
+    let runs: Vec<Run> = (0..SHARDS)
+        .map(|k| Run::load(&dir.path().join(format!("shard-{k}.json"))).expect("a result"))
+        .collect();
+    for (k, run) in runs.iter().enumerate() {
+        let shard = run.result.shard.as_ref().expect("a shard record");
+        assert_eq!((shard.index, shard.count), (k as u32, SHARDS));
+        assert_eq!(shard.rooms, ROOMS / SHARDS, "rooms k, k+3");
+        assert_eq!(
+            shard.plan_id,
+            runs[0].result.shard.as_ref().expect("0").plan_id
+        );
+        assert_eq!(
+            run.result.summary.connections.planned,
+            u64::from(ROOMS / SHARDS * CLIENTS)
+        );
+    }
+    let merged = reports::merge::merge(&runs, false).expect("one plan's complete set");
+    let m = merged.merged_shards.as_ref().expect("recorded");
+    assert_eq!(m.merged, [0, 1, 2]);
+    assert!(!m.partial);
+
+    check_whole_plan(&runs, &merged);
 
     // Shards and the merge are results the schema describes.
     let schema: serde_json::Value = serde_json::from_str(include_str!(concat!(

@@ -3,6 +3,8 @@
 //! Counters are atomics updated off the hot path where possible: delivered frames are added
 //! once per batch a session writes, not once per frame.
 
+use std::sync::OnceLock;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -50,83 +52,108 @@ pub struct Metrics {
     pub(crate) redis_local_only: Counter,
     pub(crate) redis_malformed: Counter,
     pub(crate) redis_over_capacity: Counter,
+    /// Built on the first scrape, over handles to the fields above.
+    registry: OnceLock<Registry>,
 }
 
 impl Metrics {
     /// Renders the Prometheus text exposition format.
     pub fn render(&self) -> String {
+        let registry = self.registry.get_or_init(|| self.register());
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+        out
+    }
+
+    /// The registry `render` encodes, built once: it holds handles to the same atomics.
+    fn register(&self) -> Registry {
         let mut registry = Registry::with_prefix("chat");
-        registry.register(
-            "open_connections",
-            "WebSocket connections open now",
-            self.open_connections.clone(),
-        );
-        registry.register(
-            "rooms",
-            "Rooms with at least one member",
-            self.rooms.clone(),
-        );
-        registry.register(
-            "messages_received",
-            "Valid messages received from clients and broadcast",
-            self.messages_received.clone(),
-        );
-        registry.register(
-            "frames_delivered",
-            "Broadcast frames written to member sockets",
-            self.frames_delivered.clone(),
-        );
-        registry.register(
-            "slow_member_closes",
-            "Members closed with 1013 because their outgoing queue was full",
-            self.slow_member_closes.clone(),
-        );
-        registry.register(
-            "memory_budget_closes",
-            "Connections closed with 1013 because the server's memory budget was exhausted",
-            self.memory_budget_closes.clone(),
-        );
-        registry.register(
-            "memory_used_bytes",
-            "Bytes held in outgoing queues and half-received messages (see --memory-budget)",
-            self.memory_used.clone(),
-        );
-        registry.register(
-            "pending_connections",
-            "HTTP connections open that are not WebSockets (see --max-pending)",
-            self.pending_connections.clone(),
-        );
-        registry.register(
-            "pending_evictions",
-            "HTTP connections dropped to make room for a new one (--max-pending reached)",
-            self.pending_evictions.clone(),
-        );
-        registry.register(
-            "handshake_timeouts",
-            "HTTP connections dropped because a request head took longer than --handshake-timeout",
-            self.handshake_timeouts.clone(),
-        );
-        registry.register(
-            "tls_handshake_failures",
-            "TLS handshakes that failed or did not complete within --handshake-timeout",
-            self.tls_handshake_failures.clone(),
-        );
+        for (name, help, gauge) in self.gauges() {
+            registry.register(name, help, gauge.clone());
+        }
+        for (name, help, counter) in self.counters() {
+            registry.register(name, help, counter.clone());
+        }
         registry.register(
             "tls_reloads",
             "Certificate reloads on SIGHUP, by result (ok, failed: the previous pair stays)",
             self.tls_reloads.clone(),
         );
-        registry.register(
-            "closes",
-            "WebSocket connections ended, by the close code the server sent or answered (1006: ended without a close frame)",
-            self.closes.clone(),
-        );
+        registry.register("closes", "WebSocket connections ended, by the close code the server sent or answered (1006: ended without a close frame)", self.closes.clone());
         registry.register(
             "handshakes_refused",
             "WebSocket handshakes refused, by HTTP status",
             self.handshakes_refused.clone(),
         );
-        for (name, help, counter) in [
+        registry
+    }
+
+    /// Every gauge: name, help, value.
+    fn gauges(&self) -> [(&'static str, &'static str, &Gauge); 5] {
+        [
+            (
+                "open_connections",
+                "WebSocket connections open now",
+                &self.open_connections,
+            ),
+            ("rooms", "Rooms with at least one member", &self.rooms),
+            (
+                "memory_used_bytes",
+                "Bytes held in outgoing queues and half-received messages (see --memory-budget)",
+                &self.memory_used,
+            ),
+            (
+                "pending_connections",
+                "HTTP connections open that are not WebSockets (see --max-pending)",
+                &self.pending_connections,
+            ),
+            (
+                "redis_connected",
+                "1 while the Redis layer is connected (always 0 without --layer)",
+                &self.redis_connected,
+            ),
+        ]
+    }
+
+    /// Every plain counter: name, help, value.
+    fn counters(&self) -> [(&'static str, &'static str, &Counter); 15] {
+        [
+            (
+                "messages_received",
+                "Valid messages received from clients and broadcast",
+                &self.messages_received,
+            ),
+            (
+                "frames_delivered",
+                "Broadcast frames written to member sockets",
+                &self.frames_delivered,
+            ),
+            (
+                "slow_member_closes",
+                "Members closed with 1013 because their outgoing queue was full",
+                &self.slow_member_closes,
+            ),
+            (
+                "memory_budget_closes",
+                "Connections closed with 1013 because the server's memory budget was exhausted",
+                &self.memory_budget_closes,
+            ),
+            (
+                "pending_evictions",
+                "HTTP connections dropped to make room for a new one (--max-pending reached)",
+                &self.pending_evictions,
+            ),
+            (
+                "handshake_timeouts",
+                "HTTP connections dropped because a request head took longer than --handshake-timeout",
+                &self.handshake_timeouts,
+            ),
+            (
+                "tls_handshake_failures",
+                "TLS handshakes that failed or did not complete within --handshake-timeout",
+                &self.tls_handshake_failures,
+            ),
             (
                 "redis_connects",
                 "Connections made to Redis (the first and every reconnection)",
@@ -167,18 +194,7 @@ impl Metrics {
                 "channels format: queues a message was not added to because they held 100 (skipped, as Django's group_send does)",
                 &self.redis_over_capacity,
             ),
-        ] {
-            registry.register(name, help, counter.clone());
-        }
-        registry.register(
-            "redis_connected",
-            "1 while the Redis layer is connected (always 0 without --layer)",
-            self.redis_connected.clone(),
-        );
-        let mut out = String::new();
-        // Encoding into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
+        ]
     }
 
     pub(crate) fn closed(&self, code: u16) {

@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use protocol::parse_ws_path;
+use protocol::{RoomName, parse_ws_path};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::server::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -48,86 +49,26 @@ fn refuse(state: &AppState, status: StatusCode, reason: &str) -> Response {
     (status, format!("{reason}\n")).into_response()
 }
 
-pub(crate) async fn handshake(
-    state: &AppState,
-    peer: SocketAddr,
-    mut req: Request<Body>,
-) -> Response {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
-    let room = match parse_ws_path(&target) {
-        Ok(room) => room,
-        Err(e) => {
-            state.metrics.refused(404);
-            return pages::not_found(&e.to_string());
-        }
-    };
-    if req.method() != Method::GET {
-        return refuse(
-            state,
-            StatusCode::BAD_REQUEST,
-            "a WebSocket handshake must be a GET request",
-        );
-    }
-    if req.version() < Version::HTTP_11 {
-        return refuse(
-            state,
-            StatusCode::BAD_REQUEST,
-            "a WebSocket handshake needs HTTP/1.1 or later",
-        );
-    }
-    let headers = req.headers();
-    if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
-        let mut response = refuse(
-            state,
-            StatusCode::UPGRADE_REQUIRED,
-            "Sec-WebSocket-Version must be 13",
-        );
-        response.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
-        return response;
-    }
-    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-        return refuse(state, StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
-    };
-    if !is_valid_key(key) {
-        return refuse(
-            state,
-            StatusCode::BAD_REQUEST,
-            "Sec-WebSocket-Key must be 16 bytes in base64",
-        );
-    }
-    let accept = derive_accept_key(key.as_bytes());
-    if !state.origin_allowed(headers.get(header::ORIGIN)) {
-        return refuse(state, StatusCode::FORBIDDEN, "Origin not allowed");
-    }
-    if state.shutdown.is_cancelled() {
-        return refuse(
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server shutting down",
-        );
-    }
-    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
-        return refuse(
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many connections; try again later",
-        );
-    };
-    let Some(on_upgrade) = req.extensions_mut().remove::<OnUpgrade>() else {
-        return refuse(
-            state,
-            StatusCode::BAD_REQUEST,
-            "this connection cannot be upgraded",
-        );
-    };
+/// An upgrade request that passed every check, holding its connection permit.
+struct Admitted {
+    room: RoomName,
+    /// The `Sec-WebSocket-Accept` value.
+    accept: String,
+    permit: OwnedSemaphorePermit,
+    on_upgrade: OnUpgrade,
+}
 
+/// Answers an upgrade request: a refusal, or 101 with the session spawned.
+pub(crate) async fn handshake(state: &AppState, peer: SocketAddr, req: Request<Body>) -> Response {
+    let Admitted {
+        room,
+        accept,
+        permit,
+        on_upgrade,
+    } = match admit(state, req) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal,
+    };
     let ctx = state.session_context();
     let joined = session::Joined::new(&ctx, &room, permit);
     // A layer spanning processes subscribes first: once the client holds its 101, a message
@@ -162,6 +103,99 @@ pub(crate) async fn handshake(
         .header(header::SEC_WEBSOCKET_ACCEPT, accept)
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The request's checks, in the order their refusals take precedence.
+#[allow(
+    clippy::result_large_err,
+    reason = "a refusal is the response itself, built once per refused handshake"
+)]
+fn admit(state: &AppState, mut req: Request<Body>) -> Result<Admitted, Response> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    let room = match parse_ws_path(&target) {
+        Ok(room) => room,
+        Err(e) => {
+            state.metrics.refused(404);
+            return Err(pages::not_found(&e.to_string()));
+        }
+    };
+    if req.method() != Method::GET {
+        return Err(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "a WebSocket handshake must be a GET request",
+        ));
+    }
+    if req.version() < Version::HTTP_11 {
+        return Err(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "a WebSocket handshake needs HTTP/1.1 or later",
+        ));
+    }
+    let headers = req.headers();
+    if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
+        let mut response = refuse(
+            state,
+            StatusCode::UPGRADE_REQUIRED,
+            "Sec-WebSocket-Version must be 13",
+        );
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return Err(response);
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return Err(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "missing Sec-WebSocket-Key",
+        ));
+    };
+    if !is_valid_key(key) {
+        return Err(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Key must be 16 bytes in base64",
+        ));
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    if !state.origin_allowed(headers.get(header::ORIGIN)) {
+        return Err(refuse(state, StatusCode::FORBIDDEN, "Origin not allowed"));
+    }
+    if state.shutdown.is_cancelled() {
+        return Err(refuse(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server shutting down",
+        ));
+    }
+    let Ok(permit) = state.permits.clone().try_acquire_owned() else {
+        return Err(refuse(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections; try again later",
+        ));
+    };
+    let Some(on_upgrade) = req.extensions_mut().remove::<OnUpgrade>() else {
+        return Err(refuse(
+            state,
+            StatusCode::BAD_REQUEST,
+            "this connection cannot be upgraded",
+        ));
+    };
+
+    Ok(Admitted {
+        room,
+        accept,
+        permit,
+        on_upgrade,
+    })
 }
 
 /// An upgraded connection, as its session reads and writes it.

@@ -1,7 +1,7 @@
 //! The command line: `Opts` and [`run`], in the library so tests can drive the CLI in-process;
 //! `main.rs` only parses and exits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -136,26 +136,7 @@ fn drop_fraction(s: &str) -> Result<f64, String> {
 /// Runs the command; the exit code is 0, or 1 when `compare` finds a regression.
 pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     match opts.command {
-        Command::Render { runs, out } => {
-            let (mut singles, mut sweeps) = (Vec::new(), Vec::new());
-            for path in &runs {
-                match Input::load(path)? {
-                    Input::Run(r) => singles.push(*r),
-                    Input::Sweep(s) => sweeps.push(*s),
-                }
-            }
-            let mut written = Vec::new();
-            if !singles.is_empty() {
-                written.extend(crate::render::render(&singles, &out)?);
-            }
-            if !sweeps.is_empty() {
-                written.extend(crate::render::render_sweeps(&sweeps, &out)?);
-            }
-            for path in written {
-                println!("wrote {}", path.display());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Render { runs, out } => render(&runs, &out),
         Command::Compare {
             base,
             new,
@@ -169,44 +150,12 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
                 }
                 Input::Run(base) => *base,
             };
-            let news = new
-                .iter()
-                .map(|p| Run::load_for(p, "the baseline is a single run"))
-                .collect::<Result<Vec<_>, _>>()?;
             let bounds: Vec<Bound> = if bounds.is_empty() {
                 compare::default_bounds()
             } else {
                 bounds.into_iter().flatten().collect()
             };
-            let summaries: Vec<_> = news.iter().map(|r| &r.result.summary).collect();
-            let rows = compare::compare(&base.result.summary, &summaries, &bounds);
-            let table = compare::render(&rows, news.len());
-            print!("{table}");
-            if let Some(path) = out {
-                std::fs::write(&path, &table)
-                    .with_context(|| format!("write {}", path.display()))?;
-            }
-            let inconclusive = rows
-                .iter()
-                .filter(|r| matches!(r.verdict, compare::Verdict::Inconclusive { .. }))
-                .count();
-            if inconclusive > 0 {
-                println!(
-                    "\n{inconclusive} latency bound(s) INCONCLUSIVE: the new runs differ among \
-                     themselves by more than the bound, so this machine is too noisy to tell a \
-                     regression from noise; not failing on them"
-                );
-            }
-            let failed = rows.iter().filter(|r| r.is_regression()).count();
-            if failed > 0 {
-                println!(
-                    "\n{failed} bound(s) exceeded against {}",
-                    base.path.display()
-                );
-                return Ok(ExitCode::from(1));
-            }
-            println!("\nno regression against {}", base.path.display());
-            Ok(ExitCode::SUCCESS)
+            compare_runs(&base, &new, &bounds, out.as_deref())
         }
         Command::Matrix { reports, out } => {
             let matrix = crate::matrix::Matrix::load(&reports)?;
@@ -222,39 +171,104 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             runs,
             output,
             allow_partial,
-        } => {
-            let runs = load_all(&runs)?;
-            let merged = crate::merge::merge(&runs, allow_partial)?;
-            let json = serde_json::to_string_pretty(&merged)?;
-            std::fs::write(&output, json + "\n")
-                .with_context(|| format!("write {}", output.display()))?;
-            println!("merged {} runs into {}", runs.len(), output.display());
-            if let Some(m) = &merged.merged_shards {
-                println!("{m}");
-                for (index, ms) in &m.late {
-                    println!("shard {index} started {ms} ms after --start-at");
-                }
-            }
-            let s = &merged.summary;
-            println!(
-                "{} sent, {} expected, {} delivered, {} missing, {} duplicates",
-                s.sent, s.expected, s.delivered, s.missing, s.duplicates
-            );
-            let mut failed = false;
-            for t in &merged.thresholds {
-                println!(
-                    "threshold {:<4} {} (actual {})",
-                    if t.passed { "ok" } else { "FAIL" },
-                    t.threshold,
-                    t.actual
-                );
-                failed |= !t.passed;
-            }
-            Ok(if failed {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
+        } => merge(&runs, &output, allow_partial),
+    }
+}
+
+/// `render`: runs and sweeps, each to their pages.
+fn render(runs: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
+    let (mut singles, mut sweeps) = (Vec::new(), Vec::new());
+    for path in runs {
+        match Input::load(path)? {
+            Input::Run(r) => singles.push(*r),
+            Input::Sweep(s) => sweeps.push(*s),
         }
     }
+    let mut written = Vec::new();
+    if !singles.is_empty() {
+        written.extend(crate::render::render(&singles, out)?);
+    }
+    if !sweeps.is_empty() {
+        written.extend(crate::render::render_sweeps(&sweeps, out)?);
+    }
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `compare` against a single run: 1 when a bound is exceeded.
+fn compare_runs(
+    base: &Run,
+    new: &[PathBuf],
+    bounds: &[Bound],
+    out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let news = new
+        .iter()
+        .map(|p| Run::load_for(p, "the baseline is a single run"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let summaries: Vec<_> = news.iter().map(|r| &r.result.summary).collect();
+    let rows = compare::compare(&base.result.summary, &summaries, bounds);
+    let table = compare::render(&rows, news.len());
+    print!("{table}");
+    if let Some(path) = out {
+        std::fs::write(path, &table).with_context(|| format!("write {}", path.display()))?;
+    }
+    let inconclusive = rows
+        .iter()
+        .filter(|r| matches!(r.verdict, compare::Verdict::Inconclusive { .. }))
+        .count();
+    if inconclusive > 0 {
+        println!(
+            "\n{inconclusive} latency bound(s) INCONCLUSIVE: the new runs differ among \
+             themselves by more than the bound, so this machine is too noisy to tell a \
+             regression from noise; not failing on them"
+        );
+    }
+    let failed = rows.iter().filter(|r| r.is_regression()).count();
+    if failed > 0 {
+        println!(
+            "\n{failed} bound(s) exceeded against {}",
+            base.path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!("\nno regression against {}", base.path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `merge`: the shards' results into one; 2 when a threshold fails on the merge.
+fn merge(runs: &[PathBuf], output: &Path, allow_partial: bool) -> anyhow::Result<ExitCode> {
+    let runs = load_all(runs)?;
+    let merged = crate::merge::merge(&runs, allow_partial)?;
+    let json = serde_json::to_string_pretty(&merged)?;
+    std::fs::write(output, json + "\n").with_context(|| format!("write {}", output.display()))?;
+    println!("merged {} runs into {}", runs.len(), output.display());
+    if let Some(m) = &merged.merged_shards {
+        println!("{m}");
+        for (index, ms) in &m.late {
+            println!("shard {index} started {ms} ms after --start-at");
+        }
+    }
+    let s = &merged.summary;
+    println!(
+        "{} sent, {} expected, {} delivered, {} missing, {} duplicates",
+        s.sent, s.expected, s.delivered, s.missing, s.duplicates
+    );
+    let mut failed = false;
+    for t in &merged.thresholds {
+        println!(
+            "threshold {:<4} {} (actual {})",
+            if t.passed { "ok" } else { "FAIL" },
+            t.threshold,
+            t.actual
+        );
+        failed |= !t.passed;
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -42,15 +42,98 @@ fn measured_series(r: &Run) -> Vec<&SecondResult> {
 
 /// The whole page.
 pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
+    let (distribution, [latency, throughput, ramp]) = (distribution(runs)?, over_time(runs)?);
+    let timelines = timelines(runs)?;
+    let mut out = String::new();
+    out.push_str(HEAD);
+    summary_table(&mut out, runs);
+    for (id, svg, caption) in [
+        (
+            "percentiles",
+            distribution,
+            "Each delivery's latency from its scheduled send time; the x axis counts nines (90 %, 99 %, 99.9 % ...).",
+        ),
+        (
+            "latency-over-time",
+            latency,
+            "Per second of the measured run.",
+        ),
+        (
+            "throughput",
+            throughput,
+            "Deliveries received per second of the measured run.",
+        ),
+        ("ramp", ramp, "Connections open during the ramp-up."),
+    ] {
+        let _ = writeln!(
+            out,
+            "<figure id=\"{id}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
+            escape(caption)
+        );
+    }
+    for svg in timelines {
+        let _ = writeln!(
+            out,
+            "<figure class=\"timeline\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
+            escape(
+                "Deliveries and members connected per second; seconds whose messages lost \
+                 deliveries are shaded."
+            )
+        );
+    }
+    out.push_str("</body>\n</html>\n");
+    Ok(out)
+}
+
+/// The page's head and title.
+const HEAD: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+     <title>Fan-out latency report</title>\n<style>\n\
+     body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}\n\
+     table{border-collapse:collapse;margin:1em 0}\n\
+     th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}\n\
+     th:first-child,td:first-child{text-align:left}\n\
+     figure{margin:1.5em 0}\nfigcaption{color:#555;font-size:90%}\n\
+     </style>\n</head>\n<body>\n<h1>Fan-out latency report</h1>\n";
+
+/// The summary table: a column per run, the rows of the Markdown summary.
+fn summary_table(out: &mut String, runs: &[Run]) {
+    let _ = writeln!(out, "<table id=\"summary\">\n<tr><th></th>");
+    for (i, r) in runs.iter().enumerate() {
+        let c = charts::colour(i);
+        let _ = writeln!(
+            out,
+            "<th style=\"color:rgb({},{},{})\">{}</th>",
+            c.0,
+            c.1,
+            c.2,
+            escape(&r.name)
+        );
+    }
+    out.push_str("</tr>\n");
+    for (label, cells) in markdown::rows(runs) {
+        let _ = write!(out, "<tr><td>{}</td>", escape(&label));
+        for cell in cells {
+            let _ = write!(out, "<td>{}</td>", escape(&cell.replace("**", "")));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// Fan-out latency by percentile, a line per run.
+fn distribution(runs: &[Run]) -> Result<String, HtmlError> {
     let histograms = runs
         .iter()
         .map(|r| Ok((r.name.clone(), r.histogram("latency_us")?)))
         .collect::<Result<Vec<_>, LoadError>>()?;
-    let distribution = chart(
+    chart(
         "percentile",
         charts::percentiles("Fan-out latency by percentile", &histograms),
-    )?;
+    )
+}
 
+/// Latency, throughput and the connection ramp over time, a line (or two) per run.
+fn over_time(runs: &[Run]) -> Result<[String; 3], HtmlError> {
     let mut latency_lines = Vec::new();
     let mut throughput_lines = Vec::new();
     let mut ramp_lines = Vec::new();
@@ -113,8 +196,11 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
             &ramp_lines,
         ),
     )?;
+    Ok([latency, throughput, ramp])
+}
 
-    // An outage and its recovery, per run that recorded members over time.
+/// An outage and its recovery, per run that recorded members over time.
+fn timelines(runs: &[Run]) -> Result<Vec<String>, HtmlError> {
     let mut timelines = Vec::new();
     for r in runs {
         if crate::timeline::has_timeline(&r.result.series) {
@@ -127,72 +213,5 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
         }
     }
 
-    let mut out = String::new();
-    out.push_str(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>Fan-out latency report</title>\n<style>\n\
-         body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}\n\
-         table{border-collapse:collapse;margin:1em 0}\n\
-         th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}\n\
-         th:first-child,td:first-child{text-align:left}\n\
-         figure{margin:1.5em 0}\nfigcaption{color:#555;font-size:90%}\n\
-         </style>\n</head>\n<body>\n<h1>Fan-out latency report</h1>\n",
-    );
-    let _ = writeln!(out, "<table id=\"summary\">\n<tr><th></th>");
-    for (i, r) in runs.iter().enumerate() {
-        let c = charts::colour(i);
-        let _ = writeln!(
-            out,
-            "<th style=\"color:rgb({},{},{})\">{}</th>",
-            c.0,
-            c.1,
-            c.2,
-            escape(&r.name)
-        );
-    }
-    out.push_str("</tr>\n");
-    for (label, cells) in markdown::rows(runs) {
-        let _ = write!(out, "<tr><td>{}</td>", escape(&label));
-        for cell in cells {
-            let _ = write!(out, "<td>{}</td>", escape(&cell.replace("**", "")));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
-    for (id, svg, caption) in [
-        (
-            "percentiles",
-            distribution,
-            "Each delivery's latency from its scheduled send time; the x axis counts nines (90 %, 99 %, 99.9 % ...).",
-        ),
-        (
-            "latency-over-time",
-            latency,
-            "Per second of the measured run.",
-        ),
-        (
-            "throughput",
-            throughput,
-            "Deliveries received per second of the measured run.",
-        ),
-        ("ramp", ramp, "Connections open during the ramp-up."),
-    ] {
-        let _ = writeln!(
-            out,
-            "<figure id=\"{id}\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
-            escape(caption)
-        );
-    }
-    for svg in timelines {
-        let _ = writeln!(
-            out,
-            "<figure class=\"timeline\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
-            escape(
-                "Deliveries and members connected per second; seconds whose messages lost \
-                 deliveries are shaded."
-            )
-        );
-    }
-    out.push_str("</body>\n</html>\n");
-    Ok(out)
+    Ok(timelines)
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 use crate::rooms::Frame;
 use futures_util::StreamExt;
 use protocol::RoomName;
+use redis::aio::PubSubSink;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -115,12 +116,18 @@ fn channel(prefix: &str, room: &RoomName) -> String {
     format!("{prefix}:room:{room}")
 }
 
+/// The rooms this node subscribes to, and the joins waiting for their subscription.
+#[derive(Default)]
+struct Wanted {
+    wanted: HashSet<RoomName>,
+    waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>>,
+}
+
 /// Keeps one pub/sub connection: subscriptions follow local membership, messages are
 /// delivered to local members; reconnects with backoff and subscribes again.
 async fn subscriber(n: Arc<Native>, mut commands: mpsc::UnboundedReceiver<Command>) {
     let core = &n.core;
-    let mut wanted: HashSet<RoomName> = HashSet::new();
-    let mut waiting: HashMap<RoomName, Vec<oneshot::Sender<()>>> = HashMap::new();
+    let mut subs = Wanted::default();
     let mut backoff = Backoff::default();
     loop {
         let pubsub = tokio::select! {
@@ -128,108 +135,144 @@ async fn subscriber(n: Arc<Native>, mut commands: mpsc::UnboundedReceiver<Comman
             p = tokio::time::timeout(CONNECT_TIMEOUT, n.client.get_async_pubsub()) => p,
         };
         let pubsub = match pubsub {
-            Ok(Ok(p)) => Some(p),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "Redis unreachable");
-                None
-            }
-            Err(_) => {
-                tracing::warn!(timeout = ?CONNECT_TIMEOUT, "Redis did not answer");
-                None
-            }
-        };
-        let Some(pubsub) = pubsub else {
-            // Keep taking commands while waiting, so joins and leaves are not lost.
-            let wait = tokio::time::sleep(backoff.next_delay());
-            tokio::pin!(wait);
-            loop {
-                tokio::select! {
-                    () = core.shutdown.cancelled() => return,
-                    () = &mut wait => break,
-                    cmd = commands.recv() => match cmd {
-                        Some(c) => note(c, &mut wanted, &mut waiting, core),
-                        None => return,
-                    },
+            Ok(Ok(p)) => p,
+            failed => {
+                match failed {
+                    Ok(Err(e)) => tracing::warn!(error = %e, "Redis unreachable"),
+                    _ => tracing::warn!(timeout = ?CONNECT_TIMEOUT, "Redis did not answer"),
                 }
+                let delay = backoff.next_delay();
+                if !wait_taking_commands(delay, core, &mut commands, &mut subs).await {
+                    return;
+                }
+                continue;
             }
-            continue;
         };
         let (mut sink, stream) = pubsub.split();
         // The stream is read by its own task, always: a subscription awaits its confirmation,
         // and if nothing drained the messages meanwhile the connection could stall.
         let reader = tokio::spawn(read(Arc::clone(&n), stream));
-        // This node's own channel, then every room that has local members.
-        let mut ok = sink.subscribe(&n.node_channel).await.is_ok();
-        for room in &wanted {
-            if !ok {
-                break;
-            }
-            ok = sink.subscribe(channel(&n.prefix, room)).await.is_ok();
-        }
-        if !ok {
+        if !subscribe_all(&n, &mut sink, &mut subs).await {
             reader.abort();
             if !backoff.wait(&core.shutdown).await {
                 return;
             }
             continue;
         }
-        for (_, waiters) in waiting.drain() {
-            for w in waiters {
-                let _ = w.send(());
-            }
-        }
-        core.set_connected(true);
-        for room in &wanted {
-            core.confirm(room);
-        }
         backoff.reset();
-        tracing::info!(rooms = wanted.len(), "connected to Redis");
+        tracing::info!(rooms = subs.wanted.len(), "connected to Redis");
+        let go_on = serve(&n, &mut sink, reader, &mut commands, &mut subs).await;
+        core.set_connected(false);
+        if !go_on {
+            return;
+        }
+    }
+}
 
-        tokio::pin!(reader);
-        loop {
-            tokio::select! {
-                () = core.shutdown.cancelled() => {
+/// Waits `delay` before the next connect, taking commands meanwhile so that joins and leaves
+/// are not lost; false on shutdown.
+async fn wait_taking_commands(
+    delay: Duration,
+    core: &Core,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    subs: &mut Wanted,
+) -> bool {
+    let wait = tokio::time::sleep(delay);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            () = core.shutdown.cancelled() => return false,
+            () = &mut wait => return true,
+            cmd = commands.recv() => match cmd {
+                Some(c) => note(c, subs, core),
+                None => return false,
+            },
+        }
+    }
+}
+
+/// On a new connection: this node's own channel, then every room that has local members;
+/// then the waiting joins are let go and the rooms confirmed. False if a subscribe failed.
+async fn subscribe_all(n: &Native, sink: &mut PubSubSink, subs: &mut Wanted) -> bool {
+    if sink.subscribe(&n.node_channel).await.is_err() {
+        return false;
+    }
+    for room in &subs.wanted {
+        if sink.subscribe(channel(&n.prefix, room)).await.is_err() {
+            return false;
+        }
+    }
+    for (_, waiters) in subs.waiting.drain() {
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+    n.core.set_connected(true);
+    for room in &subs.wanted {
+        n.core.confirm(room);
+    }
+    true
+}
+
+/// Follows local membership on a live connection until it fails (true: connect again) or
+/// the node shuts down (false).
+async fn serve(
+    n: &Native,
+    sink: &mut PubSubSink,
+    reader: tokio::task::JoinHandle<()>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    subs: &mut Wanted,
+) -> bool {
+    tokio::pin!(reader);
+    loop {
+        tokio::select! {
+            () = n.core.shutdown.cancelled() => {
+                reader.abort();
+                return false;
+            }
+            // The reader ends when the connection does.
+            _ = &mut reader => return true,
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { return false };
+                if !follow(n, sink, cmd, subs).await {
                     reader.abort();
-                    return;
-                }
-                // The reader ends when the connection does.
-                _ = &mut reader => break,
-                cmd = commands.recv() => {
-                    let Some(cmd) = cmd else { return };
-                    let failed = match cmd {
-                        Command::Subscribe(room, done) if wanted.contains(&room) => {
-                            done.map(|d| d.send(()));
-                            false
-                        }
-                        Command::Subscribe(room, done) => {
-                            let ok = sink.subscribe(channel(&n.prefix, &room)).await.is_ok();
-                            if ok {
-                                core.confirm(&room);
-                            }
-                            match done {
-                                Some(d) if ok => { let _ = d.send(()); }
-                                Some(d) => waiting.entry(room.clone()).or_default().push(d),
-                                None => {}
-                            }
-                            wanted.insert(room);
-                            !ok
-                        }
-                        Command::Release(room) => {
-                            let gone = core.rooms.member_count(&room) == 0 && wanted.remove(&room);
-                            if gone {
-                                core.unconfirm(&room);
-                            }
-                            gone && sink.unsubscribe(channel(&n.prefix, &room)).await.is_err()
-                        }
-                    };
-                    if failed {
-                        reader.abort();
-                        break;
-                    }
+                    return true;
                 }
             }
         }
-        core.set_connected(false);
+    }
+}
+
+/// One join or leave on a live connection; false when Redis refused it.
+async fn follow(n: &Native, sink: &mut PubSubSink, cmd: Command, subs: &mut Wanted) -> bool {
+    let core = &n.core;
+    match cmd {
+        Command::Subscribe(room, done) if subs.wanted.contains(&room) => {
+            done.map(|d| d.send(()));
+            true
+        }
+        Command::Subscribe(room, done) => {
+            let ok = sink.subscribe(channel(&n.prefix, &room)).await.is_ok();
+            if ok {
+                core.confirm(&room);
+            }
+            match done {
+                Some(d) if ok => {
+                    let _ = d.send(());
+                }
+                Some(d) => subs.waiting.entry(room.clone()).or_default().push(d),
+                None => {}
+            }
+            subs.wanted.insert(room);
+            ok
+        }
+        Command::Release(room) => {
+            let gone = core.rooms.member_count(&room) == 0 && subs.wanted.remove(&room);
+            if gone {
+                core.unconfirm(&room);
+            }
+            !(gone && sink.unsubscribe(channel(&n.prefix, &room)).await.is_err())
+        }
     }
 }
 
@@ -247,22 +290,17 @@ async fn read(n: Arc<Native>, mut stream: redis::aio::PubSubStream) {
 }
 
 /// Records a command while Redis is unreachable, to be carried out on reconnection.
-fn note(
-    cmd: Command,
-    wanted: &mut HashSet<RoomName>,
-    waiting: &mut HashMap<RoomName, Vec<oneshot::Sender<()>>>,
-    core: &Core,
-) {
+fn note(cmd: Command, subs: &mut Wanted, core: &Core) {
     match cmd {
         Command::Subscribe(room, done) => {
             if let Some(done) = done {
-                waiting.entry(room.clone()).or_default().push(done);
+                subs.waiting.entry(room.clone()).or_default().push(done);
             }
-            wanted.insert(room);
+            subs.wanted.insert(room);
         }
         Command::Release(room) => {
             if core.rooms.member_count(&room) == 0 {
-                wanted.remove(&room);
+                subs.wanted.remove(&room);
             }
         }
     }
