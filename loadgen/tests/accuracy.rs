@@ -6,32 +6,70 @@ mod common;
 use std::time::Duration;
 
 use fault_server::Faults;
+use run_result::RunResult;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_20ms_delay_gives_a_median_near_20ms() {
-    let server = fault_server::spawn(Faults {
-        delay: Duration::from_millis(20),
-        ..Faults::default()
-    })
-    .await
-    .expect("fault server");
-    let r = common::run(&[
+/// A small plan: rooms x clients (one sender each) at `rate` per room.
+struct Load {
+    rooms: u32,
+    clients: u32,
+    rate: u32,
+    duration: &'static str,
+    warmup: &'static str,
+    settle: &'static str,
+}
+
+/// Small rooms at a moderate rate: thousands of deliveries for the rates below.
+const TEN_BY_TEN: Load = Load {
+    rooms: 10,
+    clients: 10,
+    rate: 100,
+    duration: "3s",
+    warmup: "200ms",
+    settle: "500ms",
+};
+
+/// Runs `load` against a fault server with `faults`.
+async fn measure(faults: Faults, load: Load) -> RunResult {
+    let server = fault_server::spawn(faults).await.expect("fault server");
+    let (rooms, clients, rate) = (
+        load.rooms.to_string(),
+        load.clients.to_string(),
+        load.rate.to_string(),
+    );
+    common::run(&[
         "--target",
         &server.url(),
         "--rooms",
-        "4",
+        &rooms,
         "--clients",
-        "5",
+        &clients,
         "--rate",
-        "20",
+        &rate,
         "--duration",
-        "2s",
+        load.duration,
         "--warmup",
-        "300ms",
+        load.warmup,
         "--settle",
-        "1s",
+        load.settle,
     ])
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_20ms_delay_gives_a_median_near_20ms() {
+    let faults = Faults {
+        delay: Duration::from_millis(20),
+        ..Faults::default()
+    };
+    let load = Load {
+        rooms: 4,
+        clients: 5,
+        rate: 20,
+        duration: "2s",
+        warmup: "300ms",
+        settle: "1s",
+    };
+    let r = measure(faults, load).await;
     let s = &r.summary;
     assert_eq!(s.missing, 0, "{s:?}");
     assert_eq!(s.expected, s.sent * 5);
@@ -44,30 +82,12 @@ async fn a_20ms_delay_gives_a_median_near_20ms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_1_percent_drop_gives_loss_near_1_percent() {
-    let server = fault_server::spawn(Faults {
+    let faults = Faults {
         drop_rate: 0.01,
         seed: 7,
         ..Faults::default()
-    })
-    .await
-    .expect("fault server");
-    let r = common::run(&[
-        "--target",
-        &server.url(),
-        "--rooms",
-        "10",
-        "--clients",
-        "10",
-        "--rate",
-        "100",
-        "--duration",
-        "3s",
-        "--warmup",
-        "200ms",
-        "--settle",
-        "500ms",
-    ])
-    .await;
+    };
+    let r = measure(faults, TEN_BY_TEN).await;
     let s = &r.summary;
     // About 30,000 expected deliveries; 1 % is 300 +- 17 (one standard deviation).
     assert!(s.expected > 25_000, "{s:?}");
@@ -81,30 +101,12 @@ async fn a_1_percent_drop_gives_loss_near_1_percent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2_percent_duplication_is_counted_and_is_not_loss() {
-    let server = fault_server::spawn(Faults {
+    let faults = Faults {
         dup_rate: 0.02,
         seed: 11,
         ..Faults::default()
-    })
-    .await
-    .expect("fault server");
-    let r = common::run(&[
-        "--target",
-        &server.url(),
-        "--rooms",
-        "10",
-        "--clients",
-        "10",
-        "--rate",
-        "100",
-        "--duration",
-        "3s",
-        "--warmup",
-        "200ms",
-        "--settle",
-        "500ms",
-    ])
-    .await;
+    };
+    let r = measure(faults, TEN_BY_TEN).await;
     let s = &r.summary;
     assert_eq!(s.missing, 0, "{s:?}");
     let rate = s.duplicates as f64 / s.delivered as f64;

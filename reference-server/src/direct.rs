@@ -237,7 +237,7 @@ impl AsyncWrite for DirectSocket {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpSocket;
@@ -307,19 +307,24 @@ mod tests {
     #[tokio::test]
     async fn an_idle_member_is_written_by_the_publisher_and_a_busy_one_by_its_drain() {
         let (tx, rx, _socket, mut client) = attached(1 << 20, None).await;
+        let start = Instant::now();
+        let at = |ms: u64| move || start + Duration::from_millis(ms);
         let first = Frame::from(r#"{"message": "1"}"#);
-        assert_eq!(tx.offer(&first, 0), Ok(Offered::Written));
+        assert_eq!(tx.offer_with(&first, 0, at(0)), Ok(Offered::Written));
         assert_eq!(
             read_exactly(&mut client, first.wire().len()).await,
             first.wire().to_vec()
         );
         // Within DIRECT_GAP of the previous frame: queued, written by the drain.
         let second = Frame::from(r#"{"message": "2"}"#);
-        assert_eq!(tx.offer(&second, 0), Ok(Offered::Queued));
+        let gap = crate::queue::DIRECT_GAP.as_millis() as u64;
+        assert_eq!(tx.offer_with(&second, 0, at(gap - 1)), Ok(Offered::Queued));
         // A busy node (at the limit): queued too, also after the gap.
-        tokio::time::sleep(crate::queue::DIRECT_GAP).await;
         let third = Frame::from(r#"{"message": "3"}"#);
-        assert_eq!(tx.offer(&third, 60_000), Ok(Offered::Queued));
+        assert_eq!(
+            tx.offer_with(&third, 60_000, at(3 * gap)),
+            Ok(Offered::Queued)
+        );
         assert_eq!(drain(&rx).await, 2);
         let expected = [second.wire().as_ref(), third.wire().as_ref()].concat();
         assert_eq!(read_exactly(&mut client, expected.len()).await, expected);
@@ -337,13 +342,14 @@ mod tests {
         let expected: Vec<u8> = frames.iter().flat_map(|f| f.wire().to_vec()).collect();
         let mut got = Vec::new();
         let mut buf = vec![0; 2_000];
+        // The offers' clock: every other frame comes DIRECT_GAP after the one before, so the
+        // publisher writes it if nothing is queued, into a socket that may take only part.
+        let mut now = Instant::now();
         for (i, frame) in frames.iter().enumerate() {
             if i % 2 == 0 {
-                // Nothing offered for DIRECT_GAP: the publisher writes this one if nothing
-                // is queued, into a socket that may take only part of it.
-                tokio::time::sleep(crate::queue::DIRECT_GAP).await;
+                now += crate::queue::DIRECT_GAP;
             }
-            tx.offer(frame, 0).expect("queued or written");
+            tx.offer_with(frame, 0, || now).expect("queued or written");
             let _ = std::future::poll_fn(|cx| Poll::Ready(poll_drain(rx.shared(), cx))).await;
             if let Ok(n) = client.try_read(&mut buf) {
                 got.extend_from_slice(&buf[..n]);

@@ -125,8 +125,9 @@ pub struct Config {
     /// The socket's path template (`--ws-path`); empty in results from before it existed.
     #[serde(default)]
     pub ws_path: String,
-    /// How rooms were named (`--room-style`); empty in results from before it existed.
-    #[serde(default)]
+    /// How rooms were named (`--room-style`); `word` in results from before it existed (the
+    /// only style then).
+    #[serde(default = "word")]
     pub room_style: String,
     /// The names (never the values) of the extra handshake headers (`--header`, `--cookie`).
     #[serde(default)]
@@ -285,4 +286,9 @@ pub struct RampPoint {
     pub ms: u64,
     pub connected: u64,
     pub failed: u64,
+}
+
+/// The room style of results written before `--room-style` existed.
+fn word() -> String {
+    "word".into()
 }

@@ -139,6 +139,17 @@ impl QueueSender {
     /// under the socket's limit, see [`crate::load`]) or queues a clone of it (the bytes are
     /// shared), or says why not. Never waits.
     pub fn offer(&self, frame: &Frame, node_rate: u64) -> Result<Offered, Refused> {
+        self.offer_with(frame, node_rate, Instant::now)
+    }
+
+    /// [`Self::offer`] on the clock `now`, read only when the node is under the direct-write
+    /// rate (tests give a clock of their own).
+    pub(crate) fn offer_with(
+        &self,
+        frame: &Frame,
+        node_rate: u64,
+        now: impl FnOnce() -> Instant,
+    ) -> Result<Offered, Refused> {
         let shared = &*self.shared;
         let mut state = shared.lock();
         if state.receiver_gone {
@@ -147,7 +158,7 @@ impl QueueSender {
         let direct = shared.socket.get().and_then(|(socket, below)| {
             // No clock read on a busy node: nothing is written directly there.
             let allowed = node_rate < *below
-                && state.quiet_since_last_offer(Instant::now())
+                && state.quiet_since_last_offer(now())
                 && state.frames.is_empty();
             allowed.then_some(socket)
         });
