@@ -124,7 +124,7 @@ fn summary_table(out: &mut String, runs: &[Run]) {
 fn distribution(runs: &[Run]) -> Result<String, HtmlError> {
     let histograms = runs
         .iter()
-        .map(|r| Ok((r.name.clone(), r.histogram("latency_us")?)))
+        .map(|r| Ok((r.name.clone(), r.histogram(run_result::totals::FAN_OUT)?)))
         .collect::<Result<Vec<_>, LoadError>>()?;
     chart(
         "percentile",

@@ -7,7 +7,7 @@ use crate::result::{
     Summary, ThresholdResult, Tool,
 };
 use crate::threshold::Threshold;
-use crate::totals::Totals;
+use crate::totals::{HISTOGRAMS, Totals};
 
 /// What a result is made of, besides the measurements themselves.
 #[derive(Debug)]
@@ -30,21 +30,13 @@ impl RunResult {
     pub fn assemble(parts: Parts<'_>) -> Self {
         let totals = parts.totals;
         let summary = Summary::from_totals(totals, parts.planned, parts.measured_s);
-        let histograms = [
-            ("latency_us", &totals.latency),
-            ("latency_sent_us", &totals.latency_sent),
-            ("completion_us", &totals.completion),
-            ("connect_us", &totals.connect),
-            ("send_lateness_us", &totals.send_lateness),
-            ("tcp_connect_us", &totals.tcp_connect),
-            ("tls_handshake_us", &totals.tls_handshake),
-            ("upgrade_us", &totals.upgrade),
-            ("join_us", &totals.join),
-            ("reconnect_us", &totals.reconnect),
-        ]
-        .into_iter()
-        .map(|(name, h)| (name.to_owned(), histogram::encode(h)))
-        .collect();
+        let histograms = HISTOGRAMS
+            .iter()
+            .map(|named| {
+                let h = (named.get)(totals);
+                (named.name.to_owned(), histogram::encode(h))
+            })
+            .collect();
         Self {
             schema_version: SCHEMA_VERSION,
             tool: Tool {

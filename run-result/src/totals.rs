@@ -203,6 +203,84 @@ pub struct FromResultError {
     pub reason: String,
 }
 
+/// One of the totals' histograms as a result names it (`histograms` in the JSON).
+#[derive(Debug, Clone, Copy)]
+pub struct Named {
+    pub name: &'static str,
+    /// In every result; the others are absent from results written before they existed.
+    pub required: bool,
+    pub get: fn(&Totals) -> &Histogram<u64>,
+    pub get_mut: fn(&mut Totals) -> &mut Histogram<u64>,
+}
+
+/// The fan-out latency from the scheduled send time: the headline figure.
+pub const FAN_OUT: &str = "latency_us";
+
+/// Every histogram of [`Totals`] a result holds, by its name there: the one table that
+/// assembling a result and reading one back both use.
+pub const HISTOGRAMS: [Named; 10] = [
+    Named {
+        name: FAN_OUT,
+        required: true,
+        get: |t| &t.latency,
+        get_mut: |t| &mut t.latency,
+    },
+    Named {
+        name: "latency_sent_us",
+        required: true,
+        get: |t| &t.latency_sent,
+        get_mut: |t| &mut t.latency_sent,
+    },
+    Named {
+        name: "completion_us",
+        required: true,
+        get: |t| &t.completion,
+        get_mut: |t| &mut t.completion,
+    },
+    Named {
+        name: "connect_us",
+        required: true,
+        get: |t| &t.connect,
+        get_mut: |t| &mut t.connect,
+    },
+    Named {
+        name: "send_lateness_us",
+        required: false,
+        get: |t| &t.send_lateness,
+        get_mut: |t| &mut t.send_lateness,
+    },
+    Named {
+        name: "tcp_connect_us",
+        required: false,
+        get: |t| &t.tcp_connect,
+        get_mut: |t| &mut t.tcp_connect,
+    },
+    Named {
+        name: "tls_handshake_us",
+        required: false,
+        get: |t| &t.tls_handshake,
+        get_mut: |t| &mut t.tls_handshake,
+    },
+    Named {
+        name: "upgrade_us",
+        required: false,
+        get: |t| &t.upgrade,
+        get_mut: |t| &mut t.upgrade,
+    },
+    Named {
+        name: "join_us",
+        required: false,
+        get: |t| &t.join,
+        get_mut: |t| &mut t.join,
+    },
+    Named {
+        name: "reconnect_us",
+        required: false,
+        get: |t| &t.reconnect,
+        get_mut: |t| &mut t.reconnect,
+    },
+];
+
 impl Totals {
     /// The totals a saved result was assembled from, as far as the file holds them: every
     /// histogram and counter exactly; the per-second series is not rebuilt (the file holds no
@@ -219,23 +297,8 @@ impl Totals {
                 .ok_or_else(|| fail("missing".into()))?;
             histogram::decode(text).map_err(|e: DecodeError| fail(e.to_string()))
         };
-        let optional = |name: &str| match result.histograms.contains_key(name) {
-            true => decode(name),
-            false => Ok(histogram::new()),
-        };
         let s = &result.summary;
         let mut totals = Self {
-            latency: decode("latency_us")?,
-            latency_sent: decode("latency_sent_us")?,
-            completion: decode("completion_us")?,
-            connect: decode("connect_us")?,
-            // Results written before these existed have none: empty histograms.
-            send_lateness: optional("send_lateness_us")?,
-            tcp_connect: optional("tcp_connect_us")?,
-            tls_handshake: optional("tls_handshake_us")?,
-            upgrade: optional("upgrade_us")?,
-            join: optional("join_us")?,
-            reconnect: optional("reconnect_us")?,
             sent: s.sent,
             expected: s.expected,
             delivered: s.delivered,
@@ -252,6 +315,12 @@ impl Totals {
             errors: s.errors.clone(),
             ..Self::default()
         };
+        for named in HISTOGRAMS {
+            // Results written before an optional one existed have none: it stays empty.
+            if named.required || result.histograms.contains_key(named.name) {
+                *(named.get_mut)(&mut totals) = decode(named.name)?;
+            }
+        }
         for (code, n) in &s.closes {
             if let Ok(code) = code.parse() {
                 totals.closes.insert(code, *n);
