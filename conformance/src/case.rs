@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use endpoint::tls::{Conn, TlsClient};
 use tokio::net::TcpStream;
@@ -15,7 +15,9 @@ use tokio::net::TcpStream;
 use crate::wire::{Handshake, HttpResponse, Ws};
 
 /// The level of a behaviour in docs/protocol.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Every correct backend does this: a difference is a FAIL.
@@ -27,7 +29,7 @@ pub enum Level {
 }
 
 /// A verdict, in the style of the Autobahn testsuite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum Outcome {
     Pass,
@@ -38,7 +40,39 @@ pub enum Outcome {
     Known,
 }
 
+impl Level {
+    /// As the reports write it: `core`, `django`, `reference`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::Django => "django",
+            Self::Reference => "reference",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 impl Outcome {
+    /// Every verdict, in the order totals list them.
+    pub const ALL: [Self; 5] = [
+        Self::Pass,
+        Self::Fail,
+        Self::NonStrict,
+        Self::Informational,
+        Self::Known,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Pass => "PASS",

@@ -4,18 +4,21 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::case::Outcome;
 use crate::runner::{CaseReport, Profile};
 
-/// A whole run.
-#[derive(Debug, Clone, Serialize)]
+/// The `schema_version` this writes; `reports matrix` reads these.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// A whole run, as `--json` writes it and `reports matrix` reads it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SuiteReport {
     pub schema_version: u32,
     pub target: String,
     /// `--backend`: the name the conformance matrix (`reports matrix`) gives this run.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
     pub profile: Profile,
     pub cases: Vec<CaseReport>,
@@ -33,7 +36,7 @@ impl SuiteReport {
     pub fn new(target: String, profile: Profile, cases: Vec<CaseReport>) -> Self {
         let count = |o| cases.iter().filter(|c| c.verdict == o).count();
         Self {
-            schema_version: 2,
+            schema_version: SCHEMA_VERSION,
             passed: count(Outcome::Pass),
             failed: count(Outcome::Fail),
             non_strict: count(Outcome::NonStrict),

@@ -2,12 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, Check, Ctx, Level, Outcome};
 
 /// Which levels are graded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Core cases only.
@@ -18,6 +18,17 @@ pub enum Profile {
     Reference,
     /// Everything.
     All,
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Core => "core",
+            Self::Django => "django",
+            Self::Reference => "reference",
+            Self::All => "all",
+        })
+    }
 }
 
 impl Profile {
@@ -32,7 +43,7 @@ impl Profile {
 }
 
 /// One case's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseReport {
     pub id: String,
     pub level: Level,

@@ -17,15 +17,6 @@ tr.section td{background:#e8e8f4;font-weight:600}\
 .INFORMATIONAL{background:#b8d4f0}.KNOWN{background:#ddd0f0}.none{color:#999}\
 code{font-size:13px;white-space:nowrap}.legend span{padding:2px 8px;margin-right:6px}";
 
-/// A verdict as a CSS class (only the known ones; anything else is shown unstyled).
-fn class(verdict: &str) -> &'static str {
-    super::VERDICTS
-        .iter()
-        .find(|v| **v == verdict)
-        .copied()
-        .unwrap_or("other")
-}
-
 pub fn render(m: &Matrix) -> String {
     let mut out = String::new();
     let _ = write!(
@@ -40,7 +31,7 @@ pub fn render(m: &Matrix) -> String {
             "<li><b>{}</b>: {}, {} profile</li>",
             escape(&c.name),
             escape(&c.suite.target),
-            escape(&c.suite.profile)
+            c.suite.profile
         );
     }
     out.push_str("</ul>\n<p class=\"legend\">");
@@ -72,7 +63,7 @@ pub fn render(m: &Matrix) -> String {
             "<tr><td title=\"{}\"><code>{}</code></td><td>{}</td>",
             escape(&r.description),
             escape(&r.id),
-            escape(&r.level)
+            r.level
         );
         for c in &r.cells {
             match c {
@@ -80,9 +71,9 @@ pub fn render(m: &Matrix) -> String {
                     let _ = write!(
                         out,
                         "<td class=\"v {}\" title=\"{}\">{}</td>",
-                        class(&v.verdict),
+                        v.verdict,
                         escape(&v.evidence),
-                        escape(&v.verdict)
+                        v.verdict
                     );
                 }
                 None => out.push_str("<td class=\"v none\" title=\"not graded\">-</td>"),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::Matrix;
+use super::{Matrix, Outcome};
 
 /// A table cell: `|` and line breaks would break the row.
 fn cell(s: &str) -> String {
@@ -37,7 +37,7 @@ pub fn render(m: &Matrix) -> String {
     for r in &m.rows {
         let _ = write!(out, "| `{}` | {} |", r.id, r.level);
         for c in &r.cells {
-            let v = c.as_ref().map_or("-", |v| v.verdict.as_str());
+            let v = c.as_ref().map_or("-", |v| v.verdict.label());
             let _ = write!(out, " {v} |");
         }
         out.push('\n');
@@ -51,7 +51,7 @@ pub fn render(m: &Matrix) -> String {
     let mut notes = String::new();
     for r in &m.rows {
         for (col, c) in r.cells.iter().enumerate() {
-            if let Some(v) = c.as_ref().filter(|v| v.verdict != "PASS") {
+            if let Some(v) = c.as_ref().filter(|v| v.verdict != Outcome::Pass) {
                 let _ = writeln!(
                     notes,
                     "- `{}` on **{}**: {}: {}",

@@ -2,8 +2,9 @@
 //! by case, backend by backend, as Markdown ([`markdown`]) and one self-contained HTML page
 //! ([`html`]) with the verdicts coloured and the evidence on hover, as Autobahn's report does.
 //!
-//! The reports are read as data, not through the conformance crate: a matrix can be drawn from
-//! files written by another version of the suite, and `reports` stays free of its dependencies.
+//! The reports are read with conformance's own types (`conformance::report::SuiteReport`,
+//! one owner of the format), from the conformance crate built without its embedded server;
+//! a file of another schema version is refused with what this reads.
 
 pub mod html;
 pub mod markdown;
@@ -11,10 +12,12 @@ pub mod markdown;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+pub use conformance::case::{Level, Outcome};
+pub use conformance::report::SuiteReport as Suite;
+pub use conformance::runner::CaseReport as CaseVerdict;
 
 /// The JSON report versions this reads (conformance's `schema_version`).
-const SCHEMA_VERSIONS: [u32; 1] = [2];
+const SCHEMA_VERSIONS: [u32; 1] = [conformance::report::SCHEMA_VERSION];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MatrixError {
@@ -32,26 +35,6 @@ pub enum MatrixError {
     Schema { path: PathBuf, found: u32 },
 }
 
-/// One conformance run, as its JSON report has it (only the fields the matrix shows).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Suite {
-    pub schema_version: u32,
-    pub target: String,
-    #[serde(default)]
-    pub backend: Option<String>,
-    pub profile: String,
-    pub cases: Vec<CaseVerdict>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct CaseVerdict {
-    pub id: String,
-    pub level: String,
-    pub description: String,
-    pub verdict: String,
-    pub evidence: String,
-}
-
 /// A backend's column: its name and its run.
 #[derive(Debug, Clone)]
 pub struct Column {
@@ -63,7 +46,7 @@ pub struct Column {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub id: String,
-    pub level: String,
+    pub level: Level,
     pub description: String,
     /// One cell per column; `None` where that run did not grade the case (its profile or
     /// `--case` left it out).
@@ -78,26 +61,36 @@ pub struct Matrix {
 }
 
 /// The verdicts in the order the totals list them.
-pub const VERDICTS: [&str; 5] = ["PASS", "FAIL", "NON-STRICT", "INFORMATIONAL", "KNOWN"];
+pub const VERDICTS: [Outcome; 5] = Outcome::ALL;
 
-impl Suite {
-    pub fn load(path: &Path) -> Result<Self, MatrixError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MatrixError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let suite: Suite = serde_json::from_str(&text).map_err(|source| MatrixError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
-        if !SCHEMA_VERSIONS.contains(&suite.schema_version) {
-            return Err(MatrixError::Schema {
-                path: path.to_owned(),
-                found: suite.schema_version,
-            });
-        }
-        Ok(suite)
+/// Reads one conformance JSON report, refusing another schema version.
+pub fn load_suite(path: &Path) -> Result<Suite, MatrixError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MatrixError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let parse = |source| MatrixError::Parse {
+        path: path.to_owned(),
+        source,
+    };
+    // The version first: a conformance report (it has `cases`) of another version is
+    // refused as such, not as unreadable; a file without `cases` is no conformance report.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: u32,
+        #[allow(dead_code, reason = "required to be present, never read")]
+        cases: serde::de::IgnoredAny,
     }
+    let found = serde_json::from_str::<Version>(&text)
+        .map_err(parse)?
+        .schema_version;
+    if !SCHEMA_VERSIONS.contains(&found) {
+        return Err(MatrixError::Schema {
+            path: path.to_owned(),
+            found,
+        });
+    }
+    serde_json::from_str(&text).map_err(parse)
 }
 
 /// A column's name: the report's `backend` (`conformance --backend`), else the file's stem
@@ -121,7 +114,7 @@ impl Matrix {
     pub fn load(paths: &[PathBuf]) -> Result<Self, MatrixError> {
         let mut columns = Vec::new();
         for path in paths {
-            let suite = Suite::load(path)?;
+            let suite = load_suite(path)?;
             columns.push(Column {
                 name: column_name(path, &suite),
                 suite,
@@ -152,7 +145,7 @@ impl Matrix {
             .iter()
             .map(|first| Row {
                 id: first.id.clone(),
-                level: first.level.clone(),
+                level: first.level,
                 description: first.description.clone(),
                 cells: columns
                     .iter()
@@ -164,7 +157,7 @@ impl Matrix {
     }
 
     /// How many cells of column `col` have `verdict`.
-    pub fn count(&self, col: usize, verdict: &str) -> usize {
+    pub fn count(&self, col: usize, verdict: Outcome) -> usize {
         self.rows
             .iter()
             .filter(|r| r.cells[col].as_ref().is_some_and(|v| v.verdict == verdict))
@@ -175,7 +168,7 @@ impl Matrix {
     pub fn totals(&self, col: usize) -> String {
         let parts: Vec<String> = VERDICTS
             .iter()
-            .map(|v| (v, self.count(col, v)))
+            .map(|v| (v, self.count(col, *v)))
             .filter(|(_, n)| *n > 0)
             .map(|(v, n)| format!("{n} {v}"))
             .collect();
