@@ -6,8 +6,9 @@
 //!
 //! - [`opts`]: the flags.
 //! - [`run`]: the coordinator: plan, connect, warm up, measure, settle, assemble.
-//! - `plan`: checking the flags against this machine, and who connects where and when (the
-//!   per-worker, per-connection and per-sender plans).
+//! - `plan`: checking the flags against this machine and resolving them once (nothing reads
+//!   the flags after), and who connects where and when (the per-worker, per-connection and
+//!   per-sender plans).
 //! - `worker`: connections on worker threads (single-threaded runtimes), each with its totals;
 //!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; [`pacer`]:
 //!   wakes each send on time, to the microsecond; `receive`: the receive path (stamps,

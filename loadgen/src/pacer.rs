@@ -7,7 +7,7 @@
 //! is in between: a pacer thread waking the worker across threads would leave the sender
 //! waiting behind the worker's receiving connections.
 //!
-//! Senders run on workers of their own (`plan.rs`), so a due send waits for a few other
+//! Senders run on workers of their own (`plan/workers.rs`), so a due send waits for a few other
 //! senders at most, not for thousands of receiving connections. How late sends still leave is
 //! measured, not assumed: every measured send records `sent - scheduled` in the result's
 //! `send_lateness_us` histogram.

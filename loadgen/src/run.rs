@@ -47,14 +47,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     };
     let (schedule_tx, schedule_rx) = watch::channel(None);
     let shared = Arc::new(Shared::new(
-        opts.rooms,
-        opts.senders,
+        plan.room_count,
+        plan.senders,
         plan.slots_per_sender,
         schedule_rx,
     ));
-    let workers = start_workers(&plan, &opts, &targets, &shared)?;
+    let workers = start_workers(&plan, &targets, &shared)?;
     let interrupt = on_ctrl_c();
-    let phases = phases(&shared, &opts, &plan, &schedule_tx, &interrupt).await;
+    let phases = phases(&shared, &plan, &schedule_tx, &interrupt).await;
     let interrupted = interrupt.is_cancelled();
     if interrupted {
         tracing::warn!("interrupted: closing connections and writing the partial result");
@@ -86,7 +86,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         totals,
         phases,
     };
-    Ok(assemble(&opts, &plan, run))
+    Ok(assemble(&plan, run))
 }
 
 /// What the phases found, for the result.
@@ -102,14 +102,13 @@ struct Phases {
 /// settle.
 async fn phases(
     shared: &Shared,
-    opts: &Opts,
     plan: &Plan,
     schedule_tx: &watch::Sender<Option<Schedule>>,
     interrupt: &CancellationToken,
 ) -> Phases {
-    let progress = Progress::new(opts.quiet);
+    let progress = Progress::new(plan.quiet);
     // With --start-at, connecting ends at that instant at the latest (once anyone is in).
-    let connect_deadline_us = opts.start_at.map_or(u64::MAX, |t| {
+    let connect_deadline_us = plan.timing.start_at.map_or(u64::MAX, |t| {
         shared.now_us() + t.from_now().as_micros() as u64
     });
     let mut phases = Phases {
@@ -126,8 +125,8 @@ async fn phases(
     if interrupt.is_cancelled() || shared.connected.load(Ordering::Relaxed) == 0 {
         return phases;
     }
-    phases.start = start_time(shared, opts, plan);
-    let schedule = Schedule::starting(phases.start.at_us, opts);
+    phases.start = start_time(shared, plan);
+    let schedule = Schedule::starting(phases.start.at_us, &plan.timing);
     let _ = schedule_tx.send(Some(schedule));
     tracing::info!(
         connected = shared.connected.load(Ordering::Relaxed),
@@ -144,7 +143,7 @@ async fn phases(
         shared,
         &bar,
         schedule,
-        (opts.settle, opts.windows()),
+        (plan.timing.settle, plan.send.windows),
         interrupt,
     )
     .await;
@@ -162,15 +161,10 @@ struct Finished {
     phases: Phases,
 }
 
-/// The run's result from its plan, its options and what it measured.
-fn assemble(opts: &Opts, plan: &Plan, run: Finished) -> RunResult {
-    let config = result::config(
-        opts,
-        &run.targets,
-        plan.embedded,
-        &names(&plan.sources.0),
-        plan.workers,
-    );
+/// The run's result from its plan and what it measured.
+fn assemble(plan: &Plan, run: Finished) -> RunResult {
+    let mut config = plan.record.clone();
+    config.targets = run.targets;
     let start = &run.phases.start;
     let shard = plan
         .shard
@@ -179,21 +173,11 @@ fn assemble(opts: &Opts, plan: &Plan, run: Finished) -> RunResult {
             index: s.index,
             count: s.count,
             plan_id,
-            start_at: opts.start_at.map(StartAt::rfc3339),
+            start_at: plan.timing.start_at.map(StartAt::rfc3339),
             rooms: plan.rooms.len() as u32,
             late_ms: start.late_ms,
             connected_at_start: start.connected,
         });
-    // A run that names no threshold is held to the defaults: loss and errors fail it; with
-    // --reconnect, lost connections are the point of the run, and only loss fails it.
-    let defaulted = opts.thresholds.is_empty();
-    let thresholds = if defaulted {
-        let mut defaults = run_result::Threshold::defaults();
-        defaults.retain(|t| !opts.reconnect || t.metric != run_result::Metric::Errors);
-        defaults
-    } else {
-        opts.thresholds.clone()
-    };
     let mut result = RunResult::assemble(Parts {
         totals: &run.totals,
         config,
@@ -202,11 +186,11 @@ fn assemble(opts: &Opts, plan: &Plan, run: Finished) -> RunResult {
         interrupted: run.interrupted,
         planned: plan.connections,
         measured_s: run.phases.measured_s,
-        thresholds: &thresholds,
+        thresholds: &plan.thresholds,
         ramp: run.phases.ramp,
     });
     for t in &mut result.thresholds {
-        t.default = defaulted;
+        t.default = plan.thresholds_defaulted;
     }
     result.shard = shard;
     result
@@ -222,14 +206,14 @@ struct StartRecord {
 
 /// The first send's time on the run clock: `--start-at` if it is still ahead, else now (plus
 /// a lead); a shard that is late or not fully connected says so on stderr.
-fn start_time(shared: &Shared, opts: &Opts, plan: &Plan) -> StartRecord {
+fn start_time(shared: &Shared, plan: &Plan) -> StartRecord {
     let connected = shared.connected.load(Ordering::Relaxed);
     let failed = shared.connect_failed.load(Ordering::Relaxed);
     let who = match plan.shard {
         Some(s) => format!("shard {}/{}", s.index, s.count),
         None => "this run".to_owned(),
     };
-    let Some(start_at) = opts.start_at else {
+    let Some(start_at) = plan.timing.start_at else {
         return StartRecord {
             at_us: shared.now_us() + LEAD_US,
             late_ms: 0,
@@ -299,13 +283,8 @@ fn on_ctrl_c() -> Interrupt {
     Interrupt { token, listener }
 }
 
-fn start_workers(
-    plan: &Plan,
-    opts: &Opts,
-    targets: &[Target],
-    shared: &Arc<Shared>,
-) -> anyhow::Result<Workers> {
-    plan.workers(opts, targets)
+fn start_workers(plan: &Plan, targets: &[Target], shared: &Arc<Shared>) -> anyhow::Result<Workers> {
+    plan.workers(targets)
         .into_iter()
         .enumerate()
         .map(|(w, plan)| {

@@ -38,7 +38,7 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
     let stats = Rc::new(RefCell::new(Totals::default()));
     let plan = Rc::new(plan);
     local.block_on(&runtime, async {
-        // Only a worker with senders needs one (`plan.rs` gives senders workers of their own).
+        // Only a worker with senders needs one (`plan/workers.rs` gives senders workers of their own).
         let pacer = match plan.conns.iter().any(|c| c.sender.is_some()) {
             true => Some(Rc::new(Pacer::start(shared.clock)?)),
             false => None,

@@ -1,16 +1,23 @@
 //! The plan phase: the flags checked against this machine (descriptors, source ports, memory
-//! for completion slots) before anything starts, then who connects where and when.
+//! for completion slots) before anything starts, and resolved once: after [`Plan::new`],
+//! nothing reads the flags again. Who connects where and when is [`workers`].
 
-use std::net::IpAddr;
+mod workers;
+
+pub use workers::{ChurnPlan, ConnPlan, ReconnectPlan, SendPlan, WorkerPlan};
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::PlanError;
 use crate::handshake::HandshakePlan;
-use crate::opts::Arrival;
+use crate::handshake::RoomStyle;
 use crate::opts::Opts;
+use crate::result;
 use crate::shard::{Shard, StartAt};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
+use run_result::result::Config;
+use run_result::{Metric, Threshold};
 use stamp::MIN_SIZE;
 
 /// Descriptors kept aside for everything that is not a connection.
@@ -41,69 +48,51 @@ pub struct Plan {
     pub rooms: Vec<u32>,
     /// The plan's identity, when sharded.
     pub plan_id: Option<String>,
+    /// Rooms of the whole plan (`rooms` holds this process's, all or its shard's).
+    pub room_count: u32,
+    /// Senders per room.
+    pub senders: u32,
+    /// How each sender paces itself.
+    pub send: SendPlan,
+    /// With --churn or --session: how receiving members leave and rejoin.
+    pub churn: Option<ChurnPlan>,
+    /// With --reconnect: how a member whose connection ended comes back.
+    pub reconnect: Option<ReconnectPlan>,
+    room_style: RoomStyle,
+    /// Connections opened per second during the ramp.
+    connect_rate: f64,
+    pub connect_timeout: Duration,
+    /// How long each phase lasts, and when sending starts.
+    pub timing: Timing,
+    /// No progress bars.
+    pub quiet: bool,
+    /// What the run is held to: `--threshold`, or the defaults when none is given.
+    pub thresholds: Vec<Threshold>,
+    /// The thresholds are the defaults.
+    pub thresholds_defaulted: bool,
+    /// The result's record of the flags (its targets as given; the coordinator names the
+    /// embedded server's address instead when there is one).
+    pub record: Config,
+}
+
+/// How long each phase lasts, and when sending starts (`--start-at`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub settle: Duration,
+    pub start_at: Option<StartAt>,
 }
 
 impl Plan {
     /// Checks `opts` and raises the open-files limit as far as it goes.
     pub fn new(opts: &Opts) -> Result<Self, PlanError> {
-        let shard = Shard::resolve(opts.shard, opts.shards)?;
-        if shard.is_some() && opts.targets.is_empty() {
-            return Err(PlanError::ShardEmbedded);
-        }
-        let rooms = match shard {
-            Some(s) => s.rooms(opts.rooms),
-            None => (0..opts.rooms).collect(),
-        };
-        if let (Some(s), true) = (shard, rooms.is_empty()) {
-            return Err(PlanError::ShardEmpty {
-                index: s.index,
-                count: s.count,
-                rooms: opts.rooms,
-            });
-        }
+        let (shard, rooms) = shard_rooms(opts)?;
         let plan_id = shard.map(|s| plan_id(opts, s.count));
         let connections = rooms.len() as u64 * u64::from(opts.clients);
-        if opts.senders > opts.clients {
-            return Err(PlanError::SendersOverClients {
-                senders: opts.senders,
-                clients: opts.clients,
-            });
-        }
-        if (opts.churn.is_some() || opts.session.is_some()) && opts.senders >= opts.clients {
-            return Err(PlanError::ChurnWithoutReceivers {
-                flag: if opts.churn.is_some() {
-                    "--churn"
-                } else {
-                    "--session"
-                },
-                senders: opts.senders,
-            });
-        }
-        if opts.size < MIN_SIZE {
-            return Err(PlanError::SizeTooSmall(opts.size));
-        }
-        let limit = rlimit::increase_nofile_limit(u64::MAX).map_err(PlanError::FileLimit)?;
+        check_flags(opts)?;
         let embedded = opts.targets.is_empty();
-        let needed = connections * if embedded { 2 } else { 1 } + SPARE_FDS;
-        if needed > limit {
-            return Err(PlanError::TooManyFiles {
-                needed,
-                connections,
-                limit,
-                embedded,
-            });
-        }
-        let per_target = connections.div_ceil(opts.targets.len().max(1) as u64);
-        let sources = opts
-            .source_ip
-            .clone()
-            .unwrap_or_else(|| SourceIps::automatic(per_target));
-        if per_target.div_ceil(sources.0.len() as u64) > PORTS_PER_SOURCE {
-            return Err(PlanError::TooFewSources {
-                per_target,
-                sources: sources.0.len(),
-            });
-        }
+        let sources = fit_machine(opts, connections, embedded)?;
         let rate_per_sender = opts.rate / f64::from(opts.senders);
         let sending_s = (opts.warmup + opts.duration).as_secs_f64();
         let slots_per_sender =
@@ -121,15 +110,20 @@ impl Plan {
             HandshakePlan::new(&opts.headers, opts.cookie.as_deref(), opts.ws_path.clone())
                 .map_err(PlanError::Cookie)?;
         handshake.tls = opts.tls.client_for("loadgen", &targets)?;
+        let workers = opts
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let target_names: Vec<String> = targets.iter().map(ToString::to_string).collect();
+        let source_names: Vec<String> = sources.0.iter().map(ToString::to_string).collect();
+        let record = result::config(opts, &target_names, embedded, &source_names, workers);
+        let (thresholds, thresholds_defaulted) = thresholds(opts);
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         Ok(Self {
             connections,
-            workers: opts
-                .workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-                .max(1),
+            workers,
             embedded,
             bind_sources: opts.source_ip.is_some() || sources.0.len() > 1,
             sources,
@@ -144,160 +138,124 @@ impl Plan {
             shard,
             rooms,
             plan_id,
+            room_count: opts.rooms,
+            senders: opts.senders,
+            send: SendPlan {
+                rate: opts.rate / f64::from(opts.senders),
+                arrival: opts.arrival,
+                size: opts.size,
+                seed: opts.seed,
+                senders: opts.senders,
+                rooms: opts.rooms,
+                windows: opts.windows(),
+            },
+            churn: opts.churn_session().map(|mean| ChurnPlan {
+                mean_session: mean,
+                drain: opts.settle.max(Duration::from_secs(1)),
+                seed: opts.seed,
+            }),
+            reconnect: opts.reconnect.then(|| ReconnectPlan {
+                min: opts.reconnect_min,
+                max: opts.reconnect_max.max(opts.reconnect_min),
+                seed: opts.seed,
+            }),
+            room_style: opts.room_style,
+            connect_rate: opts.connect_rate,
+            connect_timeout: opts.connect_timeout,
+            timing: Timing {
+                warmup: opts.warmup,
+                duration: opts.duration,
+                settle: opts.settle,
+                start_at: opts.start_at,
+            },
+            quiet: opts.quiet,
+            thresholds,
+            thresholds_defaulted,
+            record,
         })
     }
+}
 
-    /// Each worker's connections. Connection i: rooms fill evenly as the ramp goes on;
-    /// members spread over the targets and the source addresses.
-    pub fn workers(&self, opts: &Opts, targets: &[Target]) -> Vec<WorkerPlan> {
-        let send = SendPlan {
-            rate: opts.rate / f64::from(opts.senders),
-            arrival: opts.arrival,
-            size: opts.size,
-            seed: opts.seed,
-            senders: opts.senders,
+/// This process's rooms: all of them, or its shard's (`--shard`, `--shards`).
+fn shard_rooms(opts: &Opts) -> Result<(Option<Shard>, Vec<u32>), PlanError> {
+    let shard = Shard::resolve(opts.shard, opts.shards)?;
+    if shard.is_some() && opts.targets.is_empty() {
+        return Err(PlanError::ShardEmbedded);
+    }
+    let rooms: Vec<u32> = match shard {
+        Some(s) => s.rooms(opts.rooms),
+        None => (0..opts.rooms).collect(),
+    };
+    if let (Some(s), true) = (shard, rooms.is_empty()) {
+        return Err(PlanError::ShardEmpty {
+            index: s.index,
+            count: s.count,
             rooms: opts.rooms,
-            windows: opts.windows(),
-        };
-        let reconnect = opts.reconnect.then(|| ReconnectPlan {
-            min: opts.reconnect_min,
-            max: opts.reconnect_max.max(opts.reconnect_min),
-            seed: opts.seed,
         });
-        let churn = opts.churn_session().map(|mean| ChurnPlan {
-            mean_session: mean,
-            drain: opts.settle.max(std::time::Duration::from_secs(1)),
-            seed: opts.seed,
+    }
+    Ok((shard, rooms))
+}
+
+/// Flags that contradict each other or the stamp.
+fn check_flags(opts: &Opts) -> Result<(), PlanError> {
+    if opts.senders > opts.clients {
+        return Err(PlanError::SendersOverClients {
+            senders: opts.senders,
+            clients: opts.clients,
         });
-        let sources = &self.sources.0;
-        let owned = self.rooms.len() as u64;
-        let conns = (0..self.connections).map(|i| {
-            let room = self.rooms[(i % owned) as usize];
-            let member = (i / owned) as u32;
-            ConnPlan {
-                room,
-                room_name: opts.room_style.name(self.run_id, room),
-                sender: (member < opts.senders).then_some(member),
-                target: targets[member as usize % targets.len()].clone(),
-                // One default address: let connect() choose the port per destination. bind()
-                // to a port-0 address picks from one range shared by every destination, which
-                // runs out under TIME_WAIT long before the per-destination range does.
-                source: self
-                    .bind_sources
-                    .then(|| sources[i as usize % sources.len()]),
-                connect_at_us: (i as f64 * 1e6 / opts.connect_rate) as u64,
-            }
+    }
+    if (opts.churn.is_some() || opts.session.is_some()) && opts.senders >= opts.clients {
+        return Err(PlanError::ChurnWithoutReceivers {
+            flag: if opts.churn.is_some() {
+                "--churn"
+            } else {
+                "--session"
+            },
+            senders: opts.senders,
         });
-        let (senders, receivers): (Vec<_>, Vec<_>) = conns.partition(|c| c.sender.is_some());
-        let plan = |conns| WorkerPlan {
-            conns,
-            send: send.clone(),
-            connect_timeout: opts.connect_timeout,
-            handshake: Arc::clone(&self.handshake),
-            churn: churn.clone(),
-            reconnect: reconnect.clone(),
-        };
-        // Senders run on workers of their own, so a due send waits behind a few other senders
-        // at most, not behind the frames of thousands of receiving connections (`pacer.rs`):
-        // their share of `workers`, at least one. Receivers fill `workers`.
-        let send_workers = match senders.len() {
-            0 => 0,
-            n => (n * self.workers)
-                .div_ceil(self.connections as usize)
-                .clamp(1, self.workers),
-        };
-        let receive_workers = if receivers.is_empty() {
-            0
-        } else {
-            self.workers
-        };
-        let mut plans: Vec<WorkerPlan> = (0..send_workers + receive_workers)
-            .map(|_| plan(Vec::new()))
-            .collect();
-        for (k, conn) in senders.into_iter().enumerate() {
-            plans[k % send_workers].conns.push(conn);
-        }
-        for (k, conn) in receivers.into_iter().enumerate() {
-            plans[send_workers + k % receive_workers].conns.push(conn);
-        }
-        plans
     }
-}
-
-/// One connection to open.
-#[derive(Debug, Clone)]
-pub struct ConnPlan {
-    pub room: u32,
-    pub room_name: String,
-    /// Index among the room's senders, if this member sends.
-    pub sender: Option<u32>,
-    pub target: Target,
-    pub source: Option<IpAddr>,
-    /// Microseconds on the run clock when to connect.
-    pub connect_at_us: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct WorkerPlan {
-    pub conns: Vec<ConnPlan>,
-    pub send: SendPlan,
-    pub connect_timeout: Duration,
-    pub handshake: Arc<HandshakePlan>,
-    /// With --churn or --session: how receiving members leave and rejoin.
-    pub churn: Option<ChurnPlan>,
-    /// With --reconnect: how a member whose connection ended comes back.
-    pub reconnect: Option<ReconnectPlan>,
-}
-
-impl WorkerPlan {
-    /// Whether each stay is held to what was sent while it lasted (`crate::window`).
-    pub fn windows(&self) -> bool {
-        self.send.windows
+    if opts.size < MIN_SIZE {
+        return Err(PlanError::SizeTooSmall(opts.size));
     }
+    Ok(())
 }
 
-/// How a member whose connection ended comes back (`--reconnect`): after a delay drawn
-/// uniformly from zero to `min * 2^attempt`, at most `max` (full jitter), until the run ends.
-#[derive(Debug, Clone)]
-pub struct ReconnectPlan {
-    pub min: Duration,
-    pub max: Duration,
-    pub seed: u64,
-}
-
-impl ReconnectPlan {
-    /// The delay before attempt `attempt` (0 for the first after a drop), given a uniform
-    /// draw `u` in [0, 1).
-    pub fn delay(&self, attempt: u32, u: f64) -> Duration {
-        let bound = self.min.saturating_mul(1 << attempt.min(20)).min(self.max);
-        bound.mul_f64(u)
+/// The machine can hold `connections`: descriptors (raising the limit as far as it goes) and
+/// source ports; returns the source addresses.
+fn fit_machine(opts: &Opts, connections: u64, embedded: bool) -> Result<SourceIps, PlanError> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).map_err(PlanError::FileLimit)?;
+    let needed = connections * if embedded { 2 } else { 1 } + SPARE_FDS;
+    if needed > limit {
+        return Err(PlanError::TooManyFiles {
+            needed,
+            connections,
+            limit,
+            embedded,
+        });
     }
+    let per_target = connections.div_ceil(opts.targets.len().max(1) as u64);
+    let sources = opts
+        .source_ip
+        .clone()
+        .unwrap_or_else(|| SourceIps::automatic(per_target));
+    if per_target.div_ceil(sources.0.len() as u64) > PORTS_PER_SOURCE {
+        return Err(PlanError::TooFewSources {
+            per_target,
+            sources: sources.0.len(),
+        });
+    }
+    Ok(sources)
 }
 
-/// How a receiving member leaves and rejoins (the worker's loop; `window.rs` accounts).
-#[derive(Debug, Clone)]
-pub struct ChurnPlan {
-    /// Mean time in the room; each stay is exponential with this mean.
-    pub mean_session: Duration,
-    /// Longest a leaving member waits for the messages of its stay before it closes.
-    pub drain: Duration,
-    pub seed: u64,
-}
-
-/// How each sender paces itself.
-#[derive(Debug, Clone)]
-pub struct SendPlan {
-    /// Messages per second per sender.
-    pub rate: f64,
-    pub arrival: Arrival,
-    pub size: usize,
-    pub seed: u64,
-    /// Senders per room and rooms, to spread the first sends over one gap.
-    pub senders: u32,
-    pub rooms: u32,
-    /// With churn or --reconnect, each member's stay counts what it should get
-    /// (`crate::window`), not the sender at send time.
-    pub windows: bool,
+/// `--threshold`, or, when none is given, the defaults: loss and errors fail a run; with
+/// --reconnect, lost connections are the point of the run, and only loss fails it.
+fn thresholds(opts: &Opts) -> (Vec<Threshold>, bool) {
+    if !opts.thresholds.is_empty() {
+        return (opts.thresholds.clone(), false);
+    }
+    let mut defaults = Threshold::defaults();
+    defaults.retain(|t| !opts.reconnect || t.metric != Metric::Errors);
+    (defaults, true)
 }
 
 /// The plan's identity: every flag that shapes the load (not where it goes from, nor how many
@@ -376,7 +334,7 @@ mod tests {
             workers,
         ]);
         let plan = Plan::new(&opts).expect("a valid plan");
-        plan.workers(&opts, &plan.targets)
+        plan.workers(&plan.targets)
             .iter()
             .map(|w| {
                 let sending = w.conns.iter().filter(|c| c.sender.is_some()).count();

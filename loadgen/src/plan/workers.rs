@@ -1,0 +1,146 @@
+//! Who connects where and when: the plan spread over the worker threads, and what each
+//! worker's connections need (how senders pace themselves, how members leave and come back).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Plan;
+use crate::handshake::HandshakePlan;
+use crate::opts::Arrival;
+use crate::target::Target;
+
+impl Plan {
+    /// Each worker's connections. Connection i: rooms fill evenly as the ramp goes on;
+    /// members spread over the targets and the source addresses.
+    pub fn workers(&self, targets: &[Target]) -> Vec<WorkerPlan> {
+        let sources = &self.sources.0;
+        let owned = self.rooms.len() as u64;
+        let conns = (0..self.connections).map(|i| {
+            let room = self.rooms[(i % owned) as usize];
+            let member = (i / owned) as u32;
+            ConnPlan {
+                room,
+                room_name: self.room_style.name(self.run_id, room),
+                sender: (member < self.senders).then_some(member),
+                target: targets[member as usize % targets.len()].clone(),
+                // One default address: let connect() choose the port per destination. bind()
+                // to a port-0 address picks from one range shared by every destination, which
+                // runs out under TIME_WAIT long before the per-destination range does.
+                source: self
+                    .bind_sources
+                    .then(|| sources[i as usize % sources.len()]),
+                connect_at_us: (i as f64 * 1e6 / self.connect_rate) as u64,
+            }
+        });
+        let (senders, receivers): (Vec<_>, Vec<_>) = conns.partition(|c| c.sender.is_some());
+        let plan = |conns| WorkerPlan {
+            conns,
+            send: self.send.clone(),
+            connect_timeout: self.connect_timeout,
+            handshake: Arc::clone(&self.handshake),
+            churn: self.churn.clone(),
+            reconnect: self.reconnect.clone(),
+        };
+        // Senders run on workers of their own, so a due send waits behind a few other senders
+        // at most, not behind the frames of thousands of receiving connections (`pacer.rs`):
+        // their share of `workers`, at least one. Receivers fill `workers`.
+        let send_workers = match senders.len() {
+            0 => 0,
+            n => (n * self.workers)
+                .div_ceil(self.connections as usize)
+                .clamp(1, self.workers),
+        };
+        let receive_workers = if receivers.is_empty() {
+            0
+        } else {
+            self.workers
+        };
+        let mut plans: Vec<WorkerPlan> = (0..send_workers + receive_workers)
+            .map(|_| plan(Vec::new()))
+            .collect();
+        for (k, conn) in senders.into_iter().enumerate() {
+            plans[k % send_workers].conns.push(conn);
+        }
+        for (k, conn) in receivers.into_iter().enumerate() {
+            plans[send_workers + k % receive_workers].conns.push(conn);
+        }
+        plans
+    }
+}
+
+/// One connection to open.
+#[derive(Debug, Clone)]
+pub struct ConnPlan {
+    pub room: u32,
+    pub room_name: String,
+    /// Index among the room's senders, if this member sends.
+    pub sender: Option<u32>,
+    pub target: Target,
+    pub source: Option<IpAddr>,
+    /// Microseconds on the run clock when to connect.
+    pub connect_at_us: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerPlan {
+    pub conns: Vec<ConnPlan>,
+    pub send: SendPlan,
+    pub connect_timeout: Duration,
+    pub handshake: Arc<HandshakePlan>,
+    /// With --churn or --session: how receiving members leave and rejoin.
+    pub churn: Option<ChurnPlan>,
+    /// With --reconnect: how a member whose connection ended comes back.
+    pub reconnect: Option<ReconnectPlan>,
+}
+
+impl WorkerPlan {
+    /// Whether each stay is held to what was sent while it lasted (`crate::window`).
+    pub fn windows(&self) -> bool {
+        self.send.windows
+    }
+}
+
+/// How a member whose connection ended comes back (`--reconnect`): after a delay drawn
+/// uniformly from zero to `min * 2^attempt`, at most `max` (full jitter), until the run ends.
+#[derive(Debug, Clone)]
+pub struct ReconnectPlan {
+    pub min: Duration,
+    pub max: Duration,
+    pub seed: u64,
+}
+
+impl ReconnectPlan {
+    /// The delay before attempt `attempt` (0 for the first after a drop), given a uniform
+    /// draw `u` in [0, 1).
+    pub fn delay(&self, attempt: u32, u: f64) -> Duration {
+        let bound = self.min.saturating_mul(1 << attempt.min(20)).min(self.max);
+        bound.mul_f64(u)
+    }
+}
+
+/// How a receiving member leaves and rejoins (the worker's loop; `window.rs` accounts).
+#[derive(Debug, Clone)]
+pub struct ChurnPlan {
+    /// Mean time in the room; each stay is exponential with this mean.
+    pub mean_session: Duration,
+    /// Longest a leaving member waits for the messages of its stay before it closes.
+    pub drain: Duration,
+    pub seed: u64,
+}
+
+/// How each sender paces itself.
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    /// Messages per second per sender.
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub size: usize,
+    pub seed: u64,
+    /// Senders per room and rooms, to spread the first sends over one gap.
+    pub senders: u32,
+    pub rooms: u32,
+    /// With churn or --reconnect, each member's stay counts what it should get
+    /// (`crate::window`), not the sender at send time.
+    pub windows: bool,
+}
