@@ -1,7 +1,9 @@
 //! What a member's queue holds under its lock: the frames, how much of the front is on the
 //! socket, the charges held, and the session's waker; and the byte-level steps of writing
 //! them (slices, copies, advancing past what the socket took). The bounds and who writes
-//! when are the queue's (`mod.rs`) and `direct.rs`'s.
+//! when are the queue's (`mod.rs`) and `direct.rs`'s. Every step is `#[inline]`: they run
+//! under the queue's lock on every delivery, and a module of its own may land in another
+//! codegen unit, where a plain function could not be inlined.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -15,6 +17,7 @@ use crate::budget::MemoryBudget;
 use crate::frame::Frame;
 
 /// What a frame is charged while queued: its bytes and [`FRAME_OVERHEAD`].
+#[inline]
 pub(super) fn charge(frame: &Frame) -> usize {
     frame.wire().len() + FRAME_OVERHEAD
 }
@@ -38,12 +41,14 @@ pub(crate) struct State {
 }
 
 impl State {
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 
     /// The queued bytes not yet on the socket, frame by frame, front first (the front from
     /// its first unwritten byte).
+    #[inline]
     fn unwritten(&self) -> impl Iterator<Item = &[u8]> {
         self.frames.iter().enumerate().map(|(i, frame)| {
             let skip = if i == 0 { self.written } else { 0 };
@@ -52,6 +57,7 @@ impl State {
     }
 
     /// Fills `out` with [`Self::unwritten`]; returns how many slices it filled.
+    #[inline]
     pub(crate) fn slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
         let mut filled = 0;
         for (slot, bytes) in out.iter_mut().zip(self.unwritten()) {
@@ -65,6 +71,7 @@ impl State {
     /// `max_bytes` bytes (the front always, whatever its size): written after the lock is let
     /// go, while the frames stay queued (and the publisher queues behind them) until
     /// [`Self::advance`].
+    #[inline]
     pub(crate) fn copy_into(&self, out: &mut Vec<u8>, max_frames: usize, max_bytes: usize) {
         out.clear();
         for bytes in self.unwritten().take(max_frames) {
@@ -76,6 +83,7 @@ impl State {
     }
 
     /// The size of the front frame's unwritten rest (0 when nothing is queued).
+    #[inline]
     pub(crate) fn front_rest(&self) -> usize {
         self.unwritten().next().map_or(0, <[u8]>::len)
     }
@@ -83,6 +91,7 @@ impl State {
     /// `n` more queued bytes are on the socket: the frames now complete leave the queue and
     /// their charges are released; the messages among them are counted for
     /// [`Self::take_completed`].
+    #[inline]
     pub(crate) fn advance(&mut self, mut n: usize, budget: &MemoryBudget) {
         while let Some(front) = self.frames.front() {
             let rest = front.wire().len() - self.written;
@@ -101,12 +110,14 @@ impl State {
     }
 
     /// Messages completed on the socket since the last call.
+    #[inline]
     pub(crate) fn take_completed(&mut self) -> u64 {
         std::mem::take(&mut self.completed)
     }
 
     /// The front must stay when the session ends: it is begun on the wire, or it is the
     /// codec's own bytes (a close frame's rest).
+    #[inline]
     pub(super) fn keeps_front(&self) -> bool {
         self.written > 0 || self.frames.front().is_some_and(|f| !f.is_message())
     }
@@ -114,6 +125,7 @@ impl State {
     /// Queues the unwritten rest of bytes the WebSocket codec wrote (a control frame) in
     /// front of everything, charged whatever the bounds: they are part of a frame already
     /// begun on the wire.
+    #[inline]
     pub(crate) fn push_front_raw(&mut self, rest: Bytes, budget: &MemoryBudget) {
         let frame = Frame::raw(rest);
         let cost = charge(&frame);
@@ -124,6 +136,7 @@ impl State {
 
     /// True when the previous frame was offered [`DIRECT_GAP`] ago or more (and notes this
     /// offer): only then does the publisher write straight into the socket.
+    #[inline]
     pub(super) fn quiet_since_last_offer(&mut self, now: Instant) -> bool {
         let quiet = self
             .last_offer
@@ -133,6 +146,7 @@ impl State {
     }
 
     /// The session waits for frames: wake it when one is queued.
+    #[inline]
     pub(crate) fn wait_for_frames(&mut self, cx: &Context<'_>) {
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             self.waker = Some(cx.waker().clone());
@@ -140,6 +154,7 @@ impl State {
     }
 
     /// The room dropped this member's sending side: it was evicted.
+    #[inline]
     pub(crate) fn sender_gone(&self) -> bool {
         self.sender_gone
     }
