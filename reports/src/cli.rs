@@ -31,6 +31,11 @@ pub enum Command {
         /// Output folder (created if needed).
         #[arg(long)]
         out: PathBuf,
+        /// Also append the Markdown summaries (summary.md, capacity.md) to this file: a
+        /// GitHub Actions job summary, which is where GITHUB_STEP_SUMMARY points, so inside
+        /// a GitHub job this happens without the flag.
+        #[arg(long, env = "GITHUB_STEP_SUMMARY", value_name = "FILE")]
+        github_summary: Option<PathBuf>,
     },
     /// Compare new runs (their median) with a baseline; exit 1 when a bound is exceeded. With
     /// capacity searches (loadgen --sweep) as the baseline and the new runs, their capacities
@@ -136,7 +141,11 @@ fn drop_fraction(s: &str) -> Result<f64, String> {
 /// Runs the command; the exit code is 0, or 1 when `compare` finds a regression.
 pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
     match opts.command {
-        Command::Render { runs, out } => render(&runs, &out),
+        Command::Render {
+            runs,
+            out,
+            github_summary,
+        } => render(&runs, &out, github_summary.as_deref()),
         Command::Compare {
             base,
             new,
@@ -176,7 +185,7 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
 }
 
 /// `render`: runs and sweeps, each to their pages.
-fn render(runs: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
+fn render(runs: &[PathBuf], out: &Path, summary: Option<&Path>) -> anyhow::Result<ExitCode> {
     let (mut singles, mut sweeps) = (Vec::new(), Vec::new());
     for path in runs {
         match Input::load(path)? {
@@ -191,8 +200,17 @@ fn render(runs: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
     if !sweeps.is_empty() {
         written.extend(crate::render::render_sweeps(&sweeps, out)?);
     }
-    for path in written {
+    for path in &written {
         println!("wrote {}", path.display());
+    }
+    // An empty GITHUB_STEP_SUMMARY (set, but to nothing) names no file.
+    if let Some(summary) = summary.filter(|p| !p.as_os_str().is_empty()) {
+        let markdown: Vec<&PathBuf> = written
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+        crate::render::append_summaries(&markdown, summary)?;
+        println!("appended the summary to {}", summary.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -40,6 +40,25 @@ pub fn render(runs: &[Run], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     write_all(out, files)
 }
 
+/// Appends the Markdown files `markdown` to `summary` (a GitHub job summary), each after a
+/// blank line; `summary` is created if missing, never truncated.
+pub fn append_summaries(markdown: &[&PathBuf], summary: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut text = String::new();
+    for path in markdown {
+        let md =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        text.push('\n');
+        text.push_str(&md);
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(summary)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("append the summary to {}", summary.display()))
+}
+
 /// Writes `capacity.md` and `capacity.html` for capacity searches into `out`.
 pub fn render_sweeps(sweeps: &[Sweep], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let html = crate::sweep::html(sweeps).map_err(anyhow::Error::msg)?;
