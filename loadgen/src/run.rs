@@ -13,6 +13,7 @@ use indicatif::ProgressBar;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::client_load::Sample;
 use crate::embedded::EmbeddedServer;
 use crate::opts::Opts;
 use crate::plan::Plan;
@@ -96,6 +97,8 @@ struct Phases {
     start: StartRecord,
     measured_s: f64,
     connected_by_second: Vec<u64>,
+    /// loadgen's worker threads when sending started and when the measured window ended.
+    client: Option<(Sample, Sample)>,
 }
 
 /// Connect; then, if anyone is in and no Ctrl-C came, publish the schedule, measure and
@@ -133,7 +136,9 @@ async fn phases(
         "all connections made; sending"
     );
     let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
+    let sending = Sample::take();
     phases.connected_by_second = measure_phase(shared, &bar, schedule, interrupt).await;
+    phases.client = sending.zip(Sample::take());
     phases.measured_s = shared
         .now_us()
         .min(schedule.end_us)
@@ -193,6 +198,10 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
         t.default = plan.thresholds_defaulted;
     }
     result.shard = shard;
+    result.client = run.phases.client.map(|(start, end)| {
+        let s = &result.summary;
+        start.load_until(&end, s.send_lateness_us.p99, s.latency_us.p99)
+    });
     result
 }
 

@@ -47,6 +47,7 @@ pub fn render(r: &RunResult) -> String {
     heading(&mut out, r);
     counts(&mut out, r);
     latencies(&mut out, r);
+    client(&mut out, r);
     problems(&mut out, r);
     thresholds(&mut out, r);
     out
@@ -184,6 +185,29 @@ fn latencies(out: &mut String, r: &RunResult) {
         latency_row(out, "lost to 1st delivery", &s.reconnect_us);
     }
     latency_row(out, "send lateness (ours)", &s.send_lateness_us);
+}
+
+/// loadgen's own load, and whether it limited the run.
+fn client(out: &mut String, r: &RunResult) {
+    let Some(c) = &r.client else { return };
+    let _ = writeln!(
+        out,
+        "\nClient       {} worker thread{}, {:.2} CPU s; the busiest ran {:.0} % and waited for a \
+         CPU {:.0} % of the window",
+        c.workers,
+        if c.workers == 1 { "" } else { "s" },
+        c.cpu_s,
+        c.running * 100.0,
+        c.waiting * 100.0
+    );
+    if let Some(reason) = c.reason.as_deref().filter(|_| c.bound) {
+        let _ = writeln!(
+            out,
+            "CLIENT-BOUND: {reason}. loadgen, not the server, limited this run: give it more \
+             CPU (a machine of its own, --workers, shards) before reading the latency as the \
+             server's."
+        );
+    }
 }
 
 /// Close codes from the server and errors by kind.

@@ -101,6 +101,7 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
     let mut bracket = Bracket::default();
     let mut steps: Vec<SweepStep> = Vec::new();
     let mut interrupted = false;
+    let mut client_bound = false;
     let mut last = opts.rate;
     let stopped = loop {
         let rate = match search.next(bracket, steps.len() as u32, last) {
@@ -131,14 +132,26 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
         };
         on_step(&step);
         interrupted = step.result.interrupted;
+        // A step that broke while loadgen itself was the bottleneck says nothing about the
+        // server (one that held still shows the server carried that rate).
+        let client = step.result.client.clone().filter(|c| c.bound && !held);
         steps.push(step);
         if interrupted {
             break "interrupted (Ctrl-C)".into();
         }
         if held {
             bracket.held = Some(bracket.held.map_or(rate, |h| h.max(rate)));
-        } else {
+        } else if client.is_none() {
             bracket.broke = Some(bracket.broke.map_or(rate, |b| b.min(rate)));
+        }
+        // Stop there, and report what held as a lower bound.
+        if let Some(c) = client {
+            client_bound = true;
+            break format!(
+                "broke client-bound at {rate}/s per room ({}): the capacity is at least the \
+                 highest rate that held",
+                c.reason.unwrap_or_default()
+            );
         }
     };
     let point = |rate: Option<f64>| {
@@ -160,6 +173,7 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
         capacity,
         broke_at,
         stopped,
+        client_bound,
         interrupted,
         steps,
     })

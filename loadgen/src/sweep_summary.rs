@@ -77,6 +77,16 @@ pub fn render(r: &SweepResult) -> String {
     out.push_str(&curve(r));
     let _ = writeln!(out);
     match (&r.capacity, &r.broke_at) {
+        (Some(cap), _) if r.client_bound => {
+            let _ = writeln!(
+                out,
+                "capacity: at least {}/s per room = {} deliveries/s offered ({} measured): \
+                 loadgen was the bottleneck above it (CLIENT-BOUND)",
+                rate(cap.rate),
+                per_s(cap.offered_per_s),
+                per_s(cap.deliveries_per_s)
+            );
+        }
         (Some(cap), Some(broke)) => {
             let _ = writeln!(
                 out,

@@ -96,6 +96,13 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
             ms(r.result.summary.send_lateness_us.p99)
         }),
         ("thresholds", thresholds),
+        ("client-bound (loadgen the bottleneck)", |r| {
+            match &r.result.client {
+                Some(c) if c.bound => "**yes**".into(),
+                Some(_) => "no".into(),
+                None => "-".into(),
+            }
+        }),
     ]
 }
 

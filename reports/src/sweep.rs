@@ -65,6 +65,12 @@ fn verdict(step: &run_result::sweep::SweepStep) -> String {
 /// One sentence for a sweep's result.
 fn capacity_line(s: &SweepResult) -> String {
     match (&s.capacity, &s.broke_at) {
+        (Some(c), _) if s.client_bound => format!(
+            "at least {} deliveries/s ({:.3}/s per room): loadgen was the bottleneck above it \
+             (client-bound)",
+            per_s(c.offered_per_s),
+            c.rate
+        ),
         (Some(c), Some(b)) => format!(
             "{} deliveries/s ({:.3}/s per room); {} broke",
             per_s(c.offered_per_s),

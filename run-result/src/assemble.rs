@@ -54,6 +54,7 @@ impl RunResult {
             histograms,
             shard: None,
             merged_shards: None,
+            client: None,
         }
     }
 }

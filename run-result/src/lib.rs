@@ -12,6 +12,7 @@
 //! - [`sweep`]: a capacity search (`loadgen --sweep`): its steps' results and the capacity.
 
 pub mod assemble;
+pub mod client;
 pub mod display;
 pub mod histogram;
 pub mod metric;

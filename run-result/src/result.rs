@@ -41,6 +41,10 @@ pub struct RunResult {
     /// The shards `reports merge` made this result from; absent for a single run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_shards: Option<MergedShards>,
+    /// How loaded loadgen itself was, and whether it limited the run; absent in merged
+    /// results and in results from before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::client::ClientLoad>,
 }
 
 /// One shard's place in its plan.

@@ -34,6 +34,11 @@ pub struct SweepResult {
     pub broke_at: Option<Capacity>,
     /// Why the search stopped, one sentence.
     pub stopped: String,
+    /// The search stopped at a step that broke while loadgen, not the server, was the
+    /// bottleneck (`RunResult::client`): the capacity is at least `capacity`, not a
+    /// measurement of it.
+    #[serde(default)]
+    pub client_bound: bool,
     /// True when Ctrl-C ended it.
     pub interrupted: bool,
     /// In the order they ran.
