@@ -32,6 +32,7 @@ pub mod origin;
 mod outbox;
 mod pages;
 mod prefixed;
+mod process_metrics;
 pub mod queue;
 pub mod rooms;
 pub mod server;

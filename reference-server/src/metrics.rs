@@ -66,9 +66,12 @@ impl Metrics {
         out
     }
 
-    /// The registry `render` encodes, built once: it holds handles to the same atomics.
+    /// The registry `render` encodes, built once: it holds handles to the same atomics. The
+    /// server's own metrics are `chat_*`; the standard process metrics sit at the root.
     fn register(&self) -> Registry {
-        let mut registry = Registry::with_prefix("chat");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(crate::process_metrics::ProcessMetrics));
+        let registry = root.sub_registry_with_prefix("chat");
         for (name, help, gauge) in self.gauges() {
             registry.register(name, help, gauge.clone());
         }
@@ -86,7 +89,7 @@ impl Metrics {
             "WebSocket handshakes refused, by HTTP status",
             self.handshakes_refused.clone(),
         );
-        registry
+        root
     }
 
     /// Every gauge: name, help, value.
@@ -313,6 +316,9 @@ mod tests {
             "chat_pending_evictions_total 0",
             "chat_handshake_timeouts_total 0",
             "chat_memory_budget_closes_total 0",
+            "# TYPE process_resident_memory_bytes gauge",
+            "# TYPE process_cpu_seconds counter",
+            "# TYPE process_open_fds gauge",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
