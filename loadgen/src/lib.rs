@@ -40,6 +40,7 @@ mod receive;
 pub mod result;
 pub mod run;
 mod send;
+pub mod server_load;
 pub mod shard;
 mod shared;
 pub mod stats;

@@ -108,6 +108,13 @@ pub struct Opts {
     #[arg(long)]
     pub quiet: bool,
 
+    /// The target's Prometheus endpoint (plain http://host:port/metrics), read when the
+    /// measured window starts and ends: the server's CPU seconds per million deliveries and
+    /// resident bytes per connection go in the summary and the result. Without it, the
+    /// embedded server's CPU is read from its threads.
+    #[arg(long, value_name = "URL")]
+    pub server_metrics: Option<crate::server_load::MetricsUrl>,
+
     /// An extra header on every handshake, repeatable: 'Name: value' (a token, or the Origin
     /// a backend requires).
     #[arg(long = "header", value_name = "'NAME: VALUE'")]

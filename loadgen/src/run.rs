@@ -17,8 +17,10 @@ use crate::client_load::Sample;
 use crate::embedded::EmbeddedServer;
 use crate::opts::Opts;
 use crate::plan::Plan;
+use crate::plan::ServerSource;
 use crate::progress::Progress;
 use crate::result;
+use crate::server_load::{self, Scrape};
 use crate::shard::StartAt;
 use crate::shared::{Schedule, Shared};
 use crate::target::Target;
@@ -99,6 +101,8 @@ struct Phases {
     connected_by_second: Vec<u64>,
     /// loadgen's worker threads when sending started and when the measured window ended.
     client: Option<(Sample, Sample)>,
+    /// The server's figures when the measured window started and ended, and their source.
+    server: Option<(Scrape, Scrape, String)>,
 }
 
 /// Connect; then, if anyone is in and no Ctrl-C came, publish the schedule, measure and
@@ -137,8 +141,20 @@ async fn phases(
     );
     let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
     let sending = Sample::take();
+    let server_start = tokio::spawn(server_figures(
+        plan.clone_server_source(),
+        shared.at(schedule.measure_start_us),
+    ));
     phases.connected_by_second = measure_phase(shared, &bar, schedule, interrupt).await;
     phases.client = sending.zip(Sample::take());
+    if interrupt.is_cancelled() {
+        server_start.abort();
+    }
+    let server_end = server_figures(plan.clone_server_source(), std::time::Instant::now()).await;
+    phases.server = match (server_start.await.ok().flatten(), server_end) {
+        (Some(start), Some(end)) => Some((start, end, plan.server_source_name())),
+        _ => None,
+    };
     phases.measured_s = shared
         .now_us()
         .min(schedule.end_us)
@@ -154,6 +170,22 @@ async fn phases(
     .await;
     bar.finish_and_clear();
     phases
+}
+
+/// The server's figures at `at` (`--server-metrics`, or the embedded server's threads);
+/// `None`, with a warning for a failed scrape, when there are none.
+async fn server_figures(source: Option<ServerSource>, at: std::time::Instant) -> Option<Scrape> {
+    tokio::time::sleep_until(at.into()).await;
+    match source? {
+        ServerSource::Metrics(url) => match server_load::scrape(&url).await {
+            Ok(scrape) => Some(scrape),
+            Err(why) => {
+                tracing::warn!("--server-metrics: {why}: the server's figures are left out");
+                None
+            }
+        },
+        ServerSource::Embedded => server_load::embedded(),
+    }
 }
 
 /// A run whose workers have stopped.
@@ -198,6 +230,10 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
         t.default = plan.thresholds_defaulted;
     }
     result.shard = shard;
+    result.server = run.phases.server.as_ref().and_then(|(start, end, source)| {
+        let s = &result.summary;
+        server_load::between(source, start, end, s.delivered, s.connections.established)
+    });
     result.client = run.phases.client.map(|(start, end)| {
         let s = &result.summary;
         start.load_until(&end, s.send_lateness_us.p99, s.latency_us.p99)

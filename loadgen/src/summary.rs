@@ -187,8 +187,19 @@ fn latencies(out: &mut String, r: &RunResult) {
     latency_row(out, "send lateness (ours)", &s.send_lateness_us);
 }
 
-/// loadgen's own load, and whether it limited the run.
+/// loadgen's own load, and whether it limited the run; the server's cost when read.
 fn client(out: &mut String, r: &RunResult) {
+    if let Some(s) = &r.server {
+        let memory = s
+            .bytes_per_connection
+            .map(|b| format!(", {:.1} KiB resident per connection", b / 1024.0))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\nServer       {:.2} CPU s per million deliveries ({:.2} CPU s){memory}; from {}",
+            s.cpu_s_per_million, s.cpu_s, s.source
+        );
+    }
     let Some(c) = &r.client else { return };
     let _ = writeln!(
         out,

@@ -96,6 +96,19 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
             ms(r.result.summary.send_lateness_us.p99)
         }),
         ("thresholds", thresholds),
+        ("server CPU s per million deliveries", |r| {
+            r.result
+                .server
+                .as_ref()
+                .map_or("-".into(), |s| format!("{:.2}", s.cpu_s_per_million))
+        }),
+        ("server resident bytes per connection", |r| {
+            r.result
+                .server
+                .as_ref()
+                .and_then(|s| s.bytes_per_connection)
+                .map_or("-".into(), |b| count(b.round() as u64))
+        }),
         ("client-bound (loadgen the bottleneck)", |r| {
             match &r.result.client {
                 Some(c) if c.bound => "**yes**".into(),

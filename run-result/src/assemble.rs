@@ -55,6 +55,7 @@ impl RunResult {
             shard: None,
             merged_shards: None,
             client: None,
+            server: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod display;
 pub mod histogram;
 pub mod metric;
 pub mod result;
+pub mod server;
 pub mod sweep;
 pub mod threshold;
 pub mod totals;

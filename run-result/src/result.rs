@@ -45,6 +45,10 @@ pub struct RunResult {
     /// results and in results from before it was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<crate::client::ClientLoad>,
+    /// The server's CPU per delivery and memory per connection (`--server-metrics`, or the
+    /// embedded server's threads); absent when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::server::ServerLoad>,
 }
 
 /// One shard's place in its plan.

@@ -66,6 +66,8 @@ pub struct Plan {
     pub timing: Timing,
     /// No progress bars.
     pub quiet: bool,
+    /// `--server-metrics`: the target's Prometheus endpoint.
+    pub server_metrics: Option<crate::server_load::MetricsUrl>,
     /// What the run is held to: `--threshold`, or the defaults when none is given.
     pub thresholds: Vec<Threshold>,
     /// The thresholds are the defaults.
@@ -73,6 +75,33 @@ pub struct Plan {
     /// The result's record of the flags (its targets as given; the coordinator names the
     /// embedded server's address instead when there is one).
     pub record: Config,
+}
+
+/// Where the server's figures come from.
+#[derive(Debug, Clone)]
+pub enum ServerSource {
+    Metrics(crate::server_load::MetricsUrl),
+    /// The embedded server's threads.
+    Embedded,
+}
+
+impl Plan {
+    /// `--server-metrics`, else the embedded server, else nothing.
+    pub fn clone_server_source(&self) -> Option<ServerSource> {
+        match (&self.server_metrics, self.embedded) {
+            (Some(url), _) => Some(ServerSource::Metrics(url.clone())),
+            (None, true) => Some(ServerSource::Embedded),
+            (None, false) => None,
+        }
+    }
+
+    /// How the result names that source.
+    pub fn server_source_name(&self) -> String {
+        match &self.server_metrics {
+            Some(url) => url.url.clone(),
+            None => "embedded".into(),
+        }
+    }
 }
 
 /// How long each phase lasts, and when sending starts (`--start-at`).
@@ -169,6 +198,7 @@ impl Plan {
                 start_at: opts.start_at,
             },
             quiet: opts.quiet,
+            server_metrics: opts.server_metrics.clone(),
             thresholds,
             thresholds_defaulted,
             record,
