@@ -43,6 +43,7 @@ mod send;
 pub mod server_load;
 pub mod shard;
 mod shared;
+mod start;
 pub mod stats;
 pub mod summary;
 pub mod sweep;

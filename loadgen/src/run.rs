@@ -23,6 +23,7 @@ use crate::result;
 use crate::server_load::{self, Scrape};
 use crate::shard::StartAt;
 use crate::shared::{Schedule, Shared};
+use crate::start::{StartRecord, start_time};
 use crate::target::Target;
 use crate::worker;
 use run_result::Totals;
@@ -31,8 +32,6 @@ use run_result::{Parts, RunResult};
 
 /// How often the coordinator looks at the counters (progress, end of a phase, Ctrl-C).
 const TICK: Duration = Duration::from_millis(100);
-/// From the end of the ramp to the first scheduled send.
-const LEAD_US: u64 = 50_000;
 
 type Workers = Vec<JoinHandle<std::io::Result<Totals>>>;
 
@@ -239,59 +238,6 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
         start.load_until(&end, s.send_lateness_us.p99, s.latency_us.p99)
     });
     result
-}
-
-/// When sending started, against `--start-at`.
-#[derive(Debug, Default)]
-struct StartRecord {
-    at_us: u64,
-    late_ms: u64,
-    connected: u64,
-}
-
-/// The first send's time on the run clock: `--start-at` if it is still ahead, else now (plus
-/// a lead); a shard that is late or not fully connected says so on stderr.
-fn start_time(shared: &Shared, plan: &Plan) -> StartRecord {
-    let connected = shared.connected.load(Ordering::Relaxed);
-    let failed = shared.connect_failed.load(Ordering::Relaxed);
-    let who = match plan.shard {
-        Some(s) => format!("shard {}/{}", s.index, s.count),
-        None => "this run".to_owned(),
-    };
-    let Some(start_at) = plan.timing.start_at else {
-        return StartRecord {
-            at_us: shared.now_us() + LEAD_US,
-            late_ms: 0,
-            connected,
-        };
-    };
-    if connected + failed < plan.connections {
-        eprintln!(
-            "loadgen: {who}: {connected} of {} connections open at --start-at {}; starting with them",
-            plan.connections,
-            start_at.rfc3339()
-        );
-    }
-    let ahead = start_at.from_now();
-    if ahead.is_zero() {
-        let late_ms = SystemTime::now()
-            .duration_since(start_at.0)
-            .map_or(0, |d| d.as_millis() as u64);
-        eprintln!(
-            "loadgen: {who}: --start-at {} had passed by {late_ms} ms when connecting ended; starting now",
-            start_at.rfc3339()
-        );
-        return StartRecord {
-            at_us: shared.now_us() + LEAD_US,
-            late_ms,
-            connected,
-        };
-    }
-    StartRecord {
-        at_us: shared.now_us() + ahead.as_micros() as u64,
-        late_ms: 0,
-        connected,
-    }
 }
 
 fn names<T: ToString>(items: &[T]) -> Vec<String> {
