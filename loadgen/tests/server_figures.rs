@@ -22,21 +22,21 @@ const LOAD: &[&str] = &[
     "500ms",
 ];
 
+/// [`LOAD`] against `url` with `--server-metrics <url>/metrics`; the result and that URL.
+async fn with_metrics(url: &str) -> (run_result::RunResult, String) {
+    let metrics = format!("{url}/metrics");
+    let mut args = vec!["--target", url, "--server-metrics", metrics.as_str()];
+    args.extend_from_slice(LOAD);
+    (common::run(&args).await, metrics)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_servers_metrics_give_cpu_and_memory_per_connection() {
     let server = reference_server::spawn(reference_server::Config::local())
         .await
         .expect("server");
     let url = server.http_url();
-    let metrics = format!("{url}/metrics");
-    let mut args = vec![
-        "--target",
-        url.as_str(),
-        "--server-metrics",
-        metrics.as_str(),
-    ];
-    args.extend_from_slice(LOAD);
-    let r = common::run(&args).await;
+    let (r, metrics) = with_metrics(&url).await;
     let s = r.server.expect("the server's figures");
     assert_eq!(s.source, metrics);
     assert!(s.cpu_s_per_million > 0.0, "{s:?}");
@@ -64,15 +64,7 @@ async fn a_target_without_metrics_leaves_them_out() {
         .await
         .expect("server");
     let url = server.url();
-    let metrics = format!("{url}/metrics");
-    let mut args = vec![
-        "--target",
-        url.as_str(),
-        "--server-metrics",
-        metrics.as_str(),
-    ];
-    args.extend_from_slice(LOAD);
-    let r = common::run(&args).await;
+    let (r, _) = with_metrics(&url).await;
     assert_eq!(r.server, None);
     assert_eq!(r.summary.missing, 0);
 }

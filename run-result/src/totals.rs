@@ -216,69 +216,31 @@ pub struct Named {
 /// The fan-out latency from the scheduled send time: the headline figure.
 pub const FAN_OUT: &str = "latency_us";
 
+/// A [`Named`] for the field `$field` of [`Totals`].
+macro_rules! named {
+    ($name:expr, $field:ident, $required:expr) => {
+        Named {
+            name: $name,
+            required: $required,
+            get: |t| &t.$field,
+            get_mut: |t| &mut t.$field,
+        }
+    };
+}
+
 /// Every histogram of [`Totals`] a result holds, by its name there: the one table that
 /// assembling a result and reading one back both use.
 pub const HISTOGRAMS: [Named; 10] = [
-    Named {
-        name: FAN_OUT,
-        required: true,
-        get: |t| &t.latency,
-        get_mut: |t| &mut t.latency,
-    },
-    Named {
-        name: "latency_sent_us",
-        required: true,
-        get: |t| &t.latency_sent,
-        get_mut: |t| &mut t.latency_sent,
-    },
-    Named {
-        name: "completion_us",
-        required: true,
-        get: |t| &t.completion,
-        get_mut: |t| &mut t.completion,
-    },
-    Named {
-        name: "connect_us",
-        required: true,
-        get: |t| &t.connect,
-        get_mut: |t| &mut t.connect,
-    },
-    Named {
-        name: "send_lateness_us",
-        required: false,
-        get: |t| &t.send_lateness,
-        get_mut: |t| &mut t.send_lateness,
-    },
-    Named {
-        name: "tcp_connect_us",
-        required: false,
-        get: |t| &t.tcp_connect,
-        get_mut: |t| &mut t.tcp_connect,
-    },
-    Named {
-        name: "tls_handshake_us",
-        required: false,
-        get: |t| &t.tls_handshake,
-        get_mut: |t| &mut t.tls_handshake,
-    },
-    Named {
-        name: "upgrade_us",
-        required: false,
-        get: |t| &t.upgrade,
-        get_mut: |t| &mut t.upgrade,
-    },
-    Named {
-        name: "join_us",
-        required: false,
-        get: |t| &t.join,
-        get_mut: |t| &mut t.join,
-    },
-    Named {
-        name: "reconnect_us",
-        required: false,
-        get: |t| &t.reconnect,
-        get_mut: |t| &mut t.reconnect,
-    },
+    named!(FAN_OUT, latency, true),
+    named!("latency_sent_us", latency_sent, true),
+    named!("completion_us", completion, true),
+    named!("connect_us", connect, true),
+    named!("send_lateness_us", send_lateness, false),
+    named!("tcp_connect_us", tcp_connect, false),
+    named!("tls_handshake_us", tls_handshake, false),
+    named!("upgrade_us", upgrade, false),
+    named!("join_us", join, false),
+    named!("reconnect_us", reconnect, false),
 ];
 
 impl Totals {
