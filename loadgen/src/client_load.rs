@@ -13,6 +13,35 @@ use run_result::client::{ClientLoad, ThreadTime};
 /// Worker threads are named `loadgen-<n>` (`run.rs`).
 const PREFIX: &str = "loadgen-";
 
+/// The cumulative scheduler times of this process's threads whose name starts with `prefix`,
+/// by thread id; `None` where a thread's statistics cannot be read.
+pub fn thread_times(prefix: &str) -> Option<HashMap<String, ThreadTime>> {
+    let mut threads = HashMap::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let path = task.path();
+        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
+            continue;
+        };
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+        let mut fields = stat.split_whitespace().map(str::parse::<u64>);
+        let (Some(Ok(running_ns)), Some(Ok(waiting_ns))) = (fields.next(), fields.next()) else {
+            return None;
+        };
+        let id = task.file_name().to_string_lossy().into_owned();
+        threads.insert(
+            id,
+            ThreadTime {
+                running_ns,
+                waiting_ns,
+            },
+        );
+    }
+    Some(threads)
+}
+
 /// The worker threads' cumulative times at one instant, by thread id.
 #[derive(Debug)]
 pub struct Sample {
@@ -24,31 +53,10 @@ impl Sample {
     /// Now; `None` where the scheduler statistics cannot be read.
     pub fn take() -> Option<Self> {
         let at = Instant::now();
-        let mut threads = HashMap::new();
-        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            let path = task.path();
-            let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
-                continue;
-            };
-            if !comm.starts_with(PREFIX) {
-                continue;
-            }
-            let stat = std::fs::read_to_string(path.join("schedstat")).ok()?;
-            let mut fields = stat.split_whitespace().map(str::parse::<u64>);
-            let (Some(Ok(running_ns)), Some(Ok(waiting_ns))) = (fields.next(), fields.next())
-            else {
-                return None;
-            };
-            let id = task.file_name().to_string_lossy().into_owned();
-            threads.insert(
-                id,
-                ThreadTime {
-                    running_ns,
-                    waiting_ns,
-                },
-            );
-        }
-        Some(Self { at, threads })
+        Some(Self {
+            at,
+            threads: thread_times(PREFIX)?,
+        })
     }
 
     /// The load between `self` and the later `end`, judged with the run's send lateness

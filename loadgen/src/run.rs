@@ -17,7 +17,6 @@ use crate::client_load::Sample;
 use crate::embedded::EmbeddedServer;
 use crate::opts::Opts;
 use crate::plan::Plan;
-use crate::plan::ServerSource;
 use crate::progress::Progress;
 use crate::result;
 use crate::server_load::{self, Scrape};
@@ -140,18 +139,25 @@ async fn phases(
     );
     let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
     let sending = Sample::take();
-    let server_start = tokio::spawn(server_figures(
-        plan.clone_server_source(),
-        shared.at(schedule.measure_start_us),
-    ));
+    let source = plan.server_source();
+    let server_start = tokio::spawn({
+        let (source, at) = (source.clone(), shared.at(schedule.measure_start_us));
+        async move {
+            tokio::time::sleep_until(at.into()).await;
+            source?.read().await
+        }
+    });
     phases.connected_by_second = measure_phase(shared, &bar, schedule, interrupt).await;
     phases.client = sending.zip(Sample::take());
     if interrupt.is_cancelled() {
         server_start.abort();
     }
-    let server_end = server_figures(plan.clone_server_source(), std::time::Instant::now()).await;
-    phases.server = match (server_start.await.ok().flatten(), server_end) {
-        (Some(start), Some(end)) => Some((start, end, plan.server_source_name())),
+    let server_end = match &source {
+        Some(source) => source.read().await,
+        None => None,
+    };
+    phases.server = match (server_start.await.ok().flatten(), server_end, source) {
+        (Some(start), Some(end), Some(source)) => Some((start, end, source.name())),
         _ => None,
     };
     phases.measured_s = shared
@@ -169,22 +175,6 @@ async fn phases(
     .await;
     bar.finish_and_clear();
     phases
-}
-
-/// The server's figures at `at` (`--server-metrics`, or the embedded server's threads);
-/// `None`, with a warning for a failed scrape, when there are none.
-async fn server_figures(source: Option<ServerSource>, at: std::time::Instant) -> Option<Scrape> {
-    tokio::time::sleep_until(at.into()).await;
-    match source? {
-        ServerSource::Metrics(url) => match server_load::scrape(&url).await {
-            Ok(scrape) => Some(scrape),
-            Err(why) => {
-                tracing::warn!("--server-metrics: {why}: the server's figures are left out");
-                None
-            }
-        },
-        ServerSource::Embedded => server_load::embedded(),
-    }
 }
 
 /// A run whose workers have stopped.

@@ -5,10 +5,10 @@
 //! flag, the embedded server's threads are read instead (their CPU from the kernel's
 //! scheduler statistics; their memory cannot be told from loadgen's, so it is left out).
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 use std::time::Duration;
 
+use endpoint::Endpoint;
 use run_result::server::ServerLoad;
 
 /// How long one scrape may take.
@@ -16,12 +16,12 @@ const SCRAPE_WAIT: Duration = Duration::from_secs(2);
 /// The embedded server's threads (`embedded.rs`), as the kernel truncates the name.
 const EMBEDDED_THREADS: &str = "reference-serv";
 
-/// `--server-metrics`: a plain-HTTP Prometheus endpoint.
+/// `--server-metrics`: a plain-HTTP Prometheus endpoint; its host and port parsed and
+/// resolved as every `--target` is (`endpoint::Endpoint`), its path `/metrics` if none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsUrl {
     pub url: String,
-    addr: SocketAddr,
-    host: String,
+    endpoint: Endpoint,
     path: String,
 }
 
@@ -29,29 +29,51 @@ impl FromStr for MetricsUrl {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = s
+        let plain = s
             .strip_prefix("http://")
             .ok_or_else(|| format!("{s:?}: write http://host:port/metrics (plain HTTP)"))?;
-        let (host, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/metrics"),
+        let (base, path) = match plain.find('/') {
+            Some(i) => (&s[..i + "http://".len()], &plain[i..]),
+            None => (s, "/metrics"),
         };
-        let authority = if host.contains(':') && !host.ends_with(']') {
-            host.to_owned()
-        } else {
-            format!("{host}:80")
-        };
-        let addr = authority
-            .to_socket_addrs()
-            .map_err(|e| format!("{s:?}: cannot resolve {host}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{s:?}: {host} has no address"))?;
+        let endpoint = Endpoint::parse(base).map_err(|e| e.to_string())?;
         Ok(Self {
             url: s.to_owned(),
-            addr,
-            host: host.to_owned(),
+            endpoint,
             path: path.to_owned(),
         })
+    }
+}
+
+/// Where the server's figures come from.
+#[derive(Debug, Clone)]
+pub enum ServerSource {
+    Metrics(MetricsUrl),
+    /// The embedded server's threads.
+    Embedded,
+}
+
+impl ServerSource {
+    /// How the result names it.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Metrics(url) => url.url.clone(),
+            Self::Embedded => "embedded".into(),
+        }
+    }
+
+    /// The figures now; `None`, with a warning for a failed scrape, when there are none.
+    pub async fn read(&self) -> Option<Scrape> {
+        match self {
+            Self::Metrics(url) => match scrape(url).await {
+                Ok(scrape) => Some(scrape),
+                Err(why) => {
+                    tracing::warn!("--server-metrics: {why}: the server's figures are left out");
+                    None
+                }
+            },
+            Self::Embedded => embedded(),
+        }
     }
 }
 
@@ -86,9 +108,14 @@ pub fn parse(text: &str) -> Scrape {
 
 /// Scrapes `url`; the error says what went wrong, for a warning.
 pub async fn scrape(url: &MetricsUrl) -> Result<Scrape, String> {
-    let response = rawws::http_get(url.addr, &url.host, &url.path, SCRAPE_WAIT)
-        .await
-        .map_err(|e| format!("{}: {e}", url.url))?;
+    let response = rawws::http_get(
+        url.endpoint.addr,
+        &url.endpoint.authority,
+        &url.path,
+        SCRAPE_WAIT,
+    )
+    .await
+    .map_err(|e| format!("{}: {e}", url.url))?;
     if response.status != 200 {
         return Err(format!("{}: HTTP {}", url.url, response.status));
     }
@@ -101,14 +128,10 @@ pub async fn scrape(url: &MetricsUrl) -> Result<Scrape, String> {
 
 /// The embedded server's threads' CPU time so far (`None` where unreadable).
 pub fn embedded() -> Option<Scrape> {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.starts_with(EMBEDDED_THREADS) {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-            ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-        }
-    }
+    let ns: u64 = crate::client_load::thread_times(EMBEDDED_THREADS)?
+        .values()
+        .map(|t| t.running_ns)
+        .sum();
     Some(Scrape {
         cpu_seconds: Some(ns as f64 / 1e9),
         ..Scrape::default()
@@ -162,7 +185,10 @@ mod tests {
     #[test]
     fn urls_are_plain_http_with_a_default_path() {
         let u: MetricsUrl = "http://127.0.0.1:9000".parse().expect("valid");
-        assert_eq!((u.path.as_str(), u.addr.port()), ("/metrics", 9000));
+        assert_eq!(
+            (u.path.as_str(), u.endpoint.addr.port()),
+            ("/metrics", 9000)
+        );
         let u: MetricsUrl = "http://127.0.0.1:9000/prom?x=1".parse().expect("valid");
         assert_eq!(u.path, "/prom?x=1");
         assert!(

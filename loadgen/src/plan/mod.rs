@@ -14,6 +14,7 @@ use crate::handshake::HandshakePlan;
 use crate::handshake::RoomStyle;
 use crate::opts::Opts;
 use crate::result;
+use crate::server_load::ServerSource;
 use crate::shard::{Shard, StartAt};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
 use run_result::result::Config;
@@ -77,29 +78,14 @@ pub struct Plan {
     pub record: Config,
 }
 
-/// Where the server's figures come from.
-#[derive(Debug, Clone)]
-pub enum ServerSource {
-    Metrics(crate::server_load::MetricsUrl),
-    /// The embedded server's threads.
-    Embedded,
-}
-
 impl Plan {
-    /// `--server-metrics`, else the embedded server, else nothing.
-    pub fn clone_server_source(&self) -> Option<ServerSource> {
+    /// Where the server's figures come from: `--server-metrics`, else the embedded server,
+    /// else nowhere.
+    pub fn server_source(&self) -> Option<ServerSource> {
         match (&self.server_metrics, self.embedded) {
             (Some(url), _) => Some(ServerSource::Metrics(url.clone())),
             (None, true) => Some(ServerSource::Embedded),
             (None, false) => None,
-        }
-    }
-
-    /// How the result names that source.
-    pub fn server_source_name(&self) -> String {
-        match &self.server_metrics {
-            Some(url) => url.url.clone(),
-            None => "embedded".into(),
         }
     }
 }
