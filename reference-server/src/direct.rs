@@ -245,8 +245,8 @@ mod tests {
 
     use super::*;
     use crate::budget::MemoryBudget;
+    use crate::frame::Frame;
     use crate::queue::{Offered, queue};
-    use crate::rooms::Frame;
 
     /// A connected pair: the server side attached to a fresh queue, and the client.
     async fn attached(

@@ -10,6 +10,7 @@
 //! - `upgrade`: the WebSocket handshake and its refusals.
 //! - `session`: one member's connection; `outbox`: its writing half.
 //! - [`rooms`]: rooms and their local members, one order per room.
+//! - [`frame`]: a broadcast frame, built once, its bytes shared by every member.
 //! - [`queue`]: a member's outgoing queue, bounded in bytes.
 //! - [`budget`]: the global memory budget over queues and half-received messages.
 //! - [`layer`]: the [`layer::RoomLayer`] interface and its three layers: in-process, Redis
@@ -23,7 +24,7 @@
 pub mod budget;
 pub mod config;
 mod direct;
-mod frame;
+pub mod frame;
 pub mod layer;
 mod listener;
 mod load;

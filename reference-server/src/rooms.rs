@@ -17,11 +17,10 @@ use protocol::RoomName;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::MemoryBudget;
+use crate::frame::Frame;
 use crate::load::Load;
 use crate::metrics::Metrics;
 use crate::queue::{Offered, QueueReceiver, QueueSender, Refused, queue};
-
-pub use crate::queue::Frame;
 
 /// The receiving end a session drains.
 pub type FrameReceiver = QueueReceiver;

@@ -26,11 +26,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::budget::{InboundMeter, MemoryBudget};
 use crate::direct;
+use crate::frame::Frame;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, WriteError};
 use crate::queue::Refused;
-use crate::rooms::{Frame, FrameReceiver, Member, Membership};
+use crate::rooms::{FrameReceiver, Member, Membership};
 
 /// Close code for a connection that ended without a close frame (RFC 6455 7.1.5); counted,
 /// never sent.

@@ -32,7 +32,7 @@ use std::sync::Mutex;
 
 use protocol::RoomName;
 
-use crate::rooms::Frame;
+use crate::frame::Frame;
 
 /// Frames published or deferred and not back yet, in all rooms, at most.
 pub const WAITING: usize = 65_536;

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use protocol::RoomName;
 
+use crate::frame::Frame;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
-use crate::rooms::{Frame, Member, Membership, Rooms};
+use crate::rooms::{Member, Membership, Rooms};
 
 /// The single-process layer: a publish is a direct delivery.
 #[derive(Debug)]

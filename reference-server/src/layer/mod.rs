@@ -24,8 +24,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, LayerFormat};
+use crate::frame::Frame;
 use crate::metrics::Metrics;
-use crate::rooms::{Frame, Member, Membership};
+use crate::rooms::{Member, Membership};
 
 /// The interface between WebSocket sessions and whatever carries frames between members.
 pub trait RoomLayer: Send + Sync + std::fmt::Debug + 'static {

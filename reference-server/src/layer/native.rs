@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::rooms::Frame;
+use crate::frame::Frame;
 use futures_util::StreamExt;
 use protocol::RoomName;
 use redis::aio::PubSubSink;

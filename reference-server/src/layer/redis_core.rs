@@ -26,11 +26,12 @@ use protocol::RoomName;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::frame::Frame;
 use crate::layer::echo::{Echo, Route};
 use crate::layer::marker::Markers;
 use crate::layer::{ReadyFuture, RoomLayer};
 use crate::metrics::Metrics;
-use crate::rooms::{Frame, Member, Membership, Rooms};
+use crate::rooms::{Member, Membership, Rooms};
 
 /// Frames (and join markers) waiting for the publisher task. Policy when full: the frame is
 /// delivered locally only and counted, like an outage; a marker is not sent and its member is

@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 
 use crate::budget::MemoryBudget;
 
-pub use crate::frame::Frame;
+use crate::frame::Frame;
 
 mod state;
 

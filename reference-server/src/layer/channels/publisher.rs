@@ -13,9 +13,9 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 
 use super::{CAPACITY, EXPIRY, GROUP_EXPIRY, Node, codec, connect, group_key, group_name, now};
+use crate::frame::Frame;
 use crate::layer::marker;
 use crate::layer::redis_core::{Core, Outgoing};
-use crate::rooms::Frame;
 
 /// channels_redis core.py, `group_send`'s script, unchanged.
 const GROUP_SEND_LUA: &str = r#"

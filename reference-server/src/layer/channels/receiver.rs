@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::rooms::Frame;
+use crate::frame::Frame;
 use protocol::RoomName;
 use redis::aio::MultiplexedConnection;
 
