@@ -11,6 +11,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 19_000;
 /// Bytes queued per member (frames charged their length plus [`crate::queue::FRAME_OVERHEAD`]).
 pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_DIRECT_WRITE_BELOW: u64 = 60_000;
+pub const DEFAULT_DIRECT_WRITE_MEMBERS: usize = 35;
 /// Bytes all connections together may hold in queues and half-received messages.
 pub const DEFAULT_MEMORY_BUDGET: usize = 4 * 1024 * 1024 * 1024;
 /// HTTP connections that have not (yet) become WebSockets. With the default
@@ -54,6 +55,14 @@ pub struct Config {
     /// publisher. The default was measured on a 2-core machine (docs/benchmarks.md).
     #[arg(long, env = "CHAT_DIRECT_WRITE_BELOW", default_value_t = DEFAULT_DIRECT_WRITE_BELOW)]
     pub direct_write_below: u64,
+
+    /// Of a room's members on this node, how many the publisher writes into itself (under
+    /// --direct-write-below); the others are woken first and their sessions write, on the
+    /// runtime's other workers, while the publisher writes its share. A larger value saves
+    /// wake-ups (CPU), a smaller one spreads a large room's writes over the cores (latency).
+    /// The default was measured on a 2-core machine (docs/benchmarks.md).
+    #[arg(long, env = "CHAT_DIRECT_WRITE_MEMBERS", default_value_t = DEFAULT_DIRECT_WRITE_MEMBERS)]
+    pub direct_write_members: usize,
 
     /// Bytes all connections together may hold in outgoing queues and half-received
     /// messages. A member whose frame would cross it is closed with 1013; a client whose
@@ -173,6 +182,7 @@ impl Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             direct_write_below: DEFAULT_DIRECT_WRITE_BELOW,
+            direct_write_members: DEFAULT_DIRECT_WRITE_MEMBERS,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_pending: DEFAULT_MAX_PENDING,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,

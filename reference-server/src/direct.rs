@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError};
 
 use crate::outbox::{MAX_BATCH, WriteError};
-use crate::queue::{QueueReceiver, Shared, State};
+use crate::queue::{DirectWrite, QueueReceiver, Shared, State};
 
 /// Frames per write at most (the TLS path's batch, `outbox.rs`).
 const MAX_FRAMES: usize = MAX_BATCH as usize;
@@ -55,10 +55,10 @@ pub(crate) struct DirectSocket {
 
 impl DirectSocket {
     /// Attaches `queue` to `tcp`: from now on its frames are written to it as they are, by
-    /// the publisher while the node delivers fewer than `direct_below` frames a second.
-    pub(crate) fn new(tcp: TcpStream, queue: &QueueReceiver, direct_below: u64) -> Self {
+    /// the publisher when `direct` allows it, by the session otherwise.
+    pub(crate) fn new(tcp: TcpStream, queue: &QueueReceiver, direct: DirectWrite) -> Self {
         let tcp = Arc::new(tcp);
-        let queue = queue.write_to(Arc::clone(&tcp), direct_below);
+        let queue = queue.write_to(Arc::clone(&tcp), direct);
         Self { tcp, queue }
     }
 
@@ -248,6 +248,12 @@ mod tests {
     use crate::frame::Frame;
     use crate::queue::{Offered, queue};
 
+    /// The defaults: under 60,000 deliveries a second, into the first 35 members.
+    const ALLOW: DirectWrite = DirectWrite {
+        below: 60_000,
+        members: 35,
+    };
+
     /// A connected pair: the server side attached to a fresh queue, and the client.
     async fn attached(
         queue_bytes: usize,
@@ -273,7 +279,7 @@ mod tests {
         let (client, accepted) = tokio::join!(connect, listener.accept());
         let (server, _) = accepted.expect("accept");
         let (tx, rx) = queue(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)));
-        let direct = DirectSocket::new(server, &rx, 60_000);
+        let direct = DirectSocket::new(server, &rx, ALLOW);
         (tx, rx, direct, client.expect("connect"))
     }
 
@@ -305,12 +311,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_publisher_writes_only_into_its_share_of_a_room() {
+        let frame = Frame::from(r#"{"message": "m"}"#);
+        let last_of_share = ALLOW.members - 1;
+        let (tx, _rx, _socket, mut client) = attached(1 << 20, None).await;
+        assert_eq!(tx.offer(&frame, 0, last_of_share), Ok(Offered::Written));
+        assert_eq!(
+            read_exactly(&mut client, frame.wire().len()).await,
+            frame.wire().to_vec()
+        );
+        // Past the share: queued (its session is woken), though the member is idle.
+        let (tx, rx, _socket, mut client) = attached(1 << 20, None).await;
+        assert_eq!(tx.offer(&frame, 0, ALLOW.members), Ok(Offered::Queued));
+        assert_eq!(drain(&rx).await, 1);
+        assert_eq!(
+            read_exactly(&mut client, frame.wire().len()).await,
+            frame.wire().to_vec()
+        );
+    }
+
+    #[tokio::test]
     async fn an_idle_member_is_written_by_the_publisher_and_a_busy_one_by_its_drain() {
         let (tx, rx, _socket, mut client) = attached(1 << 20, None).await;
         let start = Instant::now();
         let at = |ms: u64| move || start + Duration::from_millis(ms);
         let first = Frame::from(r#"{"message": "1"}"#);
-        assert_eq!(tx.offer_with(&first, 0, at(0)), Ok(Offered::Written));
+        assert_eq!(tx.offer_with(&first, 0, 0, at(0)), Ok(Offered::Written));
         assert_eq!(
             read_exactly(&mut client, first.wire().len()).await,
             first.wire().to_vec()
@@ -318,11 +344,14 @@ mod tests {
         // Within DIRECT_GAP of the previous frame: queued, written by the drain.
         let second = Frame::from(r#"{"message": "2"}"#);
         let gap = crate::queue::DIRECT_GAP.as_millis() as u64;
-        assert_eq!(tx.offer_with(&second, 0, at(gap - 1)), Ok(Offered::Queued));
+        assert_eq!(
+            tx.offer_with(&second, 0, 0, at(gap - 1)),
+            Ok(Offered::Queued)
+        );
         // A busy node (at the limit): queued too, also after the gap.
         let third = Frame::from(r#"{"message": "3"}"#);
         assert_eq!(
-            tx.offer_with(&third, 60_000, at(3 * gap)),
+            tx.offer_with(&third, 60_000, 0, at(3 * gap)),
             Ok(Offered::Queued)
         );
         assert_eq!(drain(&rx).await, 2);
@@ -349,7 +378,8 @@ mod tests {
             if i % 2 == 0 {
                 now += crate::queue::DIRECT_GAP;
             }
-            tx.offer_with(frame, 0, || now).expect("queued or written");
+            tx.offer_with(frame, 0, 0, || now)
+                .expect("queued or written");
             let _ = std::future::poll_fn(|cx| Poll::Ready(poll_drain(rx.shared(), cx))).await;
             if let Ok(n) = client.try_read(&mut buf) {
                 got.extend_from_slice(&buf[..n]);
@@ -370,7 +400,7 @@ mod tests {
         let offer = |n: usize| {
             for _ in 0..n {
                 // A busy node: every frame queued for the drain.
-                assert_eq!(tx.offer(&frame, 60_000), Ok(Offered::Queued));
+                assert_eq!(tx.offer(&frame, 60_000, 0), Ok(Offered::Queued));
             }
         };
         let counted = std::cell::Cell::new(0);

@@ -209,32 +209,42 @@ impl Rooms {
         Some(self.deliver_room(&room, frame))
     }
 
+    /// Offers go to the room's members from the last to the first: members past
+    /// `--direct-write-members` are queued and woken first, so their sessions write on the
+    /// runtime's other workers while the publisher writes into the first members' sockets
+    /// itself (`crate::queue::DirectWrite`).
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
             let rate = self.load.note(members.len() as u64);
-            members.retain(|(_, member)| {
+            let mut position = members.len();
+            while position > 0 {
+                position -= 1;
+                let member = &members[position].1;
                 if !member.active {
-                    return true;
+                    continue;
                 }
-                let refused = match member.tx.offer(frame, rate) {
+                let refused = match member.tx.offer(frame, rate, position) {
                     Ok(Offered::Written) => {
                         written += 1;
-                        return true;
+                        continue;
                     }
-                    Ok(Offered::Queued) => return true,
+                    Ok(Offered::Queued) => continue,
                     Err(refused) => refused,
                 };
                 match refused {
                     Refused::QueueFull => slow += 1,
                     Refused::Budget => over_budget += 1,
                     // The session has ended and will leave on its own; drop it now.
-                    Refused::Closed => return false,
+                    Refused::Closed => {}
                 }
-                member.evicted.cancel();
-                false
-            });
+                if refused != Refused::Closed {
+                    member.evicted.cancel();
+                }
+                // The last member takes its place: it has had this frame already.
+                members.swap_remove(position);
+            }
             members.is_empty()
         };
         if written > 0 {

@@ -46,12 +46,14 @@ async fn every_member_gets_every_message_once_in_one_order() {
 
 /// The same through either write path alone: every frame queued and written by the members'
 /// sessions (`--direct-write-below 0`), or written by the publisher whenever a member is idle
-/// (no rate limit).
+/// (no rate limit); and through both at once, the publisher writing into two of the four
+/// members' sockets and the other two woken (`--direct-write-members 2`).
 #[tokio::test]
 async fn one_order_through_either_write_path() {
-    for direct_write_below in [0, u64::MAX] {
+    for (direct_write_below, direct_write_members) in [(0, 16), (u64::MAX, 16), (u64::MAX, 2)] {
         let config = Config {
             direct_write_below,
+            direct_write_members,
             ..Config::local()
         };
         one_order_for_all(server_with(config).await).await;

@@ -43,6 +43,20 @@ pub const DIRECT_GAP: Duration = Duration::from_millis(10);
 /// the write codec's frame header, rounded up.
 pub const FRAME_OVERHEAD: usize = 64;
 
+/// When the publisher may write a frame straight into a plain TCP member's socket, besides
+/// the member's queue being empty and quiet ([`DIRECT_GAP`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectWrite {
+    /// Only while the node delivers fewer frames a second than this (its rate over the last
+    /// 100 ms, [`crate::load`]; `--direct-write-below`).
+    pub below: u64,
+    /// Only into the sockets of the room's first this many members (`--direct-write-members`).
+    /// The room offers to its members from the last to the first, so the others are queued
+    /// and their sessions woken before the publisher begins its writes: on a runtime with
+    /// several workers they write in parallel with it instead of after it.
+    pub members: usize,
+}
+
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -70,9 +84,9 @@ pub(crate) struct Shared {
     /// The refusal that evicted this member, so its close can say why.
     refused: OnceLock<Refused>,
     state: Mutex<State>,
-    /// Set once the session writes frames to a plain TCP socket as they are, with the node
-    /// delivery rate under which the publisher may write into it (`--direct-write-below`).
-    socket: OnceLock<(Arc<TcpStream>, u64)>,
+    /// Set once the session writes frames to a plain TCP socket as they are, with when the
+    /// publisher may write into it.
+    socket: OnceLock<(Arc<TcpStream>, DirectWrite)>,
 }
 
 impl Shared {
@@ -135,11 +149,16 @@ pub fn queue(limit: usize, budget: Arc<MemoryBudget>) -> (QueueSender, QueueRece
 }
 
 impl QueueSender {
-    /// Writes `frame` to the member's socket (when the node's delivery rate `node_rate` is
-    /// under the socket's limit, see [`crate::load`]) or queues a clone of it (the bytes are
-    /// shared), or says why not. Never waits.
-    pub fn offer(&self, frame: &Frame, node_rate: u64) -> Result<Offered, Refused> {
-        self.offer_with(frame, node_rate, Instant::now)
+    /// Writes `frame` to the member's socket (when the node's delivery rate `node_rate` and
+    /// the member's `position` in its room allow it, see [`DirectWrite`]) or queues a clone
+    /// of it (the bytes are shared), or says why not. Never waits.
+    pub fn offer(
+        &self,
+        frame: &Frame,
+        node_rate: u64,
+        position: usize,
+    ) -> Result<Offered, Refused> {
+        self.offer_with(frame, node_rate, position, Instant::now)
     }
 
     /// [`Self::offer`] on the clock `now`, read only when the node is under the direct-write
@@ -148,6 +167,7 @@ impl QueueSender {
         &self,
         frame: &Frame,
         node_rate: u64,
+        position: usize,
         now: impl FnOnce() -> Instant,
     ) -> Result<Offered, Refused> {
         let shared = &*self.shared;
@@ -155,9 +175,10 @@ impl QueueSender {
         if state.receiver_gone {
             return Err(Refused::Closed);
         }
-        let direct = shared.socket.get().and_then(|(socket, below)| {
+        let direct = shared.socket.get().and_then(|(socket, allow)| {
             // No clock read on a busy node: nothing is written directly there.
-            let allowed = node_rate < *below
+            let allowed = node_rate < allow.below
+                && position < allow.members
                 && state.quiet_since_last_offer(now())
                 && state.frames.is_empty();
             allowed.then_some(socket)
@@ -239,11 +260,10 @@ impl QueueReceiver {
     }
 
     /// From now on frames go to `socket` as they are (a plain TCP connection): the publisher
-    /// writes into it while nothing is queued and the node delivers fewer than
-    /// `direct_below` frames a second, and the session drains the rest
-    /// (`direct.rs`); [`Self::poll_recv`] yields nothing more.
-    pub(crate) fn write_to(&self, socket: Arc<TcpStream>, direct_below: u64) -> Arc<Shared> {
-        let _ = self.shared.socket.set((socket, direct_below));
+    /// writes into it while nothing is queued and `direct` allows it, and the session drains
+    /// the rest (`direct.rs`); [`Self::poll_recv`] yields nothing more.
+    pub(crate) fn write_to(&self, socket: Arc<TcpStream>, direct: DirectWrite) -> Arc<Shared> {
+        let _ = self.shared.socket.set((socket, direct));
         Arc::clone(&self.shared)
     }
 
@@ -331,18 +351,18 @@ mod tests {
     fn bound_is_in_bytes_and_an_empty_queue_takes_one_large_frame() {
         let budget = Arc::new(MemoryBudget::new(usize::MAX));
         let (tx, mut rx) = queue(1000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(5000), 0), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(1), 0), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(5000), 0, 0), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(1), 0, 0), Err(Refused::QueueFull));
         assert!(recv(&mut rx).is_some());
         // Taken but not flushed: still held.
-        assert_eq!(tx.offer(&frame(1), 0), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(1), 0, 0), Err(Refused::QueueFull));
         rx.flushed();
         assert_eq!(budget.used(), 0);
         // 8 x 116 = 928 bytes fit in 1000 (50 bytes, a 2-byte header, 64); a ninth does not.
         for _ in 0..8 {
-            assert_eq!(tx.offer(&frame(50), 0), Ok(Offered::Queued));
+            assert_eq!(tx.offer(&frame(50), 0, 0), Ok(Offered::Queued));
         }
-        assert_eq!(tx.offer(&frame(50), 0), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(50), 0, 0), Err(Refused::QueueFull));
         assert_eq!(rx.held(), 8 * (52 + FRAME_OVERHEAD));
     }
 
@@ -350,11 +370,11 @@ mod tests {
     fn the_budget_refuses_and_dropping_the_receiver_returns_everything() {
         let budget = Arc::new(MemoryBudget::new(300));
         let (tx, rx) = queue(10_000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(100), 0), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(100), 0), Err(Refused::Budget));
+        assert_eq!(tx.offer(&frame(100), 0, 0), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(100), 0, 0), Err(Refused::Budget));
         drop(rx);
         assert_eq!(budget.used(), 0);
-        assert_eq!(tx.offer(&frame(1), 0), Err(Refused::Closed));
+        assert_eq!(tx.offer(&frame(1), 0, 0), Err(Refused::Closed));
         assert_eq!(budget.used(), 0);
     }
 }
