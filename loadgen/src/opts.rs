@@ -115,6 +115,21 @@ pub struct Opts {
     #[arg(long, value_name = "URL")]
     pub server_metrics: Option<crate::server_load::MetricsUrl>,
 
+    /// Streams live metrics while the run lasts, repeatable: `prometheus-rw=URL` pushes them
+    /// with Prometheus remote-write (plain http://host:port, path /api/v1/write if none)
+    /// every --out-interval; the last push carries the result's counts (docs/loadgen.md).
+    #[arg(long = "out", value_name = "SINK=URL")]
+    pub outs: Vec<crate::live::Out>,
+
+    /// How often live metrics are pushed (--out) and renewed (--metrics-bind).
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub out_interval: Duration,
+
+    /// Serves the live metrics in OpenMetrics text at this address while the run lasts
+    /// (e.g. 127.0.0.1:9464), for a Prometheus to scrape.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+
     /// An extra header on every handshake, repeatable: 'Name: value' (a token, or the Origin
     /// a backend requires).
     #[arg(long = "header", value_name = "'NAME: VALUE'")]

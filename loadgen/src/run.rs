@@ -15,14 +15,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client_load::Sample;
 use crate::embedded::EmbeddedServer;
+use crate::live::Board;
 use crate::opts::Opts;
-use crate::plan::Plan;
+use crate::plan::{Plan, WorkerPlan};
 use crate::progress::Progress;
 use crate::result;
 use crate::server_load::{self, Scrape};
 use crate::shard::StartAt;
 use crate::shared::{Schedule, Shared};
 use crate::start::{StartRecord, start_time};
+use crate::streaming;
 use crate::target::Target;
 use crate::worker;
 use run_result::Totals;
@@ -53,7 +55,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         plan.slots_per_sender,
         schedule_rx,
     ));
-    let workers = start_workers(&plan, &targets, &shared)?;
+    let worker_plans = plan.workers(&targets);
+    let (live, board) = streaming::start(&plan, &targets, worker_plans.len(), &shared).await?;
+    let workers = start_workers(worker_plans, &shared, board.as_ref())?;
     let interrupt = on_ctrl_c();
     let phases = phases(&shared, &plan, &schedule_tx, &interrupt).await;
     let interrupted = interrupt.is_cancelled();
@@ -87,7 +91,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         totals,
         phases,
     };
-    Ok(assemble(&plan, run))
+    let live_totals = live.as_ref().map(|_| run.totals.clone());
+    let result = assemble(&plan, run);
+    if let (Some(live), Some(totals)) = (live, live_totals) {
+        streaming::finish(live, &shared, &totals, &result).await;
+    }
+    Ok(result)
 }
 
 /// What the phases found, for the result.
@@ -264,15 +273,20 @@ fn on_ctrl_c() -> Interrupt {
     Interrupt { token, listener }
 }
 
-fn start_workers(plan: &Plan, targets: &[Target], shared: &Arc<Shared>) -> anyhow::Result<Workers> {
-    plan.workers(targets)
+fn start_workers(
+    plans: Vec<WorkerPlan>,
+    shared: &Arc<Shared>,
+    board: Option<&Arc<Board>>,
+) -> anyhow::Result<Workers> {
+    plans
         .into_iter()
         .enumerate()
         .map(|(w, plan)| {
             let shared = Arc::clone(shared);
+            let live = board.map(|b| (w, Arc::clone(b)));
             std::thread::Builder::new()
                 .name(format!("loadgen-{w}"))
-                .spawn(move || worker::run(plan, shared))
+                .spawn(move || worker::run(plan, shared, live))
         })
         .collect::<Result<_, _>>()
         .context("start the worker threads")

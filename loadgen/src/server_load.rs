@@ -21,20 +21,27 @@ const EMBEDDED_THREADS: &str = "reference-serv";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsUrl {
     pub url: String,
-    endpoint: Endpoint,
-    path: String,
+    pub endpoint: Endpoint,
+    pub path: String,
 }
 
 impl FromStr for MetricsUrl {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::with_default_path(s, "/metrics")
+    }
+}
+
+impl MetricsUrl {
+    /// A plain `http://host:port/path` URL, its path `default_path` if none.
+    pub fn with_default_path(s: &str, default_path: &str) -> Result<Self, String> {
         let plain = s
             .strip_prefix("http://")
-            .ok_or_else(|| format!("{s:?}: write http://host:port/metrics (plain HTTP)"))?;
+            .ok_or_else(|| format!("{s:?}: write http://host:port{default_path} (plain HTTP)"))?;
         let (base, path) = match plain.find('/') {
             Some(i) => (&s[..i + "http://".len()], &plain[i..]),
-            None => (s, "/metrics"),
+            None => (s, default_path),
         };
         let endpoint = Endpoint::parse(base).map_err(|e| e.to_string())?;
         Ok(Self {

@@ -20,6 +20,7 @@ use tokio::task::LocalSet;
 use crate::comeback::Comeback;
 use crate::connect::{Ws, close_gracefully, connect};
 use crate::error::ConnError;
+use crate::live::Board;
 use crate::pacer::Pacer;
 use crate::plan::{ChurnPlan, ConnPlan, WorkerPlan};
 use crate::receive::{End, Member, drain, receive_loop};
@@ -29,8 +30,12 @@ use crate::window::Window;
 use run_result::Totals;
 use run_result::histogram::record;
 
+/// Where a worker copies its histogram and errors for the live metrics: its slot on the
+/// board.
+pub type LiveSlot = Option<(usize, Arc<Board>)>;
+
 /// Runs a worker to the end on the current thread and returns what it measured.
-pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
+pub fn run(plan: WorkerPlan, shared: Arc<Shared>, live: LiveSlot) -> std::io::Result<Totals> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -43,6 +48,9 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
             true => Some(Rc::new(Pacer::start(shared.clock)?)),
             false => None,
         };
+        if let Some((w, board)) = live.clone() {
+            tokio::task::spawn_local(copy_for_live(w, board, Rc::clone(&stats)));
+        }
         let tasks: Vec<_> = (0..plan.conns.len())
             .map(|i| {
                 tokio::task::spawn_local(connection(
@@ -64,7 +72,21 @@ pub fn run(plan: WorkerPlan, shared: Arc<Shared>) -> std::io::Result<Totals> {
         std::io::Result::Ok(())
     })?;
     let stats = stats.borrow().clone();
+    if let Some((w, board)) = live {
+        board.publish(w, &stats);
+    }
     Ok(stats)
+}
+
+/// Copies this worker's totals to its slot every interval, until the worker's connections
+/// are done (the task is dropped with the worker's `LocalSet`).
+async fn copy_for_live(w: usize, board: Arc<Board>, stats: Rc<RefCell<Totals>>) {
+    let mut interval = tokio::time::interval(board.every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        board.publish(w, &stats.borrow());
+    }
 }
 
 /// What one member's connection task works with.

@@ -2,10 +2,14 @@
 //! - [`Pki`]: a private CA and a server certificate made fresh for a test, as PEM files;
 //! - [`SelfSigned`]: a self-signed certificate made with the real `openssl req -x509`;
 //! - [`Redis`]: a real `redis-server` (installed by scripts/setup) of the test's own, on a
-//!   free port.
+//!   free port;
+//! - [`Prometheus`]: a real Prometheus (installed by scripts/setup) of the test's own, with
+//!   its remote-write receiver, and queries against it.
 
 mod pki;
+mod prometheus;
 mod redis;
 
 pub use pki::{Pki, SelfSigned};
+pub use prometheus::Prometheus;
 pub use redis::Redis;

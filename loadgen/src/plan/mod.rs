@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use crate::error::PlanError;
 use crate::handshake::HandshakePlan;
 use crate::handshake::RoomStyle;
+use crate::live::LivePlan;
 use crate::opts::Opts;
 use crate::result;
 use crate::server_load::ServerSource;
@@ -69,6 +70,8 @@ pub struct Plan {
     pub quiet: bool,
     /// `--server-metrics`: the target's Prometheus endpoint.
     pub server_metrics: Option<crate::server_load::MetricsUrl>,
+    /// `--out`, `--metrics-bind`: live metrics.
+    pub live: LivePlan,
     /// What the run is held to: `--threshold`, or the defaults when none is given.
     pub thresholds: Vec<Threshold>,
     /// The thresholds are the defaults.
@@ -81,6 +84,11 @@ pub struct Plan {
 impl Plan {
     /// Where the server's figures come from: `--server-metrics`, else the embedded server,
     /// else nowhere.
+    /// Makes this run's room names unlike any other run's (the same for shards of a plan).
+    pub fn run_id(&self) -> u32 {
+        self.run_id
+    }
+
     pub fn server_source(&self) -> Option<ServerSource> {
         match (&self.server_metrics, self.embedded) {
             (Some(url), _) => Some(ServerSource::Metrics(url.clone())),
@@ -185,6 +193,11 @@ impl Plan {
             },
             quiet: opts.quiet,
             server_metrics: opts.server_metrics.clone(),
+            live: LivePlan {
+                outs: opts.outs.clone(),
+                bind: opts.metrics_bind,
+                every: opts.out_interval,
+            },
             thresholds,
             thresholds_defaulted,
             record,
