@@ -11,7 +11,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 19_000;
 /// Bytes queued per member (frames charged their length plus [`crate::queue::FRAME_OVERHEAD`]).
 pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_DIRECT_WRITE_BELOW: u64 = 60_000;
-pub const DEFAULT_DIRECT_WRITE_MEMBERS: usize = 35;
+pub const DEFAULT_DIRECT_WRITE_MEMBERS: usize = 45;
 /// Bytes all connections together may hold in queues and half-received messages.
 pub const DEFAULT_MEMORY_BUDGET: usize = 4 * 1024 * 1024 * 1024;
 /// HTTP connections that have not (yet) become WebSockets. With the default

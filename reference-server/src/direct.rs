@@ -248,10 +248,10 @@ mod tests {
     use crate::frame::Frame;
     use crate::queue::{Offered, queue};
 
-    /// The defaults: under 60,000 deliveries a second, into the first 35 members.
+    /// The defaults: under 60,000 deliveries a second, into the first 45 members.
     const ALLOW: DirectWrite = DirectWrite {
         below: 60_000,
-        members: 35,
+        members: 45,
     };
 
     /// A connected pair: the server side attached to a fresh queue, and the client.
