@@ -136,8 +136,9 @@ async fn a_receiver_that_never_answers_does_not_slow_the_run() {
     let took = started.elapsed();
     assert!(r.summary.delivered > 0);
     assert_eq!(r.summary.missing, 0, "{:?}", r.summary);
-    // The run's own length (about 4 s with the ramp) plus at most two push timeouts.
-    let bound = Duration::from_secs(8) + 2 * PUSH_WAIT;
+    // The run's own length (about 4 s, 12 s allowed on a loaded machine) plus at most two
+    // push timeouts; waiting out every queued push takes about 20 s more than the run.
+    let bound = Duration::from_secs(12) + 2 * PUSH_WAIT;
     assert!(took < bound, "the run took {took:?}, over {bound:?}");
     drop(silent);
 }

@@ -4,9 +4,10 @@
 //!
 //! The view is the run-wide counts (the coordinator's atomics) and the workers' latency
 //! histograms and error counts, which each worker copies to its slot of the [`Board`] once
-//! per interval; the coordinator (`run.rs`) puts them together. Missing deliveries are known only when the run ends, so live pushes carry 0
-//! until the final push, which carries the result's own figures: the last
-//! `loadgen_deliveries_total` a receiver holds is the result's `delivered`.
+//! per interval; `streaming.rs` puts them together for a run. Missing deliveries are
+//! known only when the run ends, so live pushes carry 0 until the final push, which carries
+//! the result's own figures: the last `loadgen_deliveries_total` a receiver holds is the
+//! result's `delivered`.
 //!
 //! Every sample is labelled `run_id` (this process's run), `plan` (the same for every shard of
 //! a plan: `sum by (plan)` adds shards up), `target` and, when sharded, `shard` (`K/N`).
