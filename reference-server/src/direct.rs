@@ -82,8 +82,8 @@ impl DirectSocket {
 
 /// One write of what is queued (not empty), the one step of both drains; `WouldBlock` when
 /// the socket is full. Small frames are copied into one buffer and written after the lock is
-/// let go: they stay queued until written, and the publisher does not write itself while
-/// anything is queued. For small frames this costs less than a vectored write of many short
+/// let go: they stay queued until written, the publisher does not write itself while
+/// anything is queued, and the fan-out helper (`spread.rs`) not while they are in flight. For small frames this costs less than a vectored write of many short
 /// slices. A large front frame is written from its own bytes, under the lock.
 fn write_some(tcp: &TcpStream, queue: &Shared, mut state: MutexGuard<'_, State>) -> io::Result<()> {
     let written = if state.front_rest() >= COPY_BELOW {
@@ -95,10 +95,14 @@ fn write_some(tcp: &TcpStream, queue: &Shared, mut state: MutexGuard<'_, State>)
     } else {
         let written = SCRATCH.with_borrow_mut(|scratch| {
             state.copy_into(scratch, MAX_FRAMES, SCRATCH_BYTES);
+            state.in_flight = true;
             drop(state);
             tcp.try_write(scratch)
-        })?;
-        queue.lock().advance(written, queue.budget());
+        });
+        let mut state = queue.lock();
+        state.in_flight = false;
+        let written = written?;
+        state.advance(written, queue.budget());
         written
     };
     if written == 0 {
@@ -246,7 +250,7 @@ mod tests {
     use super::*;
     use crate::budget::MemoryBudget;
     use crate::frame::Frame;
-    use crate::queue::{Offered, queue};
+    use crate::queue::{Offered, Writer, queue};
 
     /// The defaults: under 60,000 deliveries a second, into the first 45 members.
     const ALLOW: DirectWrite = DirectWrite {
@@ -336,7 +340,10 @@ mod tests {
         let start = Instant::now();
         let at = |ms: u64| move || start + Duration::from_millis(ms);
         let first = Frame::from(r#"{"message": "1"}"#);
-        assert_eq!(tx.offer_with(&first, 0, 0, at(0)), Ok(Offered::Written));
+        assert_eq!(
+            tx.offer_with(&first, 0, 0, Writer::Publisher, at(0)),
+            Ok(Offered::Written)
+        );
         assert_eq!(
             read_exactly(&mut client, first.wire().len()).await,
             first.wire().to_vec()
@@ -345,13 +352,13 @@ mod tests {
         let second = Frame::from(r#"{"message": "2"}"#);
         let gap = crate::queue::DIRECT_GAP.as_millis() as u64;
         assert_eq!(
-            tx.offer_with(&second, 0, 0, at(gap - 1)),
+            tx.offer_with(&second, 0, 0, Writer::Publisher, at(gap - 1)),
             Ok(Offered::Queued)
         );
         // A busy node (at the limit): queued too, also after the gap.
         let third = Frame::from(r#"{"message": "3"}"#);
         assert_eq!(
-            tx.offer_with(&third, 60_000, 0, at(3 * gap)),
+            tx.offer_with(&third, 60_000, 0, Writer::Publisher, at(3 * gap)),
             Ok(Offered::Queued)
         );
         assert_eq!(drain(&rx).await, 2);
@@ -378,7 +385,7 @@ mod tests {
             if i % 2 == 0 {
                 now += crate::queue::DIRECT_GAP;
             }
-            tx.offer_with(frame, 0, 0, || now)
+            tx.offer_with(frame, 0, 0, Writer::Publisher, || now)
                 .expect("queued or written");
             let _ = std::future::poll_fn(|cx| Poll::Ready(poll_drain(rx.shared(), cx))).await;
             if let Ok(n) = client.try_read(&mut buf) {

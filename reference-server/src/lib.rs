@@ -39,6 +39,7 @@ pub mod rooms;
 pub mod server;
 mod session;
 mod spawn;
+mod spread;
 mod state;
 mod tls;
 mod upgrade;

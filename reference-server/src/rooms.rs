@@ -21,6 +21,7 @@ use crate::frame::Frame;
 use crate::load::Load;
 use crate::metrics::Metrics;
 use crate::queue::{Offered, QueueReceiver, QueueSender, Refused, queue};
+use crate::spread::{SPREAD_FROM, Spread};
 
 /// The receiving end a session drains.
 pub type FrameReceiver = QueueReceiver;
@@ -120,6 +121,8 @@ pub struct Rooms {
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
     load: Load,
+    /// The fan-out helper; none when its thread could not be started.
+    spread: Option<Spread>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,11 +133,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Rooms {
     pub fn new(metrics: Arc<Metrics>) -> Self {
+        let spread = Spread::start(Arc::clone(&metrics))
+            .inspect_err(|error| {
+                tracing::warn!(%error, "no fan-out helper thread: publishers write alone");
+            })
+            .ok();
         Self {
             rooms: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             metrics,
             load: Load::default(),
+            spread,
         }
     }
 
@@ -211,23 +220,44 @@ impl Rooms {
 
     /// Offers go to the room's members from the last to the first: members past
     /// `--direct-write-members` are queued and woken first, so their sessions write on the
-    /// runtime's other workers while the publisher writes into the first members' sockets
-    /// itself (`crate::queue::DirectWrite`).
+    /// runtime's other workers; in a room of [`SPREAD_FROM`] members or more, the upper half
+    /// of the rest goes to the fan-out helper when it is idle (`crate::spread`); then the
+    /// publisher writes into the first members' sockets itself (`crate::queue::DirectWrite`).
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
             let rate = self.load.note(members.len() as u64);
             let mut position = members.len();
+            let split = position / 2;
+            let mut helper = match &self.spread {
+                Some(spread) if position >= SPREAD_FROM => spread.take(),
+                _ => None,
+            };
             while position > 0 {
                 position -= 1;
+                if position < split
+                    && let Some(helper) = helper.take()
+                {
+                    helper.hand();
+                }
                 let member = &members[position].1;
                 if !member.active {
                     continue;
                 }
-                let refused = match member.tx.offer(frame, rate, position) {
+                let offered = match helper {
+                    Some(_) => member.tx.offer_for_helper(frame, rate, position),
+                    None => member.tx.offer(frame, rate, position),
+                };
+                let refused = match offered {
                     Ok(Offered::Written) => {
                         written += 1;
+                        continue;
+                    }
+                    Ok(Offered::ForHelper) => {
+                        if let Some(helper) = &mut helper {
+                            helper.add(member.tx.for_helper());
+                        }
                         continue;
                     }
                     Ok(Offered::Queued) => continue,

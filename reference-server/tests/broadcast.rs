@@ -60,6 +60,56 @@ async fn one_order_through_either_write_path() {
     }
 }
 
+/// A room large enough for the fan-out helper (`reference-server/src/spread.rs`), its members
+/// idle for `DIRECT_GAP` between rounds so that each message is written straight into the
+/// sockets, by the publisher into one half of the room and by the helper into the other; two
+/// senders at once, so two publishers contend for the one helper. Every member gets every
+/// message once, in the room's one order.
+#[tokio::test]
+async fn a_large_room_is_written_by_the_publisher_and_the_helper_in_one_order() {
+    const MEMBERS: usize = 24;
+    const ROUNDS: usize = 20;
+    let s = server_with(Config {
+        direct_write_below: u64::MAX,
+        ..Config::local()
+    })
+    .await;
+    let name = room("spread");
+    let mut members = Vec::new();
+    for _ in 0..MEMBERS {
+        members.push(RawWs::join(s.addr, &name).await);
+    }
+    let mut orders = vec![Vec::new(); MEMBERS];
+    for round in 0..ROUNDS {
+        members[round % MEMBERS]
+            .send_text(&format!(r#"{{"message":"a-{round}"}}"#))
+            .await;
+        members[(round + 7) % MEMBERS]
+            .send_text(&format!(r#"{{"message":"b-{round}"}}"#))
+            .await;
+        for (ws, seen) in members.iter_mut().zip(&mut orders) {
+            for _ in 0..2 {
+                let v: serde_json::Value =
+                    serde_json::from_str(&ws.recv_text().await).expect("JSON");
+                seen.push(v["message"].as_str().expect("string").to_owned());
+            }
+        }
+        // The shape of the load, not a wait for anything: idle members are written directly.
+        tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
+    }
+    for other in &orders[1..] {
+        assert_eq!(&orders[0], other);
+    }
+    for sender in ["a", "b"] {
+        let mine: Vec<&String> = orders[0]
+            .iter()
+            .filter(|t| t.starts_with(&format!("{sender}-")))
+            .collect();
+        let want: Vec<String> = (0..ROUNDS).map(|i| format!("{sender}-{i}")).collect();
+        assert_eq!(mine, want.iter().collect::<Vec<_>>());
+    }
+}
+
 async fn one_order_for_all(s: RunningServer) {
     let name = room("order");
     let mut members = Vec::new();

@@ -68,6 +68,16 @@ pub enum Refused {
     Closed,
 }
 
+/// Who writes a frame the publisher could write straight into the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// The publisher, now.
+    Publisher,
+    /// The fan-out helper (`spread.rs`), as soon as the publisher hands it the room's share:
+    /// the frame is queued without waking the member's session.
+    Helper,
+}
+
 /// What became of an offered frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offered {
@@ -75,6 +85,9 @@ pub enum Offered {
     Written,
     /// Queued for the member's session.
     Queued,
+    /// Queued for the fan-out helper, the session not woken: the helper must be handed
+    /// this member ([`QueueSender::for_helper`]).
+    ForHelper,
 }
 
 #[derive(Debug)]
@@ -158,16 +171,33 @@ impl QueueSender {
         node_rate: u64,
         position: usize,
     ) -> Result<Offered, Refused> {
-        self.offer_with(frame, node_rate, position, Instant::now)
+        self.offer_with(frame, node_rate, position, Writer::Publisher, Instant::now)
     }
 
-    /// [`Self::offer`] on the clock `now`, read only when the node is under the direct-write
-    /// rate (tests give a clock of their own).
+    /// [`Self::offer`], but a frame the publisher could write itself is queued for the
+    /// fan-out helper instead ([`Offered::ForHelper`]).
+    pub fn offer_for_helper(
+        &self,
+        frame: &Frame,
+        node_rate: u64,
+        position: usize,
+    ) -> Result<Offered, Refused> {
+        self.offer_with(frame, node_rate, position, Writer::Helper, Instant::now)
+    }
+
+    /// What the fan-out helper needs to write this member's queue.
+    pub(crate) fn for_helper(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// [`Self::offer`] by `writer` on the clock `now`, read only when the node is under the
+    /// direct-write rate (tests give a clock of their own).
     pub(crate) fn offer_with(
         &self,
         frame: &Frame,
         node_rate: u64,
         position: usize,
+        writer: Writer,
         now: impl FnOnce() -> Instant,
     ) -> Result<Offered, Refused> {
         let shared = &*self.shared;
@@ -183,6 +213,16 @@ impl QueueSender {
                 && state.frames.is_empty();
             allowed.then_some(socket)
         });
+        if direct.is_some() && writer == Writer::Helper {
+            // Within the bounds: the queue is empty.
+            let cost = charge(frame);
+            if !shared.budget.try_charge(cost) {
+                return Err(self.refuse(Refused::Budget));
+            }
+            state.held += cost;
+            state.frames.push_back(frame.clone());
+            return Ok(Offered::ForHelper);
+        }
         // Any error but a full socket is the session's to meet on its next write.
         let mut begun = false;
         if let Some(socket) = direct

@@ -38,6 +38,9 @@ pub(crate) struct State {
     pub(super) completed: u64,
     /// When the last frame was offered to an attached queue.
     pub(super) last_offer: Option<Instant>,
+    /// The session has copied queued bytes and writes them outside the lock: nobody else
+    /// writes this queue until it has advanced past them (`direct.rs`).
+    pub(crate) in_flight: bool,
 }
 
 impl State {
@@ -151,6 +154,12 @@ impl State {
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             self.waker = Some(cx.waker().clone());
         }
+    }
+
+    /// The session's waker, taken: whoever takes it wakes the session.
+    #[inline]
+    pub(crate) fn take_waker(&mut self) -> Option<Waker> {
+        self.waker.take()
     }
 
     /// The room dropped this member's sending side: it was evicted.
