@@ -83,8 +83,9 @@ impl DirectSocket {
 /// One write of what is queued (not empty), the one step of both drains; `WouldBlock` when
 /// the socket is full. Small frames are copied into one buffer and written after the lock is
 /// let go: they stay queued until written, the publisher does not write itself while
-/// anything is queued, and the fan-out helper (`spread.rs`) not while they are in flight. For small frames this costs less than a vectored write of many short
-/// slices. A large front frame is written from its own bytes, under the lock.
+/// anything is queued, and the fan-out helper (`spread.rs`) not while they are in flight.
+/// For small frames this costs less than a vectored write of many short slices. A large
+/// front frame is written from its own bytes, under the lock.
 fn write_some(tcp: &TcpStream, queue: &Shared, mut state: MutexGuard<'_, State>) -> io::Result<()> {
     let written = if state.front_rest() >= COPY_BELOW {
         let mut slices = [IoSlice::new(&[]); MAX_FRAMES];
@@ -243,13 +244,10 @@ impl AsyncWrite for DirectSocket {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use tokio::io::AsyncReadExt;
-    use tokio::net::TcpSocket;
-    use tokio::time::timeout;
-
     use super::*;
     use crate::budget::MemoryBudget;
     use crate::frame::Frame;
+    use crate::queue::test_pair::{connected, read_exactly};
     use crate::queue::{Offered, Writer, queue};
 
     /// The defaults: under 60,000 deliveries a second, into the first 45 members.
@@ -268,32 +266,11 @@ mod tests {
         DirectSocket,
         TcpStream,
     ) {
-        // Small send buffers (inherited by the accepted socket) so writes end part-way.
-        let listening = TcpSocket::new_v4().expect("socket");
-        listening.set_send_buffer_size(4096).expect("sndbuf");
-        listening
-            .bind("127.0.0.1:0".parse().expect("address"))
-            .expect("bind");
-        let listener = listening.listen(16).expect("listen");
-        let socket = TcpSocket::new_v4().expect("socket");
-        if let Some(size) = client_rcvbuf {
-            socket.set_recv_buffer_size(size).expect("rcvbuf");
-        }
-        let connect = socket.connect(listener.local_addr().expect("addr"));
-        let (client, accepted) = tokio::join!(connect, listener.accept());
-        let (server, _) = accepted.expect("accept");
+        // Small send buffers so writes end part-way.
+        let (server, client) = connected(Some(4096), client_rcvbuf).await;
         let (tx, rx) = queue(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)));
         let direct = DirectSocket::new(server, &rx, ALLOW);
-        (tx, rx, direct, client.expect("connect"))
-    }
-
-    async fn read_exactly(client: &mut TcpStream, len: usize) -> Vec<u8> {
-        let mut got = vec![0; len];
-        timeout(Duration::from_secs(10), client.read_exact(&mut got))
-            .await
-            .expect("the bytes in time")
-            .expect("read");
-        got
+        (tx, rx, direct, client)
     }
 
     /// Drains until nothing is queued, as the session's loop does.

@@ -172,13 +172,12 @@ mod tests {
     use std::task::{Context, Wake, Waker};
     use std::time::Duration;
 
-    use tokio::io::AsyncReadExt;
-    use tokio::net::{TcpSocket, TcpStream};
-    use tokio::time::timeout;
+    use tokio::net::TcpStream;
 
     use super::*;
     use crate::budget::MemoryBudget;
     use crate::frame::Frame;
+    use crate::queue::test_pair::{connected, read_exactly};
     use crate::queue::{DirectWrite, Offered, QueueReceiver, QueueSender, queue};
 
     const ALLOW: DirectWrite = DirectWrite {
@@ -214,22 +213,7 @@ mod tests {
     /// buffer is `rcvbuf` when given (and the server's send buffer small), so writes can end
     /// part-way.
     async fn member(rcvbuf: Option<u32>) -> Member {
-        let listening = TcpSocket::new_v4().expect("socket");
-        if rcvbuf.is_some() {
-            // Inherited by the accepted socket.
-            listening.set_send_buffer_size(4096).expect("sndbuf");
-        }
-        listening
-            .bind("127.0.0.1:0".parse().expect("address"))
-            .expect("bind");
-        let listener = listening.listen(16).expect("listen");
-        let socket = TcpSocket::new_v4().expect("socket");
-        if let Some(size) = rcvbuf {
-            socket.set_recv_buffer_size(size).expect("rcvbuf");
-        }
-        let connect = socket.connect(listener.local_addr().expect("addr"));
-        let (client, accepted) = tokio::join!(connect, listener.accept());
-        let (server, _) = accepted.expect("accept");
+        let (server, client) = connected(rcvbuf.map(|_| 4096), rcvbuf).await;
         let (tx, rx) = queue(1 << 24, Arc::new(MemoryBudget::new(usize::MAX)));
         let server = Arc::new(server);
         rx.write_to(Arc::clone(&server), ALLOW);
@@ -243,18 +227,9 @@ mod tests {
             tx,
             _rx: rx,
             _server: server,
-            client: client.expect("connect"),
+            client,
             session,
         }
-    }
-
-    async fn read_exactly(client: &mut TcpStream, len: usize) -> Vec<u8> {
-        let mut got = vec![0; len];
-        timeout(Duration::from_secs(10), client.read_exact(&mut got))
-            .await
-            .expect("the bytes in time")
-            .expect("read");
-        got
     }
 
     /// Takes the helper, waiting (bounded) until its last job is done.

@@ -97,17 +97,7 @@ async fn a_large_room_is_written_by_the_publisher_and_the_helper_in_one_order() 
         // The shape of the load, not a wait for anything: idle members are written directly.
         tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
     }
-    for other in &orders[1..] {
-        assert_eq!(&orders[0], other);
-    }
-    for sender in ["a", "b"] {
-        let mine: Vec<&String> = orders[0]
-            .iter()
-            .filter(|t| t.starts_with(&format!("{sender}-")))
-            .collect();
-        let want: Vec<String> = (0..ROUNDS).map(|i| format!("{sender}-{i}")).collect();
-        assert_eq!(mine, want.iter().collect::<Vec<_>>());
-    }
+    assert_one_order(&orders, &["a", "b"], ROUNDS);
 }
 
 async fn one_order_for_all(s: RunningServer) {
@@ -133,17 +123,21 @@ async fn one_order_for_all(s: RunningServer) {
         }
         orders.push(seen);
     }
-    // One order for all members...
+    assert_one_order(&orders, &["0", "1", "2", "3"], PER_SENDER);
+}
+
+/// One order for all members, containing each message (`"{sender}-{i}"`, `i` below
+/// `per_sender`) once, each sender's in its sent order.
+fn assert_one_order(orders: &[Vec<String>], senders: &[&str], per_sender: usize) {
     for other in &orders[1..] {
         assert_eq!(&orders[0], other);
     }
-    // ...containing each message once, each sender's in its sent order.
-    for m in 0..4 {
+    for sender in senders {
         let mine: Vec<&String> = orders[0]
             .iter()
-            .filter(|t| t.starts_with(&format!("{m}-")))
+            .filter(|t| t.starts_with(&format!("{sender}-")))
             .collect();
-        let want: Vec<String> = (0..PER_SENDER).map(|i| format!("{m}-{i}")).collect();
+        let want: Vec<String> = (0..per_sender).map(|i| format!("{sender}-{i}")).collect();
         assert_eq!(mine, want.iter().collect::<Vec<_>>());
     }
 }

@@ -28,6 +28,8 @@ use crate::budget::MemoryBudget;
 use crate::frame::Frame;
 
 mod state;
+#[cfg(test)]
+pub(crate) mod test_pair;
 
 pub(crate) use state::State;
 use state::charge;
