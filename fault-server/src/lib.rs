@@ -36,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 pub struct Faults {
     /// Every delivery is held this long before it is written.
     pub delay: Duration,
+    /// A serial fan-out: the k-th member of a room (in join order, from 0) gets each
+    /// delivery k times this later than the first.
+    pub stagger: Duration,
     /// Probability that a delivery is dropped.
     pub drop_rate: f64,
     /// Probability that a delivery is written twice.
@@ -397,10 +400,11 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
         .iter()
         .filter(|(name, _)| state.faults.leak_to_other_rooms || name.as_str() == room)
         .flat_map(|(_, members)| members.iter().take(cap));
-    for (id, outbox) in members {
+    for (k, (id, outbox)) in members.enumerate() {
         if state.faults.no_self_echo && *id == from {
             continue;
         }
+        let at = at + state.faults.stagger * u32::try_from(k).unwrap_or(u32::MAX);
         if rng.random::<f64>() < state.faults.drop_rate {
             continue;
         }

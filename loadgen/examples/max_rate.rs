@@ -181,6 +181,10 @@ struct Step {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// Per message, until its first member had it and until the whole room had: the
+    /// difference is how long the server took to go round a room.
+    first_p50_ms: f64,
+    whole_p50_ms: f64,
     missing: u64,
     lateness_p99_ms: f64,
     /// CPU seconds per million deliveries, over the measured window.
@@ -284,6 +288,8 @@ async fn measure(args: &Args, server: &Server, per_room: f64) -> anyhow::Result<
         p50_ms: ms(s.latency_us.p50),
         p99_ms: ms(s.latency_us.p99),
         max_ms: ms(s.latency_us.max),
+        first_p50_ms: ms(s.first_us.p50),
+        whole_p50_ms: ms(s.completion_us.p50),
         missing: s.missing + s.connections.failed,
         lateness_p99_ms: ms(s.send_lateness_us.p99),
         server_cpu: server_cpu / millions,
@@ -304,6 +310,8 @@ fn medians(runs: &[Step]) -> Step {
         p50_ms: of(|s| s.p50_ms),
         p99_ms: of(|s| s.p99_ms),
         max_ms: of(|s| s.max_ms),
+        first_p50_ms: of(|s| s.first_p50_ms),
+        whole_p50_ms: of(|s| s.whole_p50_ms),
         missing: of(|s| s.missing as f64) as u64,
         lateness_p99_ms: of(|s| s.lateness_p99_ms),
         server_cpu: of(|s| s.server_cpu),
@@ -361,11 +369,11 @@ async fn step_table(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
         args.p99_ms
     );
     println!(
-        "| step/s | server | deliveries/s | p50 ms | p99 ms | max ms | lost | holds | \
+        "| step/s | server | deliveries/s | p50 ms | p99 ms | max ms | first / whole room p50 ms | lost | holds | \
          p50 / p99 / CPU vs yardstick | ahead on p50 / p99 / CPU | loadgen lateness p99 ms | \
          server CPU s/M | loadgen CPU s/M |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     // Per server: steps where it was ahead of the yardstick on p50, p99, CPU; steps with loss.
     let mut tally = vec![[0usize; 4]; servers.len()];
     let per_step = f64::from(args.rooms) * f64::from(args.clients);
@@ -397,12 +405,14 @@ async fn step_table(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
             };
             tally[3] += usize::from(m.missing > 0);
             println!(
-                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}{} | {ratio} | {ahead} | {:.3} | {:.2} | {:.2} |",
+                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} | {} | {}{} | {ratio} | {ahead} | {:.3} | {:.2} | {:.2} |",
                 server.name,
                 m.deliveries_per_s,
                 m.p50_ms,
                 m.p99_ms,
                 m.max_ms,
+                m.first_p50_ms,
+                m.whole_p50_ms,
                 m.missing,
                 if holds { "yes" } else { "no" },
                 if holds && m.p99_ms < 2.0 {

@@ -266,7 +266,11 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
     bucket.deliveries += 1;
     record(&mut bucket.latency, latency);
     if let Some(slot) = shared.slot(stamp.room, stamp.sender, stamp.seq) {
-        if Shared::complete_one(slot) {
+        let completed = Shared::complete_one(slot);
+        if completed.first {
+            record(&mut s.first, latency);
+        }
+        if completed.last {
             record(&mut s.completion, latency);
         }
     }

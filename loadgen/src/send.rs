@@ -117,7 +117,7 @@ pub async fn send_loop(
             } else {
                 let members = shared.members[room as usize].load(Ordering::Acquire);
                 if let Some(slot) = shared.slot(room, sender, seq) {
-                    slot.store(members, Ordering::Release);
+                    slot.store(Shared::unseen(members), Ordering::Release);
                 }
                 shared
                     .expected

@@ -42,7 +42,8 @@ pub struct Shared {
     pub members: Vec<AtomicU32>,
     /// Members lost for good so far, in every room (counted in `members` nonetheless).
     pub lost_for_good: AtomicU64,
-    /// Per message slot: members that have yet to receive it.
+    /// Per message slot: members that have yet to receive it, with [`UNSEEN`] set until the
+    /// first of them has.
     pub remaining: Vec<AtomicU32>,
     /// Per message slot: the second of the measured run it was scheduled in (`u32::MAX` for
     /// one not sent, or sent in the warm-up), to place what never arrived in the series.
@@ -190,7 +191,7 @@ impl Shared {
     pub fn missing_into(&self, totals: &mut Totals) {
         for (remaining, second) in self.remaining.iter().zip(&self.slot_second) {
             let (n, s) = (
-                remaining.load(Ordering::Acquire),
+                remaining.load(Ordering::Acquire) & !UNSEEN,
                 second.load(Ordering::Acquire),
             );
             if n > 0 && s != u32::MAX {
@@ -199,9 +200,73 @@ impl Shared {
         }
     }
 
-    /// Counts one receiver done with a message; true when it was the last one expected.
-    pub fn complete_one(slot: &AtomicU32) -> bool {
-        slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok_and(|before| before == 1)
+    /// A slot's value when a message to `members` receivers has been sent.
+    pub fn unseen(members: u32) -> u32 {
+        members.min(!UNSEEN) | UNSEEN
+    }
+
+    /// Counts one receiver done with a message: whether it was the first to receive it and
+    /// whether it was the last one expected (both for a room of one).
+    pub fn complete_one(slot: &AtomicU32) -> Completed {
+        match slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n & !UNSEEN).checked_sub(1)
+        }) {
+            Ok(before) => Completed {
+                first: before & UNSEEN != 0,
+                last: before & !UNSEEN == 1,
+            },
+            Err(_) => Completed::default(),
+        }
+    }
+}
+
+/// The bit of a message slot set until its first receiver has it.
+pub const UNSEEN: u32 = 1 << 31;
+
+/// What one receiver's delivery meant for its message ([`Shared::complete_one`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Completed {
+    pub first: bool,
+    pub last: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_and_the_last_receiver_of_a_message_are_told_apart() {
+        let slot = AtomicU32::new(Shared::unseen(3));
+        let first = Completed {
+            first: true,
+            last: false,
+        };
+        assert_eq!(Shared::complete_one(&slot), first);
+        assert_eq!(Shared::complete_one(&slot), Completed::default());
+        let last = Completed {
+            first: false,
+            last: true,
+        };
+        assert_eq!(Shared::complete_one(&slot), last);
+        // A duplicate past the last counts for nothing.
+        assert_eq!(Shared::complete_one(&slot), Completed::default());
+        assert_eq!(slot.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn a_room_of_one_is_first_and_last_at_once_and_of_none_neither() {
+        let one = AtomicU32::new(Shared::unseen(1));
+        let both = Completed {
+            first: true,
+            last: true,
+        };
+        assert_eq!(Shared::complete_one(&one), both);
+        let none = AtomicU32::new(Shared::unseen(0));
+        assert_eq!(Shared::complete_one(&none), Completed::default());
+        // A message not sent yet (its slot never stored) counts for nothing.
+        assert_eq!(
+            Shared::complete_one(&AtomicU32::new(0)),
+            Completed::default()
+        );
     }
 }

@@ -170,6 +170,7 @@ fn latencies(out: &mut String, r: &RunResult) {
     latency_row(out, "fan-out (actual send)", &s.latency_sent_us);
     // With churn the room has no fixed membership to complete.
     if c.churn_session_s.is_none() {
+        latency_row(out, "first member", &s.first_us);
         latency_row(out, "whole room", &s.completion_us);
     }
     latency_row(out, "connect", &s.connect_us);

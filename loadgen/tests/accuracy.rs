@@ -80,6 +80,40 @@ async fn a_20ms_delay_gives_a_median_near_20ms() {
     assert!(s.completion_us.p50 >= s.latency_us.p50);
 }
 
+/// A serial fan-out 10 ms a member: the first member has each message at once, the fifth
+/// 40 ms later; the whole room waits for the fifth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staggered_fan_out_separates_the_first_member_from_the_whole_room() {
+    let faults = Faults {
+        stagger: Duration::from_millis(10),
+        ..Faults::default()
+    };
+    let load = Load {
+        rooms: 4,
+        clients: 5,
+        rate: 10,
+        duration: "2s",
+        warmup: "300ms",
+        settle: "1s",
+    };
+    let r = measure(faults, load).await;
+    let s = &r.summary;
+    assert_eq!(s.missing, 0, "{s:?}");
+    assert_eq!(s.first_us.count, s.sent, "one first delivery per message");
+    let ms = |us: u64| us as f64 / 1000.0;
+    assert!(ms(s.first_us.p50) < 6.0, "first member {:?}", s.first_us);
+    assert!(
+        (40.0..46.0).contains(&ms(s.completion_us.p50)),
+        "whole room {:?}",
+        s.completion_us
+    );
+    assert!(
+        (20.0..26.0).contains(&ms(s.latency_us.p50)),
+        "median member {:?}",
+        s.latency_us
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_1_percent_drop_gives_loss_near_1_percent() {
     let faults = Faults {

@@ -34,6 +34,7 @@ fn merging_two_halves_equals_the_whole() {
         "latency_us",
         "latency_sent_us",
         "completion_us",
+        "first_us",
         "connect_us",
     ] {
         let m = run_result::histogram::decode(&merged.histograms[name]).expect("merged");

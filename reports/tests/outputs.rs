@@ -99,10 +99,10 @@ fn render_writes_every_file_and_hgrm_is_readable() {
     let runs = two_runs(dir.path());
     let out = dir.path().join("out");
     let written = reports::render::render(&runs, &out).expect("render");
-    // summary.md, report.html, and per run one .hgrm per histogram (10: latency, sent,
+    // summary.md, report.html, and per run one .hgrm per histogram (11: latency, sent,
     // completion, connect and its TCP, TLS and upgrade parts, send lateness, churn's join,
-    // --reconnect's loss to first delivery).
-    assert_eq!(written.len(), 2 + 2 * 10);
+    // --reconnect's loss to first delivery, the first member).
+    assert_eq!(written.len(), 2 + 2 * 11);
     let hgrm = std::fs::read_to_string(out.join("reference.latency.hgrm")).expect("hgrm");
     let header = hgrm.lines().next().expect("header");
     assert!(header.contains("Value") && header.contains("1/(1-Percentile)"));

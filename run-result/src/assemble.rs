@@ -92,6 +92,7 @@ impl Summary {
             latency_us: Latency::of(&t.latency),
             latency_sent_us: Latency::of(&t.latency_sent),
             completion_us: Latency::of(&t.completion),
+            first_us: Latency::of(&t.first),
             connect_us: Latency::of(&t.connect),
             send_lateness_us: Latency::of(&t.send_lateness),
             tcp_connect_us: Latency::of(&t.tcp_connect),

@@ -220,6 +220,10 @@ pub struct Summary {
     pub latency_sent_us: Latency,
     /// Scheduled send until the last member present had the message.
     pub completion_us: Latency,
+    /// Scheduled send until the first member had the message (absent from results written
+    /// before it was measured).
+    #[serde(default)]
+    pub first_us: Latency,
     pub connect_us: Latency,
     /// Actual minus scheduled send time, per measured send: how late the load generator was
     /// (absent from results written before it was measured).

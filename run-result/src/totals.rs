@@ -45,6 +45,9 @@ pub struct Totals {
     pub latency_sent: Histogram<u64>,
     /// Per message: scheduled send until the last member present had it.
     pub completion: Histogram<u64>,
+    /// Per message: scheduled send until its first receiver had it (the rest of the whole
+    /// room's time is the fan-out's spread).
+    pub first: Histogram<u64>,
     /// TCP connect plus TLS handshake (if any) plus WebSocket upgrade.
     pub connect: Histogram<u64>,
     /// Its parts: the TCP connect,
@@ -94,6 +97,7 @@ impl Default for Totals {
             latency: histogram::new(),
             latency_sent: histogram::new(),
             completion: histogram::new(),
+            first: histogram::new(),
             connect: histogram::new(),
             tcp_connect: histogram::new(),
             tls_handshake: histogram::new(),
@@ -148,20 +152,9 @@ impl Totals {
 
     /// Adds `other` into `self`: histograms added, counters summed, seconds aligned.
     pub fn merge(&mut self, other: &Self) {
-        let add = |a: &mut Histogram<u64>, b: &Histogram<u64>| {
-            // Same bounds everywhere, so adding cannot fail.
-            let _ = a.add(b);
-        };
-        add(&mut self.latency, &other.latency);
-        add(&mut self.latency_sent, &other.latency_sent);
-        add(&mut self.send_lateness, &other.send_lateness);
-        add(&mut self.tcp_connect, &other.tcp_connect);
-        add(&mut self.tls_handshake, &other.tls_handshake);
-        add(&mut self.upgrade, &other.upgrade);
-        add(&mut self.completion, &other.completion);
-        add(&mut self.connect, &other.connect);
-        add(&mut self.join, &other.join);
-        add(&mut self.reconnect, &other.reconnect);
+        for named in HISTOGRAMS {
+            let _ = (named.get_mut)(self).add((named.get)(other));
+        }
         self.sent += other.sent;
         self.expected += other.expected;
         self.delivered += other.delivered;
@@ -190,7 +183,8 @@ impl Totals {
             mine.connected += second.connected;
             mine.reconnects += second.reconnects;
             mine.missing += second.missing;
-            add(&mut mine.latency, &second.latency);
+            // Same bounds everywhere, so adding cannot fail.
+            let _ = mine.latency.add(&second.latency);
         }
     }
 }
@@ -230,7 +224,7 @@ macro_rules! named {
 
 /// Every histogram of [`Totals`] a result holds, by its name there: the one table that
 /// assembling a result and reading one back both use.
-pub const HISTOGRAMS: [Named; 10] = [
+pub const HISTOGRAMS: [Named; 11] = [
     named!(FAN_OUT, latency, true),
     named!("latency_sent_us", latency_sent, true),
     named!("completion_us", completion, true),
@@ -241,6 +235,7 @@ pub const HISTOGRAMS: [Named; 10] = [
     named!("upgrade_us", upgrade, false),
     named!("join_us", join, false),
     named!("reconnect_us", reconnect, false),
+    named!("first_us", first, false),
 ];
 
 impl Totals {
