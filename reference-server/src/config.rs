@@ -10,8 +10,8 @@ use protocol::inbound::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_MESSAGE_BYTES, Limits};
 pub const DEFAULT_MAX_CONNECTIONS: usize = 19_000;
 /// Bytes queued per member (frames charged their length plus [`crate::queue::FRAME_OVERHEAD`]).
 pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
-pub const DEFAULT_DIRECT_WRITE_BELOW: u64 = 60_000;
-pub const DEFAULT_DIRECT_WRITE_MEMBERS: usize = 45;
+pub const DEFAULT_DIRECT_WRITE_BELOW: u64 = 200_000;
+pub const DEFAULT_DIRECT_WRITE_MEMBERS: usize = 50;
 /// Bytes all connections together may hold in queues and half-received messages.
 pub const DEFAULT_MEMORY_BUDGET: usize = 4 * 1024 * 1024 * 1024;
 /// HTTP connections that have not (yet) become WebSockets. With the default
@@ -57,10 +57,11 @@ pub struct Config {
     pub direct_write_below: u64,
 
     /// Of a room's members on this node, how many the publisher writes into itself (under
-    /// --direct-write-below); the others are woken first and their sessions write, on the
-    /// runtime's other workers, while the publisher writes its share. A larger value saves
-    /// wake-ups (CPU), a smaller one spreads a large room's writes over the cores (latency).
-    /// The default was measured on a 2-core machine (docs/benchmarks.md).
+    /// --direct-write-below), with the fan-out helper's share; the others are woken first
+    /// and their sessions write, on the runtime's workers, while the publisher writes. A
+    /// larger value saves wake-ups (CPU); a smaller one adds the runtime's workers to the
+    /// publisher and the helper. The default was measured on a 2-core machine
+    /// (docs/benchmarks.md).
     #[arg(long, env = "CHAT_DIRECT_WRITE_MEMBERS", default_value_t = DEFAULT_DIRECT_WRITE_MEMBERS)]
     pub direct_write_members: usize,
 

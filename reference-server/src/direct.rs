@@ -250,10 +250,10 @@ mod tests {
     use crate::queue::test_pair::{connected, read_exactly};
     use crate::queue::{Offered, Writer, queue};
 
-    /// The defaults: under 60,000 deliveries a second, into the first 45 members.
+    /// The defaults: under 200,000 deliveries a second, into the first 50 members.
     const ALLOW: DirectWrite = DirectWrite {
-        below: 60_000,
-        members: 45,
+        below: 200_000,
+        members: 50,
     };
 
     /// A connected pair: the server side attached to a fresh queue, and the client.
@@ -335,7 +335,7 @@ mod tests {
         // A busy node (at the limit): queued too, also after the gap.
         let third = Frame::from(r#"{"message": "3"}"#);
         assert_eq!(
-            tx.offer_with(&third, 60_000, 0, Writer::Publisher, at(3 * gap)),
+            tx.offer_with(&third, ALLOW.below, 0, Writer::Publisher, at(3 * gap)),
             Ok(Offered::Queued)
         );
         assert_eq!(drain(&rx).await, 2);
@@ -384,7 +384,7 @@ mod tests {
         let offer = |n: usize| {
             for _ in 0..n {
                 // A busy node: every frame queued for the drain.
-                assert_eq!(tx.offer(&frame, 60_000, 0), Ok(Offered::Queued));
+                assert_eq!(tx.offer(&frame, ALLOW.below, 0), Ok(Offered::Queued));
             }
         };
         let counted = std::cell::Cell::new(0);

@@ -21,7 +21,7 @@ use crate::frame::Frame;
 use crate::load::Load;
 use crate::metrics::Metrics;
 use crate::queue::{Offered, QueueReceiver, QueueSender, Refused, queue};
-use crate::spread::{SPREAD_FROM, Spread};
+use crate::spread::{SPREAD_FROM, Spread, helper_from};
 
 /// The receiving end a session drains.
 pub type FrameReceiver = QueueReceiver;
@@ -220,8 +220,9 @@ impl Rooms {
 
     /// Offers go to the room's members from the last to the first: members past
     /// `--direct-write-members` are queued and woken first, so their sessions write on the
-    /// runtime's other workers; in a room of [`SPREAD_FROM`] members or more, the upper half
-    /// of the rest goes to the fan-out helper when it is idle (`crate::spread`); then the
+    /// runtime's other workers; in a room of [`SPREAD_FROM`] members or more, the top
+    /// positions of the rest go to the fan-out helper when it is idle (`crate::spread`,
+    /// [`helper_from`]); then the
     /// publisher writes into the first members' sockets itself (`crate::queue::DirectWrite`).
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
@@ -229,7 +230,7 @@ impl Rooms {
             let mut members = lock(&room.members);
             let rate = self.load.note(members.len() as u64);
             let mut position = members.len();
-            let split = position / 2;
+            let split = helper_from(position);
             let mut helper = match &self.spread {
                 Some(spread) if position >= SPREAD_FROM => spread.take(),
                 _ => None,

@@ -28,6 +28,16 @@ use crate::queue::Shared;
 /// wake-up costs more than it saves.
 pub const SPREAD_FROM: usize = 16;
 
+/// The helper's share of a room, in percent: the room's top positions. Less than half,
+/// because the helper starts its share a thread wake-up after the publisher starts its own;
+/// measured against half (docs/benchmarks.md).
+pub const HELPER_SHARE_PERCENT: usize = 35;
+
+/// The first position of a room of `members` that the helper writes.
+pub fn helper_from(members: usize) -> usize {
+    members - members * HELPER_SHARE_PERCENT / 100
+}
+
 /// Frames per write of the helper at most. A member it writes had nothing queued a moment
 /// before, so it holds one frame or a few; anything past this is left to its session.
 const MAX_FRAMES: usize = 16;
@@ -244,6 +254,19 @@ mod tests {
                 "the helper stays busy"
             );
             std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn the_helper_takes_the_smaller_share_of_the_top_positions() {
+        assert_eq!(helper_from(50), 33);
+        for members in SPREAD_FROM..=1000 {
+            let from = helper_from(members);
+            let share = members - from;
+            assert!(
+                share >= 1 && share < members - share,
+                "{members}: from {from}"
+            );
         }
     }
 

@@ -62,7 +62,7 @@ async fn one_order_through_either_write_path() {
 
 /// A room large enough for the fan-out helper (`reference-server/src/spread.rs`), its members
 /// idle for `DIRECT_GAP` between rounds so that each message is written straight into the
-/// sockets, by the publisher into one half of the room and by the helper into the other; two
+/// sockets, by the publisher into one share of the room and by the helper into the other; two
 /// senders at once, so two publishers contend for the one helper. Every member gets every
 /// message once, in the room's one order.
 #[tokio::test]
