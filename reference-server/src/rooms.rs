@@ -222,8 +222,8 @@ impl Rooms {
     /// `--direct-write-members` are queued and woken first, so their sessions write on the
     /// runtime's other workers; in a room of [`SPREAD_FROM`] members or more, the top
     /// positions of the rest go to the fan-out helper when it is idle (`crate::spread`,
-    /// [`helper_from`]); then the
-    /// publisher writes into the first members' sockets itself (`crate::queue::DirectWrite`).
+    /// [`helper_from`]); then the publisher writes into the first members' sockets itself
+    /// (`crate::queue::DirectWrite`).
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {

@@ -152,6 +152,7 @@ impl Totals {
 
     /// Adds `other` into `self`: histograms added, counters summed, seconds aligned.
     pub fn merge(&mut self, other: &Self) {
+        // Same bounds everywhere, so adding cannot fail.
         for named in HISTOGRAMS {
             let _ = (named.get_mut)(self).add((named.get)(other));
         }
@@ -183,7 +184,6 @@ impl Totals {
             mine.connected += second.connected;
             mine.reconnects += second.reconnects;
             mine.missing += second.missing;
-            // Same bounds everywhere, so adding cannot fail.
             let _ = mine.latency.add(&second.latency);
         }
     }
