@@ -234,39 +234,31 @@ pub struct Completed {
 mod tests {
     use super::*;
 
+    fn completed(first: bool, last: bool) -> Completed {
+        Completed { first, last }
+    }
+
     #[test]
     fn the_first_and_the_last_receiver_of_a_message_are_told_apart() {
         let slot = AtomicU32::new(Shared::unseen(3));
-        let first = Completed {
-            first: true,
-            last: false,
-        };
-        assert_eq!(Shared::complete_one(&slot), first);
-        assert_eq!(Shared::complete_one(&slot), Completed::default());
-        let last = Completed {
-            first: false,
-            last: true,
-        };
-        assert_eq!(Shared::complete_one(&slot), last);
+        assert_eq!(Shared::complete_one(&slot), completed(true, false));
+        assert_eq!(Shared::complete_one(&slot), completed(false, false));
+        assert_eq!(Shared::complete_one(&slot), completed(false, true));
         // A duplicate past the last counts for nothing.
-        assert_eq!(Shared::complete_one(&slot), Completed::default());
+        assert_eq!(Shared::complete_one(&slot), completed(false, false));
         assert_eq!(slot.load(Ordering::Acquire), 0);
     }
 
     #[test]
     fn a_room_of_one_is_first_and_last_at_once_and_of_none_neither() {
         let one = AtomicU32::new(Shared::unseen(1));
-        let both = Completed {
-            first: true,
-            last: true,
-        };
-        assert_eq!(Shared::complete_one(&one), both);
+        assert_eq!(Shared::complete_one(&one), completed(true, true));
         let none = AtomicU32::new(Shared::unseen(0));
-        assert_eq!(Shared::complete_one(&none), Completed::default());
+        assert_eq!(Shared::complete_one(&none), completed(false, false));
         // A message not sent yet (its slot never stored) counts for nothing.
         assert_eq!(
             Shared::complete_one(&AtomicU32::new(0)),
-            Completed::default()
+            completed(false, false)
         );
     }
 }

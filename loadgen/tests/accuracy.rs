@@ -28,6 +28,16 @@ const TEN_BY_TEN: Load = Load {
     settle: "500ms",
 };
 
+/// Four rooms of five: every member's latency readable one by one.
+const FOUR_BY_FIVE: Load = Load {
+    rooms: 4,
+    clients: 5,
+    rate: 20,
+    duration: "2s",
+    warmup: "300ms",
+    settle: "1s",
+};
+
 /// Runs `load` against a fault server with `faults`.
 async fn measure(faults: Faults, load: Load) -> RunResult {
     let server = fault_server::spawn(faults).await.expect("fault server");
@@ -61,15 +71,7 @@ async fn a_20ms_delay_gives_a_median_near_20ms() {
         delay: Duration::from_millis(20),
         ..Faults::default()
     };
-    let load = Load {
-        rooms: 4,
-        clients: 5,
-        rate: 20,
-        duration: "2s",
-        warmup: "300ms",
-        settle: "1s",
-    };
-    let r = measure(faults, load).await;
+    let r = measure(faults, FOUR_BY_FIVE).await;
     let s = &r.summary;
     assert_eq!(s.missing, 0, "{s:?}");
     assert_eq!(s.expected, s.sent * 5);
@@ -89,12 +91,8 @@ async fn a_staggered_fan_out_separates_the_first_member_from_the_whole_room() {
         ..Faults::default()
     };
     let load = Load {
-        rooms: 4,
-        clients: 5,
         rate: 10,
-        duration: "2s",
-        warmup: "300ms",
-        settle: "1s",
+        ..FOUR_BY_FIVE
     };
     let r = measure(faults, load).await;
     let s = &r.summary;
