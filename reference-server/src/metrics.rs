@@ -33,6 +33,7 @@ pub struct Metrics {
     pub(crate) rooms: Gauge,
     pub(crate) messages_received: Counter,
     pub(crate) frames_delivered: Counter,
+    pub(crate) fanout_helper_frames: Counter,
     pub(crate) slow_member_closes: Counter,
     pub(crate) memory_budget_closes: Counter,
     pub(crate) memory_used: Gauge,
@@ -120,7 +121,7 @@ impl Metrics {
     }
 
     /// Every plain counter: name, help, value.
-    fn counters(&self) -> [(&'static str, &'static str, &Counter); 15] {
+    fn counters(&self) -> [(&'static str, &'static str, &Counter); 16] {
         [
             (
                 "messages_received",
@@ -131,6 +132,11 @@ impl Metrics {
                 "frames_delivered",
                 "Broadcast frames written to member sockets",
                 &self.frames_delivered,
+            ),
+            (
+                "fanout_helper_frames",
+                "Broadcast frames the fan-out helper thread wrote to member sockets (counted in frames_delivered too)",
+                &self.fanout_helper_frames,
             ),
             (
                 "slow_member_closes",

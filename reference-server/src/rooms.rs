@@ -123,6 +123,9 @@ pub struct Rooms {
     load: Load,
     /// The fan-out helper; none when its thread could not be started.
     spread: Option<Spread>,
+    /// `--direct-write-members`: the first positions of a room the publisher may write
+    /// directly, the share the helper splits with it.
+    direct_write_members: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -132,7 +135,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Rooms {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// A registry whose publishers write directly into at most the first
+    /// `direct_write_members` members of a room (`crate::queue::DirectWrite::members`).
+    pub fn new(metrics: Arc<Metrics>, direct_write_members: usize) -> Self {
         let spread = Spread::start(Arc::clone(&metrics))
             .inspect_err(|error| {
                 tracing::warn!(%error, "no fan-out helper thread: publishers write alone");
@@ -144,6 +149,7 @@ impl Rooms {
             metrics,
             load: Load::default(),
             spread,
+            direct_write_members,
         }
     }
 
@@ -220,19 +226,20 @@ impl Rooms {
 
     /// Offers go to the room's members from the last to the first: members past
     /// `--direct-write-members` are queued and woken first, so their sessions write on the
-    /// runtime's other workers; in a room of [`SPREAD_FROM`] members or more, the top
-    /// positions of the rest go to the fan-out helper when it is idle (`crate::spread`,
-    /// [`helper_from`]); then the publisher writes into the first members' sockets itself
-    /// (`crate::queue::DirectWrite`).
+    /// runtime's other workers; when the rest (the direct-write share) has [`SPREAD_FROM`]
+    /// members or more, its top positions go to the fan-out helper when it is idle
+    /// (`crate::spread`, [`helper_from`]); then the publisher writes into the first members'
+    /// sockets itself (`crate::queue::DirectWrite`).
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
             let rate = self.load.note(members.len() as u64);
             let mut position = members.len();
-            let split = helper_from(position);
+            let direct_share = position.min(self.direct_write_members);
+            let split = helper_from(direct_share);
             let mut helper = match &self.spread {
-                Some(spread) if position >= SPREAD_FROM => spread.take(),
+                Some(spread) if direct_share >= SPREAD_FROM => spread.take(),
                 _ => None,
             };
             while position > 0 {

@@ -131,6 +131,8 @@ fn run(jobs: &Receiver<Job>, busy: &AtomicBool, metrics: &Metrics) {
         drop(job);
         busy.store(false, Ordering::Release);
         if delivered > 0 {
+            // This one first: once frames_delivered shows a frame, its writer is counted.
+            metrics.fanout_helper_frames.inc_by(delivered);
             metrics.frames_delivered.inc_by(delivered);
         }
     }
@@ -292,6 +294,7 @@ mod tests {
         }
         drop(take_when_idle(&spread));
         assert_eq!(metrics.frames_delivered.get(), 3);
+        assert_eq!(metrics.fanout_helper_frames.get(), 3);
         for m in &members {
             assert_eq!(m.session.woken(), 0, "the helper wrote everything");
             assert!(m.tx.for_helper().lock().is_empty());

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{RawWs, op, room, server, server_with};
+use common::{RawWs, eventually_async, metric, op, room, server, server_with};
 use reference_server::{Config, RunningServer};
 
 #[tokio::test]
@@ -98,6 +98,41 @@ async fn a_large_room_is_written_by_the_publisher_and_the_helper_in_one_order() 
         tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
     }
     assert_one_order(&orders, &["a", "b"], ROUNDS);
+}
+
+/// A room larger than its direct-write share (`--direct-write-members`): the members past the
+/// share are queued and woken, and the fan-out helper still writes the top of the share, in
+/// parallel with the publisher. (Split over the whole room, the helper's positions would fall
+/// past the share and the helper would write nothing.)
+#[tokio::test]
+async fn the_helper_shares_the_direct_writes_of_a_room_larger_than_them() {
+    const MEMBERS: usize = 100;
+    const DIRECT: usize = 50;
+    let s = server_with(Config {
+        direct_write_below: u64::MAX,
+        direct_write_members: DIRECT,
+        ..Config::local()
+    })
+    .await;
+    let name = room("beyond_share");
+    let mut members = Vec::new();
+    for _ in 0..MEMBERS {
+        members.push(RawWs::join(s.addr, &name).await);
+    }
+    members[0].send_text(r#"{"message":"m"}"#).await;
+    for ws in &mut members {
+        assert_eq!(ws.recv_text().await, r#"{"message": "m"}"#);
+    }
+    // The helper counts its frames before frames_delivered does.
+    eventually_async("every delivery counted", || async {
+        metric(s.addr, "chat_frames_delivered_total").await == MEMBERS as f64
+    })
+    .await;
+    let by_helper = metric(s.addr, "chat_fanout_helper_frames_total").await;
+    assert!(
+        by_helper > 0.0 && by_helper < DIRECT as f64,
+        "the helper wrote {by_helper} of the {DIRECT} direct writes"
+    );
 }
 
 async fn one_order_for_all(s: RunningServer) {

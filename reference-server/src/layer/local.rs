@@ -1,12 +1,9 @@
 //! The single-process layer: a publish is a direct delivery to the room's members.
 
-use std::sync::Arc;
-
 use protocol::RoomName;
 
 use crate::frame::Frame;
 use crate::layer::RoomLayer;
-use crate::metrics::Metrics;
 use crate::rooms::{Member, Membership, Rooms};
 
 /// The single-process layer: a publish is a direct delivery.
@@ -16,10 +13,8 @@ pub struct LocalLayer {
 }
 
 impl LocalLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self {
-            rooms: Rooms::new(metrics),
-        }
+    pub fn new(rooms: Rooms) -> Self {
+        Self { rooms }
     }
 
     pub fn rooms(&self) -> &Rooms {
@@ -45,8 +40,12 @@ impl RoomLayer for LocalLayer {
 mod tests {
     use tokio_util::sync::CancellationToken;
 
+    use std::sync::Arc;
+
     use super::*;
     use crate::budget::MemoryBudget;
+    use crate::config::DEFAULT_DIRECT_WRITE_MEMBERS;
+    use crate::metrics::Metrics;
     use crate::rooms::FrameReceiver;
 
     fn member(queue_bytes: usize) -> (Member, FrameReceiver, CancellationToken) {
@@ -61,13 +60,17 @@ mod tests {
         }
     }
 
+    fn layer(metrics: Arc<Metrics>) -> LocalLayer {
+        LocalLayer::new(Rooms::new(metrics, DEFAULT_DIRECT_WRITE_MEMBERS))
+    }
+
     fn room(name: &str) -> RoomName {
         RoomName::parse(name).expect("valid room")
     }
 
     #[test]
     fn every_member_gets_the_same_frames_in_the_same_order() {
-        let layer = LocalLayer::new(Arc::default());
+        let layer = layer(Arc::default());
         let (a, mut rx_a, _) = member(1000);
         let (b, mut rx_b, _) = member(1000);
         let ma = layer.join(&room("r"), a);
@@ -84,7 +87,7 @@ mod tests {
     #[test]
     fn rooms_are_isolated_and_disappear_with_their_last_member() {
         let metrics = Arc::new(Metrics::default());
-        let layer = LocalLayer::new(Arc::clone(&metrics));
+        let layer = layer(Arc::clone(&metrics));
         let (a, _rx_a, _) = member(1000);
         let (b, mut rx_b, _) = member(1000);
         let ma = layer.join(&room("one"), a);
@@ -103,7 +106,7 @@ mod tests {
     #[test]
     fn a_full_queue_evicts_the_member_and_counts_it() {
         let metrics = Arc::new(Metrics::default());
-        let layer = LocalLayer::new(Arc::clone(&metrics));
+        let layer = layer(Arc::clone(&metrics));
         let (slow, _rx_slow, slow_evicted) = member(2 * (1 + crate::queue::FRAME_OVERHEAD));
         let (fast, mut rx_fast, fast_evicted) = member(1000);
         let m_slow = layer.join(&room("r"), slow);

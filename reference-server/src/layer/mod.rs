@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, LayerFormat};
 use crate::frame::Frame;
 use crate::metrics::Metrics;
-use crate::rooms::{Member, Membership};
+use crate::rooms::{Member, Membership, Rooms};
 
 /// The interface between WebSocket sessions and whatever carries frames between members.
 pub trait RoomLayer: Send + Sync + std::fmt::Debug + 'static {
@@ -59,8 +59,9 @@ pub fn start(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<dyn RoomLayer>> {
+    let rooms = Rooms::new(Arc::clone(metrics), config.direct_write_members);
     Ok(match &config.layer {
-        None => Arc::new(local::LocalLayer::new(Arc::clone(metrics))),
+        None => Arc::new(local::LocalLayer::new(rooms)),
         Some(urls) if urls.starts_with("redis://") => match config.layer_format {
             LayerFormat::Native if urls.contains(',') => {
                 anyhow::bail!("--layer: several Redis hosts need --layer-format channels")
@@ -68,12 +69,14 @@ pub fn start(
             LayerFormat::Native => Arc::new(native::start(
                 urls,
                 config.redis_prefix.clone(),
+                rooms,
                 Arc::clone(metrics),
                 tracker,
                 shutdown.clone(),
             )?),
             LayerFormat::Channels => Arc::new(channels::start(
                 &urls.split(',').map(str::trim).collect::<Vec<_>>(),
+                rooms,
                 Arc::clone(metrics),
                 tracker,
                 shutdown.clone(),

@@ -36,6 +36,7 @@ use crate::layer::redis_core::{
     BACKOFF_MIN, Backoff, CONNECT_TIMEOUT, Core, Outgoing, PUBLISH_QUEUE, RedisLayer, Subscriptions,
 };
 use crate::metrics::Metrics;
+use crate::rooms::Rooms;
 
 /// Frames sent to Redis in one pipeline at most.
 const PUBLISH_BATCH: usize = 256;
@@ -88,6 +89,7 @@ struct Native {
 pub fn start(
     url: &str,
     prefix: String,
+    rooms: Rooms,
     metrics: Arc<Metrics>,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
@@ -97,6 +99,7 @@ pub fn start(
     let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
     let core = Arc::new(Core::new(
         Box::new(Commands(commands)),
+        rooms,
         metrics,
         shutdown,
         publish.clone(),

@@ -92,12 +92,13 @@ pub struct Core {
 impl Core {
     pub fn new(
         subscriptions: Box<dyn Subscriptions>,
+        rooms: Rooms,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
         publish: mpsc::Sender<Outgoing>,
     ) -> Self {
         Self {
-            rooms: Rooms::new(Arc::clone(&metrics)),
+            rooms,
             markers: Arc::new(Markers::default()),
             metrics,
             shutdown,

@@ -44,6 +44,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::layer::redis_core::{Core, PUBLISH_QUEUE, RedisLayer, Subscriptions};
 use crate::metrics::Metrics;
+use crate::rooms::Rooms;
 
 /// channels_redis's `group_expiry`: a group membership lives this long unless refreshed.
 const GROUP_EXPIRY: i64 = 86_400;
@@ -130,6 +131,7 @@ impl Subscriptions for Arc<Commands> {
 /// same order as the Django nodes' CONFIG `hosts`.
 pub fn start(
     urls: &[&str],
+    rooms: Rooms,
     metrics: Arc<Metrics>,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
@@ -152,6 +154,7 @@ pub fn start(
     let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
     let core = Arc::new(Core::new(
         Box::new(Arc::clone(&commands)),
+        rooms,
         metrics,
         shutdown,
         publish.clone(),
