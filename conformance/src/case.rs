@@ -198,6 +198,23 @@ impl Ctx {
         }
     }
 
+    /// `who`, with the node its socket `ws` is connected to when the backend has several: the
+    /// evidence then says which node a member that fell short was on.
+    pub fn who(&self, who: &str, ws: &Ws) -> String {
+        match self.node_of(ws) {
+            Some(node) => format!("{who} (node {node})"),
+            None => who.to_owned(),
+        }
+    }
+
+    /// The node `ws` is connected to, when the backend has several.
+    pub fn node_of(&self, ws: &Ws) -> Option<SocketAddr> {
+        if self.nodes.len() < 2 {
+            return None;
+        }
+        endpoint::tls::peer_addr(ws.stream()).ok()
+    }
+
     /// The node the next WebSocket goes to.
     fn pick(&self) -> &Node {
         &self.nodes[self.next.fetch_add(1, Ordering::Relaxed) % self.nodes.len()]

@@ -42,3 +42,59 @@ async fn two_nodes_over_redis_pub_sub_pass_every_core_case_as_one_backend() {
 async fn two_nodes_in_the_channels_redis_format_pass_every_core_case_as_one_backend() {
     two_nodes_pass_every_core_case(reference_server::LayerFormat::Channels).await;
 }
+
+/// Two nodes that do not share rooms (each its own in-memory layer, as behind a load balancer
+/// without a Redis layer): graded as one backend, a big room fails, and the evidence counts
+/// the members that fell short on each node and names a failing member's node. The members
+/// on the sender's node have every message; those on the other node have none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_that_do_not_share_rooms_fail_and_the_evidence_names_the_node() {
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let node = reference_server::spawn(reference_server::Config::local())
+            .await
+            .expect("node");
+        nodes.push(node);
+    }
+    let targets: Vec<Target> = nodes
+        .iter()
+        .map(|n| Target::parse(&n.http_url()).expect("target"))
+        .collect();
+    let all = conformance::cases::all();
+    let selected = runner::select(&all, Profile::Core, &["big-room.every-member".into()]);
+    assert_eq!(selected.len(), 1);
+    let timeout = std::time::Duration::from_secs(2);
+    let ctx = conformance::context(&targets, timeout, DEFAULT_SETTLE, None);
+    let reports = runner::run_all(selected, &ctx, 1).await;
+    let report = &reports[0];
+    assert_eq!(report.verdict, Outcome::Fail, "{}", report.evidence);
+    // The evidence lists the nodes in address order.
+    let (a, b) = (
+        nodes[0].addr.min(nodes[1].addr),
+        nodes[0].addr.max(nodes[1].addr),
+    );
+    // 100 joins go to the two nodes in turn: 50 each, one of them the sender's.
+    let split = [
+        format!("50 of 100 members fell short (50 of 50 on {a}, 0 of 50 on {b})"),
+        format!("50 of 100 members fell short (0 of 50 on {a}, 50 of 50 on {b})"),
+    ];
+    assert!(
+        split
+            .iter()
+            .any(|s| report.evidence.starts_with(s.as_str())),
+        "{}",
+        report.evidence
+    );
+    let short = if report.evidence.contains(&format!("50 of 50 on {a}")) {
+        a
+    } else {
+        b
+    };
+    assert!(
+        report
+            .evidence
+            .contains(&format!("(node {short}): after 0 messages")),
+        "{}",
+        report.evidence
+    );
+}

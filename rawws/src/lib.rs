@@ -351,6 +351,11 @@ impl<S: Stream> Ws<S> {
         Ok(true)
     }
 
+    /// The stream the socket runs on.
+    pub fn stream(&self) -> &S {
+        &self.stream
+    }
+
     /// The raw stream, for clients that misbehave below the frame level.
     pub fn stream_mut(&mut self) -> &mut S {
         &mut self.stream

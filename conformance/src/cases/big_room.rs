@@ -3,6 +3,8 @@
 //! while members are still joining. A backend that serves only a room's first members (a
 //! capacity cap) passes every small-room case and fails these.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,13 +66,18 @@ async fn join_many(ctx: &Ctx, room: &str, n: usize) -> Result<Vec<Ws>, String> {
 /// [`END`] (and, after it, within the settle time, anything more), or the reason it stopped.
 #[derive(Debug, Default)]
 struct Read {
+    /// The node the member was on, when the backend has several ([`Ctx::node_of`]).
+    node: Option<SocketAddr>,
     seqs: Vec<usize>,
     after_end: usize,
     failure: Option<String>,
 }
 
 async fn read_until_end(mut ws: Ws, ctx: Ctx) -> Read {
-    let mut read = Read::default();
+    let mut read = Read {
+        node: ctx.node_of(&ws),
+        ..Read::default()
+    };
     loop {
         let text = match ws.recv_text(ctx.timeout).await {
             Ok(text) => text,
@@ -107,8 +114,13 @@ async fn read_until_end(mut ws: Ws, ctx: Ctx) -> Read {
     read
 }
 
-/// Checks that `read` holds exactly `first..last` in order, `first` at most `must_from`.
-fn check(who: &str, read: &Read, must_from: usize, last: usize) -> Result<(), String> {
+/// Checks that member `i`'s `read` holds exactly `first..last` in order, `first` at most
+/// `must_from`.
+fn check(i: usize, read: &Read, must_from: usize, last: usize) -> Result<(), String> {
+    let who = match read.node {
+        Some(node) => format!("member {i} (node {node})"),
+        None => format!("member {i}"),
+    };
     if let Some(failure) = &read.failure {
         return Err(format!(
             "{who}: after {} messages: {failure}",
@@ -134,14 +146,39 @@ fn check(who: &str, read: &Read, must_from: usize, last: usize) -> Result<(), St
     Ok(())
 }
 
-/// The evidence for a room where some members fell short: how many, and the first few.
-fn verdict(size: usize, failures: Vec<String>, what: String) -> CaseResult {
+/// The evidence for a room where some members fell short (`check` says which): how many,
+/// how many on each node when the backend has several, and the first few.
+fn verdict(
+    size: usize,
+    reads: &[(usize, Read)],
+    check: impl Fn(usize, &Read) -> Result<(), String>,
+    what: String,
+) -> CaseResult {
+    let mut failures = Vec::new();
+    let mut nodes: BTreeMap<SocketAddr, (usize, usize)> = BTreeMap::new();
+    for (i, read) in reads {
+        let failed = check(*i, read).map_err(|e| failures.push(e)).is_err();
+        if let Some(node) = read.node {
+            let (short, of) = nodes.entry(node).or_default();
+            *short += usize::from(failed);
+            *of += 1;
+        }
+    }
     if failures.is_empty() {
         return holds(what);
     }
+    let by_node = if nodes.is_empty() {
+        String::new()
+    } else {
+        let counts: Vec<String> = nodes
+            .iter()
+            .map(|(node, (short, of))| format!("{short} of {of} on {node}"))
+            .collect();
+        format!(" ({})", counts.join(", "))
+    };
     let shown: Vec<&str> = failures.iter().take(3).map(String::as_str).collect();
     Err(format!(
-        "{} of {size} members fell short; {}",
+        "{} of {size} members fell short{by_node}; {}",
         failures.len(),
         shown.join("; ")
     ))
@@ -165,13 +202,10 @@ async fn every_member(ctx: Ctx) -> CaseResult {
         reads.push(done.map_err(|e| e.to_string())?);
     }
     reads.sort_by_key(|(i, _)| *i);
-    let failures: Vec<String> = reads
-        .iter()
-        .filter_map(|(i, read)| check(&format!("member {i}"), read, 0, BURST - 1).err())
-        .collect();
     verdict(
         size,
-        failures,
+        &reads,
+        |i, read| check(i, read, 0, BURST - 1),
         format!("all {size} members got the {BURST} messages once, in order"),
     )
 }
@@ -259,21 +293,19 @@ async fn joining_while_busy(ctx: Ctx) -> CaseResult {
     }
     reads.sort_by_key(|(i, _)| *i);
     let sent_at = sent_at.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let failures: Vec<String> = reads
-        .iter()
-        .filter_map(|(i, read)| {
-            // A joiner must have everything whose send began after its 101 (it may have
-            // more: a message sent just before may reach it or not).
-            let must_from = joined_at
-                .iter()
-                .find(|(n, _)| n == i)
-                .map_or(0, |(_, at)| sent_at.partition_point(|t| t < at));
-            check(&format!("member {i}"), read, must_from, sent - 1).err()
-        })
-        .collect();
+    // A joiner must have everything whose send began after its 101 (it may have more: a
+    // message sent just before may reach it or not).
+    let must_have = |i: usize, read: &Read| {
+        let must_from = joined_at
+            .iter()
+            .find(|(n, _)| *n == i)
+            .map_or(0, |(_, at)| sent_at.partition_point(|t| t < at));
+        check(i, read, must_from, sent - 1)
+    };
     verdict(
         size,
-        failures,
+        &reads,
+        must_have,
         format!(
             "{joiners} of {size} members joined while {sent} messages went out; each got \
              everything sent after its 101, in order"

@@ -45,10 +45,12 @@ async fn all_members(ctx: Ctx) -> CaseResult {
     }
     say(&mut members[1], "to all").await?;
     for (i, ws) in members.iter_mut().enumerate() {
-        expect_message(ws, &format!("member {i}"), &"to all".into(), ctx.timeout).await?;
+        let who = ctx.who(&format!("member {i}"), ws);
+        expect_message(ws, &who, &"to all".into(), ctx.timeout).await?;
     }
     for (i, ws) in members.iter_mut().enumerate() {
-        expect_silence(ws, &format!("member {i}"), ctx.settle).await?;
+        let who = ctx.who(&format!("member {i}"), ws);
+        expect_silence(ws, &who, ctx.settle).await?;
     }
     holds("3 members, one copy each")
 }

@@ -44,17 +44,13 @@ async fn single_sender(ctx: Ctx) -> CaseResult {
         say(&mut members[0], &format!("m{i}")).await?;
     }
     for (m, ws) in members.iter_mut().enumerate() {
+        let who = ctx.who(&format!("member {m}"), ws);
         for i in 0..MESSAGES {
-            expect_message(
-                ws,
-                &format!("member {m}"),
-                &format!("m{i}").into(),
-                ctx.timeout,
-            )
-            .await
-            .map_err(|e| format!("message {i} of {MESSAGES}: {e}"))?;
+            expect_message(ws, &who, &format!("m{i}").into(), ctx.timeout)
+                .await
+                .map_err(|e| format!("message {i} of {MESSAGES}: {e}"))?;
         }
-        expect_silence(ws, &format!("member {m}"), ctx.settle).await?;
+        expect_silence(ws, &who, ctx.settle).await?;
     }
     holds(format!(
         "3 members got all {MESSAGES} messages once, in order"
@@ -126,12 +122,13 @@ async fn one_order(ctx: Ctx) -> CaseResult {
     }
     let mut orders = Vec::new();
     for (m, ws) in members.iter_mut().enumerate() {
+        let who = ctx.who(&format!("member {m}"), ws);
         let mut seen = Vec::new();
         for _ in 0..SENDERS * EACH {
             let text = ws
                 .recv_text(ctx.timeout)
                 .await
-                .map_err(|e| format!("member {m} after {} messages: {e}", seen.len()))?;
+                .map_err(|e| format!("{who} after {} messages: {e}", seen.len()))?;
             let value = message_of(&text)?;
             seen.push(value.as_str().unwrap_or_default().to_owned());
         }

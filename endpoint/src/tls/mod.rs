@@ -25,6 +25,14 @@ mod pinned;
 /// A connection to a backend: plain TCP, or TLS over it.
 pub type Conn = Either<TcpStream, TlsStream<TcpStream>>;
 
+/// The address `conn` is connected to.
+pub fn peer_addr(conn: &Conn) -> io::Result<std::net::SocketAddr> {
+    match conn {
+        Either::Left(tcp) => tcp.peer_addr(),
+        Either::Right(tls) => tls.get_ref().0.peer_addr(),
+    }
+}
+
 /// How to trust servers (the tools' `--ca-cert` and `--insecure`).
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions {
