@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Each server runs as its own process (so its CPU time is its own) for the whole run; loadgen
-//! runs in this process. A step "holds" when p99 < `--p99-ms` (100) and nothing is lost; the
+//! runs in this process. With `--repeat`, the servers take turns within a step (round r starts
+//! with the r-th server), so none is always measured first or last. A step "holds" when p99 < `--p99-ms` (100) and nothing is lost; the
 //! table also marks steps with p99 < 2 ms. Beside the yardstick, each server is "ahead" on p50
 //! and p99 when at most 5 % above the yardstick's (the noise of this shared machine), and on CPU
 //! when at or below it; the last lines count the steps each server was ahead on.
@@ -378,14 +379,16 @@ async fn step_table(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
     let mut tally = vec![[0usize; 4]; servers.len()];
     let per_step = f64::from(args.rooms) * f64::from(args.clients);
     for step in &args.steps {
-        let mut measured = Vec::with_capacity(servers.len());
-        for server in servers {
-            let mut runs = Vec::with_capacity(args.repeat);
-            for _ in 0..args.repeat {
-                runs.push(measure(args, server, step / per_step).await?);
+        // The servers take turns, each round starting one further along, so that a drift in
+        // the machine's speed during a step falls on every server alike.
+        let mut runs = vec![Vec::with_capacity(args.repeat); servers.len()];
+        for round in 0..args.repeat {
+            for k in 0..servers.len() {
+                let i = (round + k) % servers.len();
+                runs[i].push(measure(args, &servers[i], step / per_step).await?);
             }
-            measured.push(medians(&runs));
         }
+        let measured: Vec<Step> = runs.iter().map(|r| medians(r)).collect();
         // Each server's p50 and p99 as multiples of the yardstick's in the same step.
         let yardstick = servers
             .iter()
