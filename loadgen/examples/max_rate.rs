@@ -15,10 +15,13 @@
 //!
 //! Each server runs as its own process (so its CPU time is its own) for the whole run; loadgen
 //! runs in this process. With `--repeat`, the servers take turns within a step (round r starts
-//! with the r-th server), so none is always measured first or last. A step "holds" when p99 < `--p99-ms` (100) and nothing is lost; the
-//! table also marks steps with p99 < 2 ms. Beside the yardstick, each server is "ahead" on p50
+//! with the r-th server), so none is always measured first or last. A step "holds" when
+//! p99 < `--p99-ms` (100) and nothing is lost; the table also marks steps with p99 < 2 ms. Beside the yardstick, each server is "ahead" on p50
 //! and p99 when at most 5 % above the yardstick's (the noise of this shared machine), and on CPU
-//! when at or below it; the last lines count the steps each server was ahead on.
+//! when at or below it. With `--repeat`, "round by round" is the lowest and highest of the
+//! server's p50 and p99 as multiples of the yardstick's in the same round: a difference is
+//! beyond the noise only when that whole range is on one side. The last lines count the steps
+//! each server was ahead on, and those where it was behind (above 5 %) in every round.
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -371,12 +374,13 @@ async fn step_table(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
     );
     println!(
         "| step/s | server | deliveries/s | p50 ms | p99 ms | max ms | first / whole room p50 ms | lost | holds | \
-         p50 / p99 / CPU vs yardstick | ahead on p50 / p99 / CPU | loadgen lateness p99 ms | \
-         server CPU s/M | loadgen CPU s/M |"
+         p50 / p99 / CPU vs yardstick | ahead on p50 / p99 / CPU | p50 / p99 vs yardstick, round by round | \
+         loadgen lateness p99 ms | server CPU s/M | loadgen CPU s/M |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    // Per server: steps where it was ahead of the yardstick on p50, p99, CPU; steps with loss.
-    let mut tally = vec![[0usize; 4]; servers.len()];
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    // Per server: steps where it was ahead of the yardstick on p50, p99, CPU; steps with loss;
+    // steps where it was behind on p50 or p99 in every round.
+    let mut tally = vec![[0usize; 6]; servers.len()];
     let per_step = f64::from(args.rooms) * f64::from(args.clients);
     for step in &args.steps {
         // The servers take turns, each round starting one further along, so that a drift in
@@ -390,25 +394,26 @@ async fn step_table(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
         }
         let measured: Vec<Step> = runs.iter().map(|r| medians(r)).collect();
         // Each server's p50 and p99 as multiples of the yardstick's in the same step.
-        let yardstick = servers
-            .iter()
-            .position(|s| s.name == "yardstick")
-            .map(|i| measured[i]);
-        for ((server, m), tally) in servers.iter().zip(&measured).zip(&mut tally) {
+        let yardstick = servers.iter().position(|s| s.name == "yardstick");
+        for (i, (server, m)) in servers.iter().zip(&measured).enumerate() {
+            let tally = &mut tally[i];
             let holds = m.p99_ms < args.p99_ms && m.missing == 0;
-            let (ratio, ahead) = match yardstick {
-                Some(y) if server.name != "yardstick" => {
-                    let v = Versus::of(m, &y);
+            let (ratio, ahead, rounds) = match yardstick {
+                Some(y) if i != y => {
+                    let v = Versus::of(m, &measured[y]);
                     for (count, yes) in tally.iter_mut().zip(v.ahead()) {
                         *count += usize::from(yes);
                     }
-                    (v.ratios(), v.verdict())
+                    let rounds = Rounds::of(&runs[i], &runs[y]);
+                    tally[4] += usize::from(rounds.p50.0 > Versus::LEVEL);
+                    tally[5] += usize::from(rounds.p99.0 > Versus::LEVEL);
+                    (v.ratios(), v.verdict(), rounds.to_string())
                 }
-                _ => ("-".to_owned(), "-".to_owned()),
+                _ => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
             };
             tally[3] += usize::from(m.missing > 0);
             println!(
-                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} | {} | {}{} | {ratio} | {ahead} | {:.3} | {:.2} | {:.2} |",
+                "| {step:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} | {} | {}{} | {ratio} | {ahead} | {rounds} | {:.3} | {:.2} | {:.2} |",
                 server.name,
                 m.deliveries_per_s,
                 m.p50_ms,
@@ -434,11 +439,12 @@ async fn step_table(args: &Args, servers: &[Server]) -> anyhow::Result<()> {
     );
     if servers.iter().any(|s| s.name == "yardstick") {
         let steps = args.steps.len();
-        for (server, [p50, p99, cpu, lossy]) in servers.iter().zip(&tally) {
+        for (server, [p50, p99, cpu, lossy, behind50, behind99]) in servers.iter().zip(&tally) {
             if server.name != "yardstick" {
                 println!(
                     "{}: ahead of the yardstick on p50 at {p50} of {steps} steps, on p99 at {p99}, \
-                     on CPU at {cpu}; lost messages at {lossy}",
+                     on CPU at {cpu}; lost messages at {lossy}; behind in every round on p50 at \
+                     {behind50}, on p99 at {behind99}",
                     server.name
                 );
             }
@@ -483,6 +489,38 @@ impl Versus {
         let word = |yes: bool| if yes { "yes" } else { "no" };
         let [p50, p99, cpu] = self.ahead();
         format!("{} / {} / {}", word(p50), word(p99), word(cpu))
+    }
+}
+
+/// A server's p50 and p99 as multiples of the yardstick's in the same round of a step, the
+/// lowest and highest over the rounds: a difference is beyond the noise only when the whole
+/// range lies on one side of 1.
+struct Rounds {
+    p50: (f64, f64),
+    p99: (f64, f64),
+}
+
+impl Rounds {
+    fn of(runs: &[Step], yardstick: &[Step]) -> Self {
+        let range = |f: fn(&Step) -> f64| {
+            runs.iter()
+                .zip(yardstick)
+                .map(|(m, y)| f(m) / f(y))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                    (lo.min(r), hi.max(r))
+                })
+        };
+        Self {
+            p50: range(|s| s.p50_ms),
+            p99: range(|s| s.p99_ms),
+        }
+    }
+}
+
+impl std::fmt::Display for Rounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ((a, b), (c, d)) = (self.p50, self.p99);
+        write!(f, "{a:.2}-{b:.2} / {c:.2}-{d:.2}")
     }
 }
 
