@@ -8,6 +8,7 @@
 //! without sleeps.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -68,37 +69,74 @@ struct Member {
 struct Log {
     expected: Vec<Vec<String>>,
     received: Vec<Vec<String>>,
+    /// The nodes each client's sockets went to, in order, when the backend has several.
+    nodes: Vec<Vec<SocketAddr>>,
 }
 
-/// Runs `program` with fresh rooms; `Err` is the evidence of a difference from the model.
+impl Log {
+    /// Notes the node `ws`, the new socket of `client`, is on.
+    fn joined(&mut self, ctx: &Ctx, client: usize, ws: &Ws) {
+        if let Some(node) = ctx.node_of(ws) {
+            self.nodes[client].push(node);
+        }
+    }
+
+    /// For evidence: which node each client was on (`; nodes: client 0 on A, client 1 on B
+    /// then A`), or nothing with one node.
+    fn nodes_text(&self) -> String {
+        let clients: Vec<String> = (self.nodes.iter().enumerate())
+            .filter(|(_, nodes)| !nodes.is_empty())
+            .map(|(client, nodes)| {
+                let nodes: Vec<String> = nodes.iter().map(SocketAddr::to_string).collect();
+                format!("client {client} on {}", nodes.join(" then "))
+            })
+            .collect();
+        if clients.is_empty() {
+            return String::new();
+        }
+        format!("; nodes: {}", clients.join(", "))
+    }
+}
+
+/// Runs `program` with fresh rooms; `Err` is the evidence of a difference from the model,
+/// with the node each client was on when the backend has several.
 pub async fn execute(ctx: &Ctx, program: &Program) -> Result<(), String> {
-    let rooms: Vec<String> = (0..ROOMS).map(|_| ctx.room("model")).collect();
-    let mut members: Vec<Option<Member>> = (0..CLIENTS).map(|_| None).collect();
     let mut log = Log {
         expected: vec![Vec::new(); CLIENTS],
         received: vec![Vec::new(); CLIENTS],
+        nodes: vec![Vec::new(); CLIENTS],
     };
+    run(ctx, program, &mut log)
+        .await
+        .map_err(|e| format!("{e}{}", log.nodes_text()))
+}
+
+async fn run(ctx: &Ctx, program: &Program, log: &mut Log) -> Result<(), String> {
+    let rooms: Vec<String> = (0..ROOMS).map(|_| ctx.room("model")).collect();
+    let mut members: Vec<Option<Member>> = (0..CLIENTS).map(|_| None).collect();
     let mut sent = 0usize;
     for (step, op) in program.0.iter().enumerate() {
         let at = |e: String| format!("step {step} ({op:?}): {e}");
         match *op {
             Op::Join { client, room } => {
                 if let Some(m) = members[client].take() {
-                    leave(ctx, client, m, &mut log).await.map_err(at)?;
+                    leave(ctx, client, m, log).await.map_err(at)?;
                 }
                 let ws = ctx.join(&rooms[room]).await.map_err(at)?;
+                log.joined(ctx, client, &ws);
                 members[client] = Some(Member { ws, room });
             }
             Op::Leave { client } => {
                 if let Some(m) = members[client].take() {
-                    leave(ctx, client, m, &mut log).await.map_err(at)?;
+                    leave(ctx, client, m, log).await.map_err(at)?;
                 }
             }
             Op::Reconnect { client } => {
                 if let Some(m) = members[client].take() {
                     let room = m.room;
-                    leave(ctx, client, m, &mut log).await.map_err(at)?;
+                    leave(ctx, client, m, log).await.map_err(at)?;
                     let ws = ctx.join(&rooms[room]).await.map_err(at)?;
+                    log.joined(ctx, client, &ws);
                     members[client] = Some(Member { ws, room });
                 }
             }

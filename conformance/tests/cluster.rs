@@ -98,3 +98,35 @@ async fn nodes_that_do_not_share_rooms_fail_and_the_evidence_names_the_node() {
         report.evidence
     );
 }
+
+/// The same two nodes fail the model-based case, and its evidence says which node each client
+/// of the shrunk program was on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_case_names_each_clients_node() {
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let node = reference_server::spawn(reference_server::Config::local())
+            .await
+            .expect("node");
+        nodes.push(node);
+    }
+    let targets: Vec<Target> = nodes
+        .iter()
+        .map(|n| Target::parse(&n.http_url()).expect("target"))
+        .collect();
+    let all = conformance::cases::all();
+    let selected = runner::select(&all, Profile::Core, &["model.programs".into()]);
+    assert_eq!(selected.len(), 1);
+    let timeout = std::time::Duration::from_secs(1);
+    let ctx = conformance::context(&targets, timeout, DEFAULT_SETTLE, None);
+    let reports = runner::run_all(selected, &ctx, 1).await;
+    let report = &reports[0];
+    assert_eq!(report.verdict, Outcome::Fail, "{}", report.evidence);
+    // A difference needs sockets on both nodes: the evidence names both.
+    let named = |n: &reference_server::RunningServer| report.evidence.contains(&n.addr.to_string());
+    assert!(
+        report.evidence.contains("; nodes: client ") && nodes.iter().all(named),
+        "{}",
+        report.evidence
+    );
+}
