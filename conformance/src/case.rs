@@ -138,6 +138,14 @@ impl Case {
     }
 }
 
+/// `who`, with `node` when there is one: `member 6 (node 127.0.0.1:8001)`.
+pub fn on_node(who: &str, node: Option<SocketAddr>) -> String {
+    match node {
+        Some(node) => format!("{who} (node {node})"),
+        None => who.to_owned(),
+    }
+}
+
 /// One node of the backend: its address, the Host header to send it, and the name its TLS
 /// certificate must carry when it speaks TLS.
 #[derive(Debug, Clone)]
@@ -201,10 +209,7 @@ impl Ctx {
     /// `who`, with the node its socket `ws` is connected to when the backend has several: the
     /// evidence then says which node a member that fell short was on.
     pub fn who(&self, who: &str, ws: &Ws) -> String {
-        match self.node_of(ws) {
-            Some(node) => format!("{who} (node {node})"),
-            None => who.to_owned(),
-        }
+        on_node(who, self.node_of(ws))
     }
 
     /// The node `ws` is connected to, when the backend has several.

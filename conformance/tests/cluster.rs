@@ -5,7 +5,7 @@
 mod common;
 
 use conformance::case::Outcome;
-use conformance::runner::{self, Profile};
+use conformance::runner::{self, CaseReport, Profile};
 use conformance::target::Target;
 use conformance::{DEFAULT_SETTLE, DEFAULT_TIMEOUT};
 use testkit::Redis;
@@ -43,12 +43,12 @@ async fn two_nodes_in_the_channels_redis_format_pass_every_core_case_as_one_back
     two_nodes_pass_every_core_case(reference_server::LayerFormat::Channels).await;
 }
 
-/// Two nodes that do not share rooms (each its own in-memory layer, as behind a load balancer
-/// without a Redis layer): graded as one backend, a big room fails, and the evidence counts
-/// the members that fell short on each node and names a failing member's node. The members
-/// on the sender's node have every message; those on the other node have none.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_that_do_not_share_rooms_fail_and_the_evidence_names_the_node() {
+/// The case `id` graded on two nodes that do not share rooms (each its own in-memory layer),
+/// as one backend, each network wait bounded by `timeout_s`.
+async fn on_unshared_nodes(
+    id: &str,
+    timeout_s: u64,
+) -> (Vec<reference_server::RunningServer>, CaseReport) {
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let node = reference_server::spawn(reference_server::Config::local())
@@ -61,12 +61,21 @@ async fn nodes_that_do_not_share_rooms_fail_and_the_evidence_names_the_node() {
         .map(|n| Target::parse(&n.http_url()).expect("target"))
         .collect();
     let all = conformance::cases::all();
-    let selected = runner::select(&all, Profile::Core, &["big-room.every-member".into()]);
+    let selected = runner::select(&all, Profile::Core, &[id.into()]);
     assert_eq!(selected.len(), 1);
-    let timeout = std::time::Duration::from_secs(2);
+    let timeout = std::time::Duration::from_secs(timeout_s);
     let ctx = conformance::context(&targets, timeout, DEFAULT_SETTLE, None);
-    let reports = runner::run_all(selected, &ctx, 1).await;
-    let report = &reports[0];
+    let report = runner::run_all(selected, &ctx, 1).await.remove(0);
+    (nodes, report)
+}
+
+/// Two nodes that do not share rooms (each its own in-memory layer, as behind a load balancer
+/// without a Redis layer): graded as one backend, a big room fails, and the evidence counts
+/// the members that fell short on each node and names a failing member's node. The members
+/// on the sender's node have every message; those on the other node have none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_that_do_not_share_rooms_fail_and_the_evidence_names_the_node() {
+    let (nodes, report) = on_unshared_nodes("big-room.every-member", 2).await;
     assert_eq!(report.verdict, Outcome::Fail, "{}", report.evidence);
     // The evidence lists the nodes in address order.
     let (a, b) = (
@@ -103,24 +112,7 @@ async fn nodes_that_do_not_share_rooms_fail_and_the_evidence_names_the_node() {
 /// of the shrunk program was on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_model_case_names_each_clients_node() {
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let node = reference_server::spawn(reference_server::Config::local())
-            .await
-            .expect("node");
-        nodes.push(node);
-    }
-    let targets: Vec<Target> = nodes
-        .iter()
-        .map(|n| Target::parse(&n.http_url()).expect("target"))
-        .collect();
-    let all = conformance::cases::all();
-    let selected = runner::select(&all, Profile::Core, &["model.programs".into()]);
-    assert_eq!(selected.len(), 1);
-    let timeout = std::time::Duration::from_secs(1);
-    let ctx = conformance::context(&targets, timeout, DEFAULT_SETTLE, None);
-    let reports = runner::run_all(selected, &ctx, 1).await;
-    let report = &reports[0];
+    let (nodes, report) = on_unshared_nodes("model.programs", 1).await;
     assert_eq!(report.verdict, Outcome::Fail, "{}", report.evidence);
     // A difference needs sockets on both nodes: the evidence names both.
     let named = |n: &reference_server::RunningServer| report.evidence.contains(&n.addr.to_string());

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::{case, holds, say};
-use crate::case::{Case, CaseResult, Ctx, message_of};
+use crate::case::{Case, CaseResult, Ctx, message_of, on_node};
 use crate::wire::{Next, Ws, op};
 
 pub(super) const CASES: &[Case] = &[
@@ -117,10 +117,7 @@ async fn read_until_end(mut ws: Ws, ctx: Ctx) -> Read {
 /// Checks that member `i`'s `read` holds exactly `first..last` in order, `first` at most
 /// `must_from`.
 fn check(i: usize, read: &Read, must_from: usize, last: usize) -> Result<(), String> {
-    let who = match read.node {
-        Some(node) => format!("member {i} (node {node})"),
-        None => format!("member {i}"),
-    };
+    let who = on_node(&format!("member {i}"), read.node);
     if let Some(failure) = &read.failure {
         return Err(format!(
             "{who}: after {} messages: {failure}",
@@ -157,7 +154,13 @@ fn verdict(
     let mut failures = Vec::new();
     let mut nodes: BTreeMap<SocketAddr, (usize, usize)> = BTreeMap::new();
     for (i, read) in reads {
-        let failed = check(*i, read).map_err(|e| failures.push(e)).is_err();
+        let failed = match check(*i, read) {
+            Ok(()) => false,
+            Err(e) => {
+                failures.push(e);
+                true
+            }
+        };
         if let Some(node) = read.node {
             let (short, of) = nodes.entry(node).or_default();
             *short += usize::from(failed);
