@@ -179,6 +179,8 @@ pub struct Ctx {
     pub model_cases: u32,
     /// Members of the room in the big-room cases.
     pub room_size: usize,
+    /// How long the member of `order.idle-member` stays silent while it must still receive.
+    pub idle: Duration,
     /// The TLS client for nodes that speak TLS (`--ca-cert`, `--insecure`).
     pub tls: Option<TlsClient>,
 }
@@ -202,6 +204,7 @@ impl Ctx {
             uuid_rooms: false,
             model_cases: crate::DEFAULT_MODEL_CASES,
             room_size: usize::from(crate::DEFAULT_ROOM_SIZE),
+            idle: crate::DEFAULT_IDLE,
             tls: None,
         }
     }

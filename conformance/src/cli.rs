@@ -86,6 +86,11 @@ pub struct Opts {
     /// Members of the room in the big-room.* cases (4 to 10000).
     #[arg(long, default_value_t = crate::DEFAULT_ROOM_SIZE, value_parser = clap::value_parser!(u16).range(4..=10000))]
     pub room_size: u16,
+    /// How long the member of order.idle-member sends nothing while it must still receive,
+    /// e.g. 5s or 2m. Set it above the deployment's presence or group expiry (channels_redis
+    /// group_expiry) to check that a silent member is not dropped from its room.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = idle)]
+    pub idle: Duration,
     /// Cases run at once.
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
@@ -241,6 +246,7 @@ fn context(opts: &Opts, targets: &[Target]) -> anyhow::Result<Ctx> {
     );
     ctx.model_cases = opts.model_cases;
     ctx.room_size = usize::from(opts.room_size);
+    ctx.idle = opts.idle;
     ctx.tls = opts.tls.client_for("conformance", targets)?;
     ctx.headers = opts.headers.clone();
     ctx.ws_path = opts.ws_path.clone();
@@ -293,6 +299,15 @@ fn header_value(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// An `--idle` duration: 1 s to 1 h (the case's own bound grows with it).
+fn idle(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 5s or 2m)"))?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&d) {
+        return Err(format!("{s:?}: between 1s and 1h"));
+    }
+    Ok(d)
+}
+
 /// A `--ws-path`: starts with '/', holds `{room}` once, no spaces.
 fn ws_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') {
@@ -312,4 +327,16 @@ fn ws_path(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    #[test]
+    fn the_idle_default_is_the_constant() {
+        let opts = super::Opts::parse_from(["conformance"]);
+        assert_eq!(opts.idle, crate::DEFAULT_IDLE);
+        assert!(super::Opts::try_parse_from(["conformance", "--idle", "0s"]).is_err());
+    }
 }

@@ -43,6 +43,10 @@ pub const MODEL_MAX_STEPS: usize = 24;
 /// Members of the room in the big-room cases (`--room-size`): the size of a busy real room,
 /// and above the handful of every other case.
 pub const DEFAULT_ROOM_SIZE: u16 = 100;
+/// How long `order.idle-member`'s member stays silent (`--idle`): longer than the presence
+/// timeouts the suite is meant to catch at a default run's cost (the case runs beside the
+/// others). A deployment with a presence or group expiry sets `--idle` above it.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(5);
 /// The tutorial's socket path; `--ws-path` may name another.
 pub const TUTORIAL_WS_PATH: &str = "/ws/chat/{room}/";
 

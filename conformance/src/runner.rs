@@ -64,9 +64,9 @@ pub fn select(cases: &[Case], profile: Profile, filters: &[String]) -> Vec<Case>
         .collect()
 }
 
-/// The bound on one whole case, however many waits it makes.
+/// The bound on one whole case, however many waits it makes (and the idle case's silence).
 fn case_deadline(ctx: &Ctx) -> Duration {
-    ctx.timeout * 20 + Duration::from_secs(10)
+    ctx.timeout * 20 + Duration::from_secs(10) + ctx.idle
 }
 
 /// Runs one case and grades it.

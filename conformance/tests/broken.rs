@@ -41,14 +41,16 @@ fn also(cases: &[&'static str]) -> Vec<&'static str> {
     [UNRELATED, cases].concat()
 }
 
+/// The default faults, changed by `f`.
+fn with(f: fn(&mut Faults)) -> Faults {
+    let mut faults = Faults::default();
+    f(&mut faults);
+    faults
+}
+
 /// Every fault server and its verdicts.
 fn table() -> Vec<Broken> {
-    let with = |f: fn(&mut Faults)| {
-        let mut faults = Faults::default();
-        f(&mut faults);
-        faults
-    };
-    vec![
+    let mut rows = vec![
         Broken {
             name: "no self-echo",
             faults: with(|f| f.no_self_echo = true),
@@ -113,7 +115,7 @@ fn table() -> Vec<Broken> {
         Broken {
             name: "folds case in room names",
             faults: with(|f| f.fold_case = true),
-            fail: &["rooms.case-sensitive"],
+            fail: &["rooms.case-sensitive", "order.rooms-alike"],
             pass: also(&["rooms.refused", "broadcast.self-echo"]),
         },
         // A room that serves only its first members (a capacity cap, as channels_redis's
@@ -127,6 +129,36 @@ fn table() -> Vec<Broken> {
                 "order.single-sender",
                 "model.programs",
             ]),
+        },
+    ];
+    rows.extend(members_and_rooms());
+    rows
+}
+
+/// Rooms merged by their names, and members forgotten while silent.
+fn members_and_rooms() -> Vec<Broken> {
+    vec![
+        // Three ways of merging rooms whose names look alike; only the case with many such
+        // rooms sees the first two (every other case's rooms differ early).
+        Broken {
+            name: "keys rooms by their first 12 characters",
+            faults: with(|f| f.room_prefix = Some(12)),
+            fail: &["order.rooms-alike"],
+            pass: also(&["order.rooms-isolated", "broadcast.self-echo"]),
+        },
+        Broken {
+            name: "hashes rooms onto 48 shared channels",
+            faults: with(|f| f.room_buckets = Some(48)),
+            fail: &["order.rooms-alike"],
+            pass: also(&["broadcast.self-echo", "order.single-sender"]),
+        },
+        // A presence TTL (channels_redis's group_expiry set low): a member that has sent
+        // nothing for 2 s silently stops receiving. Short cases never see it.
+        Broken {
+            name: "forgets members silent for 2 s",
+            faults: with(|f| f.forget_idle = Some(std::time::Duration::from_secs(2))),
+            fail: &["order.idle-member"],
+            pass: also(&["broadcast.all-members", "order.single-sender"]),
         },
     ]
 }

@@ -59,6 +59,15 @@ pub struct Faults {
     pub accept_any_path: bool,
     /// Room names are folded to lower case.
     pub fold_case: bool,
+    /// Rooms are keyed by the first this many characters of their names: rooms whose names
+    /// share that prefix are one room (a key column cut short).
+    pub room_prefix: Option<usize>,
+    /// Rooms are hashed onto this many shared channels: rooms whose names fall in one
+    /// bucket are one room (a fixed pool of pub/sub channels).
+    pub room_buckets: Option<u64>,
+    /// A member that has sent nothing for this long (since it joined or last sent) silently
+    /// stops receiving: a presence TTL, as channels_redis's `group_expiry` set low.
+    pub forget_idle: Option<Duration>,
     /// A message longer than this many characters is cut to it before the broadcast.
     pub truncate_over: Option<usize>,
     /// A known capacity: broadcasts (messages, whatever the room's size) are served one after
@@ -106,6 +115,27 @@ struct State {
     next_slot: Mutex<Option<Instant>>,
     /// With `replay_on_join`: each room's last messages.
     history: Mutex<HashMap<String, std::collections::VecDeque<String>>>,
+    /// With `forget_idle`: when each member joined or last sent, by member id.
+    last_sent: Mutex<HashMap<u64, Instant>>,
+}
+
+impl State {
+    /// Member `id` joined or sent just now.
+    fn heard_from(&self, id: u64) {
+        if self.faults.forget_idle.is_some() {
+            let mut last = self.last_sent.lock().unwrap_or_else(|p| p.into_inner());
+            last.insert(id, Instant::now());
+        }
+    }
+
+    /// Whether member `id` has been silent past `forget_idle`.
+    fn forgotten(&self, id: u64) -> bool {
+        let Some(idle) = self.faults.forget_idle else {
+            return false;
+        };
+        let last = self.last_sent.lock().unwrap_or_else(|p| p.into_inner());
+        last.get(&id).is_some_and(|t| t.elapsed() > idle)
+    }
 }
 
 /// A running fault server; dropping it stops the listener.
@@ -140,6 +170,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         dead: CancellationToken::new(),
         next_slot: Mutex::new(None),
         history: Mutex::new(HashMap::new()),
+        last_sent: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(async move {
         loop {
@@ -170,13 +201,27 @@ fn room_of(path: &str, faults: &Faults) -> Option<String> {
     let valid = !name.is_empty()
         && name.len() <= 94
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    valid.then(|| {
-        if faults.fold_case {
-            name.to_lowercase()
-        } else {
-            name.to_owned()
-        }
-    })
+    valid.then(|| room_key(name, faults))
+}
+
+/// The key a room's members are filed under: its name, unless a fault merges names.
+fn room_key(name: &str, faults: &Faults) -> String {
+    let mut key = if faults.fold_case {
+        name.to_lowercase()
+    } else {
+        name.to_owned()
+    };
+    if let Some(n) = faults.room_prefix {
+        key = key.chars().take(n).collect();
+    }
+    if let Some(buckets) = faults.room_buckets {
+        // FNV-1a: stable across runs, as a deployment's channel choice is.
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        key = format!("bucket {}", hash % buckets.max(1));
+    }
+    key
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -209,6 +254,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
         rooms.next_id += 1;
         let id = rooms.next_id;
+        state.heard_from(id);
         if state.faults.join_late.is_zero() {
             join(&mut rooms, &room, id, tx.clone());
         }
@@ -245,6 +291,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
             continue;
         };
         spoke.store(true, Ordering::Relaxed);
+        state.heard_from(id);
         let Some(frame) = broadcast_of(&state, &text) else {
             break;
         };
@@ -369,6 +416,9 @@ fn leave(state: &State, room: &str, id: u64) {
     if let Some(members) = rooms.members.get_mut(room) {
         members.retain(|(m, _)| *m != id);
     }
+    drop(rooms);
+    let mut last = state.last_sent.lock().unwrap_or_else(|p| p.into_inner());
+    last.remove(&id);
 }
 
 fn broadcast(state: &State, room: &str, from: u64, frame: String) {
@@ -401,7 +451,7 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
         .filter(|(name, _)| state.faults.leak_to_other_rooms || name.as_str() == room)
         .flat_map(|(_, members)| members.iter().take(cap));
     for (k, (id, outbox)) in members.enumerate() {
-        if state.faults.no_self_echo && *id == from {
+        if (state.faults.no_self_echo && *id == from) || state.forgotten(*id) {
             continue;
         }
         let at = at + state.faults.stagger * u32::try_from(k).unwrap_or(u32::MAX);

@@ -8,6 +8,7 @@ use crate::wire::{Next, Ws, op};
 mod bad_input;
 mod big_room;
 mod broadcast;
+mod isolation;
 mod life;
 mod model;
 mod order;
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Case> {
         broadcast::CASES,
         payload::CASES,
         order::CASES,
+        isolation::CASES,
         big_room::CASES,
         slow::CASES,
         bad_input::CASES,
