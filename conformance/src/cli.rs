@@ -141,6 +141,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         );
     }
 
+    for (flag, path) in [("--json", &opts.json), ("--junit", &opts.junit)] {
+        if let Some(path) = path {
+            edge::check_writable(path).context(flag)?;
+        }
+    }
     let (targets, _server) = targets(&opts).await?;
     let label = targets
         .iter()

@@ -88,6 +88,12 @@ fn table() -> Vec<Broken> {
             pass: also(&["rooms.refused", "broadcast.self-echo"]),
         },
         Broken {
+            name: "greets every member that joins",
+            faults: with(|f| f.greet = true),
+            fail: &["broadcast.nothing-else"],
+            pass: also(&["rooms.refused"]),
+        },
+        Broken {
             name: "mangles non-ASCII",
             faults: with(|f| f.mangle_non_ascii = true),
             fail: &["payload.values"],

@@ -53,3 +53,23 @@ async fn a_websocket_only_server_is_graded() {
     assert_eq!(code, ExitCode::SUCCESS);
     assert!(report);
 }
+
+/// A report path that cannot be written is refused before anything is graded.
+#[tokio::test]
+async fn an_unwritable_report_path_is_refused_before_grading() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let opts = <conformance::cli::Opts as clap::Parser>::parse_from([
+        "conformance",
+        "--target",
+        &format!("http://{}", listener.local_addr().expect("addr")),
+        "--junit",
+        "/no/such/dir/report.xml",
+    ]);
+    let err = conformance::cli::run(opts).await.expect_err("refused");
+    assert_eq!(
+        edge::chain(&err),
+        "--junit: cannot write /no/such/dir/report.xml: the folder /no/such/dir does not exist"
+    );
+    assert!(listener.accept().is_err(), "the suite connected first");
+}

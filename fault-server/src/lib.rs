@@ -7,6 +7,7 @@
 //! varies it in ways that are still correct.
 
 mod handshake;
+mod room;
 mod style;
 
 pub use style::Style;
@@ -49,7 +50,8 @@ pub struct Faults {
     pub no_self_echo: bool,
     /// Every message also goes to every member of every other room.
     pub leak_to_other_rooms: bool,
-    /// Every other message is held back 50 ms, so the next one overtakes it.
+    /// Every other message of a room is held back 50 ms, so the room's next one, if it comes
+    /// within 50 ms, overtakes it.
     pub reorder: bool,
     /// Characters outside ASCII become `?` in what is broadcast.
     pub mangle_non_ascii: bool,
@@ -77,6 +79,9 @@ pub struct Faults {
     /// A joining member is added to its room only this long after its 101 (a join race:
     /// messages sent right after the 101 miss it).
     pub join_late: Duration,
+    /// A joining member first gets `{"message": "welcome"}`, which nobody sent (a greeting or
+    /// presence frame: the server sends something else than the room's messages).
+    pub greet: bool,
     /// A joining member first gets the room's last this many messages (history replayed:
     /// messages broadcast before it joined).
     pub replay_on_join: usize,
@@ -107,8 +112,8 @@ struct State {
     faults: Faults,
     rooms: Mutex<Rooms>,
     rng: Mutex<StdRng>,
-    /// Messages broadcast so far (for `reorder`).
-    count: std::sync::atomic::AtomicU64,
+    /// Messages broadcast so far in each room (for `reorder`).
+    count: Mutex<HashMap<String, u64>>,
     /// Cancelled when the server "dies".
     dead: CancellationToken,
     /// With `max_broadcasts_per_s`: the earliest time the next broadcast may go out.
@@ -166,7 +171,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         rng: Mutex::new(StdRng::seed_from_u64(faults.seed)),
         faults,
         rooms: Mutex::new(Rooms::default()),
-        count: std::sync::atomic::AtomicU64::new(0),
+        count: Mutex::new(HashMap::new()),
         dead: CancellationToken::new(),
         next_slot: Mutex::new(None),
         history: Mutex::new(HashMap::new()),
@@ -191,56 +196,6 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
     Ok(FaultServer { addr, task })
 }
 
-fn room_of(path: &str, faults: &Faults) -> Option<String> {
-    if faults.accept_any_path {
-        return Some(path.to_owned());
-    }
-    // Percent-decoding is deliberately simple: enough for the escapes the suite sends.
-    let decoded = percent_decode(path)?;
-    let name = decoded.strip_prefix("/ws/chat/")?.strip_suffix('/')?;
-    let valid = !name.is_empty()
-        && name.len() <= 94
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    valid.then(|| room_key(name, faults))
-}
-
-/// The key a room's members are filed under: its name, unless a fault merges names.
-fn room_key(name: &str, faults: &Faults) -> String {
-    let mut key = if faults.fold_case {
-        name.to_lowercase()
-    } else {
-        name.to_owned()
-    };
-    if let Some(n) = faults.room_prefix {
-        key = key.chars().take(n).collect();
-    }
-    if let Some(buckets) = faults.room_buckets {
-        // FNV-1a: stable across runs, as a deployment's channel choice is.
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        key = format!("bucket {}", hash % buckets.max(1));
-    }
-    key
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 async fn session(stream: TcpStream, state: Arc<State>) {
     let _ = stream.set_nodelay(true);
     let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();
@@ -248,7 +203,7 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     // The member joins before the 101 is written, as Django joins the group before it
     // accepts: a message sent once the client holds its 101 reaches it.
     let mut admit = |path: &str| {
-        let Some(room) = room_of(path, &state.faults) else {
+        let Some(room) = room::room_of(path, &state.faults) else {
             return false;
         };
         let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
@@ -257,6 +212,10 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         state.heard_from(id);
         if state.faults.join_late.is_zero() {
             join(&mut rooms, &room, id, tx.clone());
+        }
+        if state.faults.greet {
+            let welcome = serde_json::json!({ "message": "welcome" }).to_string();
+            let _ = tx.send((Instant::now(), welcome));
         }
         let history = state.history.lock().unwrap_or_else(|p| p.into_inner());
         for frame in history.get(&room).into_iter().flatten() {
@@ -422,9 +381,12 @@ fn leave(state: &State, room: &str, id: u64) {
 }
 
 fn broadcast(state: &State, room: &str, from: u64, frame: String) {
-    let n = state
-        .count
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let n = {
+        let mut count = state.count.lock().unwrap_or_else(|p| p.into_inner());
+        let n = count.entry(room.to_owned()).or_default();
+        *n += 1;
+        *n
+    };
     let mut at = Instant::now() + state.faults.delay;
     if let Some(per_s) = state.faults.max_broadcasts_per_s {
         let mut slot = state.next_slot.lock().unwrap_or_else(|p| p.into_inner());

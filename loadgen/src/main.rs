@@ -17,7 +17,15 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    match main_inner(Opts::parse()).await {
+    // A bad flag is an error (exit 1), not a failed threshold (2, clap's own usage code).
+    let opts = match Opts::try_parse() {
+        Ok(opts) => opts,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    match main_inner(opts).await {
         Ok(code) => code,
         Err(e) => {
             edge::print_error("loadgen", &e);
@@ -27,6 +35,9 @@ async fn main() -> ExitCode {
 }
 
 async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
+    if !opts.no_json {
+        edge::check_writable(&opts.json).context("--json")?;
+    }
     if opts.sweep {
         return sweep(opts).await;
     }

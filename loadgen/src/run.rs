@@ -224,9 +224,6 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
         thresholds: &plan.thresholds,
         ramp: run.phases.ramp,
     });
-    for t in &mut result.thresholds {
-        t.default = plan.thresholds_defaulted;
-    }
     result.shard = shard;
     result.server = run.phases.server.as_ref().and_then(|(start, end, source)| {
         let s = &result.summary;

@@ -5,18 +5,23 @@ use std::fmt::Write as _;
 use run_result::RunResult;
 use run_result::result::Latency;
 
-use run_result::display::ms;
+use run_result::display::{ms_of, no_samples};
 
-fn latency_row(out: &mut String, name: &str, l: &Latency) {
+/// One latency's row; a histogram without samples shows "-" and `why`, never 0.
+fn latency_row(out: &mut String, name: &str, l: &Latency, why: &str) {
+    let samples = if l.count == 0 {
+        format!("(no samples: {why})")
+    } else {
+        format!("({} samples)", l.count)
+    };
     let _ = writeln!(
         out,
-        "  {name:<22} {:>10} {:>10} {:>10} {:>10} {:>10}  ({} samples)",
-        ms(l.p50),
-        ms(l.p90),
-        ms(l.p99),
-        ms(l.p999),
-        ms(l.max),
-        l.count
+        "  {name:<22} {:>10} {:>10} {:>10} {:>10} {:>10}  {samples}",
+        ms_of(l.count, l.p50),
+        ms_of(l.count, l.p90),
+        ms_of(l.count, l.p99),
+        ms_of(l.count, l.p999),
+        ms_of(l.count, l.max),
     );
 }
 
@@ -117,12 +122,14 @@ fn counts(out: &mut String, r: &RunResult) {
     );
     let _ = writeln!(
         out,
-        "Loss         {} missing ({:.3} %), {} duplicates, {} reordered, {} from another room",
+        "Loss         {} missing ({:.3} %), {} duplicates, {} reordered, {} from another room, \
+         {} foreign frames",
         s.missing,
         s.loss * 100.0,
         s.duplicates,
         s.reordered,
-        s.cross_room
+        s.cross_room,
+        s.foreign
     );
     if let Some(stay) = c.churn_session_s {
         let _ = writeln!(
@@ -166,26 +173,39 @@ fn latencies(out: &mut String, r: &RunResult) {
         "\n  {:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "latency", "p50", "p90", "p99", "p99.9", "max"
     );
-    latency_row(out, "fan-out (scheduled)", &s.latency_us);
-    latency_row(out, "fan-out (actual send)", &s.latency_sent_us);
+    let (each, room) = (no_samples(c, s, false), no_samples(c, s, true));
+    latency_row(out, "fan-out (scheduled)", &s.latency_us, each);
+    latency_row(out, "fan-out (actual send)", &s.latency_sent_us, each);
     // With churn the room has no fixed membership to complete.
     if c.churn_session_s.is_none() {
-        latency_row(out, "first member", &s.first_us);
-        latency_row(out, "whole room", &s.completion_us);
+        latency_row(out, "first member", &s.first_us, room);
+        latency_row(out, "whole room", &s.completion_us, room);
     }
-    latency_row(out, "connect", &s.connect_us);
-    latency_row(out, "  TCP", &s.tcp_connect_us);
+    let none = "nothing connected";
+    latency_row(out, "connect", &s.connect_us, none);
+    latency_row(out, "  TCP", &s.tcp_connect_us, none);
     if s.tls_handshake_us.count > 0 {
-        latency_row(out, "  TLS handshake", &s.tls_handshake_us);
+        latency_row(out, "  TLS handshake", &s.tls_handshake_us, none);
     }
-    latency_row(out, "  WebSocket upgrade", &s.upgrade_us);
+    latency_row(out, "  WebSocket upgrade", &s.upgrade_us, none);
     if c.churn_session_s.is_some() {
-        latency_row(out, "join (to 1st delivery)", &s.join_us);
+        latency_row(
+            out,
+            "join (to 1st delivery)",
+            &s.join_us,
+            "no rejoin had a delivery",
+        );
     }
     if c.reconnect_s.is_some() {
-        latency_row(out, "lost to 1st delivery", &s.reconnect_us);
+        let why = "no connection was lost, or none had a delivery after";
+        latency_row(out, "lost to 1st delivery", &s.reconnect_us, why);
     }
-    latency_row(out, "send lateness (ours)", &s.send_lateness_us);
+    latency_row(
+        out,
+        "send lateness (ours)",
+        &s.send_lateness_us,
+        "nothing sent",
+    );
 }
 
 /// loadgen's own load, and whether it limited the run; the server's cost when read.
@@ -240,26 +260,25 @@ fn problems(out: &mut String, r: &RunResult) {
 /// Each threshold with its verdict and the actual figure.
 fn thresholds(out: &mut String, r: &RunResult) {
     if !r.thresholds.is_empty() {
-        let defaults = r.thresholds.iter().all(|t| t.default);
+        let defaults = r.thresholds.iter().filter(|t| t.default).count();
         let _ = writeln!(
             out,
             "\nThresholds{}:",
-            if defaults {
-                " (the defaults; --threshold sets your own)"
+            if defaults > 0 {
+                " ([core]: the core contract's defaults; a --threshold on the metric replaces one, \
+                 --relax METRIC drops one)"
             } else {
                 ""
             }
         );
         for t in &r.thresholds {
-            let actual = t
-                .threshold
-                .parse::<run_result::Threshold>()
-                .map_or_else(|_| t.actual.to_string(), |th| th.metric.show(t.actual));
             let _ = writeln!(
                 out,
-                "  {:<4} {} (actual {actual})",
+                "  {:<4} {} (actual {}){}",
                 if t.passed { "ok" } else { "FAIL" },
                 t.threshold,
+                t.actual_shown(),
+                if t.default { "  [core]" } else { "" }
             );
         }
     }

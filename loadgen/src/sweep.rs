@@ -15,8 +15,9 @@ use run_result::sweep::{self, Capacity, SweepResult, SweepStep};
 
 use crate::opts::Opts;
 
-/// The bounds a step must meet when `--until` is not given.
-pub const DEFAULT_UNTIL: [&str; 3] = ["p99<100ms", "loss=0", "errors=0"];
+/// The latency bound a step must meet when `--until` is not given; every step is also held to
+/// the core contract (`Threshold::with_core`), as any run is.
+pub const DEFAULT_UNTIL: [&str; 1] = ["p99<100ms"];
 
 /// The search's state between steps: the highest rate that held and the lowest that broke.
 #[derive(Debug, Default, Clone, Copy)]
@@ -82,7 +83,7 @@ impl Search {
 /// Runs the search. `on_step` sees each step as it ends (for a progress line).
 pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::Result<SweepResult> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let bounds: Vec<Threshold> = if opts.until.is_empty() {
+    let until: Vec<Threshold> = if opts.until.is_empty() {
         DEFAULT_UNTIL
             .iter()
             .map(|t| t.parse().expect("the default bounds parse"))
@@ -90,6 +91,10 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
     } else {
         opts.until.clone()
     };
+    let bounds: Vec<Threshold> = Threshold::with_core(&until, &crate::plan::relaxed(&opts))
+        .into_iter()
+        .map(|h| h.threshold)
+        .collect();
     let search = Search {
         from: opts.rate,
         factor: opts.sweep_factor,
@@ -111,7 +116,7 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
         last = rate;
         let mut step_opts = opts.clone();
         step_opts.rate = rate;
-        step_opts.thresholds = bounds.clone();
+        step_opts.thresholds = until.clone();
         let result = crate::run(step_opts).await?;
         let broken: Vec<String> = result
             .thresholds
@@ -179,9 +184,13 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
     })
 }
 
-/// A measured value in the unit of its bound.
-fn shown(bound: Option<&Threshold>, v: f64) -> String {
-    bound.map_or_else(|| v.to_string(), |b| b.metric.show(v))
+/// A measured value in the unit of its bound; "no samples" for a latency that had none.
+fn shown(bound: Option<&Threshold>, v: Option<f64>) -> String {
+    match (bound, v) {
+        (_, None) => "no samples".into(),
+        (Some(b), Some(v)) => b.metric.show(v),
+        (None, Some(v)) => v.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use run_result::display::{ms, per_s};
+use run_result::display::{ms, ms_of, per_s};
 use run_result::sweep::{SweepResult, SweepStep};
 use run_result::{Metric, Threshold};
 
@@ -28,8 +28,8 @@ pub fn step_line(n: usize, s: &SweepStep) -> String {
         rate(s.rate),
         per_s(s.offered_per_s),
         per_s(s.result.summary.deliveries_per_s),
-        ms(l.p50),
-        ms(l.p99),
+        ms_of(l.count, l.p50),
+        ms_of(l.count, l.p99),
         s.result.summary.loss * 100.0
     )
 }
@@ -50,7 +50,7 @@ pub fn render(r: &SweepResult) -> String {
             } else {
                 c.targets.join(", ")
             },
-            r.bounds.join(", ")
+            r.bounds_shown()
         );
     }
     let _ = writeln!(
@@ -66,11 +66,11 @@ pub fn render(r: &SweepResult) -> String {
             rate(s.rate),
             per_s(s.offered_per_s),
             per_s(sum.deliveries_per_s),
-            ms(sum.latency_us.p50),
-            ms(sum.latency_us.p99),
-            ms(sum.latency_us.max),
+            ms_of(sum.latency_us.count, sum.latency_us.p50),
+            ms_of(sum.latency_us.count, sum.latency_us.p99),
+            ms_of(sum.latency_us.count, sum.latency_us.max),
             sum.loss * 100.0,
-            ms(sum.send_lateness_us.p99),
+            ms_of(sum.send_lateness_us.count, sum.send_lateness_us.p99),
             if s.held { "held" } else { "broke" }
         );
     }

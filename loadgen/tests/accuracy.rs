@@ -182,9 +182,34 @@ async fn the_reference_server_loses_nothing() {
     );
     assert_eq!(s.delivered, s.sent * 10);
     assert_eq!(s.completed_messages, s.sent);
-    // The first two hold, the impossible third does not.
-    let passed: Vec<bool> = r.thresholds.iter().map(|t| t.passed).collect();
-    assert_eq!(passed, [true, true, false]);
+    // The first two hold, the impossible third does not; the core contract's defaults for
+    // the metrics not named follow, and hold.
+    let given: Vec<(&str, bool)> = r
+        .thresholds
+        .iter()
+        .filter(|t| !t.default)
+        .map(|t| (t.threshold.as_str(), t.passed))
+        .collect();
+    assert_eq!(
+        given,
+        [("loss=0", true), ("duplicates=0", true), ("p50<1us", false)]
+    );
+    let defaults: Vec<&str> = r
+        .thresholds
+        .iter()
+        .filter(|t| t.default && t.passed)
+        .map(|t| t.threshold.as_str())
+        .collect();
+    assert_eq!(
+        defaults,
+        [
+            "reordered=0",
+            "cross_room=0",
+            "foreign=0",
+            "outside=0",
+            "errors=0"
+        ]
+    );
     // The series covers the measured seconds and adds up.
     let series_deliveries: u64 = r.series.iter().map(|s| s.deliveries).sum();
     assert_eq!(series_deliveries, s.delivered);

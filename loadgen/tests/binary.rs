@@ -157,8 +157,8 @@ fn the_result_is_written_to_loadgen_result_json_by_default() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("result written to loadgen-result.json"));
 }
 
-/// A lossy server fails the run with no threshold given: the defaults `loss=0` and
-/// `errors=0` hold it, and the summary shows the actual values with their units.
+/// A lossy server fails the run with no threshold given: the core contract's defaults hold
+/// it, and the summary shows the actual values with their units.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lossy_server_fails_the_run_by_default() {
     let server = fault_server::spawn(fault_server::Faults {
@@ -174,10 +174,13 @@ async fn a_lossy_server_fails_the_run_by_default() {
         .expect("loadgen ran");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}");
-    assert!(stdout.contains("the defaults"), "{stdout}");
+    assert!(stdout.contains("the core contract's defaults"), "{stdout}");
     assert!(stdout.contains("FAIL loss=0 (actual "), "{stdout}");
-    assert!(stdout.contains(" %)"), "{stdout}");
-    assert!(stdout.contains("ok   errors=0 (actual 0)"), "{stdout}");
+    assert!(stdout.contains(" %)  [core]"), "{stdout}");
+    assert!(
+        stdout.contains("ok   errors=0 (actual 0)  [core]"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -214,4 +217,29 @@ fn a_bad_target_is_explained_once() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--target"), "{stderr}");
     assert_eq!(stderr.matches("write http://").count(), 1, "{stderr}");
+}
+
+/// An output path that cannot be written is refused before anything connects: the listener
+/// given as the target sees no connection.
+#[test]
+fn an_unwritable_result_path_is_refused_before_the_run() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let target = format!("http://{}", listener.local_addr().expect("addr"));
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--target", &target, "--json", "/no/such/dir/x.json"])
+        .output()
+        .expect("loadgen runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--json: cannot write /no/such/dir/x.json: the folder /no/such/dir does not exist"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "loadgen connected before refusing the path"
+    );
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::compare::{self, Bound};
+use crate::compare::{self, Bound, Metric};
 use crate::input::Input;
 use crate::run::{LoadError, Run};
 
@@ -48,10 +48,16 @@ pub enum Command {
         /// baseline's, e.g. 10%.
         #[arg(long, default_value = "10%", value_parser = drop_fraction)]
         max_capacity_drop: f64,
-        /// Bounds such as p99=20%,loss=0 (repeatable). Default:
-        /// p50=50%,p99=100%,loss=0,duplicates=0,reordered=0,cross_room=0.
+        /// Bounds such as p99=20%,loss=0 (repeatable); p50=50%,p99=100% when none is given.
+        /// Whatever is given, the core contract is added: loss, duplicates, reordered,
+        /// cross_room, foreign, outside and errors may not grow above the baseline (=0),
+        /// each unless a bound names it or --relax drops it.
         #[arg(long = "max-regression", value_name = "BOUNDS", value_parser = compare::parse_bounds)]
         bounds: Vec<Vec<Bound>>,
+        /// Leave this core metric out of the comparison, repeatable: loss, duplicates,
+        /// reordered, cross_room, foreign, outside, errors.
+        #[arg(long = "relax", value_name = "METRIC", value_parser = Metric::parse_core)]
+        relax: Vec<Metric>,
         /// Also write the comparison table (Markdown) here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -151,6 +157,7 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             new,
             max_capacity_drop,
             bounds,
+            relax,
             out,
         } => {
             let base = match Input::load(&base)? {
@@ -159,11 +166,8 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
                 }
                 Input::Run(base) => *base,
             };
-            let bounds: Vec<Bound> = if bounds.is_empty() {
-                compare::default_bounds()
-            } else {
-                bounds.into_iter().flatten().collect()
-            };
+            let given: Vec<Bound> = bounds.into_iter().flatten().collect();
+            let bounds = compare::with_core(&given, &relax);
             compare_runs(&base, &new, &bounds, out.as_deref())
         }
         Command::Matrix { reports, out } => {
@@ -280,7 +284,7 @@ fn merge(runs: &[PathBuf], output: &Path, allow_partial: bool) -> anyhow::Result
             "threshold {:<4} {} (actual {})",
             if t.passed { "ok" } else { "FAIL" },
             t.threshold,
-            t.actual
+            t.actual_shown()
         );
         failed |= !t.passed;
     }

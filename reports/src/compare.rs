@@ -10,6 +10,10 @@
 //! 2026-11-26), the machine's noise is larger than the change the bound looks for: the
 //! verdict is INCONCLUSIVE, printed with the spread, and does not fail the gate. Correctness
 //! bounds are never inconclusive.
+//!
+//! A latency whose histogram has no samples is no figure: it is never compared as 0. New runs
+//! without samples fail the bound (nothing shows that it held); a baseline without samples
+//! leaves the bound NOT COMPARED (shown, not failing).
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -91,20 +95,42 @@ pub fn parse_bounds(s: &str) -> Result<Vec<Bound>, BoundError> {
         .collect()
 }
 
-/// The bounds used when none are given: latency may double at p99 and grow half at p50 (CI
-/// machines are noisy); loss, duplicates, reordering and cross-room deliveries may not grow.
-pub fn default_bounds() -> Vec<Bound> {
-    parse_bounds("p50=50%,p99=100%,loss=0,duplicates=0,reordered=0,cross_room=0")
-        .unwrap_or_default()
+/// The latency bounds used when none are given: p99 may double and p50 grow by half (CI
+/// machines are noisy). The core contract is added to them by [`with_core`].
+pub const DEFAULT_LATENCY: &str = "p50=50%,p99=100%";
+
+/// `given` (or [`DEFAULT_LATENCY`] when empty), then, for every core metric
+/// ([`Metric::CORE`]) neither named there nor in `relaxed`, a bound that it may not grow
+/// above the baseline.
+pub fn with_core(given: &[Bound], relaxed: &[Metric]) -> Vec<Bound> {
+    let mut bounds = if given.is_empty() {
+        parse_bounds(DEFAULT_LATENCY).expect("the default bounds parse")
+    } else {
+        given.to_vec()
+    };
+    for metric in Metric::CORE {
+        if !relaxed.contains(&metric) && !bounds.iter().any(|b| b.metric == metric) {
+            bounds.push(Bound {
+                metric,
+                limit: Limit::Increase(0.0),
+            });
+        }
+    }
+    bounds
 }
 
-/// One metric's comparison.
+/// The bounds used when none are given: [`DEFAULT_LATENCY`] and the core contract.
+pub fn default_bounds() -> Vec<Bound> {
+    with_core(&[], &[])
+}
+
+/// One metric's comparison; `None` for a latency with no samples.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub bound: Bound,
-    pub base: f64,
-    pub new: f64,
-    pub allowed: f64,
+    pub base: Option<f64>,
+    pub new: Option<f64>,
+    pub allowed: Option<f64>,
     pub verdict: Verdict,
 }
 
@@ -119,11 +145,16 @@ pub enum Verdict {
         low: f64,
         high: f64,
     },
+    /// A new run has no samples of this latency: nothing shows the bound held. Fails.
+    NoSamples,
+    /// The baseline has no samples of this latency: there is nothing to compare with.
+    NotCompared,
 }
 
 impl Row {
+    /// Fails the gate: a regression, or new runs with nothing to show for a latency bound.
     pub fn is_regression(&self) -> bool {
-        self.verdict == Verdict::Regression
+        matches!(self.verdict, Verdict::Regression | Verdict::NoSamples)
     }
 }
 
@@ -144,8 +175,25 @@ pub fn compare(base: &Summary, news: &[&Summary], bounds: &[Bound]) -> Vec<Row> 
     bounds
         .iter()
         .map(|bound| {
-            let base_v = bound.metric.of(base);
-            let values: Vec<f64> = news.iter().map(|s| bound.metric.of(s)).collect();
+            let base_v = bound.metric.value(base);
+            let values: Option<Vec<f64>> = news.iter().map(|s| bound.metric.value(s)).collect();
+            let (Some(base_v), Some(values)) = (base_v, values) else {
+                return Row {
+                    bound: *bound,
+                    base: base_v,
+                    new: news
+                        .iter()
+                        .map(|s| bound.metric.value(s))
+                        .collect::<Option<Vec<f64>>>()
+                        .map(median),
+                    allowed: None,
+                    verdict: if base_v.is_none() {
+                        Verdict::NotCompared
+                    } else {
+                        Verdict::NoSamples
+                    },
+                };
+            };
             let (low, high) = values.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
                 (lo.min(*v), hi.max(*v))
             });
@@ -167,9 +215,9 @@ pub fn compare(base: &Summary, news: &[&Summary], bounds: &[Bound]) -> Vec<Row> 
             };
             Row {
                 bound: *bound,
-                base: base_v,
-                new: new_v,
-                allowed,
+                base: Some(base_v),
+                new: Some(new_v),
+                allowed: Some(allowed),
                 verdict,
             }
         })
@@ -188,21 +236,28 @@ pub fn render(rows: &[Row], runs: usize) -> String {
     );
     for r in rows {
         let m = r.bound.metric;
-        let change = if r.base > 0.0 {
-            format!("{:+.1} %", (r.new / r.base - 1.0) * 100.0)
-        } else if r.new > 0.0 {
-            "new".into()
-        } else {
-            "-".into()
+        let change = match (r.base, r.new) {
+            (Some(base), Some(new)) if base > 0.0 => {
+                format!("{:+.1} %", (new / base - 1.0) * 100.0)
+            }
+            (Some(_), Some(new)) if new > 0.0 => "new".into(),
+            _ => "-".into(),
         };
+        let shown = |v: Option<f64>| v.map_or_else(|| "- (no samples)".to_owned(), |v| show(m, v));
         let _ = writeln!(
             out,
             "| {} | {} | {} | {change} | {} | {} |",
             m.name(),
-            show(m, r.base),
-            show(m, r.new),
-            show(m, r.allowed),
+            shown(r.base),
+            shown(r.new),
+            r.allowed.map_or_else(|| "-".to_owned(), |v| show(m, v)),
             match r.verdict {
+                Verdict::NoSamples => {
+                    "**NO SAMPLES**: a new run measured none of this latency".to_owned()
+                }
+                Verdict::NotCompared => {
+                    "NOT COMPARED: the baseline measured none of this latency".to_owned()
+                }
                 Verdict::Ok => "ok".to_owned(),
                 Verdict::Regression => "**REGRESSION**".to_owned(),
                 Verdict::Inconclusive { low, high } => format!(

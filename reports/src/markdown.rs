@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use crate::run::Run;
 
 pub(crate) use run_result::display::ms;
+use run_result::display::{ms_of, no_samples};
+use run_result::result::Latency;
 // Thousands separators make large counts readable in a table.
 use run_result::display::thousands as count;
 
@@ -82,18 +84,28 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
         ("duplicates", |r| count(r.result.summary.duplicates)),
         ("reordered", |r| count(r.result.summary.reordered)),
         ("from another room", |r| count(r.result.summary.cross_room)),
+        ("foreign frames", |r| count(r.result.summary.foreign)),
         ("deliveries/s", |r| {
             count(r.result.summary.deliveries_per_s.round() as u64)
         }),
-        ("latency p50", |r| ms(r.result.summary.latency_us.p50)),
-        ("latency p90", |r| ms(r.result.summary.latency_us.p90)),
-        ("latency p99", |r| ms(r.result.summary.latency_us.p99)),
-        ("latency p99.9", |r| ms(r.result.summary.latency_us.p999)),
-        ("latency max", |r| ms(r.result.summary.latency_us.max)),
-        ("whole room p99", |r| ms(r.result.summary.completion_us.p99)),
-        ("connect p99", |r| ms(r.result.summary.connect_us.p99)),
+        ("latency p50", |r| latency(r, |l| l.p50)),
+        ("latency p90", |r| latency(r, |l| l.p90)),
+        ("latency p99", |r| latency(r, |l| l.p99)),
+        ("latency p99.9", |r| latency(r, |l| l.p999)),
+        ("latency max", |r| latency(r, |l| l.max)),
+        ("first member p99", |r| {
+            room_latency(r, &r.result.summary.first_us)
+        }),
+        ("whole room p99", |r| {
+            room_latency(r, &r.result.summary.completion_us)
+        }),
+        ("connect p99", |r| {
+            let l = &r.result.summary.connect_us;
+            ms_of(l.count, l.p99)
+        }),
         ("send lateness p99 (loadgen's own)", |r| {
-            ms(r.result.summary.send_lateness_us.p99)
+            let l = &r.result.summary.send_lateness_us;
+            ms_of(l.count, l.p99)
         }),
         ("thresholds", thresholds),
         ("server CPU s per million deliveries", |r| {
@@ -119,19 +131,55 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
     ]
 }
 
+/// A per-delivery latency figure, or "-" with the reason when nothing was measured.
+fn latency(r: &Run, figure: fn(&Latency) -> u64) -> String {
+    let s = &r.result.summary;
+    let l = &s.latency_us;
+    if l.count == 0 {
+        format!("- ({})", no_samples(&r.result.config, s, false))
+    } else {
+        ms(figure(l))
+    }
+}
+
+/// A per-message latency's p99 (first member, whole room), or "-" with the reason.
+fn room_latency(r: &Run, l: &Latency) -> String {
+    if l.count == 0 {
+        format!(
+            "- ({})",
+            no_samples(&r.result.config, &r.result.summary, true)
+        )
+    } else {
+        ms(l.p99)
+    }
+}
+
 fn thresholds(r: &Run) -> String {
     if r.result.thresholds.is_empty() {
         return "-".into();
     }
-    r.result
+    // The user's bounds one by one; the core contract's defaults as one verdict, naming
+    // those that failed.
+    let mut cells: Vec<String> = r
+        .result
         .thresholds
         .iter()
+        .filter(|t| !t.default || !t.passed)
         .map(|t| {
             let verdict = if t.passed { "pass" } else { "**FAIL**" };
             format!("{verdict} {}", t.threshold)
         })
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect();
+    let held = r
+        .result
+        .thresholds
+        .iter()
+        .filter(|t| t.default && t.passed)
+        .count();
+    if held > 0 {
+        cells.push(format!("core contract: {held} held"));
+    }
+    cells.join("; ")
 }
 
 /// `f`'s figure for a run with churn, "-" for one without.
@@ -157,7 +205,10 @@ fn churn_rows() -> [(&'static str, Cell); 3] {
             with_churn(r, |r| count(r.result.summary.outside_membership))
         }),
         ("churn: join p99", |r| {
-            with_churn(r, |r| ms(r.result.summary.join_us.p99))
+            with_churn(r, |r| {
+                let l = &r.result.summary.join_us;
+                ms_of(l.count, l.p99)
+            })
         }),
     ]
 }
@@ -183,7 +234,10 @@ fn reconnect_rows() -> [(&'static str, Cell); 2] {
             })
         }),
         ("lost to first delivery p99", |r| {
-            with_reconnect(r, |r| ms(r.result.summary.reconnect_us.p99))
+            with_reconnect(r, |r| {
+                let l = &r.result.summary.reconnect_us;
+                ms_of(l.count, l.p99)
+            })
         }),
     ]
 }

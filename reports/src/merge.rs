@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use run_result::result::{self, RampPoint, SecondResult};
+use run_result::threshold::Held;
 use run_result::{Parts, RunResult, Threshold, Totals};
 
 use crate::run::{LoadError, Run};
@@ -59,12 +60,15 @@ fn merge_runs(runs: &[Run]) -> Result<RunResult, LoadError> {
         .map(|r| r.result.summary.measured_s)
         .fold(0.0, f64::max);
 
-    let mut thresholds: Vec<Threshold> = Vec::new();
+    let mut thresholds: Vec<Held> = Vec::new();
     for run in runs {
         for t in &run.result.thresholds {
             if let Ok(parsed) = t.threshold.parse::<Threshold>() {
-                if !thresholds.iter().any(|x| x.text == parsed.text) {
-                    thresholds.push(parsed);
+                if !thresholds.iter().any(|x| x.threshold.text == parsed.text) {
+                    thresholds.push(Held {
+                        threshold: parsed,
+                        default: t.default,
+                    });
                 }
             }
         }

@@ -10,7 +10,7 @@ use run_result::sweep::{self, SweepResult};
 use crate::charts::{self, Line};
 use crate::html::escape;
 use crate::run::LoadError;
-use run_result::display::{ms, per_s};
+use run_result::display::{ms_of, per_s};
 
 /// A loaded sweep and the name it is shown under (the file's stem).
 #[derive(Debug, Clone)]
@@ -94,7 +94,7 @@ pub fn markdown(sweeps: &[Sweep]) -> String {
             out,
             "## {}\n\nCapacity under {}: **{}** (stopped: {}).\n",
             s.name,
-            s.sweep.bounds.join(", "),
+            s.sweep.bounds_shown(),
             capacity_line(&s.sweep),
             s.sweep.stopped
         );
@@ -111,11 +111,11 @@ pub fn markdown(sweeps: &[Sweep]) -> String {
                 per_s(step.offered_per_s),
                 per_s(sum.deliveries_per_s),
                 step.rate,
-                ms(sum.latency_us.p50),
-                ms(sum.latency_us.p99),
-                ms(sum.latency_us.max),
+                ms_of(sum.latency_us.count, sum.latency_us.p50),
+                ms_of(sum.latency_us.count, sum.latency_us.p99),
+                ms_of(sum.latency_us.count, sum.latency_us.max),
                 sum.loss * 100.0,
-                ms(sum.send_lateness_us.p99)
+                ms_of(sum.send_lateness_us.count, sum.send_lateness_us.p99)
             );
         }
         out.push('\n');
@@ -177,7 +177,7 @@ pub fn html(sweeps: &[Sweep]) -> Result<String, String> {
             c.1,
             c.2,
             escape(&s.name),
-            escape(&s.sweep.bounds.join(", ")),
+            escape(&s.sweep.bounds_shown()),
             escape(&capacity_line(&s.sweep)),
             escape(&s.sweep.stopped)
         );
@@ -191,11 +191,11 @@ pub fn html(sweeps: &[Sweep]) -> Result<String, String> {
                 if step.held { "" } else { " class=\"broke\"" },
                 per_s(step.offered_per_s),
                 per_s(sum.deliveries_per_s),
-                ms(sum.latency_us.p50),
-                ms(sum.latency_us.p99),
-                ms(sum.latency_us.max),
+                ms_of(sum.latency_us.count, sum.latency_us.p50),
+                ms_of(sum.latency_us.count, sum.latency_us.p99),
+                ms_of(sum.latency_us.count, sum.latency_us.max),
                 sum.loss * 100.0,
-                ms(sum.send_lateness_us.p99),
+                ms_of(sum.send_lateness_us.count, sum.send_lateness_us.p99),
                 escape(&verdict)
             );
         }
@@ -242,7 +242,7 @@ pub fn compare(base: &Sweep, news: &[Sweep], max_drop: f64) -> (String, bool) {
         per_s(allowed),
         if regressed { "**REGRESSION**" } else { "ok" }
     );
-    let bounds = |s: &Sweep| s.sweep.bounds.join(", ");
+    let bounds = |s: &Sweep| s.sweep.bounds_shown();
     if let Some(other) = news.iter().find(|s| bounds(s) != bounds(base)) {
         let _ = writeln!(
             out,

@@ -128,3 +128,56 @@ fn the_binary_exits_1_on_a_regression_and_2_on_bad_input() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read /nonexistent.json"));
 }
+
+/// A latency with no samples is no figure: new runs without it fail the bound, a baseline
+/// without it leaves the bound not compared; neither is read as 0 ms.
+#[test]
+fn a_latency_without_samples_is_never_compared_as_zero() {
+    let base = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let mut empty = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    empty.summary.completion_us = run_result::result::Latency::default();
+    let bounds = parse_bounds("completion_p99=10%").expect("bounds");
+    let rows = compare::compare(&base.summary, &[&empty.summary], &bounds);
+    assert_eq!(rows[0].verdict, compare::Verdict::NoSamples);
+    assert!(rows[0].is_regression());
+    let rows = compare::compare(&empty.summary, &[&base.summary], &bounds);
+    assert_eq!(rows[0].verdict, compare::Verdict::NotCompared);
+    assert!(!rows[0].is_regression());
+    let table = compare::render(&rows, 1);
+    assert!(
+        table.contains("| completion_p99 | - (no samples) |"),
+        "{table}"
+    );
+}
+
+/// Bounds given on the command line keep the core contract beside them, unless relaxed.
+#[test]
+fn the_core_contract_is_compared_unless_relaxed() {
+    let given = parse_bounds("p99=20%,loss=1%").expect("bounds");
+    let names: Vec<&str> = compare::with_core(&given, &[compare::Metric::Reordered])
+        .iter()
+        .map(|b| b.metric.name())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "p99",
+            "loss",
+            "duplicates",
+            "cross_room",
+            "foreign",
+            "outside",
+            "errors"
+        ]
+    );
+    let base = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    let mut dup = common::result(&common::stats(1000, 1000, 2, 3), &[]);
+    dup.summary.duplicates = 3;
+    let rows = compare::compare(&base.summary, &[&dup.summary], &compare::default_bounds());
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.is_regression())
+        .map(|r| r.bound.metric.name())
+        .collect();
+    assert_eq!(failed, ["duplicates"]);
+}

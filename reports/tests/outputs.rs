@@ -203,3 +203,23 @@ fn an_outage_is_drawn_on_the_timeline() {
             .contains("timeline")
     );
 }
+
+/// A run that measured no whole-room latency (members came and went with --reconnect) shows
+/// "-" and why, never 0 ms.
+#[test]
+fn a_latency_without_samples_is_a_dash_with_its_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut result = common::result(&common::stats(100, 500, 3, 1), &[]);
+    result.config.reconnect_s = Some([0.1, 5.0]);
+    result.summary.completion_us = run_result::result::Latency::default();
+    result.summary.first_us = run_result::result::Latency::default();
+    let run = Run::load(&common::write(dir.path(), "reconnect", &result)).expect("load");
+    let md = reports::markdown::render(&[run]);
+    let why = "- (not measured when members come and go (--churn, --reconnect))";
+    assert!(md.contains(&format!("| whole room p99 | {why} |")), "{md}");
+    assert!(
+        md.contains(&format!("| first member p99 | {why} |")),
+        "{md}"
+    );
+    assert!(!md.contains("0.00 ms"), "{md}");
+}

@@ -82,7 +82,7 @@ async fn a_sweep_is_drawn_and_gated_on_its_capacity() {
     assert!(run.status.success(), "{}", text(&run));
     let md = std::fs::read_to_string(dir.path().join("out/capacity.md")).expect("capacity.md");
     assert!(
-        md.contains("Capacity under p99<100ms: **240 deliveries/s"),
+        md.contains("Capacity under p99<100ms and the core contract: **240 deliveries/s"),
         "{md}"
     );
     assert!(md.contains("broke: p99<100ms (was "), "{md}");

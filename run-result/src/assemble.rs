@@ -6,7 +6,7 @@ use crate::result::{
     Config, Connections, Latency, Machine, RampPoint, RunResult, SCHEMA_VERSION, SecondResult,
     Summary, ThresholdResult, Tool,
 };
-use crate::threshold::Threshold;
+use crate::threshold::Held;
 use crate::totals::{HISTOGRAMS, Totals};
 
 /// What a result is made of, besides the measurements themselves.
@@ -20,7 +20,8 @@ pub struct Parts<'a> {
     /// Connections planned.
     pub planned: u64,
     pub measured_s: f64,
-    pub thresholds: &'a [Threshold],
+    /// What the run is held to, each marked as given or a default.
+    pub thresholds: &'a [Held],
     pub ramp: Vec<RampPoint>,
 }
 
@@ -114,8 +115,14 @@ impl Summary {
     }
 }
 
-pub fn check_thresholds(summary: &Summary, thresholds: &[Threshold]) -> Vec<ThresholdResult> {
-    thresholds.iter().map(|t| t.check(summary)).collect()
+pub fn check_thresholds(summary: &Summary, thresholds: &[Held]) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|h| ThresholdResult {
+            default: h.default,
+            ..h.threshold.check(summary)
+        })
+        .collect()
 }
 
 /// The per-second series of `totals`.

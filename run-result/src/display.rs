@@ -6,6 +6,29 @@ pub fn ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 
+/// Why a latency histogram of a run has no samples: its figures are shown as "-" with this,
+/// never as 0. `room_wide`: a per-message figure (first member, whole room).
+pub fn no_samples(
+    config: &crate::result::Config,
+    s: &crate::Summary,
+    room_wide: bool,
+) -> &'static str {
+    if room_wide && (config.churn_session_s.is_some() || config.reconnect_s.is_some()) {
+        "not measured when members come and go (--churn, --reconnect)"
+    } else if s.delivered == 0 {
+        "nothing was delivered"
+    } else if room_wide {
+        "no message reached every member"
+    } else {
+        "nothing measured"
+    }
+}
+
+/// `us` in ms (see [`ms`]), or "-" when the histogram behind it has no samples.
+pub fn ms_of(count: u64, us: u64) -> String {
+    if count == 0 { "-".into() } else { ms(us) }
+}
+
 /// A count with thousands separated: `1,250,000`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

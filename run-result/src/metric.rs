@@ -24,6 +24,9 @@ pub enum Metric {
     Duplicates,
     Reordered,
     CrossRoom,
+    /// Frames without a loadgen stamp (the server sent something it was not asked to), a
+    /// count.
+    Foreign,
     /// Connection failures, errors and abnormal closes, a count.
     Errors,
     /// With churn: deliveries outside a member's membership, a count.
@@ -39,7 +42,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric with its name, in the order help texts list them.
-    pub const ALL: [(&'static str, Metric); 18] = [
+    pub const ALL: [(&'static str, Metric); 19] = [
         ("p50", Metric::P50),
         ("p90", Metric::P90),
         ("p99", Metric::P99),
@@ -53,11 +56,33 @@ impl Metric {
         ("duplicates", Metric::Duplicates),
         ("reordered", Metric::Reordered),
         ("cross_room", Metric::CrossRoom),
+        ("foreign", Metric::Foreign),
         ("errors", Metric::Errors),
         ("outside", Metric::Outside),
         ("join_p99", Metric::JoinP99),
         ("reconnects", Metric::Reconnects),
         ("reconnect_p99", Metric::ReconnectP99),
+    ];
+
+    /// The core contract as a run can observe it (docs/protocol.md, sections 4 and 6): what
+    /// `loadgen` holds a run to, a `--sweep` step to and `reports compare` a change to unless
+    /// the user bounds the metric otherwise or relaxes it. Each is a core violation when above
+    /// 0:
+    /// - `loss`: a member missed a message it was a member for (6);
+    /// - `duplicates`: a member got a message twice (6: exactly once);
+    /// - `reordered`: a sender's messages out of their sent order (6);
+    /// - `cross_room`: another room's message (6: rooms are isolated);
+    /// - `foreign`: a frame that is no delivery (4: the server sends nothing else);
+    /// - `outside`: a message from before a member joined or after it left (4, 6);
+    /// - `errors`: a failed handshake, an error or an abnormal close.
+    pub const CORE: [Metric; 7] = [
+        Metric::Loss,
+        Metric::Duplicates,
+        Metric::Reordered,
+        Metric::CrossRoom,
+        Metric::Foreign,
+        Metric::Outside,
+        Metric::Errors,
     ];
 
     /// The metric called `name`.
@@ -66,6 +91,22 @@ impl Metric {
             .iter()
             .find(|(n, _)| *n == name.trim())
             .map(|(_, m)| *m)
+    }
+
+    /// A metric of the core contract (`--relax`), or why `name` is not one.
+    pub fn parse_core(name: &str) -> Result<Self, String> {
+        let core = || Self::CORE.map(Self::name).join(", ");
+        match Self::parse(name) {
+            Some(m) if Self::CORE.contains(&m) => Ok(m),
+            Some(_) => Err(format!(
+                "{name:?} has no default to relax; the core metrics are {}",
+                core()
+            )),
+            None => Err(format!(
+                "{name:?}: unknown metric; the core metrics are {}",
+                core()
+            )),
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -107,7 +148,32 @@ impl Metric {
         }
     }
 
-    /// The metric's value in `s`.
+    /// The samples behind a latency metric (the count of its histogram); `None` for a count
+    /// or a ratio.
+    pub fn samples(self, s: &Summary) -> Option<u64> {
+        let l = match self {
+            Self::P50 | Self::P90 | Self::P99 | Self::P999 | Self::Max => &s.latency_us,
+            Self::ConnectP99 => &s.connect_us,
+            Self::CompletionP99 => &s.completion_us,
+            Self::LatenessP99 => &s.send_lateness_us,
+            Self::JoinP99 => &s.join_us,
+            Self::ReconnectP99 => &s.reconnect_us,
+            _ => return None,
+        };
+        Some(l.count)
+    }
+
+    /// The metric's value in `s`; `None` for a latency whose histogram has no samples: a
+    /// figure from nothing is not 0, and is never compared as 0.
+    pub fn value(self, s: &Summary) -> Option<f64> {
+        match self.samples(s) {
+            Some(0) => None,
+            _ => Some(self.of(s)),
+        }
+    }
+
+    /// The metric's value in `s`, 0 for an empty histogram: for a chart's point or a table
+    /// that says the count beside it. Verdicts use [`Self::value`].
     pub fn of(self, s: &Summary) -> f64 {
         let l = &s.latency_us;
         match self {
@@ -128,6 +194,7 @@ impl Metric {
             Self::Duplicates => s.duplicates as f64,
             Self::Reordered => s.reordered as f64,
             Self::CrossRoom => s.cross_room as f64,
+            Self::Foreign => s.foreign as f64,
             Self::Errors => {
                 let abnormal: u64 = s
                     .closes
@@ -152,5 +219,11 @@ mod tests {
             assert_eq!(metric.name(), name);
         }
         assert_eq!(Metric::parse("p42"), None);
+    }
+
+    #[test]
+    fn the_core_contract_is_counts_and_loss() {
+        assert!(Metric::CORE.iter().all(|m| !m.is_latency()));
+        assert!(Metric::CORE.contains(&Metric::Duplicates));
     }
 }

@@ -266,11 +266,26 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     pub threshold: String,
-    pub actual: f64,
+    /// The metric's value; null for a latency whose histogram had no samples (such a
+    /// threshold fails).
+    pub actual: Option<f64>,
     pub passed: bool,
-    /// A threshold the tool applied because the run named none (`loss=0`, `errors=0`).
+    /// A bound the tool applied: a core metric the run did not name (`loss=0`, ...).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub default: bool,
+}
+
+impl ThresholdResult {
+    /// The actual figure in its metric's unit (`1.250 ms`, `0.100 %`, `3`), or `no samples`.
+    pub fn actual_shown(&self) -> String {
+        match self.actual {
+            None => "no samples".into(),
+            Some(v) => self
+                .threshold
+                .parse::<crate::Threshold>()
+                .map_or_else(|_| v.to_string(), |t| t.metric.show(v)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

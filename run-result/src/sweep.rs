@@ -17,7 +17,8 @@ pub struct SweepResult {
     pub kind: String,
     pub schema_version: u32,
     pub started_at: String,
-    /// The `--until` bounds every step had to meet to hold, as written.
+    /// The bounds every step had to meet to hold, as written: `--until` (or its default),
+    /// then the core contract's defaults.
     pub bounds: Vec<String>,
     /// The search's settings: first rate, factor between steps, bisection precision.
     pub from_rate: f64,
@@ -43,6 +44,31 @@ pub struct SweepResult {
     pub interrupted: bool,
     /// In the order they ran.
     pub steps: Vec<SweepStep>,
+}
+
+impl SweepResult {
+    /// The bounds for people: as written, with the core contract's seven `METRIC=0` said as
+    /// "the core contract" when all of them are there.
+    pub fn bounds_shown(&self) -> String {
+        let core: Vec<String> = crate::Metric::CORE
+            .iter()
+            .map(|m| crate::Threshold::zero(*m).text)
+            .collect();
+        if !core.iter().all(|c| self.bounds.contains(c)) {
+            return self.bounds.join(", ");
+        }
+        let own: Vec<&str> = self
+            .bounds
+            .iter()
+            .filter(|b| !core.contains(b))
+            .map(String::as_str)
+            .collect();
+        if own.is_empty() {
+            "the core contract".into()
+        } else {
+            format!("{} and the core contract", own.join(", "))
+        }
+    }
 }
 
 /// A point of the search.

@@ -84,26 +84,53 @@ impl FromStr for Threshold {
     }
 }
 
-/// The thresholds a run is held to when it names none: a run that lost a delivery or had
-/// an error fails without any configuration.
-pub const DEFAULTS: [&str; 2] = ["loss=0", "errors=0"];
+/// A bound a run is held to, and whether the user gave it or it is a default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub threshold: Threshold,
+    /// Applied by the tool: a core metric (see [`Metric::CORE`]) the user did not bound.
+    pub default: bool,
+}
 
 impl Threshold {
-    /// [`DEFAULTS`], parsed.
-    pub fn defaults() -> Vec<Threshold> {
-        DEFAULTS
+    /// `metric=0`, the default bound of a core metric.
+    pub fn zero(metric: Metric) -> Threshold {
+        format!("{}=0", metric.name())
+            .parse()
+            .expect("metric=0 parses for every metric")
+    }
+
+    /// What a run is held to: every bound in `given`, then `metric=0` for each core metric
+    /// ([`Metric::CORE`]) that `given` does not name and `relaxed` does not list, marked as a
+    /// default. A user who bounds a core metric (`--threshold 'loss<0.1%'`) replaces its
+    /// default; one who relaxes it (`--relax reordered`) drops it.
+    pub fn with_core(given: &[Threshold], relaxed: &[Metric]) -> Vec<Held> {
+        let named = |m: Metric| given.iter().any(|t| t.metric == m);
+        let defaults = Metric::CORE
+            .into_iter()
+            .filter(|m| !named(*m) && !relaxed.contains(m))
+            .map(|m| Held {
+                threshold: Threshold::zero(m),
+                default: true,
+            });
+        given
             .iter()
-            .map(|t| t.parse().expect("the defaults parse"))
+            .map(|t| Held {
+                threshold: t.clone(),
+                default: false,
+            })
+            .chain(defaults)
             .collect()
     }
 
-    /// Evaluates the threshold on `summary`.
+    /// Evaluates the threshold on `summary`. A latency bound on a histogram with no samples
+    /// fails: nothing was measured to hold it.
     pub fn check(&self, summary: &Summary) -> crate::result::ThresholdResult {
-        let actual = self.metric.of(summary);
+        let actual = self.metric.value(summary);
         crate::result::ThresholdResult {
             threshold: self.text.clone(),
             actual,
-            passed: self.holds(actual),
+            passed: actual.is_some_and(|a| self.holds(a)),
             default: false,
         }
     }
@@ -149,5 +176,42 @@ mod tests {
             "p99".parse::<Threshold>(),
             Err(ThresholdError::Syntax(_))
         ));
+        let t: Threshold = "foreign=0".parse().expect("valid");
+        assert_eq!(t.metric, Metric::Foreign);
+    }
+
+    #[test]
+    fn the_core_bounds_fill_what_the_user_did_not_name() {
+        let given: Vec<Threshold> = vec!["loss<1%".parse().unwrap(), "p99<5ms".parse().unwrap()];
+        let held = Threshold::with_core(&given, &[Metric::Reordered]);
+        let text: Vec<(&str, bool)> = held
+            .iter()
+            .map(|h| (h.threshold.text.as_str(), h.default))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                ("loss<1%", false),
+                ("p99<5ms", false),
+                ("duplicates=0", true),
+                ("cross_room=0", true),
+                ("foreign=0", true),
+                ("outside=0", true),
+                ("errors=0", true),
+            ]
+        );
+        let all = Threshold::with_core(&[], &[]);
+        assert_eq!(all.len(), Metric::CORE.len());
+        assert!(all.iter().all(|h| h.default && h.threshold.bound == 0.0));
+    }
+
+    #[test]
+    fn a_latency_bound_over_no_samples_fails() {
+        let summary = Summary::from_totals(&crate::Totals::default(), 10, 1.0);
+        let t: Threshold = "completion_p99<1s".parse().unwrap();
+        let r = t.check(&summary);
+        assert_eq!((r.actual, r.passed), (None, false));
+        let t: Threshold = "loss=0".parse().unwrap();
+        assert_eq!(t.check(&summary).actual, Some(0.0));
     }
 }

@@ -73,10 +73,12 @@ fn what_it_writes_matches_the_schema() {
 
     let mut totals = Totals::from_result(&old).expect("totals");
     totals.merge(&Totals::from_result(&old).expect("totals"));
-    let thresholds: Vec<Threshold> = ["p99<5ms", "loss=0"]
+    // A bound on a latency the run never measured (no churn, no joins) writes `actual: null`.
+    let given: Vec<Threshold> = ["p99<5ms", "loss=0", "join_p99<1s"]
         .iter()
         .map(|t| t.parse().expect("a threshold"))
         .collect();
+    let thresholds = Threshold::with_core(&given, &[]);
     let assembled = RunResult::assemble(Parts {
         totals: &totals,
         config: old.config.clone(),
@@ -89,6 +91,12 @@ fn what_it_writes_matches_the_schema() {
         ramp: old.ramp.clone(),
     });
     assert_eq!(assembled.summary.delivered, 2 * old.summary.delivered);
+    let join = &assembled.thresholds[2];
+    assert_eq!(
+        (join.actual, join.passed, join.default),
+        (None, false, false)
+    );
+    assert!(assembled.thresholds[3..].iter().all(|t| t.default));
     let written = errors(&validator, &assembled);
     assert!(written.is_empty(), "{written:#?}");
 

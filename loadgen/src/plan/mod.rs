@@ -19,6 +19,7 @@ use crate::server_load::ServerSource;
 use crate::shard::{Shard, StartAt};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
 use run_result::result::Config;
+use run_result::threshold::Held;
 use run_result::{Metric, Threshold};
 use stamp::MIN_SIZE;
 
@@ -72,10 +73,9 @@ pub struct Plan {
     pub server_metrics: Option<crate::server_load::MetricsUrl>,
     /// `--out`, `--metrics-bind`: live metrics.
     pub live: LivePlan,
-    /// What the run is held to: `--threshold`, or the defaults when none is given.
-    pub thresholds: Vec<Threshold>,
-    /// The thresholds are the defaults.
-    pub thresholds_defaulted: bool,
+    /// What the run is held to: `--threshold`, then the core contract's defaults for every
+    /// core metric not named there nor relaxed.
+    pub thresholds: Vec<Held>,
     /// The result's record of the flags (its targets as given; the coordinator names the
     /// embedded server's address instead when there is one).
     pub record: Config,
@@ -140,7 +140,7 @@ impl Plan {
         let target_names: Vec<String> = targets.iter().map(ToString::to_string).collect();
         let source_names: Vec<String> = sources.0.iter().map(ToString::to_string).collect();
         let record = result::config(opts, &target_names, embedded, &source_names, workers);
-        let (thresholds, thresholds_defaulted) = thresholds(opts);
+        let thresholds = Threshold::with_core(&opts.thresholds, &relaxed(opts));
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -199,7 +199,6 @@ impl Plan {
                 every: opts.out_interval,
             },
             thresholds,
-            thresholds_defaulted,
             record,
         })
     }
@@ -276,15 +275,15 @@ fn fit_machine(opts: &Opts, connections: u64, embedded: bool) -> Result<SourceIp
     Ok(sources)
 }
 
-/// `--threshold`, or, when none is given, the defaults: loss and errors fail a run; with
-/// --reconnect, lost connections are the point of the run, and only loss fails it.
-fn thresholds(opts: &Opts) -> (Vec<Threshold>, bool) {
-    if !opts.thresholds.is_empty() {
-        return (opts.thresholds.clone(), false);
+/// The core metrics the run is not held to by default: `--relax`, and with --reconnect
+/// `errors` (lost connections are the point of such a run; `--threshold errors<N` bounds
+/// them).
+pub fn relaxed(opts: &Opts) -> Vec<Metric> {
+    let mut relaxed = opts.relax.clone();
+    if opts.reconnect {
+        relaxed.push(Metric::Errors);
     }
-    let mut defaults = Threshold::defaults();
-    defaults.retain(|t| !opts.reconnect || t.metric != Metric::Errors);
-    (defaults, true)
+    relaxed
 }
 
 /// The plan's identity: every flag that shapes the load (not where it goes from, nor how many

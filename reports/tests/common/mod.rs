@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use run_result::histogram::record;
 use run_result::result::{self, Arrival, RampPoint, RunResult};
+use run_result::threshold::Held;
 use run_result::{Parts, Threshold, Totals};
 
 /// Stats with deliveries of latency `base_us + i * step_us` for i in 0..n, spread over
@@ -20,7 +21,9 @@ pub fn stats(n: u64, base_us: u64, step_us: u64, seconds: usize) -> Totals {
         bucket.deliveries += 1;
         record(&mut bucket.latency, us);
         if i % 10 == 0 {
+            record(&mut s.first, us / 2);
             record(&mut s.completion, us + 100);
+            record(&mut s.send_lateness, 50);
             s.sent += 1;
             s.second(second).sends += 1;
         }
@@ -36,9 +39,12 @@ pub fn stats(n: u64, base_us: u64, step_us: u64, seconds: usize) -> Totals {
 
 /// A complete result around `stats`, with fixed metadata so renders are reproducible.
 pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
-    let thresholds: Vec<Threshold> = thresholds
+    let thresholds: Vec<Held> = thresholds
         .iter()
-        .map(|t| t.parse().expect("a valid threshold"))
+        .map(|t| Held {
+            threshold: t.parse::<Threshold>().expect("a valid threshold"),
+            default: false,
+        })
         .collect();
     RunResult::assemble(Parts {
         totals: stats,
