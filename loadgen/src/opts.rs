@@ -181,7 +181,7 @@ pub struct Opts {
     /// an exponential backoff with full jitter (--reconnect-min doubling up to
     /// --reconnect-max). Each member is then held to what was sent while it was connected
     /// (missing counts only those); what was sent while it was away is reported apart.
-    /// Without --threshold, such a run is held to loss=0 only. Without --reconnect such a
+    /// Such a run is held to the core contract but errors=0. Without --reconnect such a
     /// member is lost for good: what is sent after the loss is missing for it.
     #[arg(long)]
     pub reconnect: bool,

@@ -159,8 +159,7 @@ async fn idle_member(ctx: Ctx) -> CaseResult {
         let text = format!("while idle {said}");
         let silent_for = started.elapsed();
         say(&mut talker, &text).await?;
-        expect_message(&mut talker, "the talker", &text.clone().into(), ctx.timeout).await?;
-        expect_message(&mut silent, &silent_who, &text.into(), ctx.timeout)
+        expect_message(&mut silent, &silent_who, &text.clone().into(), ctx.timeout)
             .await
             .map_err(|e| {
                 format!(
@@ -171,6 +170,7 @@ async fn idle_member(ctx: Ctx) -> CaseResult {
                     silent_for.as_secs_f64(),
                 )
             })?;
+        expect_message(&mut talker, "the talker", &text.into(), ctx.timeout).await?;
         said += 1;
         if started.elapsed() >= ctx.idle {
             break;

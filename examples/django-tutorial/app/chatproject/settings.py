@@ -69,6 +69,10 @@ if os.environ.get("CHAT_LAYER", "memory") == "redis":
                         int(os.environ.get("CHAT_REDIS_PORT", "6379")),
                     )
                 ],
+                # channels_redis drops a member from its groups this many seconds after it
+                # joined (86400 by default); CHAT_GROUP_EXPIRY lowers it, as some deployments
+                # do, for the conformance run's order.idle-member control.
+                "group_expiry": int(os.environ.get("CHAT_GROUP_EXPIRY", "86400")),
             },
         },
     }
