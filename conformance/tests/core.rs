@@ -40,6 +40,8 @@ core_cases! {
     order_single_sender => "order.single-sender",
     order_rooms_isolated => "order.rooms-isolated",
     order_leave_rejoin => "order.leave-rejoin",
+    order_rooms_alike => "order.rooms-alike",
+    order_idle_member => "order.idle-member",
     big_room_every_member => "big-room.every-member",
     big_room_joining_while_busy => "big-room.joining-while-busy",
     bad_input_not_json => "bad-input.not-json",
