@@ -43,19 +43,33 @@ impl SendState {
     }
 }
 
+/// One sender of one room, and what it sends with: its pacing, the run's shared counts, its
+/// worker's totals and pacer, and its place in the schedule.
+pub struct Sender {
+    pub room: u32,
+    pub sender: u32,
+    pub plan: SendPlan,
+    pub shared: Arc<Shared>,
+    pub stats: Rc<RefCell<Totals>>,
+    pub pacer: Rc<Pacer>,
+    pub state: Rc<RefCell<SendState>>,
+}
+
 /// Sends on schedule until the end of the run, then hands the sink back; `None` when a
 /// write failed (the connection is gone; `state` says where to go on from).
-#[allow(clippy::too_many_arguments)]
 pub async fn send_loop(
     mut sink: SplitSink<Ws, Message>,
-    room: u32,
-    sender: u32,
-    plan: SendPlan,
-    shared: Arc<Shared>,
-    stats: Rc<RefCell<Totals>>,
-    pacer: Rc<Pacer>,
-    state: Rc<RefCell<SendState>>,
+    who: Sender,
 ) -> Option<SplitSink<Ws, Message>> {
+    let Sender {
+        room,
+        sender,
+        plan,
+        shared,
+        stats,
+        pacer,
+        state,
+    } = who;
     let mut schedule_rx = shared.schedule.clone();
     let schedule: Schedule = loop {
         if let Some(s) = *schedule_rx.borrow_and_update() {

@@ -220,3 +220,44 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+
+    use super::*;
+
+    /// The flags' defaults (what `reference-server` runs with) are `Config::local()`'s (what
+    /// the tools embed), but for the address: one place says each, the other is tied to it
+    /// here. The environment is left out: it may set any of them.
+    #[test]
+    fn the_flags_defaults_are_the_constants() {
+        let command = Config::command().mut_args(|a| a.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["reference-server"])
+            .expect("no flag is required");
+        let flags = Config::from_arg_matches(&matches).expect("the defaults parse");
+        let local = Config::local();
+        assert_eq!(flags.bind, "127.0.0.1:8000".parse().expect("an address"));
+        let figures = |c: &Config| {
+            (
+                c.max_message_bytes,
+                c.max_connections,
+                c.queue_bytes,
+                c.direct_write_below,
+                c.direct_write_members,
+                c.memory_budget,
+                c.max_pending,
+                (c.handshake_timeout, c.shutdown_grace),
+                (c.ping_interval, c.ping_timeout),
+            )
+        };
+        assert_eq!(figures(&flags), figures(&local));
+        assert_eq!(
+            (&flags.layer, flags.layer_format, &flags.redis_prefix),
+            (&local.layer, local.layer_format, &local.redis_prefix)
+        );
+        assert_eq!(flags.log_format, local.log_format);
+        assert!(flags.allowed_origins.is_empty() && flags.tls_cert.is_none());
+    }
+}

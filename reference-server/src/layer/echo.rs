@@ -34,6 +34,12 @@ use protocol::RoomName;
 
 use crate::frame::Frame;
 
+/// After a reconnection, how long a node only defers its rooms' frames (delivered to its own
+/// members, published after): long enough for every other node, which lost Redis at the same
+/// moment, to be subscribed again (within `redis_core::BACKOFF_MAX` and its connect
+/// timeout), so that nothing is published into a gap of theirs.
+pub const REJOIN_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// Frames published or deferred and not back yet, in all rooms, at most.
 pub const WAITING: usize = 65_536;
 /// Their bytes, at most.
@@ -139,9 +145,7 @@ impl Echo {
     pub fn connected(&self, up: bool) -> Vec<(RoomName, Frame, bool)> {
         let mut s = self.state();
         if up && !s.connected {
-            s.defer_until = s
-                .ever
-                .then(|| tokio::time::Instant::now() + crate::layer::redis_core::REJOIN_GRACE);
+            s.defer_until = s.ever.then(|| tokio::time::Instant::now() + REJOIN_GRACE);
             s.ever = true;
         }
         s.connected = up;

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::frame::Frame;
-use crate::layer::echo::{Echo, Route};
+use crate::layer::echo::{Echo, REJOIN_GRACE, Route};
 use crate::layer::marker::Markers;
 use crate::layer::{ReadyFuture, RoomLayer};
 use crate::metrics::Metrics;
@@ -39,14 +39,10 @@ use crate::rooms::{Member, Membership, Rooms};
 pub const PUBLISH_QUEUE: usize = 65_536;
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts: every node of a cluster is back within about this
-/// long of Redis (plus [`CONNECT_TIMEOUT`]), which [`REJOIN_GRACE`] relies on.
+/// long of Redis (plus [`CONNECT_TIMEOUT`]), which [`REJOIN_GRACE`] (the echo's) relies on.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// The longest a connection attempt to Redis may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// After a reconnection, how long a node only defers its rooms' frames (delivered to its own
-/// members, published after): long enough for every other node, which lost Redis at the same
-/// moment, to be subscribed again, so that nothing is published into a gap of theirs.
-pub const REJOIN_GRACE: Duration = Duration::from_millis(1500);
 /// How long a handshake waits for its room's subscription and join marker.
 pub const JOIN_WAIT: Duration = Duration::from_secs(2);
 
