@@ -70,15 +70,8 @@ pub async fn send_loop(
         pacer,
         state,
     } = who;
-    let mut schedule_rx = shared.schedule.clone();
-    let schedule: Schedule = loop {
-        if let Some(s) = *schedule_rx.borrow_and_update() {
-            break s;
-        }
-        tokio::select! {
-            changed = schedule_rx.changed() => if changed.is_err() { return Some(sink) },
-            () = shared.finish.cancelled() => return Some(sink),
-        }
+    let Some(schedule) = schedule_of(&shared).await else {
+        return Some(sink);
     };
     let gap_us = 1e6 / plan.rate;
     let resumed = state.borrow().next.is_some();
@@ -169,6 +162,20 @@ pub async fn send_loop(
         }
     }
     Some(sink)
+}
+
+/// The run's schedule, once the coordinator has set it; `None` when the run ends first.
+async fn schedule_of(shared: &Shared) -> Option<Schedule> {
+    let mut schedule_rx = shared.schedule.clone();
+    loop {
+        if let Some(s) = *schedule_rx.borrow_and_update() {
+            return Some(s);
+        }
+        tokio::select! {
+            changed = schedule_rx.changed() => if changed.is_err() { return None },
+            () = shared.finish.cancelled() => return None,
+        }
+    }
 }
 
 /// The gap to the next send: fixed, or exponential with mean `gap_us` (a Poisson process).
