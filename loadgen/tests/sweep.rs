@@ -68,7 +68,21 @@ async fn brackets_a_known_capacity() {
     let rates: Vec<f64> = sweep.steps.iter().map(|s| s.rate).collect();
     assert_eq!(&rates[..3], &[10.0, 20.0, 40.0], "{report}");
     assert!(report.contains("capacity: "), "{report}");
-    assert_eq!(sweep.bounds, ["p99<100ms"]);
+    // The --until bound, then the core contract every step is also held to.
+    assert_eq!(
+        sweep.bounds,
+        [
+            "p99<100ms",
+            "loss=0",
+            "duplicates=0",
+            "reordered=0",
+            "cross_room=0",
+            "foreign=0",
+            "outside=0",
+            "errors=0"
+        ]
+    );
+    assert_eq!(sweep.bounds_shown(), "p99<100ms and the core contract");
     for s in &sweep.steps {
         assert_eq!(
             s.held,
