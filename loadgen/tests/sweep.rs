@@ -151,7 +151,16 @@ async fn nothing_holds_on_a_lossy_server_and_the_binary_exits_2() {
         .iter()
         .map(|s| s["rate"].as_f64().expect("rate"))
         .collect();
-    assert_eq!(rates, [20.0, 10.0]);
+    // Down by the factor after the first step broke; unless loadgen itself was short of CPU
+    // when it broke (the whole workspace's tests share two cores), which stops the search
+    // there by design: a step broken client-bound says nothing about the server.
+    if sweep["client_bound"] == true {
+        assert_eq!(rates, [20.0], "{stdout}");
+        let stopped = sweep["stopped"].as_str().unwrap_or_default();
+        assert!(stopped.starts_with("broke client-bound"), "{stopped}");
+    } else {
+        assert_eq!(rates, [20.0, 10.0], "{stdout}");
+    }
     assert!(sweep["steps"][0]["result"]["summary"]["missing"].as_u64() > Some(0));
 }
 
