@@ -152,10 +152,13 @@ async fn nothing_holds_on_a_lossy_server_and_the_binary_exits_2() {
         .map(|s| s["rate"].as_f64().expect("rate"))
         .collect();
     // Down by the factor after the first step broke; unless loadgen itself was short of CPU
-    // when it broke (the whole workspace's tests share two cores), which stops the search
-    // there by design: a step broken client-bound says nothing about the server.
+    // when a step broke (the whole workspace's tests share two cores), which stops the search
+    // at that step by design: a step broken client-bound says nothing about the server.
     if sweep["client_bound"] == true {
-        assert_eq!(rates, [20.0], "{stdout}");
+        assert!(
+            !rates.is_empty() && [20.0, 10.0].starts_with(&rates),
+            "{rates:?}\n{stdout}"
+        );
         let stopped = sweep["stopped"].as_str().unwrap_or_default();
         assert!(stopped.starts_with("broke client-bound"), "{stopped}");
     } else {
