@@ -4,7 +4,7 @@
 pub use endpoint::connect::{ConnectError, WsKind};
 
 use crate::target::PORTS_PER_SOURCE;
-use stamp::MIN_SIZE;
+use stamp::{MAX_SIZE, MIN_SIZE};
 
 /// A plan this machine or this flag set cannot carry out.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +19,11 @@ pub enum PlanError {
     )]
     ChurnWithoutReceivers { flag: &'static str, senders: u32 },
     #[error("--size {0} is too small: each message needs {MIN_SIZE} bytes for its stamp")]
-    SizeTooSmall(usize),
+    SizeTooSmall(String),
+    #[error(
+        "--size {0} reaches {1} bytes: at most {MAX_SIZE} (a message is built whole in memory)"
+    )]
+    SizeTooLarge(String, u64),
     #[error("raise the open-files limit: {0}")]
     FileLimit(std::io::Error),
     #[error(

@@ -29,6 +29,7 @@
 pub mod client_load;
 mod comeback;
 mod connect;
+pub mod dist;
 pub mod embedded;
 pub mod error;
 pub mod handshake;

@@ -10,6 +10,9 @@ use crate::shard::{Shard, StartAt};
 use crate::target::SourceIps;
 pub use run_result::result::Arrival;
 use run_result::{Metric, Threshold};
+use stamp::Fill;
+
+use crate::dist::Dist;
 
 /// Open thousands of `/ws/chat/<room>/` connections, broadcast through every room, and measure
 /// fan-out latency, loss, duplicates and ordering.
@@ -60,9 +63,18 @@ pub struct Opts {
     #[arg(long, default_value_t = 2000.0, value_parser = positive_f64)]
     pub connect_rate: f64,
 
-    /// Length of each message's text, in bytes (at least the ~40 bytes of its header).
-    #[arg(long, default_value_t = 64)]
-    pub size: usize,
+    /// Length of each message's text in bytes, at least the 48 of its stamp: a number (64), or
+    /// a distribution each message's length is drawn from (a draw below 48 is raised to it):
+    /// uniform:32..512,
+    /// lognormal:median=80,sigma=1,max=4096 (min= too), zipf:s=1.1,min=48,max=2000,
+    /// weighted:60*9,2000*1 (value*weight pairs).
+    #[arg(long, value_name = "BYTES|DIST", default_value = "64")]
+    pub size: Dist,
+
+    /// What fills each message's text after its stamp: x (repeated) or words (common words
+    /// of chat, different in every message: text as people type it).
+    #[arg(long, value_name = "x|words", default_value = "x", value_parser = fill)]
+    pub text: Fill,
 
     /// After the last send, how long to wait for late deliveries before counting the missing.
     #[arg(long, default_value = "2s", value_parser = duration_or_zero)]
@@ -228,6 +240,15 @@ pub struct Opts {
     /// (2026-11-26T10:00:00Z) or Unix seconds. Shards given the same start together.
     #[arg(long, value_name = "TIME")]
     pub start_at: Option<StartAt>,
+}
+
+/// `--text`: x or words.
+fn fill(s: &str) -> Result<Fill, String> {
+    match s {
+        "x" => Ok(Fill::X),
+        "words" => Ok(Fill::Words),
+        _ => Err(format!("{s:?}: x or words")),
+    }
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {

@@ -24,7 +24,12 @@ pub fn config(
         warmup_s: opts.warmup.as_secs_f64(),
         settle_s: opts.settle.as_secs_f64(),
         connect_rate: opts.connect_rate,
-        size: opts.size,
+        size: (opts.size.min() as usize).max(stamp::MIN_SIZE),
+        sizes: match opts.size {
+            crate::dist::Dist::Fixed(_) => None,
+            ref d => Some(d.to_string()),
+        },
+        text: (opts.text == stamp::Fill::Words).then(|| "words".to_owned()),
         seed: opts.seed,
         source_ips: sources.to_vec(),
         workers,

@@ -144,15 +144,19 @@ pub async fn send_loop(
         }
         // The state moves on before the write: a sender whose task ends during it (its
         // connection lost) never sends this sequence number again.
-        {
+        let size = {
             let mut state = state.borrow_mut();
+            // A fixed size draws nothing, so the Poisson schedule of a seed stays as it was.
+            // No message is shorter than its stamp: a shorter draw is raised to it.
+            let size = (plan.size.sample(&mut state.rng) as usize).max(stamp::MIN_SIZE);
             seq = seq.wrapping_add(1);
             next += step(&plan, gap_us, &mut state.rng);
             state.seq = seq;
             state.next = Some(next);
-        }
+            size
+        };
         if let Err(e) = sink
-            .send(Message::text(stamp::encode(&stamp, plan.size)))
+            .send(Message::text(stamp::encode_filled(&stamp, size, plan.text)))
             .await
         {
             stats

@@ -33,8 +33,28 @@ async fn the_result_matches_the_schema_and_its_histograms_decode() {
         "0s",
         "--threshold",
         "p99<1s",
+        // Lengths drawn per message, padded with words: recorded, and every delivery found.
+        "--size",
+        "lognormal:median=200,sigma=1,min=48,max=8000",
+        "--text",
+        "words",
     ])
     .await;
+    assert_eq!(
+        r.config.sizes.as_deref(),
+        Some("lognormal:median=200,sigma=1,min=48,max=8000")
+    );
+    assert_eq!(
+        (r.config.size, r.config.text.as_deref()),
+        (48, Some("words"))
+    );
+    assert!(
+        r.summary.sent > 0 && r.summary.missing == 0,
+        "{:?}",
+        r.summary
+    );
+    assert_eq!(r.summary.delivered, r.summary.sent * 4);
+    assert!(r.thresholds.iter().all(|t| t.passed), "{:?}", r.thresholds);
     let json = serde_json::to_value(&r).expect("serialise");
     let validator = jsonschema::validator_for(&schema()).expect("valid schema");
     let errors: Vec<String> = validator
@@ -77,6 +97,13 @@ async fn impossible_plans_are_refused_before_anything_starts() {
             .contains("--senders 3")
     );
     assert!(refused(&["--size", "10"]).await.contains("too small"));
+    let small = refused(&["--size", "uniform:10..40"]).await;
+    assert!(
+        small.contains("--size uniform:10..40 is too small"),
+        "{small}"
+    );
+    let large = refused(&["--size", "weighted:64*1,100000000*1"]).await;
+    assert!(large.contains("reaches 100000000 bytes"), "{large}");
     let too_many = refused(&["--rooms", "100000", "--clients", "100"]).await;
     assert!(too_many.contains("open files"), "{too_many}");
     let nobody = refused(&[
@@ -103,6 +130,8 @@ fn bad_flags_are_refused_by_the_parser() {
         &["loadgen", "--rate", "0"],
         &["loadgen", "--duration", "soon"],
         &["loadgen", "--source-ip", "10.0.0.1"],
+        &["loadgen", "--size", "lognormal:median=80"],
+        &["loadgen", "--text", "lorem"],
     ] {
         let err = Opts::try_parse_from(args).expect_err("refused");
         assert!(!err.to_string().is_empty());

@@ -58,8 +58,16 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
         }),
         ("plan", |r| {
             let c = &r.result.config;
+            let messages = match (&c.sizes, &c.text) {
+                (None, None) => String::new(),
+                (sizes, text) => format!(
+                    ", messages {} B of {}",
+                    sizes.clone().unwrap_or_else(|| c.size.to_string()),
+                    text.as_deref().unwrap_or("x")
+                ),
+            };
             format!(
-                "{} rooms x {} clients, {} sender(s), {}/s per room, {}s",
+                "{} rooms x {} clients, {} sender(s), {}/s per room, {}s{messages}",
                 c.rooms, c.clients, c.senders, c.rate, c.duration_s
             )
         }),

@@ -126,7 +126,15 @@ pub struct Config {
     pub warmup_s: f64,
     pub settle_s: f64,
     pub connect_rate: f64,
+    /// Each message's text length in bytes; with `sizes`, the smallest that can be sent.
     pub size: usize,
+    /// The distribution message lengths were drawn from (`--size lognormal:...`); absent for
+    /// one fixed size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizes: Option<String>,
+    /// What padded the text after the stamp when not `x`: `words`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     pub seed: u64,
     pub source_ips: Vec<String>,
     pub workers: usize,

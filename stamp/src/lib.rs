@@ -1,11 +1,14 @@
 //! What loadgen and journey send inside `message`, and the fast parse of what comes back.
 //!
 //! The text is ASCII, so every backend forwards it byte for byte whatever its JSON encoder:
-//! `L:<room>:<sender>:<seq>:<scheduled_us>:<sent_us>:<phase>:` then `x` padding to `--size`.
+//! `L:<room>:<sender>:<seq>:<scheduled_us>:<sent_us>:<phase>:` then padding to `--size`: `x`
+//! repeated, or words ([`Fill`]).
 //! Times are microseconds since the run's clock started (one process, one clock). The receive
 //! path only looks for `"L:` and reads six fields: no JSON parse.
 
 use std::fmt::Write as _;
+
+mod words;
 
 /// The fields loadgen needs back from a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +28,29 @@ const MARK: &str = "\"L:";
 /// The smallest `--size` that holds a full header.
 pub const MIN_SIZE: usize = 48;
 
-/// The client frame for `stamp`, with its text padded to `size` bytes.
+/// The largest text loadgen builds: 64 MiB (each message is built whole before it is sent;
+/// the backends it grades refuse far smaller ones, daphne and the reference server above
+/// 1 MiB).
+pub const MAX_SIZE: usize = 64 * 1024 * 1024;
+
+/// What pads a message's text after its stamp, up to its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fill {
+    /// `x` repeated: the least work for a server, and nothing for compression to find.
+    #[default]
+    X,
+    /// Common words of chat separated by spaces, chosen per message (from its room, sender
+    /// and sequence number, so a rerun sends the same text): text as people type it.
+    Words,
+}
+
+/// The client frame for `stamp`, with its text padded to `size` bytes with `x`.
 pub fn encode(stamp: &Stamp, size: usize) -> String {
+    encode_filled(stamp, size, Fill::X)
+}
+
+/// The client frame for `stamp`, with its text padded to `size` bytes by `fill`.
+pub fn encode_filled(stamp: &Stamp, size: usize, fill: Fill) -> String {
     let mut out = String::with_capacity(size + 16);
     out.push_str("{\"message\":\"L:");
     let _ = write!(
@@ -40,11 +64,39 @@ pub fn encode(stamp: &Stamp, size: usize) -> String {
         if stamp.warmup { 'w' } else { 'm' }
     );
     let text_len = out.len() - "{\"message\":\"".len();
-    for _ in text_len..size {
-        out.push('x');
+    let left = size.saturating_sub(text_len);
+    match fill {
+        Fill::X => out.extend(std::iter::repeat_n('x', left)),
+        Fill::Words => words_into(&mut out, left, seed(stamp)),
     }
     out.push_str("\"}");
     out
+}
+
+/// A message's own seed for its words.
+fn seed(stamp: &Stamp) -> u64 {
+    (u64::from(stamp.room) << 40) ^ (u64::from(stamp.sender) << 24) ^ u64::from(stamp.seq)
+}
+
+/// Exactly `left` bytes of words and spaces (the last word cut to fit).
+fn words_into(out: &mut String, mut left: usize, mut state: u64) {
+    while left > 0 {
+        // splitmix64: a few operations a word, the same sequence on every machine.
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let word = words::WORDS[(z % words::WORDS.len() as u64) as usize];
+        if word.len() < left {
+            out.push_str(word);
+            out.push(' ');
+            left -= word.len() + 1;
+        } else {
+            out.push_str(&word[..left]);
+            left = 0;
+        }
+    }
 }
 
 /// Finds the stamp in a delivered frame; `None` if the frame is not one of ours.
@@ -107,6 +159,43 @@ mod tests {
             ..stamp
         };
         assert_eq!(decode(encode(&warm, 0).as_bytes()), Some(warm));
+    }
+
+    #[test]
+    fn words_fill_exactly_and_leave_the_stamp_readable() {
+        let stamp = Stamp {
+            room: 7,
+            sender: 1,
+            seq: 5,
+            scheduled_us: 10,
+            sent_us: 11,
+            warmup: false,
+        };
+        for size in [0, 48, 49, 100, 4096] {
+            let sent = encode_filled(&stamp, size, Fill::Words);
+            let text_len = sent.len() - "{\"message\":\"\"}".len();
+            assert_eq!(
+                text_len,
+                size.max(encode(&stamp, 0).len() - "{\"message\":\"\"}".len()),
+                "{sent}"
+            );
+            assert_eq!(decode(sent.as_bytes()), Some(stamp));
+            let value: String = sent["{\"message\":\"".len()..sent.len() - 2].into();
+            assert!(
+                value.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+                "{value}"
+            );
+            assert!(!value.contains(['"', '\\']), "{value}");
+        }
+        let a = encode_filled(&stamp, 200, Fill::Words);
+        assert_eq!(
+            a,
+            encode_filled(&stamp, 200, Fill::Words),
+            "the same message, the same words"
+        );
+        let b = encode_filled(&Stamp { seq: 6, ..stamp }, 200, Fill::Words);
+        assert_ne!(a[40..], b[40..], "another message, other words");
+        assert!(a.contains(' ') && !a.contains("xxxx"));
     }
 
     #[test]

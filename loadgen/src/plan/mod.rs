@@ -21,7 +21,7 @@ use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
 use run_result::result::Config;
 use run_result::threshold::Held;
 use run_result::{Metric, Threshold};
-use stamp::MIN_SIZE;
+use stamp::{Fill, MAX_SIZE, MIN_SIZE};
 
 /// Descriptors kept aside for everything that is not a connection.
 const SPARE_FDS: u64 = 256;
@@ -166,7 +166,8 @@ impl Plan {
             send: SendPlan {
                 rate: opts.rate / f64::from(opts.senders),
                 arrival: opts.arrival,
-                size: opts.size,
+                size: opts.size.clone(),
+                text: opts.text,
                 seed: opts.seed,
                 senders: opts.senders,
                 rooms: opts.rooms,
@@ -242,8 +243,16 @@ fn check_flags(opts: &Opts) -> Result<(), PlanError> {
             senders: opts.senders,
         });
     }
-    if opts.size < MIN_SIZE {
-        return Err(PlanError::SizeTooSmall(opts.size));
+    // A drawn length below the stamp's is raised to it (`send.rs`); one that is all below is
+    // refused.
+    if opts.size.max() < MIN_SIZE as u64 {
+        return Err(PlanError::SizeTooSmall(opts.size.to_string()));
+    }
+    if opts.size.max() > MAX_SIZE as u64 {
+        return Err(PlanError::SizeTooLarge(
+            opts.size.to_string(),
+            opts.size.max(),
+        ));
     }
     Ok(())
 }
@@ -293,7 +302,7 @@ pub fn plan_id(opts: &Opts, count: u32) -> String {
     let canonical = format!(
         "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
          settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={} \
-         churn_session={:?}",
+         churn_session={:?}{}",
         opts.rooms,
         opts.clients,
         opts.senders,
@@ -308,6 +317,12 @@ pub fn plan_id(opts: &Opts, count: u32) -> String {
         opts.room_style.as_str(),
         opts.start_at.map_or(0, StartAt::unix_ms),
         opts.churn_session(),
+        // Only what a plan did not have before: plans without it keep their ids.
+        if opts.text == Fill::Words {
+            " text=words"
+        } else {
+            ""
+        },
     );
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in canonical.bytes() {

@@ -135,7 +135,10 @@ pub struct SendPlan {
     /// Messages per second per sender.
     pub rate: f64,
     pub arrival: Arrival,
-    pub size: usize,
+    /// Each message's text length, drawn per message from the sender's generator.
+    pub size: crate::dist::Dist,
+    /// What pads each message after its stamp.
+    pub text: stamp::Fill,
     pub seed: u64,
     /// Senders per room and rooms, to spread the first sends over one gap.
     pub senders: u32,

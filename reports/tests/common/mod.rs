@@ -62,6 +62,8 @@ pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
             settle_s: 2.0,
             connect_rate: 2000.0,
             size: 64,
+            sizes: None,
+            text: None,
             seed: 1,
             source_ips: vec!["127.0.0.1".into()],
             workers: 2,
