@@ -82,8 +82,12 @@ pub async fn receive_loop(
         if let Some(s) = *schedule.borrow_and_update() {
             break (s.measure_start_us, s.warmup_start_us, s.end_us);
         }
-        // Nothing is sent before the schedule exists; wait for it or for the end.
+        // Nothing is sent before the schedule exists; wait for it or for the end. The
+        // schedule first: a sender sends only once it is set, so when a delivery and the
+        // schedule are both ready the schedule is taken and the delivery read as one (an
+        // unbiased select! would now and then count a warm-up message as foreign).
         tokio::select! {
+            biased;
             changed = schedule.changed() => if changed.is_err() { return End::Finished },
             () = shared.finish.cancelled() => return End::Finished,
             // Nothing of ours is in flight yet: any text is foreign.
