@@ -381,11 +381,11 @@ fn leave(state: &State, room: &str, id: u64) {
 }
 
 fn broadcast(state: &State, room: &str, from: u64, frame: String) {
-    let n = {
+    let held_back = state.faults.reorder && {
         let mut count = state.count.lock().unwrap_or_else(|p| p.into_inner());
         let n = count.entry(room.to_owned()).or_default();
         *n += 1;
-        *n
+        *n % 2 == 0
     };
     let mut at = Instant::now() + state.faults.delay;
     if let Some(per_s) = state.faults.max_broadcasts_per_s {
@@ -393,7 +393,7 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
         at = slot.map_or(at, |s| s.max(at));
         *slot = Some(at + Duration::from_secs_f64(1.0 / per_s));
     }
-    if state.faults.reorder && n % 2 == 0 {
+    if held_back {
         at += Duration::from_millis(50);
     }
     if state.faults.replay_on_join > 0 {

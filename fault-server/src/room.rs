@@ -27,11 +27,14 @@ fn room_key(name: &str, faults: &Faults) -> String {
         key = key.chars().take(n).collect();
     }
     if let Some(buckets) = faults.room_buckets {
-        // FNV-1a: stable across runs, as a deployment's channel choice is.
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        key = format!("bucket {}", hash % buckets.max(1));
+        // A fixed-key hasher: the same bucket for a name on every connection, as a
+        // deployment's channel choice is.
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&key, &mut hasher);
+        key = format!(
+            "bucket {}",
+            std::hash::Hasher::finish(&hasher) % buckets.max(1)
+        );
     }
     key
 }

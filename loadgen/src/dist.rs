@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use rand::Rng;
+use rand::distr::weighted::WeightedIndex;
 use rand_distr::{Distribution, LogNormal, Zipf};
 
 /// A distribution over whole numbers, bounded on both sides.
@@ -83,15 +84,9 @@ impl Dist {
                 min + d.sample(rng) as u64 - 1
             }
             Self::Weighted(values) => {
-                let total: f64 = values.iter().map(|(_, w)| w).sum();
-                let mut at = rng.random::<f64>() * total;
-                for (v, w) in values {
-                    if at < *w {
-                        return *v;
-                    }
-                    at -= w;
-                }
-                values.last().map_or(0, |(v, _)| *v)
+                let d = WeightedIndex::new(values.iter().map(|(_, w)| *w))
+                    .expect("checked when parsed");
+                values[d.sample(rng)].0
             }
         }
     }
@@ -180,9 +175,7 @@ impl Dist {
                 Err("zipf needs s > 0 and min >= 1".into())
             }
             Self::Weighted(values)
-                if values.is_empty()
-                    || values.iter().any(|(_, w)| !(*w >= 0.0 && w.is_finite()))
-                    || values.iter().all(|(_, w)| *w == 0.0) =>
+                if WeightedIndex::new(values.iter().map(|(_, w)| *w)).is_err() =>
             {
                 Err("weighted needs weights >= 0, not all 0".into())
             }

@@ -77,13 +77,8 @@ fn heading(out: &mut String, r: &RunResult) {
             ""
         }
     );
-    if c.sizes.is_some() || c.text.is_some() {
-        let _ = writeln!(
-            out,
-            "messages: {} bytes of {}",
-            c.sizes.clone().unwrap_or_else(|| c.size.to_string()),
-            c.text.as_deref().unwrap_or("x")
-        );
+    if let Some(messages) = c.messages_shown() {
+        let _ = writeln!(out, "messages: {messages}");
     }
     if let Some(shard) = &r.shard {
         let _ = writeln!(

@@ -175,24 +175,22 @@ pub fn compare(base: &Summary, news: &[&Summary], bounds: &[Bound]) -> Vec<Row> 
     bounds
         .iter()
         .map(|bound| {
-            let base_v = bound.metric.value(base);
             let values: Option<Vec<f64>> = news.iter().map(|s| bound.metric.value(s)).collect();
-            let (Some(base_v), Some(values)) = (base_v, values) else {
-                return Row {
-                    bound: *bound,
-                    base: base_v,
-                    new: news
-                        .iter()
-                        .map(|s| bound.metric.value(s))
-                        .collect::<Option<Vec<f64>>>()
-                        .map(median),
-                    allowed: None,
-                    verdict: if base_v.is_none() {
-                        Verdict::NotCompared
-                    } else {
-                        Verdict::NoSamples
-                    },
-                };
+            let (base_v, values) = match (bound.metric.value(base), values) {
+                (Some(b), Some(v)) => (b, v),
+                (b, v) => {
+                    return Row {
+                        bound: *bound,
+                        base: b,
+                        new: v.map(median),
+                        allowed: None,
+                        verdict: if b.is_none() {
+                            Verdict::NotCompared
+                        } else {
+                            Verdict::NoSamples
+                        },
+                    };
+                }
             };
             let (low, high) = values.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
                 (lo.min(*v), hi.max(*v))

@@ -58,14 +58,10 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
         }),
         ("plan", |r| {
             let c = &r.result.config;
-            let messages = match (&c.sizes, &c.text) {
-                (None, None) => String::new(),
-                (sizes, text) => format!(
-                    ", messages {} B of {}",
-                    sizes.clone().unwrap_or_else(|| c.size.to_string()),
-                    text.as_deref().unwrap_or("x")
-                ),
-            };
+            let messages = c
+                .messages_shown()
+                .map(|m| format!(", messages {m}"))
+                .unwrap_or_default();
             format!(
                 "{} rooms x {} clients, {} sender(s), {}/s per room, {}s{messages}",
                 c.rooms, c.clients, c.senders, c.rate, c.duration_s
@@ -96,16 +92,26 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
         ("deliveries/s", |r| {
             count(r.result.summary.deliveries_per_s.round() as u64)
         }),
-        ("latency p50", |r| latency(r, |l| l.p50)),
-        ("latency p90", |r| latency(r, |l| l.p90)),
-        ("latency p99", |r| latency(r, |l| l.p99)),
-        ("latency p99.9", |r| latency(r, |l| l.p999)),
-        ("latency max", |r| latency(r, |l| l.max)),
+        ("latency p50", |r| {
+            latency(r, &r.result.summary.latency_us, false, |l| l.p50)
+        }),
+        ("latency p90", |r| {
+            latency(r, &r.result.summary.latency_us, false, |l| l.p90)
+        }),
+        ("latency p99", |r| {
+            latency(r, &r.result.summary.latency_us, false, |l| l.p99)
+        }),
+        ("latency p99.9", |r| {
+            latency(r, &r.result.summary.latency_us, false, |l| l.p999)
+        }),
+        ("latency max", |r| {
+            latency(r, &r.result.summary.latency_us, false, |l| l.max)
+        }),
         ("first member p99", |r| {
-            room_latency(r, &r.result.summary.first_us)
+            latency(r, &r.result.summary.first_us, true, |l| l.p99)
         }),
         ("whole room p99", |r| {
-            room_latency(r, &r.result.summary.completion_us)
+            latency(r, &r.result.summary.completion_us, true, |l| l.p99)
         }),
         ("connect p99", |r| {
             let l = &r.result.summary.connect_us;
@@ -139,26 +145,14 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
     ]
 }
 
-/// A per-delivery latency figure, or "-" with the reason when nothing was measured.
-fn latency(r: &Run, figure: fn(&Latency) -> u64) -> String {
-    let s = &r.result.summary;
-    let l = &s.latency_us;
+/// `figure` of latency `l`, or "-" with the reason when it has no samples (`room_wide`: a
+/// per-message latency, first member or whole room).
+fn latency(r: &Run, l: &Latency, room_wide: bool, figure: fn(&Latency) -> u64) -> String {
     if l.count == 0 {
-        format!("- ({})", no_samples(&r.result.config, s, false))
+        let why = no_samples(&r.result.config, &r.result.summary, room_wide);
+        format!("- ({why})")
     } else {
         ms(figure(l))
-    }
-}
-
-/// A per-message latency's p99 (first member, whole room), or "-" with the reason.
-fn room_latency(r: &Run, l: &Latency) -> String {
-    if l.count == 0 {
-        format!(
-            "- ({})",
-            no_samples(&r.result.config, &r.result.summary, true)
-        )
-    } else {
-        ms(l.p99)
     }
 }
 

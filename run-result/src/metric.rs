@@ -148,19 +148,31 @@ impl Metric {
         }
     }
 
+    /// The histogram a latency metric reads in `s`; `None` for a count or a ratio.
+    fn histogram(self, s: &Summary) -> Option<&crate::result::Latency> {
+        match self {
+            Self::P50 | Self::P90 | Self::P99 | Self::P999 | Self::Max => Some(&s.latency_us),
+            Self::ConnectP99 => Some(&s.connect_us),
+            Self::CompletionP99 => Some(&s.completion_us),
+            Self::LatenessP99 => Some(&s.send_lateness_us),
+            Self::JoinP99 => Some(&s.join_us),
+            Self::ReconnectP99 => Some(&s.reconnect_us),
+            Self::Loss
+            | Self::Missing
+            | Self::Duplicates
+            | Self::Reordered
+            | Self::CrossRoom
+            | Self::Foreign
+            | Self::Errors
+            | Self::Outside
+            | Self::Reconnects => None,
+        }
+    }
+
     /// The samples behind a latency metric (the count of its histogram); `None` for a count
     /// or a ratio.
     pub fn samples(self, s: &Summary) -> Option<u64> {
-        let l = match self {
-            Self::P50 | Self::P90 | Self::P99 | Self::P999 | Self::Max => &s.latency_us,
-            Self::ConnectP99 => &s.connect_us,
-            Self::CompletionP99 => &s.completion_us,
-            Self::LatenessP99 => &s.send_lateness_us,
-            Self::JoinP99 => &s.join_us,
-            Self::ReconnectP99 => &s.reconnect_us,
-            _ => return None,
-        };
-        Some(l.count)
+        self.histogram(s).map(|l| l.count)
     }
 
     /// The metric's value in `s`; `None` for a latency whose histogram has no samples: a
@@ -175,19 +187,28 @@ impl Metric {
     /// The metric's value in `s`, 0 for an empty histogram: for a chart's point or a table
     /// that says the count beside it. Verdicts use [`Self::value`].
     pub fn of(self, s: &Summary) -> f64 {
-        let l = &s.latency_us;
+        if let Some(l) = self.histogram(s) {
+            let us = match self {
+                Self::P50 => l.p50,
+                Self::P90 => l.p90,
+                Self::P999 => l.p999,
+                Self::Max => l.max,
+                _ => l.p99,
+            };
+            return us as f64;
+        }
         match self {
-            Self::P50 => l.p50 as f64,
-            Self::P90 => l.p90 as f64,
-            Self::P99 => l.p99 as f64,
-            Self::P999 => l.p999 as f64,
-            Self::Max => l.max as f64,
-            Self::ConnectP99 => s.connect_us.p99 as f64,
-            Self::CompletionP99 => s.completion_us.p99 as f64,
-            Self::LatenessP99 => s.send_lateness_us.p99 as f64,
-            Self::JoinP99 => s.join_us.p99 as f64,
+            Self::P50
+            | Self::P90
+            | Self::P99
+            | Self::P999
+            | Self::Max
+            | Self::ConnectP99
+            | Self::CompletionP99
+            | Self::LatenessP99
+            | Self::JoinP99
+            | Self::ReconnectP99 => unreachable!("a latency is read from its histogram above"),
             Self::Reconnects => s.reconnects.values().sum::<u64>() as f64,
-            Self::ReconnectP99 => s.reconnect_us.p99 as f64,
             Self::Outside => s.outside_membership as f64,
             Self::Loss => s.loss,
             Self::Missing => s.missing as f64,

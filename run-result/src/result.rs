@@ -157,6 +157,20 @@ pub struct Config {
     pub reconnect_s: Option<[f64; 2]>,
 }
 
+impl Config {
+    /// What the messages were, when not one size padded with `x`: `lognormal:... bytes of
+    /// words`.
+    pub fn messages_shown(&self) -> Option<String> {
+        (self.sizes.is_some() || self.text.is_some()).then(|| {
+            format!(
+                "{} bytes of {}",
+                self.sizes.clone().unwrap_or_else(|| self.size.to_string()),
+                self.text.as_deref().unwrap_or("x")
+            )
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
     pub hostname: String,
