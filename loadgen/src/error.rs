@@ -49,6 +49,8 @@ pub enum PlanError {
     TooFewSources { per_target: u64, sources: usize },
     #[error("the plan sends more than {0} messages; shorten --duration or lower --rate")]
     TooManyMessages(u64),
+    #[error(transparent)]
+    Workload(#[from] crate::workload::file::WorkloadError),
     #[error("--cookie: {0}")]
     Cookie(String),
     #[error("--target {0}")]

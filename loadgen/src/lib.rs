@@ -26,6 +26,7 @@
 //! - [`summary`]: the printed table; [`sweep_summary`]: the sweep's. `progress`: the bars.
 //! - [`target`]: URLs and source addresses. [`embedded`]: the in-process reference server.
 
+pub mod breakdown;
 pub mod client_load;
 mod comeback;
 mod connect;
@@ -33,6 +34,7 @@ pub mod dist;
 pub mod embedded;
 pub mod error;
 pub mod handshake;
+mod index;
 pub mod live;
 pub mod opts;
 pub mod pacer;
@@ -54,6 +56,7 @@ pub mod sweep_summary;
 pub mod target;
 mod window;
 mod worker;
+pub mod workload;
 
 pub use opts::Opts;
 pub use run::run;

@@ -35,6 +35,11 @@ async fn main() -> ExitCode {
 }
 
 async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
+    if opts.print_workload {
+        let workload = loadgen::workload::Workload::of(&opts)?;
+        print!("{}", loadgen::workload::print::to_toml(&workload));
+        return Ok(ExitCode::SUCCESS);
+    }
     if !opts.no_json {
         edge::check_writable(&opts.json).context("--json")?;
     }

@@ -30,6 +30,22 @@ pub struct Opts {
     #[command(flatten)]
     pub tls: endpoint::TlsArgs,
 
+    /// A workload file (TOML): room groups with room sizes, senders, rates, arrivals and
+    /// message lengths drawn from distributions, and stages that change the rate during the
+    /// run (docs/loadgen.md, "Workloads"; examples in workloads/). It replaces the flags
+    /// that shape the load (--rooms, --clients, --senders, --rate, --arrival, --size, --text,
+    /// --duration, --warmup, --settle, --seed, --churn, --session).
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "rooms", "clients", "senders", "rate", "arrival", "size", "text", "duration",
+        "warmup", "settle", "seed", "churn", "session", "sweep",
+    ])]
+    pub workload: Option<PathBuf>,
+
+    /// Print the workload this run would make (from --workload, or the one the flags mean)
+    /// as a workload file, and exit without connecting.
+    #[arg(long)]
+    pub print_workload: bool,
+
     /// Rooms.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub rooms: u32,

@@ -269,13 +269,28 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
     let bucket = s.second(second);
     bucket.deliveries += 1;
     record(&mut bucket.latency, latency);
-    if let Some(slot) = shared.slot(stamp.room, stamp.sender, stamp.seq) {
-        let completed = Shared::complete_one(slot);
+    let completed = shared
+        .slot(stamp.room, stamp.sender, stamp.seq)
+        .map(Shared::complete_one)
+        .unwrap_or_default();
+    if completed.first {
+        record(&mut s.first, latency);
+    }
+    if completed.last {
+        record(&mut s.completion, latency);
+    }
+    let stage = shared
+        .index
+        .curve
+        .stage_of(stamp.scheduled_us, member.measure_start.unwrap_or(0));
+    shared.index.count(&mut s, stamp.room, stage, |p| {
+        p.delivered += 1;
+        record(&mut p.latency, latency);
         if completed.first {
-            record(&mut s.first, latency);
+            record(&mut p.first, latency);
         }
         if completed.last {
-            record(&mut s.completion, latency);
+            record(&mut p.completion, latency);
         }
-    }
+    });
 }

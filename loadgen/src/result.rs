@@ -2,35 +2,63 @@
 
 use run_result::result::{Config, Machine};
 
-use crate::opts::Opts;
+use crate::dist::Dist;
+use crate::opts::{Arrival, Opts};
+use crate::workload::{self, Layout, Process, Workload};
 
-/// The result's record of `opts` and what the run resolved.
+/// The result's record of `opts`, the workload and what the run resolved. For a workload
+/// of several groups, the grid's fields say the whole: every room, the largest room and the
+/// most senders in one, the mean rate per room; `workload` says each group.
 pub fn config(
     opts: &Opts,
-    targets: &[String],
-    embedded: bool,
+    workload: &Workload,
+    layout: &Layout,
+    (targets, embedded): (&[String], bool),
     sources: &[String],
     workers: usize,
 ) -> Config {
+    let rooms = layout.rooms.len() as u32;
+    let first = &workload.groups[0];
+    let sizes: Vec<String> = workload
+        .groups
+        .iter()
+        .filter(|g| !matches!(g.size, Dist::Fixed(_)))
+        .map(|g| g.size.to_string())
+        .collect();
+    let size_min = workload
+        .groups
+        .iter()
+        .map(|g| g.size.min())
+        .min()
+        .unwrap_or(0);
+    let rate: f64 = layout.rooms.iter().flat_map(|r| &r.senders).sum::<f64>();
     Config {
         targets: targets.to_vec(),
         embedded_server: embedded,
-        rooms: opts.rooms,
-        clients: opts.clients,
-        senders: opts.senders,
-        rate: opts.rate,
-        arrival: opts.arrival,
-        duration_s: opts.duration.as_secs_f64(),
-        warmup_s: opts.warmup.as_secs_f64(),
-        settle_s: opts.settle.as_secs_f64(),
-        connect_rate: opts.connect_rate,
-        size: (opts.size.min() as usize).max(stamp::MIN_SIZE),
-        sizes: match opts.size {
-            crate::dist::Dist::Fixed(_) => None,
-            ref d => Some(d.to_string()),
+        rooms,
+        clients: layout.rooms.iter().map(|r| r.members).max().unwrap_or(0),
+        senders: layout.max_senders(),
+        rate: if opts.workload.is_none() {
+            opts.rate
+        } else {
+            rate / f64::from(rooms.max(1))
         },
-        text: (opts.text == stamp::Fill::Words).then(|| "words".to_owned()),
-        seed: opts.seed,
+        arrival: match first.arrival {
+            Process::Fixed => Arrival::Fixed,
+            _ => Arrival::Poisson,
+        },
+        duration_s: workload.duration().as_secs_f64(),
+        warmup_s: workload.warmup.as_secs_f64(),
+        settle_s: workload.settle.as_secs_f64(),
+        connect_rate: opts.connect_rate,
+        size: (size_min as usize).max(stamp::MIN_SIZE),
+        sizes: (!sizes.is_empty()).then(|| sizes.join("; ")),
+        text: workload
+            .groups
+            .iter()
+            .any(|g| g.text == stamp::Fill::Words)
+            .then(|| "words".to_owned()),
+        seed: workload.seed,
         source_ips: sources.to_vec(),
         workers,
         ws_path: opts.ws_path.as_str().into(),
@@ -41,11 +69,17 @@ pub fn config(
             .map(|h| h.name.to_string())
             .chain(opts.cookie.as_ref().map(|_| "cookie".to_owned()))
             .collect(),
-        churn_session_s: opts.churn_session().map(|d| d.as_secs_f64()),
+        churn_session_s: workload
+            .groups
+            .iter()
+            .find_map(|g| g.session)
+            .map(|d| d.as_secs_f64()),
         reconnect_s: opts.reconnect.then_some([
             opts.reconnect_min.as_secs_f64(),
             opts.reconnect_max.as_secs_f64(),
         ]),
+        workload: Some(workload::print::to_toml(workload)),
+        workload_file: opts.workload.as_ref().map(|p| p.display().to_string()),
     }
 }
 

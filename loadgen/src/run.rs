@@ -49,12 +49,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         None => plan.targets.clone(),
     };
     let (schedule_tx, schedule_rx) = watch::channel(None);
-    let shared = Arc::new(Shared::new(
-        plan.room_count,
-        plan.senders,
-        plan.slots_per_sender,
-        schedule_rx,
-    ));
+    let shared = Arc::new(Shared::new(plan.index(), schedule_rx));
     let worker_plans = plan.workers(&targets);
     let (live, board) = streaming::start(&plan, &targets, worker_plans.len(), &shared).await?;
     let workers = start_workers(worker_plans, &shared, board.as_ref())?;
@@ -178,7 +173,7 @@ async fn phases(
         shared,
         &bar,
         schedule,
-        (plan.timing.settle, plan.send.windows),
+        (plan.timing.settle, plan.timing.windows),
         interrupt,
     )
     .await;
@@ -223,6 +218,7 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
         measured_s: run.phases.measured_s,
         thresholds: &plan.thresholds,
         ramp: run.phases.ramp,
+        breakdown: &plan.breakdown(),
     });
     result.shard = shard;
     result.server = run.phases.server.as_ref().and_then(|(start, end, source)| {

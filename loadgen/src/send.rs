@@ -9,16 +9,16 @@ use std::sync::atomic::Ordering;
 
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::connect::Ws;
 use crate::error::ConnError;
-use crate::opts::Arrival;
 use crate::pacer::Pacer;
 use crate::plan::SendPlan;
 use crate::shared::{Schedule, Shared};
+use crate::workload::Arrivals;
 use run_result::Totals;
 use run_result::histogram::record;
 use stamp::Stamp;
@@ -28,17 +28,26 @@ use stamp::Stamp;
 #[derive(Debug)]
 pub struct SendState {
     seq: u32,
-    /// The next scheduled send on the run clock, once the schedule is known.
+    /// The next scheduled send in work seconds from the warm-up's start
+    /// (`crate::workload::curve`), once the schedule is known.
     next: Option<f64>,
     rng: StdRng,
+    arrivals: Arrivals,
 }
 
 impl SendState {
-    pub fn new(room: u32, sender: u32, plan: &SendPlan) -> Self {
+    /// Sender `sender` of `room`, sending `rate` messages per work second.
+    pub fn new(room: u32, sender: u32, rate: f64, plan: &SendPlan) -> Self {
         Self {
             seq: 0,
             next: None,
             rng: StdRng::seed_from_u64(plan.seed ^ (u64::from(room) << 32) ^ u64::from(sender)),
+            // The room's ON/OFF periods: the same for each of its senders.
+            arrivals: Arrivals::new(
+                plan.arrival,
+                rate,
+                plan.seed ^ (u64::from(room) << 32) ^ 0x0f0f_0f0f,
+            ),
         }
     }
 }
@@ -73,27 +82,46 @@ pub async fn send_loop(
     let Some(schedule) = schedule_of(&shared).await else {
         return Some(sink);
     };
-    let gap_us = 1e6 / plan.rate;
-    let resumed = state.borrow().next.is_some();
-    let mut next = state.borrow().next.unwrap_or_else(|| {
-        // Spread every sender of every room over the first gap so they do not fire together.
-        let order = f64::from(sender) * f64::from(plan.rooms) + f64::from(room);
-        schedule.warmup_start_us as f64
-            + gap_us * order / (f64::from(plan.senders) * f64::from(plan.rooms))
-    });
+    let gap = state.borrow().arrivals.gap();
+    if !gap.is_finite() {
+        // A sender whose share of its room's rate is nothing.
+        return Some(sink);
+    }
+    // Work seconds from the warm-up's start to the run clock.
+    let at_of = |work: f64| {
+        let t = shared.index.curve.time_at(work);
+        if t.is_finite() {
+            schedule.warmup_start_us + (t * 1e6).round() as u64
+        } else {
+            u64::MAX
+        }
+    };
+    let resumed = state.borrow().next;
+    let mut next = match resumed {
+        Some(next) => next,
+        None => {
+            // Spread every sender of every room over the first gap so they do not fire
+            // together.
+            let order = f64::from(sender) * f64::from(plan.rooms) + f64::from(room);
+            let offset = gap * order / (f64::from(plan.senders) * f64::from(plan.rooms));
+            state.borrow_mut().arrivals.first(offset)
+        }
+    };
     let mut seq = state.borrow().seq;
     // Back after a lost connection: the sends due while it was away are not made.
-    if resumed {
-        let now = shared.now_us() as f64;
-        while next < now {
-            next += step(&plan, gap_us, &mut state.borrow_mut().rng);
+    if resumed.is_some() {
+        let now = shared.now_us();
+        let mut state = state.borrow_mut();
+        let SendState { rng, arrivals, .. } = &mut *state;
+        while at_of(next) < now {
+            next = arrivals.next(next, rng);
         }
     }
     let finish = shared.finish.child_token();
     let finished = finish.cancelled();
     tokio::pin!(finished);
     loop {
-        let at = next as u64;
+        let at = at_of(next);
         if at >= schedule.end_us {
             break;
         }
@@ -134,6 +162,8 @@ pub async fn send_loop(
             record(&mut s.send_lateness, stamp.sent_us.saturating_sub(at));
             let second = ((at - schedule.measure_start_us) / 1_000_000) as usize;
             s.second(second).sends += 1;
+            let stage = shared.index.curve.stage_of(at, schedule.measure_start_us);
+            shared.index.count(&mut s, room, stage, |p| p.sent += 1);
             shared.sent_in(room, sender, seq, second);
             shared.sent.fetch_add(1, Ordering::Relaxed);
         }
@@ -148,9 +178,10 @@ pub async fn send_loop(
             let mut state = state.borrow_mut();
             // A fixed size draws nothing, so the Poisson schedule of a seed stays as it was.
             // No message is shorter than its stamp: a shorter draw is raised to it.
-            let size = (plan.size.sample(&mut state.rng) as usize).max(stamp::MIN_SIZE);
+            let SendState { rng, arrivals, .. } = &mut *state;
+            let size = (plan.size.sample(rng) as usize).max(stamp::MIN_SIZE);
             seq = seq.wrapping_add(1);
-            next += step(&plan, gap_us, &mut state.rng);
+            next = arrivals.next(next, rng);
             state.seq = seq;
             state.next = Some(next);
             size
@@ -179,13 +210,5 @@ async fn schedule_of(shared: &Shared) -> Option<Schedule> {
             changed = schedule_rx.changed() => if changed.is_err() { return None },
             () = shared.finish.cancelled() => return None,
         }
-    }
-}
-
-/// The gap to the next send: fixed, or exponential with mean `gap_us` (a Poisson process).
-fn step(plan: &SendPlan, gap_us: f64, rng: &mut StdRng) -> f64 {
-    match plan.arrival {
-        Arrival::Fixed => gap_us,
-        Arrival::Poisson => -gap_us * (1.0 - rng.random::<f64>()).ln(),
     }
 }

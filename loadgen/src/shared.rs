@@ -7,6 +7,7 @@ use run_result::Totals;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::index::Index;
 use crate::plan::Timing;
 
 /// When sending starts, when measuring starts, when sending ends: microseconds on the run clock.
@@ -48,8 +49,8 @@ pub struct Shared {
     /// Per message slot: the second of the measured run it was scheduled in (`u32::MAX` for
     /// one not sent, or sent in the warm-up), to place what never arrived in the series.
     pub slot_second: Vec<AtomicU32>,
-    /// Per sender (`room * senders_per_room + sender`): messages whose sending has begun
-    /// (the next sequence number), stored before each write.
+    /// Per sender (`index.sender(room, sender)`): messages whose sending has begun (the next
+    /// sequence number), stored before each write.
     pub published: Vec<AtomicU32>,
     /// Per sender: one past the highest of its messages it has received back (the server had
     /// broadcast everything below it).
@@ -57,8 +58,8 @@ pub struct Shared {
     /// Per sender: the sequence number of its first measured (not warm-up) message;
     /// `u32::MAX` until it is sent.
     pub first_measured: Vec<AtomicU32>,
-    pub slots_per_sender: u32,
-    pub senders_per_room: u32,
+    /// Where each room's senders and messages sit in these vectors, and their parts.
+    pub index: Index,
     pub connected: AtomicU64,
     pub connect_failed: AtomicU64,
     pub sent: AtomicU64,
@@ -70,30 +71,19 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(
-        rooms: u32,
-        senders_per_room: u32,
-        slots_per_sender: u32,
-        schedule: watch::Receiver<Option<Schedule>>,
-    ) -> Self {
-        let slots = rooms as usize * senders_per_room as usize * slots_per_sender as usize;
+    pub fn new(index: Index, schedule: watch::Receiver<Option<Schedule>>) -> Self {
+        let slots = index.slots() as usize;
+        let senders = index.senders();
         Self {
             clock: Instant::now(),
-            members: (0..rooms).map(|_| AtomicU32::new(0)).collect(),
+            members: (0..index.rooms()).map(|_| AtomicU32::new(0)).collect(),
             lost_for_good: AtomicU64::new(0),
             remaining: (0..slots).map(|_| AtomicU32::new(0)).collect(),
             slot_second: (0..slots).map(|_| AtomicU32::new(u32::MAX)).collect(),
-            published: (0..rooms * senders_per_room)
-                .map(|_| AtomicU32::new(0))
-                .collect(),
-            echoed: (0..rooms * senders_per_room)
-                .map(|_| AtomicU32::new(0))
-                .collect(),
-            first_measured: (0..rooms * senders_per_room)
-                .map(|_| AtomicU32::new(u32::MAX))
-                .collect(),
-            slots_per_sender,
-            senders_per_room,
+            published: (0..senders).map(|_| AtomicU32::new(0)).collect(),
+            echoed: (0..senders).map(|_| AtomicU32::new(0)).collect(),
+            first_measured: (0..senders).map(|_| AtomicU32::new(u32::MAX)).collect(),
+            index,
             connected: AtomicU64::new(0),
             connect_failed: AtomicU64::new(0),
             sent: AtomicU64::new(0),
@@ -121,28 +111,22 @@ impl Shared {
         self.clock + Duration::from_micros(us)
     }
 
-    /// The index of `sender` of `room` in the per-sender vectors.
+    /// The index of `sender` of `room` in the per-sender vectors (the caller knows the room
+    /// has it: its own sender, or one its stamp was checked against).
     pub fn sender_index(&self, room: u32, sender: u32) -> usize {
-        room as usize * self.senders_per_room as usize + sender as usize
+        self.index.sender(room, sender).unwrap_or(usize::MAX)
     }
 
     /// A per-sender vector's values for the senders of `room`.
     pub fn of_room(&self, values: &[AtomicU32], room: u32) -> Vec<u32> {
-        (0..self.senders_per_room)
+        (0..self.index.senders_in(room))
             .map(|s| values[self.sender_index(room, s)].load(Ordering::Acquire))
             .collect()
     }
 
     /// The index of a message's slot, if it has one.
     fn slot_index(&self, room: u32, sender: u32, seq: u32) -> Option<usize> {
-        if seq >= self.slots_per_sender || sender >= self.senders_per_room {
-            return None;
-        }
-        Some(
-            (room as usize * self.senders_per_room as usize + sender as usize)
-                * self.slots_per_sender as usize
-                + seq as usize,
-        )
+        self.index.slot(room, sender, seq)
     }
 
     /// The completion slot of a message, if it has one.
@@ -189,13 +173,18 @@ impl Shared {
     /// Without per-stay windows: the deliveries of each message that never came (its slot's
     /// remaining count), into the series by the second it was scheduled in.
     pub fn missing_into(&self, totals: &mut Totals) {
-        for (remaining, second) in self.remaining.iter().zip(&self.slot_second) {
-            let (n, s) = (
-                remaining.load(Ordering::Acquire) & !UNSEEN,
-                second.load(Ordering::Acquire),
-            );
-            if n > 0 && s != u32::MAX {
-                totals.second(s as usize).missing += u64::from(n);
+        for (room, slots) in self.index.room_slots() {
+            for i in slots {
+                let (n, s) = (
+                    self.remaining[i].load(Ordering::Acquire) & !UNSEEN,
+                    self.slot_second[i].load(Ordering::Acquire),
+                );
+                if n > 0 && s != u32::MAX {
+                    totals.second(s as usize).missing += u64::from(n);
+                    let stage = self.index.stage_of_second(s as usize);
+                    self.index
+                        .count(totals, room, stage, |p| p.missing += u64::from(n));
+                }
             }
         }
     }

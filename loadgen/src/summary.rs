@@ -52,6 +52,7 @@ pub fn render(r: &RunResult) -> String {
     heading(&mut out, r);
     counts(&mut out, r);
     latencies(&mut out, r);
+    crate::breakdown::render(&mut out, r);
     client(&mut out, r);
     problems(&mut out, r);
     thresholds(&mut out, r);
@@ -60,6 +61,34 @@ pub fn render(r: &RunResult) -> String {
 
 /// What ran against what: the plan, the shard, a merge, an interruption.
 fn heading(out: &mut String, r: &RunResult) {
+    let c = &r.config;
+    if let Some(file) = &c.workload_file {
+        let _ = writeln!(
+            out,
+            "loadgen: workload {file}: {} rooms in {} group{} (the largest of {} members), {} \
+             stage{} over {:.0}s, against {}{}",
+            c.rooms,
+            r.groups.len(),
+            if r.groups.len() == 1 { "" } else { "s" },
+            c.clients,
+            r.stages.len(),
+            if r.stages.len() == 1 { "" } else { "s" },
+            c.duration_s,
+            c.targets.join(", "),
+            if c.embedded_server {
+                " (embedded reference server)"
+            } else {
+                ""
+            }
+        );
+    } else {
+        grid_heading(out, r);
+    }
+    heading_rest(out, r);
+}
+
+/// A run of flags: the grid.
+fn grid_heading(out: &mut String, r: &RunResult) {
     let c = &r.config;
     let _ = writeln!(
         out,
@@ -77,6 +106,11 @@ fn heading(out: &mut String, r: &RunResult) {
             ""
         }
     );
+}
+
+/// The messages, the shard, a merge, an interruption.
+fn heading_rest(out: &mut String, r: &RunResult) {
+    let c = &r.config;
     if let Some(messages) = c.messages_shown() {
         let _ = writeln!(out, "messages: {messages}");
     }

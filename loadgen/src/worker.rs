@@ -144,15 +144,22 @@ async fn connection(
         () = tokio::time::sleep_until(shared.at(conn.connect_at_us).into()) => {}
         () = shared.finish.cancelled() => return,
     }
-    let churn = plan.churn.as_ref().filter(|_| conn.sender.is_none());
+    let churn = plan.churns[conn.group]
+        .as_ref()
+        .filter(|_| conn.sender.is_none());
     let mut life = Life {
         rng: churn.map(|c| {
             StdRng::seed_from_u64(c.seed ^ (u64::from(conn.room) << 32) ^ conn.connect_at_us)
         }),
         comeback: Comeback::new(plan.reconnect.clone(), conn),
-        send_state: conn
-            .sender
-            .map(|s| Rc::new(RefCell::new(send::SendState::new(conn.room, s, &plan.send)))),
+        send_state: conn.sender.map(|(s, rate)| {
+            Rc::new(RefCell::new(send::SendState::new(
+                conn.room,
+                s,
+                rate,
+                &plan.sends[conn.group],
+            )))
+        }),
         rejoin: false,
         counted: false,
     };
@@ -237,13 +244,14 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         let from = shared.of_room(&shared.published, conn.room);
         Window::new(echoed_before, from, started_us, life.rejoin)
     });
-    let mut member = Member::new(conn.room, conn.sender, shared.senders_per_room, window);
+    let own = conn.sender.map(|(s, _)| s);
+    let mut member = Member::new(conn.room, own, shared.index.senders_in(conn.room), window);
     life.comeback.connected(&mut member, shared, stats);
 
     let (sink, mut stream) = ws.split();
     // A sender's sink lives in its send task until the sending ends; a receiver keeps its
     // own. (A worker with a sender always has a pacer: `run`.)
-    let (own_sink, sender) = match conn.sender.zip(ctx.pacer).zip(life.send_state.as_ref()) {
+    let (own_sink, sender) = match own.zip(ctx.pacer).zip(life.send_state.as_ref()) {
         Some(((s, pacer), state)) => (
             None,
             Some(tokio::task::spawn_local(send::send_loop(
@@ -251,7 +259,7 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
                 send::Sender {
                     room: conn.room,
                     sender: s,
-                    plan: plan.send.clone(),
+                    plan: plan.sends[conn.group].clone(),
                     shared: Arc::clone(shared),
                     stats: Rc::clone(stats),
                     pacer: Rc::clone(pacer),
@@ -300,7 +308,15 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
             task.abort();
             None
         }
-        Some(task) => task.await.ok().flatten(),
+        Some(task) => match task.await {
+            Ok(sink) => sink,
+            Err(_) => {
+                stats
+                    .borrow_mut()
+                    .error(ConnError::TaskPanicked.to_string());
+                None
+            }
+        },
         None => own_sink,
     };
     if let (false, Some(sink)) = (matches!(end, End::Closed(_)), sink) {
@@ -335,6 +351,10 @@ fn missing_by_second(
             }
             if let Some(second) = shared.second_of(member.room, sender as u32, seq) {
                 stats.second(second).missing += 1;
+                let stage = shared.index.stage_of_second(second);
+                shared
+                    .index
+                    .count(&mut stats, member.room, stage, |p| p.missing += 1);
             }
         }
     }

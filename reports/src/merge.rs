@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use run_result::part::Breakdown;
 use run_result::result::{self, RampPoint, SecondResult};
 use run_result::threshold::Held;
 use run_result::{Parts, RunResult, Threshold, Totals};
@@ -42,13 +43,15 @@ fn merge_runs(runs: &[Run]) -> Result<RunResult, LoadError> {
         .ok_or_else(|| LoadError::NoVersion {
             path: "(no input)".into(),
         })?;
+    let breakdown = Breakdown::of_results(runs.iter().map(|r| &r.result));
     let mut totals = Totals::default();
     for run in runs {
-        let part = Totals::from_result(&run.result).map_err(|e| LoadError::Histogram {
+        let mut part = Totals::from_result(&run.result).map_err(|e| LoadError::Histogram {
             path: run.path.clone(),
             name: e.name,
             reason: e.reason,
         })?;
+        part.align_parts(&run.result, &breakdown);
         totals.merge(&part);
     }
     let planned = runs
@@ -98,6 +101,7 @@ fn merge_runs(runs: &[Run]) -> Result<RunResult, LoadError> {
         measured_s,
         thresholds: &thresholds,
         ramp: merge_ramp(runs),
+        breakdown: &breakdown,
     });
     // The totals hold no per-second histograms: the series is merged from the files.
     merged.series = merge_series(runs);

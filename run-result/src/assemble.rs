@@ -2,6 +2,7 @@
 //! histograms are all derived from one [`Totals`], by loadgen and by `reports merge` alike.
 
 use crate::histogram;
+use crate::part::{Breakdown, Part, PartInfo, PartResult};
 use crate::result::{
     Config, Connections, Latency, Machine, RampPoint, RunResult, SCHEMA_VERSION, SecondResult,
     Summary, ThresholdResult, Tool,
@@ -23,6 +24,8 @@ pub struct Parts<'a> {
     /// What the run is held to, each marked as given or a default.
     pub thresholds: &'a [Held],
     pub ramp: Vec<RampPoint>,
+    /// What the parts of the run are (groups, size classes, stages).
+    pub breakdown: &'a Breakdown,
 }
 
 impl RunResult {
@@ -49,6 +52,9 @@ impl RunResult {
             config: parts.config,
             machine: parts.machine,
             thresholds: check_thresholds(&summary, parts.thresholds),
+            groups: parts_of(&totals.groups, &parts.breakdown.groups, parts.measured_s),
+            size_classes: parts_of(&totals.classes, &parts.breakdown.classes, parts.measured_s),
+            stages: stages(totals, &parts.breakdown.stages, parts.measured_s),
             summary,
             series: series(totals),
             ramp: parts.ramp,
@@ -123,6 +129,45 @@ pub fn check_thresholds(summary: &Summary, thresholds: &[Held]) -> Vec<Threshold
             ..h.threshold.check(summary)
         })
         .collect()
+}
+
+/// Each part of a breakdown, named by its info (a part nothing was recorded in is empty).
+fn parts_of(parts: &[Part], infos: &[PartInfo], measured_s: f64) -> Vec<PartResult> {
+    let empty = Part::default();
+    infos
+        .iter()
+        .enumerate()
+        .map(|(i, info)| parts.get(i).unwrap_or(&empty).result(info, measured_s))
+        .collect()
+}
+
+/// How much above the level before a spike a second's p99 may be and count as recovered.
+pub const RECOVERED_WITHIN: f64 = 1.2;
+
+/// The stages, each after a spike with its recovery time: from the spike's end to the start of
+/// the first measured second whose p99 is at most [`RECOVERED_WITHIN`] times the p99 of the
+/// stage before the spike.
+fn stages(totals: &Totals, infos: &[PartInfo], measured_s: f64) -> Vec<PartResult> {
+    let mut out = parts_of(&totals.stages, infos, measured_s);
+    for i in 1..out.len().saturating_sub(1) {
+        let (before, spike, after) = (&infos[i - 1], &infos[i], &infos[i + 1]);
+        let rate = |p: &PartInfo| p.rate.unwrap_or(1.0);
+        if rate(spike) <= rate(before) || rate(spike) <= rate(after) {
+            continue;
+        }
+        let level = out[i - 1].latency_us.p99 as f64 * RECOVERED_WITHIN;
+        let end = spike.span.map_or(0.0, |s| s.1);
+        out[i].recovery_s = totals
+            .series
+            .iter()
+            .enumerate()
+            .skip(end.ceil() as usize)
+            .find(|(_, s)| {
+                !s.latency.is_empty() && s.latency.value_at_quantile(0.99) as f64 <= level
+            })
+            .map(|(second, _)| (second as f64 - end).max(0.0));
+    }
+    out
 }
 
 /// The per-second series of `totals`.

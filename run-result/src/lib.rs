@@ -6,6 +6,7 @@
 //! - [`totals`]: the mergeable totals (histograms, counters, per-second series) a result is
 //!   assembled from, and rebuilt from to merge results exactly.
 //! - [`assemble`]: totals into a result: summary, series, thresholds, encoded histograms.
+//! - [`part`]: a run broken down by room group, room-size class and stage.
 //! - [`histogram`]: the histogram bounds and the HdrHistogram V2 + base64 encoding.
 //! - [`metric`]: the one metric vocabulary; [`threshold`]: `--threshold` conditions over it.
 //! - [`display`]: figures for people (ms, thousands separators).
@@ -16,6 +17,7 @@ pub mod client;
 pub mod display;
 pub mod histogram;
 pub mod metric;
+pub mod part;
 pub mod result;
 pub mod server;
 pub mod sweep;

@@ -49,6 +49,15 @@ pub struct RunResult {
     /// embedded server's threads); absent when not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<crate::server::ServerLoad>,
+    /// By room group of the workload, in its order (absent in results from before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<crate::part::PartResult>,
+    /// By room-size class: rooms of 1, 2, 3-4, 5-8, ... members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub size_classes: Vec<crate::part::PartResult>,
+    /// By stage of the workload: the messages scheduled in each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<crate::part::PartResult>,
 }
 
 /// One shard's place in its plan.
@@ -155,6 +164,13 @@ pub struct Config {
     /// With `--reconnect`: the backoff's bounds in seconds (first, largest); absent without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconnect_s: Option<[f64; 2]>,
+    /// The workload, as `loadgen --print-workload` writes it (TOML): what shaped the load,
+    /// whether it came from `--workload FILE` or from the flags. Absent in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// `--workload`'s file as given; absent for a run of flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_file: Option<String>,
 }
 
 impl Config {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use crate::histogram::{self, DecodeError};
+use crate::part::{Part, PartResult};
 use crate::result::RunResult;
 
 /// One second of the measured run.
@@ -89,6 +90,12 @@ pub struct Totals {
     pub errors: BTreeMap<String, u64>,
     /// Per second of the measured run.
     pub series: Vec<Second>,
+    /// By room group of a workload, in its order (one group for a run of flags).
+    pub groups: Vec<Part>,
+    /// By room-size class ([`crate::part::size_class`]).
+    pub classes: Vec<Part>,
+    /// By stage of a workload, the messages scheduled in it.
+    pub stages: Vec<Part>,
 }
 
 impl Default for Totals {
@@ -121,6 +128,9 @@ impl Default for Totals {
             closes: BTreeMap::new(),
             errors: BTreeMap::new(),
             series: Vec::new(),
+            groups: Vec::new(),
+            classes: Vec::new(),
+            stages: Vec::new(),
         }
     }
 }
@@ -132,6 +142,14 @@ impl Totals {
             self.series.resize_with(s + 1, Second::new);
         }
         &mut self.series[s]
+    }
+
+    /// Part `i` of a breakdown (`groups`, `classes` or `stages`), made if new.
+    pub fn part(parts: &mut Vec<Part>, i: usize) -> &mut Part {
+        if parts.len() <= i {
+            parts.resize_with(i + 1, Part::default);
+        }
+        &mut parts[i]
     }
 
     pub fn error(&mut self, kind: impl Into<String>) {
@@ -185,6 +203,15 @@ impl Totals {
             mine.reconnects += second.reconnects;
             mine.missing += second.missing;
             let _ = mine.latency.add(&second.latency);
+        }
+        for (mine, theirs) in [
+            (&mut self.groups, &other.groups),
+            (&mut self.classes, &other.classes),
+            (&mut self.stages, &other.stages),
+        ] {
+            for (i, part) in theirs.iter().enumerate() {
+                Self::part(mine, i).merge(part);
+            }
         }
     }
 }
@@ -283,8 +310,48 @@ impl Totals {
                 totals.closes.insert(code, *n);
             }
         }
+        totals.groups = parts_of(&result.groups)?;
+        totals.classes = parts_of(&result.size_classes)?;
+        totals.stages = parts_of(&result.stages)?;
         Ok(totals)
     }
+}
+
+impl Totals {
+    /// Puts the parts read from `result` ([`Totals::from_result`]) in `breakdown`'s order, by
+    /// name, so that results whose lists differ (a shard without a size class) add up right.
+    pub fn align_parts(&mut self, result: &RunResult, breakdown: &crate::part::Breakdown) {
+        for (parts, written, infos) in [
+            (&mut self.groups, &result.groups, &breakdown.groups),
+            (&mut self.classes, &result.size_classes, &breakdown.classes),
+            (&mut self.stages, &result.stages, &breakdown.stages),
+        ] {
+            let mine = std::mem::take(parts);
+            *parts = infos
+                .iter()
+                .map(|info| {
+                    written
+                        .iter()
+                        .position(|w| w.name == info.name)
+                        .and_then(|i| mine.get(i).cloned())
+                        .unwrap_or_default()
+                })
+                .collect();
+        }
+    }
+}
+
+/// The parts a result wrote, in its order.
+fn parts_of(parts: &[PartResult]) -> Result<Vec<Part>, FromResultError> {
+    parts
+        .iter()
+        .map(|p| {
+            Part::from_result(p).map_err(|(name, e)| FromResultError {
+                name,
+                reason: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

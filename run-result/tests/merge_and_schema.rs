@@ -89,6 +89,7 @@ fn what_it_writes_matches_the_schema() {
         measured_s: 3.0,
         thresholds: &thresholds,
         ramp: old.ramp.clone(),
+        breakdown: &Default::default(),
     });
     assert_eq!(assembled.summary.delivered, 2 * old.summary.delivered);
     let join = &assembled.thresholds[2];

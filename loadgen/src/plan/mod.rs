@@ -12,12 +12,15 @@ use std::time::{Duration, SystemTime};
 use crate::error::PlanError;
 use crate::handshake::HandshakePlan;
 use crate::handshake::RoomStyle;
+use crate::index::Index;
 use crate::live::LivePlan;
 use crate::opts::Opts;
 use crate::result;
 use crate::server_load::ServerSource;
 use crate::shard::{Shard, StartAt};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
+use crate::workload::{self, Layout, Workload};
+use run_result::part::{Breakdown, PartInfo, size_class_name};
 use run_result::result::Config;
 use run_result::threshold::Held;
 use run_result::{Metric, Threshold};
@@ -38,7 +41,6 @@ pub struct Plan {
     pub sources: SourceIps,
     /// Bind each socket to a source address (several, or chosen by `--source-ip`).
     bind_sources: bool,
-    pub slots_per_sender: u32,
     /// Makes this run's room names unlike any other run's.
     run_id: u32,
     /// What every handshake sends.
@@ -51,14 +53,15 @@ pub struct Plan {
     pub rooms: Vec<u32>,
     /// The plan's identity, when sharded.
     pub plan_id: Option<String>,
-    /// Rooms of the whole plan (`rooms` holds this process's, all or its shard's).
-    pub room_count: u32,
-    /// Senders per room.
-    pub senders: u32,
-    /// How each sender paces itself.
-    pub send: SendPlan,
-    /// With --churn or --session: how receiving members leave and rejoin.
-    pub churn: Option<ChurnPlan>,
+    /// What the load is: room groups and stages (`--workload`, or the flags').
+    pub workload: Workload,
+    /// Every room of the plan, drawn from the workload (`rooms` says which are this
+    /// process's).
+    pub layout: Arc<Layout>,
+    /// How each group's senders pace themselves, by group.
+    pub sends: Arc<Vec<SendPlan>>,
+    /// By group: how its receiving members leave and rejoin (churn), if they do.
+    pub churns: Vec<Option<ChurnPlan>>,
     /// With --reconnect: how a member whose connection ended comes back.
     pub reconnect: Option<ReconnectPlan>,
     room_style: RoomStyle,
@@ -105,24 +108,29 @@ pub struct Timing {
     pub duration: Duration,
     pub settle: Duration,
     pub start_at: Option<StartAt>,
+    /// Each member's stay is held to what was sent while it lasted (churn, --reconnect).
+    pub windows: bool,
 }
 
 impl Plan {
     /// Checks `opts` and raises the open-files limit as far as it goes.
     pub fn new(opts: &Opts) -> Result<Self, PlanError> {
-        let (shard, rooms) = shard_rooms(opts)?;
-        let plan_id = shard.map(|s| plan_id(opts, s.count));
-        let connections = rooms.len() as u64 * u64::from(opts.clients);
-        check_flags(opts)?;
+        let workload = match &opts.workload {
+            Some(path) => workload::file::read(path)?,
+            None => {
+                check_flags(opts)?;
+                Workload::from_opts(opts)
+            }
+        };
+        let layout = Arc::new(Layout::new(&workload));
+        let (shard, rooms) = shard_rooms(opts, layout.rooms.len() as u32)?;
+        let plan_id = shard.map(|s| plan_id(opts, &workload, s.count));
+        let connections = layout.members_of(&rooms);
         let embedded = opts.targets.is_empty();
         let sources = fit_machine(opts, connections, embedded)?;
-        let rate_per_sender = opts.rate / f64::from(opts.senders);
-        let sending_s = (opts.warmup + opts.duration).as_secs_f64();
-        let slots_per_sender =
-            (sending_s * rate_per_sender * 1.5 + 64.0).min(f64::from(u32::MAX)) as u32;
-        let slots = u64::from(opts.rooms) * u64::from(opts.senders) * u64::from(slots_per_sender);
-        if slots > MAX_SLOTS {
-            return Err(PlanError::TooManyMessages(slots));
+        let index = index_of(&workload, &layout);
+        if index.slots() > MAX_SLOTS {
+            return Err(PlanError::TooManyMessages(index.slots()));
         }
         let targets = opts
             .targets
@@ -139,59 +147,80 @@ impl Plan {
             .max(1);
         let target_names: Vec<String> = targets.iter().map(ToString::to_string).collect();
         let source_names: Vec<String> = sources.0.iter().map(ToString::to_string).collect();
-        let record = result::config(opts, &target_names, embedded, &source_names, workers);
-        let thresholds = Threshold::with_core(&opts.thresholds, &relaxed(opts));
+        let record = result::config(
+            opts,
+            &workload,
+            &layout,
+            (&target_names, embedded),
+            &source_names,
+            workers,
+        );
+        let mut given = opts.thresholds.clone();
+        given.extend(workload.thresholds.iter().cloned());
+        let thresholds = Threshold::with_core(&given, &relaxed(opts));
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
+        let windows = workload.churns() || opts.reconnect;
+        let sends = workload
+            .groups
+            .iter()
+            .map(|g| SendPlan {
+                arrival: g.arrival,
+                size: g.size.clone(),
+                text: g.text,
+                seed: workload.seed,
+                senders: layout.max_senders(),
+                rooms: layout.rooms.len() as u32,
+                windows,
+            })
+            .collect();
+        let churns = workload
+            .groups
+            .iter()
+            .map(|g| {
+                g.session.map(|mean| ChurnPlan {
+                    mean_session: mean,
+                    drain: workload.settle.max(Duration::from_secs(1)),
+                    seed: workload.seed,
+                })
+            })
+            .collect();
         Ok(Self {
             connections,
             workers,
             embedded,
             bind_sources: opts.source_ip.is_some() || sources.0.len() > 1,
             sources,
-            slots_per_sender,
             // Shards of one plan name its rooms alike; any other run names its own.
             run_id: match &plan_id {
                 Some(id) => u32::from_str_radix(&id[..8], 16).unwrap_or_default(),
-                None => (opts.seed as u32) ^ nanos ^ std::process::id(),
+                None => (workload.seed as u32) ^ nanos ^ std::process::id(),
             },
             handshake: Arc::new(handshake),
             targets,
             shard,
             rooms,
             plan_id,
-            room_count: opts.rooms,
-            senders: opts.senders,
-            send: SendPlan {
-                rate: opts.rate / f64::from(opts.senders),
-                arrival: opts.arrival,
-                size: opts.size.clone(),
-                text: opts.text,
-                seed: opts.seed,
-                senders: opts.senders,
-                rooms: opts.rooms,
-                windows: opts.windows(),
-            },
-            churn: opts.churn_session().map(|mean| ChurnPlan {
-                mean_session: mean,
-                drain: opts.settle.max(Duration::from_secs(1)),
-                seed: opts.seed,
-            }),
+            sends: Arc::new(sends),
+            churns,
+            layout,
             reconnect: opts.reconnect.then(|| ReconnectPlan {
                 min: opts.reconnect_min,
                 max: opts.reconnect_max.max(opts.reconnect_min),
-                seed: opts.seed,
+                seed: workload.seed,
             }),
             room_style: opts.room_style,
             connect_rate: opts.connect_rate,
             connect_timeout: opts.connect_timeout,
             timing: Timing {
-                warmup: opts.warmup,
-                duration: opts.duration,
-                settle: opts.settle,
+                warmup: workload.warmup,
+                duration: workload.duration(),
+                settle: workload.settle,
                 start_at: opts.start_at,
+                windows,
             },
+            workload,
             quiet: opts.quiet,
             server_metrics: opts.server_metrics.clone(),
             live: LivePlan {
@@ -203,23 +232,97 @@ impl Plan {
             record,
         })
     }
+
+    /// Where every room's senders and messages sit, for the run's shared state.
+    pub fn index(&self) -> Index {
+        index_of(&self.workload, &self.layout)
+    }
+
+    /// What the run's parts are: its groups, size classes and stages.
+    pub fn breakdown(&self) -> Breakdown {
+        let mine: Vec<bool> = {
+            let mut m = vec![false; self.layout.rooms.len()];
+            for r in &self.rooms {
+                m[*r as usize] = true;
+            }
+            m
+        };
+        let mut groups: Vec<PartInfo> = self
+            .workload
+            .groups
+            .iter()
+            .map(|g| part_info(g.name.clone()))
+            .collect();
+        let (of_room, present) = self.layout.classes();
+        let mut classes: Vec<PartInfo> = present
+            .iter()
+            .map(|c| part_info(format!("{} members", size_class_name(*c))))
+            .collect();
+        for (room, plan) in self.layout.rooms.iter().enumerate() {
+            if !mine[room] {
+                continue;
+            }
+            for info in [
+                &mut groups[usize::from(plan.group)],
+                &mut classes[usize::from(of_room[room])],
+            ] {
+                info.rooms = Some(info.rooms.unwrap_or(0) + 1);
+                info.members = Some(info.members.unwrap_or(0) + u64::from(plan.members));
+            }
+        }
+        let stages = self
+            .workload
+            .stages
+            .iter()
+            .zip(self.workload.curve().spans())
+            .map(|(s, span)| PartInfo {
+                span: Some(span),
+                rate: Some(s.rate),
+                ..part_info(s.name.clone())
+            })
+            .collect();
+        Breakdown {
+            groups,
+            classes,
+            stages,
+        }
+    }
+}
+
+fn part_info(name: String) -> PartInfo {
+    PartInfo {
+        name,
+        rooms: Some(0),
+        members: Some(0),
+        span: None,
+        rate: None,
+    }
+}
+
+/// The run-wide index of a workload's rooms, senders and messages.
+fn index_of(workload: &Workload, layout: &Layout) -> Index {
+    let curve = workload.curve();
+    let end = curve.warmup() + workload.duration().as_secs_f64();
+    let work_s = curve.work_at(end);
+    let arrivals: Vec<_> = workload.groups.iter().map(|g| g.arrival).collect();
+    Index::new(layout, &arrivals, curve, work_s)
 }
 
 /// This process's rooms: all of them, or its shard's (`--shard`, `--shards`).
-fn shard_rooms(opts: &Opts) -> Result<(Option<Shard>, Vec<u32>), PlanError> {
+fn shard_rooms(opts: &Opts, count: u32) -> Result<(Option<Shard>, Vec<u32>), PlanError> {
     let shard = Shard::resolve(opts.shard, opts.shards)?;
     if shard.is_some() && opts.targets.is_empty() {
         return Err(PlanError::ShardEmbedded);
     }
     let rooms: Vec<u32> = match shard {
-        Some(s) => s.rooms(opts.rooms),
-        None => (0..opts.rooms).collect(),
+        Some(s) => s.rooms(count),
+        None => (0..count).collect(),
     };
     if let (Some(s), true) = (shard, rooms.is_empty()) {
         return Err(PlanError::ShardEmpty {
             index: s.index,
             count: s.count,
-            rooms: opts.rooms,
+            rooms: count,
         });
     }
     Ok((shard, rooms))
@@ -298,32 +401,42 @@ pub fn relaxed(opts: &Opts) -> Vec<Metric> {
 /// The plan's identity: every flag that shapes the load (not where it goes from, nor how many
 /// threads), the shard count and the start time, hashed (FNV-1a, 64 bits). Shards of one plan
 /// compute the same; `reports merge` refuses to mix others.
-pub fn plan_id(opts: &Opts, count: u32) -> String {
-    let canonical = format!(
-        "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
-         settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={} \
-         churn_session={:?}{}",
-        opts.rooms,
-        opts.clients,
-        opts.senders,
-        opts.rate,
-        opts.arrival,
-        opts.duration,
-        opts.warmup,
-        opts.settle,
-        opts.size,
-        opts.seed,
-        opts.ws_path.as_str(),
-        opts.room_style.as_str(),
-        opts.start_at.map_or(0, StartAt::unix_ms),
-        opts.churn_session(),
-        // Only what a plan did not have before: plans without it keep their ids.
-        if opts.text == Fill::Words {
-            " text=words"
-        } else {
-            ""
-        },
-    );
+pub fn plan_id(opts: &Opts, workload: &Workload, count: u32) -> String {
+    let canonical = match &opts.workload {
+        // Everything the file shapes, as it reads back.
+        Some(_) => format!(
+            "{} ws_path={} room_style={} shards={count} start_at={}",
+            workload::print::to_toml(workload),
+            opts.ws_path.as_str(),
+            opts.room_style.as_str(),
+            opts.start_at.map_or(0, StartAt::unix_ms),
+        ),
+        None => format!(
+            "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
+             settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={} \
+             churn_session={:?}{}",
+            opts.rooms,
+            opts.clients,
+            opts.senders,
+            opts.rate,
+            opts.arrival,
+            opts.duration,
+            opts.warmup,
+            opts.settle,
+            opts.size,
+            opts.seed,
+            opts.ws_path.as_str(),
+            opts.room_style.as_str(),
+            opts.start_at.map_or(0, StartAt::unix_ms),
+            opts.churn_session(),
+            // Only what a plan did not have before: plans without it keep their ids.
+            if opts.text == Fill::Words {
+                " text=words"
+            } else {
+                ""
+            },
+        ),
+    };
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in canonical.bytes() {
         hash ^= u64::from(byte);
@@ -352,13 +465,14 @@ mod tests {
             "127.0.0.5",
         ]);
         assert_eq!(
-            plan_id(&a, 4),
-            plan_id(&b, 4),
+            plan_id(&a, &Workload::from_opts(&a), 4),
+            plan_id(&b, &Workload::from_opts(&b), 4),
             "threads and sources are not the plan"
         );
         let c = Opts::parse_from(["loadgen", "--rooms", "11", "--start-at", "1795600000"]);
-        assert_ne!(plan_id(&a, 4), plan_id(&c, 4));
-        assert_ne!(plan_id(&a, 4), plan_id(&a, 5));
+        let (wa, wc) = (Workload::from_opts(&a), Workload::from_opts(&c));
+        assert_ne!(plan_id(&a, &wa, 4), plan_id(&c, &wc, 4));
+        assert_ne!(plan_id(&a, &wa, 4), plan_id(&a, &wa, 5));
     }
 
     /// Who sends and who only receives, per worker: `(senders, receivers)`.

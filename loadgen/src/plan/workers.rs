@@ -7,40 +7,56 @@ use std::time::Duration;
 
 use super::Plan;
 use crate::handshake::HandshakePlan;
-use crate::opts::Arrival;
 use crate::target::Target;
+use crate::workload::Process;
 
 impl Plan {
-    /// Each worker's connections. Connection i: rooms fill evenly as the ramp goes on;
-    /// members spread over the targets and the source addresses.
+    /// Each worker's connections. Rooms fill evenly as the ramp goes on (every room's first
+    /// member, then every room's second, ...); members spread over the targets and the source
+    /// addresses.
     pub fn workers(&self, targets: &[Target]) -> Vec<WorkerPlan> {
         let sources = &self.sources.0;
-        let owned = self.rooms.len() as u64;
-        let conns = (0..self.connections).map(|i| {
-            let room = self.rooms[(i % owned) as usize];
-            let member = (i / owned) as u32;
-            ConnPlan {
-                room,
-                room_name: self.room_style.name(self.run_id, room),
-                sender: (member < self.senders).then_some(member),
-                target: targets[member as usize % targets.len()].clone(),
-                // One default address: let connect() choose the port per destination. bind()
-                // to a port-0 address picks from one range shared by every destination, which
-                // runs out under TIME_WAIT long before the per-destination range does.
-                source: self
-                    .bind_sources
-                    .then(|| sources[i as usize % sources.len()]),
-                connect_at_us: (i as f64 * 1e6 / self.connect_rate) as u64,
+        let layout = &self.layout;
+        let most = self
+            .rooms
+            .iter()
+            .map(|r| layout.rooms[*r as usize].members)
+            .max()
+            .unwrap_or(0);
+        let mut conns = Vec::with_capacity(self.connections as usize);
+        for member in 0..most {
+            for &room in &self.rooms {
+                let plan = &layout.rooms[room as usize];
+                if member >= plan.members {
+                    continue;
+                }
+                let i = conns.len();
+                let rate = plan.senders.get(member as usize).copied();
+                conns.push(ConnPlan {
+                    room,
+                    room_name: self.room_style.name(self.run_id, room),
+                    group: usize::from(plan.group),
+                    sender: rate.map(|rate| (member, rate)),
+                    target: targets[member as usize % targets.len()].clone(),
+                    // One default address: let connect() choose the port per destination.
+                    // bind() to a port-0 address picks from one range shared by every
+                    // destination, which runs out under TIME_WAIT long before the
+                    // per-destination range does.
+                    source: self.bind_sources.then(|| sources[i % sources.len()]),
+                    connect_at_us: (i as f64 * 1e6 / self.connect_rate) as u64,
+                });
             }
-        });
-        let (senders, receivers): (Vec<_>, Vec<_>) = conns.partition(|c| c.sender.is_some());
+        }
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            conns.into_iter().partition(|c| c.sender.is_some());
         let plan = |conns| WorkerPlan {
             conns,
-            send: self.send.clone(),
+            sends: Arc::clone(&self.sends),
             connect_timeout: self.connect_timeout,
             handshake: Arc::clone(&self.handshake),
-            churn: self.churn.clone(),
+            churns: self.churns.clone(),
             reconnect: self.reconnect.clone(),
+            windows: self.timing.windows,
         };
         // Senders run on workers of their own, so a due send waits behind a few other senders
         // at most, not behind the frames of thousands of receiving connections (`pacer.rs`):
@@ -74,8 +90,11 @@ impl Plan {
 pub struct ConnPlan {
     pub room: u32,
     pub room_name: String,
-    /// Index among the room's senders, if this member sends.
-    pub sender: Option<u32>,
+    /// Its room's group in the workload.
+    pub group: usize,
+    /// If this member sends: its index among the room's senders, and its messages per
+    /// work second (`crate::workload::curve`).
+    pub sender: Option<(u32, f64)>,
     pub target: Target,
     pub source: Option<IpAddr>,
     /// Microseconds on the run clock when to connect.
@@ -85,19 +104,22 @@ pub struct ConnPlan {
 #[derive(Debug, Clone)]
 pub struct WorkerPlan {
     pub conns: Vec<ConnPlan>,
-    pub send: SendPlan,
+    /// By group: how its senders pace themselves.
+    pub sends: Arc<Vec<SendPlan>>,
     pub connect_timeout: Duration,
     pub handshake: Arc<HandshakePlan>,
-    /// With --churn or --session: how receiving members leave and rejoin.
-    pub churn: Option<ChurnPlan>,
+    /// By group: how its receiving members leave and rejoin, if they do.
+    pub churns: Vec<Option<ChurnPlan>>,
     /// With --reconnect: how a member whose connection ended comes back.
     pub reconnect: Option<ReconnectPlan>,
+    /// Whether each stay is held to what was sent while it lasted (`crate::window`).
+    pub windows: bool,
 }
 
 impl WorkerPlan {
     /// Whether each stay is held to what was sent while it lasted (`crate::window`).
     pub fn windows(&self) -> bool {
-        self.send.windows
+        self.windows
     }
 }
 
@@ -129,18 +151,16 @@ pub struct ChurnPlan {
     pub seed: u64,
 }
 
-/// How each sender paces itself.
+/// How each sender of a group paces itself (its own rate is in its `ConnPlan`).
 #[derive(Debug, Clone)]
 pub struct SendPlan {
-    /// Messages per second per sender.
-    pub rate: f64,
-    pub arrival: Arrival,
+    pub arrival: Process,
     /// Each message's text length, drawn per message from the sender's generator.
     pub size: crate::dist::Dist,
     /// What pads each message after its stamp.
     pub text: stamp::Fill,
     pub seed: u64,
-    /// Senders per room and rooms, to spread the first sends over one gap.
+    /// The most senders a room has, and rooms in all, to spread the first sends over one gap.
     pub senders: u32,
     pub rooms: u32,
     /// With churn or --reconnect, each member's stay counts what it should get

@@ -101,6 +101,7 @@ pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
                 failed: 0,
             },
         ],
+        breakdown: &Default::default(),
     })
 }
 

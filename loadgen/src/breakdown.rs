@@ -1,0 +1,94 @@
+//! The summary's tables of a run broken down (`run_result::part`): by room group, by room
+//! size and by stage. Shown when the run has more than one of any (a workload); a run of flags
+//! is one group, one size and one stage, which the summary's totals already say.
+
+use std::fmt::Write as _;
+
+use run_result::RunResult;
+use run_result::display::ms_of;
+use run_result::part::PartResult;
+
+/// Whether the run has a breakdown worth showing.
+pub fn shown(r: &RunResult) -> bool {
+    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1
+}
+
+/// The three tables.
+pub fn render(out: &mut String, r: &RunResult) {
+    if !shown(r) {
+        return;
+    }
+    table(out, "By group", &r.groups, false);
+    table(out, "By room size", &r.size_classes, false);
+    table(out, "By stage", &r.stages, true);
+}
+
+fn table(out: &mut String, title: &str, parts: &[PartResult], stages: bool) {
+    if parts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{title:<22} {:>15} {:>10} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10}",
+        if stages {
+            "seconds, rate"
+        } else {
+            "rooms, members"
+        },
+        "sent",
+        "delivered",
+        "missing",
+        "loss",
+        "p50",
+        "p99",
+        "room p99",
+    );
+    for p in parts {
+        let what = if stages {
+            format!(
+                "{:.0}-{:.0}s x{}",
+                p.from_s.unwrap_or(0.0),
+                p.to_s.unwrap_or(0.0),
+                p.rate.unwrap_or(1.0)
+            )
+        } else {
+            format!("{}, {}", p.rooms.unwrap_or(0), p.members.unwrap_or(0))
+        };
+        let l = &p.latency_us;
+        let _ = write!(
+            out,
+            "  {:<20} {what:>15} {:>10} {:>11} {:>9} {:>7.3}% {:>10} {:>10} {:>10}",
+            truncate(&p.name, 20),
+            p.sent,
+            p.delivered,
+            p.missing,
+            p.loss * 100.0,
+            ms_of(l.count, l.p50),
+            ms_of(l.count, l.p99),
+            ms_of(p.completion_us.count, p.completion_us.p99),
+        );
+        if let Some(s) = p.recovery_s {
+            let _ = write!(out, "  p99 back in {s:.0}s");
+        } else if stages && is_spike(parts, p) {
+            let _ = write!(out, "  p99 not back within the run");
+        }
+        let _ = writeln!(out);
+    }
+}
+
+/// A stage above both its neighbours' rates (the ones recovery is measured after).
+fn is_spike(parts: &[PartResult], p: &PartResult) -> bool {
+    let Some(i) = parts.iter().position(|x| std::ptr::eq(x, p)) else {
+        return false;
+    };
+    let rate = |x: &PartResult| x.rate.unwrap_or(1.0);
+    i > 0 && i + 1 < parts.len() && rate(p) > rate(&parts[i - 1]) && rate(p) > rate(&parts[i + 1])
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).chain(['~']).collect()
+    }
+}

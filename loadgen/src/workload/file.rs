@@ -1,0 +1,362 @@
+//! `--workload FILE`: the TOML format (docs/loadgen.md, "Workloads"). Strict: an unknown key,
+//! a value of the wrong kind or a bad distribution is refused with the line it is on.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+use super::{Activity, Group, Members, Process, Rate, Senders, Stage, Workload};
+use crate::dist::Dist;
+use run_result::Threshold;
+use stamp::Fill;
+
+/// A workload file that cannot be used; the text names the file, the line and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("cannot read workload {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("workload {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Reads and checks the workload in `path`.
+pub fn read(path: &Path) -> Result<Workload, WorkloadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text).map_err(|message| WorkloadError::Invalid {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
+/// Parses and checks a workload's text.
+pub fn parse(text: &str) -> Result<Workload, String> {
+    let file: FileWorkload = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+    let at = |span: std::ops::Range<usize>| format!("line {}", line_of(text, span.start));
+    if file.groups.is_empty() {
+        return Err("no [[group]]: a workload needs at least one group of rooms".into());
+    }
+    let groups = file
+        .groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let span = g.span();
+            group(i, g.into_inner()).map_err(|e| format!("{}: {e}", at(span)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!(
+            "two groups are named {:?}: names must differ",
+            w[0]
+        ));
+    }
+    let stages = match (file.stages.is_empty(), file.duration) {
+        (false, Some(_)) => {
+            return Err(
+                "duration and [[stage]] both given: the stages' durations make the run".into(),
+            );
+        }
+        (true, d) => vec![Stage {
+            name: "run".into(),
+            duration: d.map_or(Duration::from_secs(10), |d| d.0.0),
+            rate: 1.0,
+            ramp: Duration::ZERO,
+        }],
+        (false, None) => file
+            .stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let span = s.span();
+                stage(i, s.into_inner()).map_err(|e| format!("{}: {e}", at(span)))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    for s in &stages {
+        if s.duration.subsec_nanos() != 0 || s.duration.is_zero() {
+            return Err(format!(
+                "stage {:?}: its duration must be a whole number of seconds above zero, so \
+                 that stages line up with the per-second series",
+                s.name
+            ));
+        }
+    }
+    Ok(Workload {
+        seed: file.seed.unwrap_or(1),
+        warmup: file.warmup.map_or(Duration::from_secs(2), |d| d.0.0),
+        settle: file.settle.map_or(Duration::from_secs(2), |d| d.0.0),
+        groups,
+        stages,
+        thresholds: file.thresholds.into_iter().map(|t| t.0).collect(),
+    })
+}
+
+/// The line (from 1) of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn group(i: usize, g: FileGroup) -> Result<Group, String> {
+    let name = g.name.unwrap_or_else(|| format!("group{}", i + 1));
+    let members = match g.members {
+        MembersField::List(list) => {
+            if list.is_empty() || list.contains(&0) {
+                return Err(format!(
+                    "group {name:?}: members lists rooms of at least one member"
+                ));
+            }
+            if g.rooms.is_some_and(|r| r as usize != list.len()) {
+                return Err(format!(
+                    "group {name:?}: rooms = {} but members lists {} rooms (give one or the \
+                     other)",
+                    g.rooms.unwrap_or(0),
+                    list.len()
+                ));
+            }
+            Members::List(list)
+        }
+        MembersField::Drawn(d) => {
+            if d.0.min() == 0 {
+                return Err(format!("group {name:?}: rooms have at least one member"));
+            }
+            Members::Drawn(d.0)
+        }
+    };
+    let rooms = match (&members, g.rooms) {
+        (Members::List(list), _) => list.len() as u32,
+        (Members::Drawn(_), Some(r)) if r > 0 => r,
+        (Members::Drawn(_), _) => {
+            return Err(format!("group {name:?}: rooms = N (at least 1) is needed"));
+        }
+    };
+    let rate = match (g.rate, g.rate_per_minute) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "group {name:?}: give rate (per second) or rate_per_minute, not both"
+            ));
+        }
+        (Some(r), None) if r.is_finite() && r >= 0.0 => Rate::PerSecond(r),
+        (Some(r), None) => return Err(format!("group {name:?}: rate {r} is not a rate")),
+        (None, Some(d)) => Rate::PerMinute(d.0),
+        (None, None) => Rate::PerSecond(1.0),
+    };
+    let size = g.size.map_or(Dist::Fixed(64), |s| s.0);
+    if size.max() < stamp::MIN_SIZE as u64 || size.max() > stamp::MAX_SIZE as u64 {
+        return Err(format!(
+            "group {name:?}: size {size} is outside {}..{} bytes",
+            stamp::MIN_SIZE,
+            stamp::MAX_SIZE
+        ));
+    }
+    Ok(Group {
+        name,
+        rooms,
+        members,
+        senders: g.senders.map_or(Senders::Count(1), |s| s.0),
+        activity: g.activity.map_or(Activity::Even, |a| a.0),
+        rate,
+        arrival: g.arrival.map_or(Process::Fixed, |a| a.0),
+        size,
+        text: g.text.map_or(Fill::X, |t| t.0.0),
+        session: g.session.map(|s| s.0.0),
+    })
+}
+
+fn stage(i: usize, s: FileStage) -> Result<Stage, String> {
+    let name = s.name.unwrap_or_else(|| format!("stage{}", i + 1));
+    let rate = s.rate.unwrap_or(1.0);
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(format!(
+            "stage {name:?}: rate {rate} is not a multiplier (0 or more)"
+        ));
+    }
+    let ramp = s.ramp.map_or(Duration::ZERO, |r| r.0.0);
+    if i == 0 && !ramp.is_zero() {
+        return Err(format!(
+            "stage {name:?}: the first stage has no stage before it to ramp from (the \
+             warm-up runs at its rate); put a stage at the starting rate first"
+        ));
+    }
+    if ramp > s.duration.0.0 {
+        return Err(format!("stage {name:?}: its ramp is longer than the stage"));
+    }
+    Ok(Stage {
+        name,
+        duration: s.duration.0.0,
+        rate,
+        ramp,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWorkload {
+    seed: Option<u64>,
+    warmup: Option<Text<Dur>>,
+    settle: Option<Text<Dur>>,
+    duration: Option<Text<Dur>>,
+    #[serde(default)]
+    thresholds: Vec<Text<Threshold>>,
+    #[serde(rename = "group", default)]
+    groups: Vec<Spanned<FileGroup>>,
+    #[serde(rename = "stage", default)]
+    stages: Vec<Spanned<FileStage>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGroup {
+    name: Option<String>,
+    rooms: Option<u32>,
+    members: MembersField,
+    senders: Option<Text<Senders>>,
+    activity: Option<Text<Activity>>,
+    rate: Option<f64>,
+    rate_per_minute: Option<Text<Dist>>,
+    arrival: Option<Text<Process>>,
+    size: Option<Text<Dist>>,
+    text: Option<Text<FillText>>,
+    session: Option<Text<Dur>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStage {
+    name: Option<String>,
+    duration: Text<Dur>,
+    rate: Option<f64>,
+    ramp: Option<Text<Dur>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a list of room sizes such as [5000, 4] or a distribution \
+                              such as 50 or \"zipf:s=1.2,min=2,max=2000\""
+)]
+enum MembersField {
+    List(Vec<u32>),
+    Drawn(Text<Dist>),
+}
+
+/// A value written as a string or a number, read with `T`'s `FromStr`.
+struct Text<T>(T);
+
+impl<'de, T: FromStr> Deserialize<'de> for Text<T>
+where
+    T::Err: fmt::Display,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<T: FromStr> Visitor<'_> for V<T>
+        where
+            T::Err: fmt::Display,
+        {
+            type Value = Text<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                v.parse().map(Text).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A duration as humantime writes it (`10s`, `500ms`, `2m`).
+struct Dur(Duration);
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s)
+            .map(Dur)
+            .map_err(|e| format!("{s:?}: {e} (write e.g. \"10s\", \"500ms\" or \"2m\")"))
+    }
+}
+
+struct FillText(Fill);
+
+impl FromStr for FillText {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "x" => Ok(Self(Fill::X)),
+            "words" => Ok(Self(Fill::Words)),
+            _ => Err(format!("{s:?}: x or words")),
+        }
+    }
+}
+
+impl FromStr for Senders {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let help = "write a count of members (3) or a share of them (\"10%\")";
+        match s.trim().strip_suffix('%') {
+            Some(pct) => match pct.trim().parse::<f64>() {
+                Ok(p) if p > 0.0 && p <= 100.0 => Ok(Self::Share(p)),
+                _ => Err(format!("{s:?}: {help}")),
+            },
+            None => match s.trim().parse::<u32>() {
+                Ok(n) => Ok(Self::Count(n)),
+                Err(_) => Err(format!("{s:?}: {help}")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Senders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Count(n) => write!(f, "{n}"),
+            Self::Share(pct) => write!(f, "\"{pct}%\""),
+        }
+    }
+}
+
+impl FromStr for Activity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let help = "write even or zipf:S (S above 0: the k-th sender sends in proportion to 1/k^S)";
+        match s.trim() {
+            "even" => Ok(Self::Even),
+            other => match other.strip_prefix("zipf:").map(|x| x.trim().parse::<f64>()) {
+                Some(Ok(e)) if e.is_finite() && e > 0.0 => Ok(Self::Zipf(e)),
+                _ => Err(format!("{s:?}: {help}")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Even => f.write_str("even"),
+            Self::Zipf(s) => write!(f, "zipf:{s}"),
+        }
+    }
+}

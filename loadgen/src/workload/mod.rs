@@ -1,0 +1,191 @@
+//! A workload: what load a run makes, as room groups and stages in time. `--workload FILE`
+//! reads one ([`file`]); a run of flags is the one-group, one-stage workload they mean
+//! ([`Workload::from_opts`]), and `--print-workload` writes either as TOML ([`print`]).
+//! [`layout`] draws every room's size, senders and rates from it (seeded: the same workload
+//! and seed give the same rooms, in every shard); [`curve`] is the stages' rate over time.
+//!
+//! The format is documented in docs/loadgen.md ("Workloads").
+
+mod arrival;
+pub mod curve;
+pub mod file;
+pub mod layout;
+pub mod print;
+
+pub use arrival::{Arrivals, Process};
+pub use curve::Curve;
+pub use layout::{Layout, RoomPlan};
+
+use std::time::Duration;
+
+use crate::dist::Dist;
+use crate::opts::{Arrival, Opts};
+use run_result::Threshold;
+use stamp::Fill;
+
+/// The whole workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Seeds every draw: room sizes, rates, schedules, message lengths and text.
+    pub seed: u64,
+    /// Sending before the measurement starts, at the first stage's rate.
+    pub warmup: Duration,
+    /// After the last send, how long to wait for late deliveries.
+    pub settle: Duration,
+    pub groups: Vec<Group>,
+    /// At least one; the measured run is their durations end to end.
+    pub stages: Vec<Stage>,
+    /// Added to `--threshold`'s.
+    pub thresholds: Vec<Threshold>,
+}
+
+/// Rooms alike in how they are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub rooms: u32,
+    pub members: Members,
+    pub senders: Senders,
+    pub activity: Activity,
+    pub rate: Rate,
+    pub arrival: Process,
+    /// Each message's text length in bytes (a draw below the stamp's 48 is raised to it).
+    pub size: Dist,
+    pub text: Fill,
+    /// Receiving members leave and rejoin after an exponential time in the room with this
+    /// mean (churn); `None`: they stay.
+    pub session: Option<Duration>,
+}
+
+/// Each room's number of members.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Members {
+    /// Drawn per room.
+    Drawn(Dist),
+    /// One room per entry, of that many members.
+    List(Vec<u32>),
+}
+
+/// Which members of a room send: the first ones; the rest only receive (lurkers).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Senders {
+    /// This many (at most the room's members).
+    Count(u32),
+    /// This per cent of the room's members, rounded, at least one.
+    Share(f64),
+}
+
+/// How a room's rate is split among its senders.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activity {
+    /// Evenly.
+    Even,
+    /// The k-th sender (from 1) in proportion to `1 / k^s`: a few send most messages.
+    Zipf(f64),
+}
+
+/// Messages per second of each room, at a stage rate of 1.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rate {
+    PerSecond(f64),
+    /// Drawn per room, in messages per minute (a long tail of quiet rooms).
+    PerMinute(Dist),
+}
+
+/// A span of the measured run at one rate multiplier, reached by a linear ramp from the
+/// previous stage's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    /// Whole seconds, so that stages line up with the per-second series.
+    pub duration: Duration,
+    /// Multiplies every room's rate (0 pauses sending).
+    pub rate: f64,
+    /// The first part of the stage, during which the multiplier goes linearly from the
+    /// previous stage's to this one's; zero for the first stage.
+    pub ramp: Duration,
+}
+
+/// The group a run of flags makes.
+pub const FLAGS_GROUP: &str = "rooms";
+/// The stage a run of flags makes.
+pub const FLAGS_STAGE: &str = "run";
+
+impl Workload {
+    /// The run's workload: `--workload`'s file, or the one the flags mean.
+    pub fn of(opts: &Opts) -> Result<Self, file::WorkloadError> {
+        match &opts.workload {
+            Some(path) => file::read(path),
+            None => Ok(Self::from_opts(opts)),
+        }
+    }
+
+    /// The workload a run of flags means: one group of `--rooms` rooms of `--clients`
+    /// members, one stage of `--duration` at rate 1.
+    pub fn from_opts(opts: &Opts) -> Self {
+        Self {
+            seed: opts.seed,
+            warmup: opts.warmup,
+            settle: opts.settle,
+            groups: vec![Group {
+                name: FLAGS_GROUP.into(),
+                rooms: opts.rooms,
+                members: Members::Drawn(Dist::Fixed(u64::from(opts.clients))),
+                senders: Senders::Count(opts.senders),
+                activity: Activity::Even,
+                rate: Rate::PerSecond(opts.rate),
+                arrival: match opts.arrival {
+                    Arrival::Fixed => Process::Fixed,
+                    Arrival::Poisson => Process::Poisson,
+                },
+                size: opts.size.clone(),
+                text: opts.text,
+                session: opts.churn_session(),
+            }],
+            stages: vec![Stage {
+                name: FLAGS_STAGE.into(),
+                duration: opts.duration,
+                rate: 1.0,
+                ramp: Duration::ZERO,
+            }],
+            thresholds: Vec::new(),
+        }
+    }
+
+    /// The measured run: every stage end to end.
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.duration).sum()
+    }
+
+    /// Rooms in all.
+    pub fn rooms(&self) -> u32 {
+        self.groups.iter().map(Group::room_count).sum()
+    }
+
+    /// Whether any group's members leave and rejoin.
+    pub fn churns(&self) -> bool {
+        self.groups.iter().any(|g| g.session.is_some())
+    }
+
+    /// The rate multiplier over time.
+    pub fn curve(&self) -> Curve {
+        Curve::new(self.warmup, &self.stages)
+    }
+}
+
+impl Group {
+    pub fn room_count(&self) -> u32 {
+        match &self.members {
+            Members::List(list) => list.len() as u32,
+            Members::Drawn(_) => self.rooms,
+        }
+    }
+
+    /// The most members a room of this group can have.
+    pub fn max_members(&self) -> u64 {
+        match &self.members {
+            Members::List(list) => list.iter().copied().max().map_or(0, u64::from),
+            Members::Drawn(d) => d.max(),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! A run broken down: the measurements of one part of it (a room group of a workload, the
+//! rooms of one size class, the messages of one stage), kept as mergeable totals while the
+//! run lasts and written into the result with their histograms, so shards merge exactly.
+//!
+//! Every part is counted by its messages: a delivery, a send and a missing delivery belong to
+//! the group and size class of the message's room and to the stage its send was scheduled in.
+//! Within each breakdown the parts add up to the run: their `delivered` and `missing` sum to
+//! the summary's.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::histogram::{self, DecodeError};
+use crate::result::Latency;
+
+/// What a part of a run measured.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Measured messages sent.
+    pub sent: u64,
+    /// Distinct deliveries of those messages.
+    pub delivered: u64,
+    /// Deliveries of those messages that never came.
+    pub missing: u64,
+    /// Per delivery: fan-out latency from the scheduled send time.
+    pub latency: Histogram<u64>,
+    /// Per message: until its first receiver had it.
+    pub first: Histogram<u64>,
+    /// Per message: until the last member present had it (whole room).
+    pub completion: Histogram<u64>,
+}
+
+impl Default for Part {
+    fn default() -> Self {
+        Self {
+            sent: 0,
+            delivered: 0,
+            missing: 0,
+            latency: histogram::new(),
+            first: histogram::new(),
+            completion: histogram::new(),
+        }
+    }
+}
+
+impl Part {
+    pub fn merge(&mut self, other: &Self) {
+        self.sent += other.sent;
+        self.delivered += other.delivered;
+        self.missing += other.missing;
+        // Same bounds everywhere, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.first.add(&other.first);
+        let _ = self.completion.add(&other.completion);
+    }
+
+    /// The part as a result writes it, under `info`'s name.
+    pub fn result(&self, info: &PartInfo, measured_s: f64) -> PartResult {
+        let expected = self.delivered + self.missing;
+        PartResult {
+            name: info.name.clone(),
+            rooms: info.rooms,
+            members: info.members,
+            from_s: info.span.map(|s| s.0),
+            to_s: info.span.map(|s| s.1),
+            rate: info.rate,
+            sent: self.sent,
+            expected,
+            delivered: self.delivered,
+            missing: self.missing,
+            loss: if expected == 0 {
+                0.0
+            } else {
+                self.missing as f64 / expected as f64
+            },
+            deliveries_per_s: match info.span {
+                Some((from, to)) if to > from => self.delivered as f64 / (to - from),
+                _ if measured_s > 0.0 => self.delivered as f64 / measured_s,
+                _ => 0.0,
+            },
+            latency_us: Latency::of(&self.latency),
+            first_us: Latency::of(&self.first),
+            completion_us: Latency::of(&self.completion),
+            recovery_s: None,
+            histograms: [
+                ("latency_us", &self.latency),
+                ("first_us", &self.first),
+                ("completion_us", &self.completion),
+            ]
+            .into_iter()
+            .map(|(name, h)| (name.to_owned(), histogram::encode(h)))
+            .collect(),
+        }
+    }
+
+    /// The part a result wrote ([`Part::result`]), histograms included.
+    pub fn from_result(r: &PartResult) -> Result<Self, (String, DecodeError)> {
+        let decode = |name: &str| match r.histograms.get(name) {
+            Some(text) => histogram::decode(text).map_err(|e| (format!("{}/{name}", r.name), e)),
+            None => Ok(histogram::new()),
+        };
+        Ok(Self {
+            sent: r.sent,
+            delivered: r.delivered,
+            missing: r.missing,
+            latency: decode("latency_us")?,
+            first: decode("first_us")?,
+            completion: decode("completion_us")?,
+        })
+    }
+}
+
+/// What a part is, from the plan: its name, and its rooms or its time span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartInfo {
+    pub name: String,
+    pub rooms: Option<u32>,
+    pub members: Option<u64>,
+    /// A stage: seconds of the measured run it covers.
+    pub span: Option<(f64, f64)>,
+    /// A stage: its rate multiplier once any ramp is done.
+    pub rate: Option<f64>,
+}
+
+/// The parts of a run, by breakdown: each list in its plan's order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Breakdown {
+    pub groups: Vec<PartInfo>,
+    pub classes: Vec<PartInfo>,
+    pub stages: Vec<PartInfo>,
+}
+
+impl Breakdown {
+    /// What a saved result says its parts were (`reports merge`): rooms and members summed
+    /// over `results`, names and spans from the first that has them.
+    pub fn of_results<'a>(results: impl IntoIterator<Item = &'a crate::RunResult>) -> Self {
+        let mut out = Self::default();
+        for r in results {
+            add_infos(&mut out.groups, &r.groups);
+            add_infos(&mut out.classes, &r.size_classes);
+            add_infos(&mut out.stages, &r.stages);
+        }
+        out
+    }
+}
+
+fn add_infos(into: &mut Vec<PartInfo>, parts: &[PartResult]) {
+    for p in parts {
+        match into.iter_mut().find(|i| i.name == p.name) {
+            Some(i) => {
+                i.rooms = sum(i.rooms, p.rooms);
+                i.members = sum(i.members, p.members);
+            }
+            None => into.push(PartInfo {
+                name: p.name.clone(),
+                rooms: p.rooms,
+                members: p.members,
+                span: p.from_s.zip(p.to_s),
+                rate: p.rate,
+            }),
+        }
+    }
+}
+
+fn sum<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One part of a run in its result: a room group, a room-size class or a stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartResult {
+    pub name: String,
+    /// A group or size class: its rooms and their members (this shard's, in a shard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<u64>,
+    /// A stage: the seconds of the measured run it covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_s: Option<f64>,
+    /// A stage: its rate multiplier once any ramp is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    pub sent: u64,
+    /// `delivered + missing`.
+    pub expected: u64,
+    pub delivered: u64,
+    pub missing: u64,
+    pub loss: f64,
+    /// Deliveries per second: over the stage's span, or over the measured run.
+    pub deliveries_per_s: f64,
+    pub latency_us: Latency,
+    pub first_us: Latency,
+    pub completion_us: Latency,
+    /// A stage whose rate is above the next one's (a spike): seconds from its end until the
+    /// first second whose p99 is back within the level before it; null if not within the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_s: Option<f64>,
+    /// `latency_us`, `first_us`, `completion_us` in HdrHistogram V2, base64.
+    pub histograms: BTreeMap<String, String>,
+}
+
+/// The size class of a room of `members`: 0 for 1, 1 for 2, 2 for 3-4, 3 for 5-8, ...
+pub fn size_class(members: u32) -> u8 {
+    (u32::BITS - members.saturating_sub(1).leading_zeros()) as u8
+}
+
+/// The members a size class covers, as its name: `1`, `2`, `3-4`, `5-8`, ...
+pub fn size_class_name(class: u8) -> String {
+    match class {
+        0 => "1".into(),
+        1 => "2".into(),
+        c => format!("{}-{}", (1u64 << (c - 1)) + 1, 1u64 << c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes_double() {
+        let classes: Vec<u8> = [1, 2, 3, 4, 5, 8, 9, 5000].map(size_class).to_vec();
+        assert_eq!(classes, [0, 1, 2, 2, 3, 3, 4, 13]);
+        assert_eq!(size_class_name(2), "3-4");
+        assert_eq!(size_class_name(13), "4097-8192");
+        assert_eq!(size_class_name(0), "1");
+    }
+
+    #[test]
+    fn a_part_survives_its_result() {
+        let mut p = Part {
+            sent: 3,
+            delivered: 5,
+            missing: 1,
+            ..Part::default()
+        };
+        histogram::record(&mut p.latency, 1200);
+        let info = PartInfo {
+            name: "hot".into(),
+            rooms: Some(1),
+            members: Some(6),
+            span: None,
+            rate: None,
+        };
+        let r = p.result(&info, 2.0);
+        assert_eq!(r.expected, 6);
+        assert!((r.loss - 1.0 / 6.0).abs() < 1e-12);
+        let back = Part::from_result(&r).expect("decode");
+        assert_eq!(back.latency.len(), 1);
+        assert_eq!(back.delivered, 5);
+    }
+}
