@@ -6,6 +6,7 @@
 //! Used by the loadgen and conformance tests. [`Faults`] break it on purpose; a [`Style`]
 //! varies it in ways that are still correct.
 
+mod drop;
 mod handshake;
 mod room;
 mod style;
@@ -42,6 +43,11 @@ pub struct Faults {
     pub stagger: Duration,
     /// Probability that a delivery is dropped.
     pub drop_rate: f64,
+    /// `drop_rate` applies only in rooms of more members than this.
+    pub drop_over_members: Option<usize>,
+    /// `drop_rate` applies only this long after the server's first broadcast, from the first
+    /// time to the second.
+    pub drop_window: Option<(Duration, Duration)>,
     /// Probability that a delivery is written twice.
     pub dup_rate: f64,
     /// Seed for the dice.
@@ -122,6 +128,8 @@ struct State {
     history: Mutex<HashMap<String, std::collections::VecDeque<String>>>,
     /// With `forget_idle`: when each member joined or last sent, by member id.
     last_sent: Mutex<HashMap<u64, Instant>>,
+    /// The origin of `drop_window`.
+    first_broadcast: drop::FirstBroadcast,
 }
 
 impl State {
@@ -176,6 +184,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         next_slot: Mutex::new(None),
         history: Mutex::new(HashMap::new()),
         last_sent: Mutex::new(HashMap::new()),
+        first_broadcast: drop::FirstBroadcast::default(),
     });
     let task = tokio::spawn(async move {
         loop {
@@ -407,6 +416,8 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
     let rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
     let mut rng = state.rng.lock().unwrap_or_else(|p| p.into_inner());
     let cap = state.faults.room_cap.unwrap_or(usize::MAX);
+    let size = rooms.members.get(room).map_or(0, Vec::len);
+    let dropping = drop::dropping(&state.faults, size, &state.first_broadcast);
     let members = rooms
         .members
         .iter()
@@ -417,7 +428,9 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
             continue;
         }
         let at = at + state.faults.stagger * u32::try_from(k).unwrap_or(u32::MAX);
-        if rng.random::<f64>() < state.faults.drop_rate {
+        // Rolled whether or not it may drop, so the other faults' dice fall as they would.
+        let roll = rng.random::<f64>();
+        if dropping && roll < state.faults.drop_rate {
             continue;
         }
         let _ = outbox.send((at, frame.clone()));

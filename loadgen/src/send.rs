@@ -96,27 +96,8 @@ pub async fn send_loop(
             u64::MAX
         }
     };
-    let resumed = state.borrow().next;
-    let mut next = match resumed {
-        Some(next) => next,
-        None => {
-            // Spread every sender of every room over the first gap so they do not fire
-            // together.
-            let order = f64::from(sender) * f64::from(plan.rooms) + f64::from(room);
-            let offset = gap * order / (f64::from(plan.senders) * f64::from(plan.rooms));
-            state.borrow_mut().arrivals.first(offset)
-        }
-    };
+    let mut next = start_at(&state, (room, sender), &plan, &shared, at_of);
     let mut seq = state.borrow().seq;
-    // Back after a lost connection: the sends due while it was away are not made.
-    if resumed.is_some() {
-        let now = shared.now_us();
-        let mut state = state.borrow_mut();
-        let SendState { rng, arrivals, .. } = &mut *state;
-        while at_of(next) < now {
-            next = arrivals.next(next, rng);
-        }
-    }
     let finish = shared.finish.child_token();
     let finished = finish.cancelled();
     tokio::pin!(finished);
@@ -140,32 +121,7 @@ pub async fn send_loop(
         };
         let index = shared.sender_index(room, sender);
         if !warmup {
-            // With churn or --reconnect every member's stay counts what it should get
-            // (`crate::window`).
-            if plan.windows {
-                let _ = shared.first_measured[index].compare_exchange(
-                    u32::MAX,
-                    seq,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
-            } else {
-                let members = shared.members[room as usize].load(Ordering::Acquire);
-                if let Some(slot) = shared.slot(room, sender, seq) {
-                    slot.store(Shared::unseen(members), Ordering::Release);
-                }
-                shared
-                    .expected
-                    .fetch_add(u64::from(members), Ordering::Relaxed);
-            }
-            let mut s = stats.borrow_mut();
-            record(&mut s.send_lateness, stamp.sent_us.saturating_sub(at));
-            let second = ((at - schedule.measure_start_us) / 1_000_000) as usize;
-            s.second(second).sends += 1;
-            let stage = shared.index.curve.stage_of(at, schedule.measure_start_us);
-            shared.index.count(&mut s, room, stage, |p| p.sent += 1);
-            shared.sent_in(room, sender, seq, second);
-            shared.sent.fetch_add(1, Ordering::Relaxed);
+            measured(&stamp, &plan, &shared, &stats, schedule);
         }
         // Before the write: a churning member that holds its 101 once this is stored must get
         // it.
@@ -197,6 +153,76 @@ pub async fn send_loop(
         }
     }
     Some(sink)
+}
+
+/// Where a sender starts, in work seconds: where it was (back after a lost connection, past
+/// the sends due while it was away, which are not made), or its first send, every sender of
+/// every room spread over the first gap so that they do not fire together.
+fn start_at(
+    state: &RefCell<SendState>,
+    (room, sender): (u32, u32),
+    plan: &SendPlan,
+    shared: &Shared,
+    at_of: impl Fn(f64) -> u64,
+) -> f64 {
+    let mut state = state.borrow_mut();
+    let SendState {
+        rng,
+        arrivals,
+        next,
+        ..
+    } = &mut *state;
+    match *next {
+        Some(mut next) => {
+            let now = shared.now_us();
+            while at_of(next) < now {
+                next = arrivals.next(next, rng);
+            }
+            next
+        }
+        None => {
+            let order = f64::from(sender) * f64::from(plan.rooms) + f64::from(room);
+            let offset = arrivals.gap() * order / (f64::from(plan.senders) * f64::from(plan.rooms));
+            arrivals.first(offset)
+        }
+    }
+}
+
+/// Accounts for a measured send: what it should reach, and when it was scheduled.
+fn measured(
+    stamp: &Stamp,
+    plan: &SendPlan,
+    shared: &Shared,
+    stats: &RefCell<Totals>,
+    schedule: Schedule,
+) {
+    let (room, sender, seq, at) = (stamp.room, stamp.sender, stamp.seq, stamp.scheduled_us);
+    // With churn or --reconnect every member's stay counts what it should get
+    // (`crate::window`).
+    if plan.windows {
+        let _ = shared.first_measured[shared.sender_index(room, sender)].compare_exchange(
+            u32::MAX,
+            seq,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    } else {
+        let members = shared.members[room as usize].load(Ordering::Acquire);
+        if let Some(slot) = shared.slot(room, sender, seq) {
+            slot.store(Shared::unseen(members), Ordering::Release);
+        }
+        shared
+            .expected
+            .fetch_add(u64::from(members), Ordering::Relaxed);
+    }
+    let mut s = stats.borrow_mut();
+    record(&mut s.send_lateness, stamp.sent_us.saturating_sub(at));
+    let second = ((at - schedule.measure_start_us) / 1_000_000) as usize;
+    s.second(second).sends += 1;
+    let stage = shared.index.curve.stage_of(at, schedule.measure_start_us);
+    shared.index.count(&mut s, room, stage, |p| p.sent += 1);
+    shared.sent_in(room, sender, seq, second);
+    shared.sent.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The run's schedule, once the coordinator has set it; `None` when the run ends first.

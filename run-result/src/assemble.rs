@@ -155,6 +155,9 @@ fn stages(totals: &Totals, infos: &[PartInfo], measured_s: f64) -> Vec<PartResul
         if rate(spike) <= rate(before) || rate(spike) <= rate(after) {
             continue;
         }
+        if out[i - 1].latency_us.count == 0 {
+            continue;
+        }
         let level = out[i - 1].latency_us.p99 as f64 * RECOVERED_WITHIN;
         let end = spike.span.map_or(0.0, |s| s.1);
         out[i].recovery_s = totals

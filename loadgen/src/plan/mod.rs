@@ -162,30 +162,8 @@ impl Plan {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let windows = workload.churns() || opts.reconnect;
-        let sends = workload
-            .groups
-            .iter()
-            .map(|g| SendPlan {
-                arrival: g.arrival,
-                size: g.size.clone(),
-                text: g.text,
-                seed: workload.seed,
-                senders: layout.max_senders(),
-                rooms: layout.rooms.len() as u32,
-                windows,
-            })
-            .collect();
-        let churns = workload
-            .groups
-            .iter()
-            .map(|g| {
-                g.session.map(|mean| ChurnPlan {
-                    mean_session: mean,
-                    drain: workload.settle.max(Duration::from_secs(1)),
-                    seed: workload.seed,
-                })
-            })
-            .collect();
+        let sends = send_plans(&workload, &layout, windows);
+        let churns = churn_plans(&workload);
         Ok(Self {
             connections,
             workers,
@@ -276,9 +254,11 @@ impl Plan {
             .iter()
             .zip(self.workload.curve().spans())
             .map(|(s, span)| PartInfo {
+                name: s.name.clone(),
+                rooms: None,
+                members: None,
                 span: Some(span),
                 rate: Some(s.rate),
-                ..part_info(s.name.clone())
             })
             .collect();
         Breakdown {
@@ -287,6 +267,38 @@ impl Plan {
             stages,
         }
     }
+}
+
+/// How each group's senders pace themselves.
+fn send_plans(workload: &Workload, layout: &Layout, windows: bool) -> Vec<SendPlan> {
+    workload
+        .groups
+        .iter()
+        .map(|g| SendPlan {
+            arrival: g.arrival,
+            size: g.size.clone(),
+            text: g.text,
+            seed: workload.seed,
+            senders: layout.max_senders(),
+            rooms: layout.rooms.len() as u32,
+            windows,
+        })
+        .collect()
+}
+
+/// How each group's receiving members leave and rejoin, if they do.
+fn churn_plans(workload: &Workload) -> Vec<Option<ChurnPlan>> {
+    workload
+        .groups
+        .iter()
+        .map(|g| {
+            g.session.map(|mean| ChurnPlan {
+                mean_session: mean,
+                drain: workload.settle.max(Duration::from_secs(1)),
+                seed: workload.seed,
+            })
+        })
+        .collect()
 }
 
 fn part_info(name: String) -> PartInfo {
@@ -473,6 +485,65 @@ mod tests {
         let (wa, wc) = (Workload::from_opts(&a), Workload::from_opts(&c));
         assert_ne!(plan_id(&a, &wa, 4), plan_id(&c, &wc, 4));
         assert_ne!(plan_id(&a, &wa, 4), plan_id(&a, &wa, 5));
+    }
+
+    /// A connection: room, sender and rate, target, connect time.
+    type Conn = (u32, Option<(u32, f64)>, String, u64);
+
+    /// What a plan's connections are.
+    fn conns(plan: &Plan) -> Vec<Conn> {
+        plan.workers(&plan.targets)
+            .iter()
+            .flat_map(|w| &w.conns)
+            .map(|c| (c.room, c.sender, c.target.to_string(), c.connect_at_us))
+            .collect()
+    }
+
+    #[test]
+    fn the_printed_workload_of_flags_makes_the_same_plan() {
+        let flags = [
+            "loadgen",
+            "--target",
+            "ws://127.0.0.1:9",
+            "--rooms",
+            "7",
+            "--clients",
+            "6",
+            "--senders",
+            "2",
+            "--rate",
+            "3.5",
+            "--arrival",
+            "poisson",
+            "--size",
+            "lognormal:median=80,sigma=1,max=500",
+            "--session",
+            "4s",
+            "--seed",
+            "17",
+        ];
+        let a = Opts::parse_from(flags);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.toml");
+        let printed = workload::print::to_toml(&Workload::from_opts(&a));
+        std::fs::write(&path, &printed).expect("write");
+        let b = Opts::parse_from([
+            "loadgen",
+            "--target",
+            "ws://127.0.0.1:9",
+            "--workload",
+            path.to_str().expect("utf-8"),
+        ]);
+        let (pa, pb) = (Plan::new(&a).expect("plan"), Plan::new(&b).expect("plan"));
+        assert_eq!(pa.workload, pb.workload, "{printed}");
+        assert_eq!(pa.layout, pb.layout);
+        assert_eq!(conns(&pa), conns(&pb));
+        assert_eq!(pa.index().slots(), pb.index().slots());
+        assert_eq!(
+            (pa.timing.warmup, pa.timing.duration, pa.timing.settle),
+            (pb.timing.warmup, pb.timing.duration, pb.timing.settle)
+        );
+        assert_eq!(pa.churns.len(), pb.churns.len());
     }
 
     /// Who sends and who only receives, per worker: `(senders, receivers)`.

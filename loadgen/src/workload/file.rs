@@ -360,3 +360,90 @@ impl fmt::Display for Activity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error of `text`, which must be refused.
+    fn refused(text: &str) -> String {
+        parse(text).expect_err("refused")
+    }
+
+    #[test]
+    fn each_mistake_is_refused_with_its_line() {
+        let cases = [
+            // An unknown key (a typo).
+            (
+                "[[group]]\nrooms = 2\nmembers = 5\nsender = 1\n",
+                "line 4",
+                "unknown field",
+            ),
+            // A distribution that cannot be sampled.
+            (
+                "[[group]]\nrooms = 2\nmembers = \"zipf:s=0,min=2,max=9\"\n",
+                "line 3",
+                "zipf",
+            ),
+            // A rate of the wrong kind.
+            (
+                "[[group]]\nrooms = 2\nmembers = 5\nrate = \"fast\"\n",
+                "line 4",
+                "rate",
+            ),
+            // Both kinds of rate.
+            (
+                "[[group]]\nrooms = 2\nmembers = 5\nrate = 1\nrate_per_minute = 5\n",
+                "line 1",
+                "not both",
+            ),
+            // A bad arrival process.
+            (
+                "\n[[group]]\nrooms = 1\nmembers = 5\narrival = \"bursty\"\n",
+                "line 5",
+                "onoff",
+            ),
+            // A ramp on the first stage.
+            (
+                "[[group]]\nrooms = 1\nmembers = 2\n[[stage]]\nduration = \"2s\"\nramp = \"1s\"\n",
+                "line 4",
+                "first stage",
+            ),
+            // A share above all.
+            (
+                "[[group]]\nrooms = 1\nmembers = 2\nsenders = \"150%\"\n",
+                "line 4",
+                "share",
+            ),
+        ];
+        for (text, line, words) in cases {
+            let e = refused(text);
+            assert!(e.contains(line) && e.contains(words), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn whole_file_mistakes_say_what_to_do() {
+        assert!(refused("seed = 1\n").contains("at least one group"));
+        let stages =
+            "duration = \"5s\"\n[[group]]\nrooms = 1\nmembers = 2\n[[stage]]\nduration = \"1s\"\n";
+        assert!(refused(stages).contains("both given"));
+        let half = "[[group]]\nrooms = 1\nmembers = 2\n[[stage]]\nduration = \"1500ms\"\n";
+        assert!(refused(half).contains("whole number of seconds"));
+        let twins = "[[group]]\nname = \"a\"\nrooms = 1\nmembers = 2\n[[group]]\nname = \"a\"\nrooms = 1\nmembers = 2\n";
+        assert!(refused(twins).contains("named \"a\""));
+        let tiny = "[[group]]\nrooms = 1\nmembers = 2\nsize = 10\n";
+        assert!(refused(tiny).contains("outside 48"));
+    }
+
+    #[test]
+    fn defaults_make_a_small_steady_workload() {
+        let w = parse("[[group]]\nrooms = 3\nmembers = 4\n").expect("valid");
+        let g = &w.groups[0];
+        assert_eq!((g.name.as_str(), g.rooms), ("group1", 3));
+        assert_eq!(g.senders, Senders::Count(1));
+        assert_eq!(g.rate, Rate::PerSecond(1.0));
+        assert_eq!(w.stages.len(), 1);
+        assert_eq!(w.duration(), Duration::from_secs(10));
+    }
+}

@@ -72,6 +72,8 @@ pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
             headers: Vec::new(),
             churn_session_s: None,
             reconnect_s: None,
+            workload: None,
+            workload_file: None,
         },
         machine: result::Machine {
             hostname: "test".into(),
