@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
 
 async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
     if opts.print_workload {
-        let workload = loadgen::workload::Workload::of(&opts)?;
+        let workload = opts.workload()?;
         print!("{}", loadgen::workload::print::to_toml(&workload));
         return Ok(ExitCode::SUCCESS);
     }

@@ -13,6 +13,10 @@ use run_result::{Metric, Threshold};
 use stamp::Fill;
 
 use crate::dist::Dist;
+use crate::workload::file::{self, WorkloadError};
+use crate::workload::{
+    Activity, FLAGS_GROUP, FLAGS_STAGE, Group, Members, Process, Rate, Senders, Stage, Workload,
+};
 
 /// Open thousands of `/ws/chat/<room>/` connections, broadcast through every room, and measure
 /// fan-out latency, loss, duplicates and ordering.
@@ -308,6 +312,47 @@ fn duration(s: &str) -> Result<Duration, String> {
 }
 
 impl Opts {
+    /// The run's workload: `--workload`'s file, or the one the flags mean.
+    pub fn workload(&self) -> Result<Workload, WorkloadError> {
+        match &self.workload {
+            Some(path) => file::read(path),
+            None => Ok(self.flags_workload()),
+        }
+    }
+
+    /// The workload a run of flags means: one group of `--rooms` rooms of `--clients`
+    /// members, one stage of `--duration` at rate 1.
+    pub fn flags_workload(&self) -> Workload {
+        let opts = self;
+        Workload {
+            seed: opts.seed,
+            warmup: opts.warmup,
+            settle: opts.settle,
+            groups: vec![Group {
+                name: FLAGS_GROUP.into(),
+                rooms: opts.rooms,
+                members: Members::Drawn(Dist::Fixed(u64::from(opts.clients))),
+                senders: Senders::Count(opts.senders),
+                activity: Activity::Even,
+                rate: Rate::PerSecond(opts.rate),
+                arrival: match opts.arrival {
+                    Arrival::Fixed => Process::Fixed,
+                    Arrival::Poisson => Process::Poisson,
+                },
+                size: opts.size.clone(),
+                text: opts.text,
+                session: opts.churn_session(),
+            }],
+            stages: vec![Stage {
+                name: FLAGS_STAGE.into(),
+                duration: opts.duration,
+                rate: 1.0,
+                ramp: Duration::ZERO,
+            }],
+            thresholds: Vec::new(),
+        }
+    }
+
     /// Whether each member is held to what was sent during its stays (`crate::window`):
     /// with churn or --reconnect.
     pub fn windows(&self) -> bool {

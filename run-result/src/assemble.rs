@@ -2,7 +2,8 @@
 //! histograms are all derived from one [`Totals`], by loadgen and by `reports merge` alike.
 
 use crate::histogram;
-use crate::part::{Breakdown, Part, PartInfo, PartResult};
+use crate::part::{Breakdown, Part, PartInfo};
+use crate::result::PartResult;
 use crate::result::{
     Config, Connections, Latency, Machine, RampPoint, RunResult, SCHEMA_VERSION, SecondResult,
     Summary, ThresholdResult, Tool,

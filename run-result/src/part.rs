@@ -7,13 +7,11 @@
 //! Within each breakdown the parts add up to the run: their `delivered` and `missing` sum to
 //! the summary's.
 
-use std::collections::BTreeMap;
-
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 use crate::histogram::{self, DecodeError};
 use crate::result::Latency;
+pub use crate::result::PartResult;
 
 /// What a part of a run measured.
 #[derive(Debug, Clone)]
@@ -169,42 +167,6 @@ fn sum<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
         (Some(a), Some(b)) => Some(a + b),
         (a, b) => a.or(b),
     }
-}
-
-/// One part of a run in its result: a room group, a room-size class or a stage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PartResult {
-    pub name: String,
-    /// A group or size class: its rooms and their members (this shard's, in a shard).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rooms: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub members: Option<u64>,
-    /// A stage: the seconds of the measured run it covers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_s: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to_s: Option<f64>,
-    /// A stage: its rate multiplier once any ramp is done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-    pub sent: u64,
-    /// `delivered + missing`.
-    pub expected: u64,
-    pub delivered: u64,
-    pub missing: u64,
-    pub loss: f64,
-    /// Deliveries per second: over the stage's span, or over the measured run.
-    pub deliveries_per_s: f64,
-    pub latency_us: Latency,
-    pub first_us: Latency,
-    pub completion_us: Latency,
-    /// A stage whose rate is above the next one's (a spike): seconds from its end until the
-    /// first second whose p99 is back within the level before it; null if not within the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery_s: Option<f64>,
-    /// `latency_us`, `first_us`, `completion_us` in HdrHistogram V2, base64.
-    pub histograms: BTreeMap<String, String>,
 }
 
 /// The size class of a room of `members`: 0 for 1, 1 for 2, 2 for 3-4, 3 for 5-8, ...

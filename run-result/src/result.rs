@@ -51,13 +51,13 @@ pub struct RunResult {
     pub server: Option<crate::server::ServerLoad>,
     /// By room group of the workload, in its order (absent in results from before).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<crate::part::PartResult>,
+    pub groups: Vec<PartResult>,
     /// By room-size class: rooms of 1, 2, 3-4, 5-8, ... members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub size_classes: Vec<crate::part::PartResult>,
+    pub size_classes: Vec<PartResult>,
     /// By stage of the workload: the messages scheduled in each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stages: Vec<crate::part::PartResult>,
+    pub stages: Vec<PartResult>,
 }
 
 /// One shard's place in its plan.
@@ -356,4 +356,40 @@ pub struct RampPoint {
 /// The room style of results written before `--room-style` existed.
 fn word() -> String {
     "word".into()
+}
+
+/// One part of a run in its result: a room group, a room-size class or a stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartResult {
+    pub name: String,
+    /// A group or size class: its rooms and their members (this shard's, in a shard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<u64>,
+    /// A stage: the seconds of the measured run it covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_s: Option<f64>,
+    /// A stage: its rate multiplier once any ramp is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    pub sent: u64,
+    /// `delivered + missing`.
+    pub expected: u64,
+    pub delivered: u64,
+    pub missing: u64,
+    pub loss: f64,
+    /// Deliveries per second: over the stage's span, or over the measured run.
+    pub deliveries_per_s: f64,
+    pub latency_us: Latency,
+    pub first_us: Latency,
+    pub completion_us: Latency,
+    /// A stage whose rate is above the next one's (a spike): seconds from its end until the
+    /// first second whose p99 is back within the level before it; null if not within the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_s: Option<f64>,
+    /// `latency_us`, `first_us`, `completion_us` in HdrHistogram V2, base64.
+    pub histograms: BTreeMap<String, String>,
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use crate::histogram::{self, DecodeError};
-use crate::part::{Part, PartResult};
+use crate::part::Part;
+use crate::result::PartResult;
 use crate::result::RunResult;
 
 /// One second of the measured run.

@@ -2,7 +2,13 @@
 //! for completion slots) before anything starts, and resolved once: after [`Plan::new`],
 //! nothing reads the flags again. Who connects where and when is [`workers`].
 
+mod groups;
+mod id;
+
+use groups::{churn_plans, index_of, send_plans};
 mod workers;
+
+pub use id::plan_id;
 
 pub use workers::{ChurnPlan, ConnPlan, ReconnectPlan, SendPlan, WorkerPlan};
 
@@ -20,11 +26,10 @@ use crate::server_load::ServerSource;
 use crate::shard::{Shard, StartAt};
 use crate::target::{PORTS_PER_SOURCE, SourceIps, Target};
 use crate::workload::{self, Layout, Workload};
-use run_result::part::{Breakdown, PartInfo, size_class_name};
 use run_result::result::Config;
 use run_result::threshold::Held;
 use run_result::{Metric, Threshold};
-use stamp::{Fill, MAX_SIZE, MIN_SIZE};
+use stamp::{MAX_SIZE, MIN_SIZE};
 
 /// Descriptors kept aside for everything that is not a connection.
 const SPARE_FDS: u64 = 256;
@@ -119,7 +124,7 @@ impl Plan {
             Some(path) => workload::file::read(path)?,
             None => {
                 check_flags(opts)?;
-                Workload::from_opts(opts)
+                opts.flags_workload()
             }
         };
         let layout = Arc::new(Layout::new(&workload));
@@ -215,109 +220,6 @@ impl Plan {
     pub fn index(&self) -> Index {
         index_of(&self.workload, &self.layout)
     }
-
-    /// What the run's parts are: its groups, size classes and stages.
-    pub fn breakdown(&self) -> Breakdown {
-        let mine: Vec<bool> = {
-            let mut m = vec![false; self.layout.rooms.len()];
-            for r in &self.rooms {
-                m[*r as usize] = true;
-            }
-            m
-        };
-        let mut groups: Vec<PartInfo> = self
-            .workload
-            .groups
-            .iter()
-            .map(|g| part_info(g.name.clone()))
-            .collect();
-        let (of_room, present) = self.layout.classes();
-        let mut classes: Vec<PartInfo> = present
-            .iter()
-            .map(|c| part_info(format!("{} members", size_class_name(*c))))
-            .collect();
-        for (room, plan) in self.layout.rooms.iter().enumerate() {
-            if !mine[room] {
-                continue;
-            }
-            for info in [
-                &mut groups[usize::from(plan.group)],
-                &mut classes[usize::from(of_room[room])],
-            ] {
-                info.rooms = Some(info.rooms.unwrap_or(0) + 1);
-                info.members = Some(info.members.unwrap_or(0) + u64::from(plan.members));
-            }
-        }
-        let stages = self
-            .workload
-            .stages
-            .iter()
-            .zip(self.workload.curve().spans())
-            .map(|(s, span)| PartInfo {
-                name: s.name.clone(),
-                rooms: None,
-                members: None,
-                span: Some(span),
-                rate: Some(s.rate),
-            })
-            .collect();
-        Breakdown {
-            groups,
-            classes,
-            stages,
-        }
-    }
-}
-
-/// How each group's senders pace themselves.
-fn send_plans(workload: &Workload, layout: &Layout, windows: bool) -> Vec<SendPlan> {
-    workload
-        .groups
-        .iter()
-        .map(|g| SendPlan {
-            arrival: g.arrival,
-            size: g.size.clone(),
-            text: g.text,
-            seed: workload.seed,
-            senders: layout.max_senders(),
-            rooms: layout.rooms.len() as u32,
-            windows,
-        })
-        .collect()
-}
-
-/// How each group's receiving members leave and rejoin, if they do.
-fn churn_plans(workload: &Workload) -> Vec<Option<ChurnPlan>> {
-    workload
-        .groups
-        .iter()
-        .map(|g| {
-            g.session.map(|mean| ChurnPlan {
-                mean_session: mean,
-                drain: workload.settle.max(Duration::from_secs(1)),
-                seed: workload.seed,
-            })
-        })
-        .collect()
-}
-
-fn part_info(name: String) -> PartInfo {
-    PartInfo {
-        name,
-        rooms: Some(0),
-        members: Some(0),
-        span: None,
-        rate: None,
-    }
-}
-
-/// The run-wide index of a workload's rooms, senders and messages.
-fn index_of(workload: &Workload, layout: &Layout) -> Index {
-    let curve = workload.curve();
-    let end = curve.warmup() + workload.duration().as_secs_f64();
-    let work_s = curve.work_at(end);
-    let arrivals: Vec<_> = workload.groups.iter().map(|g| g.arrival).collect();
-    Index::new(layout, &arrivals, curve, work_s)
 }
 
 /// This process's rooms: all of them, or its shard's (`--shard`, `--shards`).
@@ -410,82 +312,10 @@ pub fn relaxed(opts: &Opts) -> Vec<Metric> {
     relaxed
 }
 
-/// The plan's identity: every flag that shapes the load (not where it goes from, nor how many
-/// threads), the shard count and the start time, hashed (FNV-1a, 64 bits). Shards of one plan
-/// compute the same; `reports merge` refuses to mix others.
-pub fn plan_id(opts: &Opts, workload: &Workload, count: u32) -> String {
-    let canonical = match &opts.workload {
-        // Everything the file shapes, as it reads back.
-        Some(_) => format!(
-            "{} ws_path={} room_style={} shards={count} start_at={}",
-            workload::print::to_toml(workload),
-            opts.ws_path.as_str(),
-            opts.room_style.as_str(),
-            opts.start_at.map_or(0, StartAt::unix_ms),
-        ),
-        None => format!(
-            "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
-             settle={:?} size={} seed={} ws_path={} room_style={} shards={count} start_at={} \
-             churn_session={:?}{}",
-            opts.rooms,
-            opts.clients,
-            opts.senders,
-            opts.rate,
-            opts.arrival,
-            opts.duration,
-            opts.warmup,
-            opts.settle,
-            opts.size,
-            opts.seed,
-            opts.ws_path.as_str(),
-            opts.room_style.as_str(),
-            opts.start_at.map_or(0, StartAt::unix_ms),
-            opts.churn_session(),
-            // Only what a plan did not have before: plans without it keep their ids.
-            if opts.text == Fill::Words {
-                " text=words"
-            } else {
-                ""
-            },
-        ),
-    };
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in canonical.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser as _;
-
-    #[test]
-    fn one_plan_one_id() {
-        let a = Opts::parse_from(["loadgen", "--rooms", "10", "--start-at", "1795600000"]);
-        let b = Opts::parse_from([
-            "loadgen",
-            "--rooms",
-            "10",
-            "--start-at",
-            "1795600000",
-            "--workers",
-            "3",
-            "--source-ip",
-            "127.0.0.5",
-        ]);
-        assert_eq!(
-            plan_id(&a, &Workload::from_opts(&a), 4),
-            plan_id(&b, &Workload::from_opts(&b), 4),
-            "threads and sources are not the plan"
-        );
-        let c = Opts::parse_from(["loadgen", "--rooms", "11", "--start-at", "1795600000"]);
-        let (wa, wc) = (Workload::from_opts(&a), Workload::from_opts(&c));
-        assert_ne!(plan_id(&a, &wa, 4), plan_id(&c, &wc, 4));
-        assert_ne!(plan_id(&a, &wa, 4), plan_id(&a, &wa, 5));
-    }
 
     /// A connection: room, sender and rate, target, connect time.
     type Conn = (u32, Option<(u32, f64)>, String, u64);
@@ -525,7 +355,7 @@ mod tests {
         let a = Opts::parse_from(flags);
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("w.toml");
-        let printed = workload::print::to_toml(&Workload::from_opts(&a));
+        let printed = workload::print::to_toml(&a.flags_workload());
         std::fs::write(&path, &printed).expect("write");
         let b = Opts::parse_from([
             "loadgen",

@@ -1,6 +1,6 @@
 //! A workload: what load a run makes, as room groups and stages in time. `--workload FILE`
 //! reads one ([`file`]); a run of flags is the one-group, one-stage workload they mean
-//! ([`Workload::from_opts`]), and `--print-workload` writes either as TOML ([`print`]).
+//! (`Opts::flags_workload`), and `--print-workload` writes either as TOML ([`print`]).
 //! [`layout`] draws every room's size, senders and rates from it (seeded: the same workload
 //! and seed give the same rooms, in every shard); [`curve`] is the stages' rate over time.
 //!
@@ -19,7 +19,6 @@ pub use layout::{Layout, RoomPlan};
 use std::time::Duration;
 
 use crate::dist::Dist;
-use crate::opts::{Arrival, Opts};
 use run_result::Threshold;
 use stamp::Fill;
 
@@ -112,46 +111,6 @@ pub const FLAGS_GROUP: &str = "rooms";
 pub const FLAGS_STAGE: &str = "run";
 
 impl Workload {
-    /// The run's workload: `--workload`'s file, or the one the flags mean.
-    pub fn of(opts: &Opts) -> Result<Self, file::WorkloadError> {
-        match &opts.workload {
-            Some(path) => file::read(path),
-            None => Ok(Self::from_opts(opts)),
-        }
-    }
-
-    /// The workload a run of flags means: one group of `--rooms` rooms of `--clients`
-    /// members, one stage of `--duration` at rate 1.
-    pub fn from_opts(opts: &Opts) -> Self {
-        Self {
-            seed: opts.seed,
-            warmup: opts.warmup,
-            settle: opts.settle,
-            groups: vec![Group {
-                name: FLAGS_GROUP.into(),
-                rooms: opts.rooms,
-                members: Members::Drawn(Dist::Fixed(u64::from(opts.clients))),
-                senders: Senders::Count(opts.senders),
-                activity: Activity::Even,
-                rate: Rate::PerSecond(opts.rate),
-                arrival: match opts.arrival {
-                    Arrival::Fixed => Process::Fixed,
-                    Arrival::Poisson => Process::Poisson,
-                },
-                size: opts.size.clone(),
-                text: opts.text,
-                session: opts.churn_session(),
-            }],
-            stages: vec![Stage {
-                name: FLAGS_STAGE.into(),
-                duration: opts.duration,
-                rate: 1.0,
-                ramp: Duration::ZERO,
-            }],
-            thresholds: Vec::new(),
-        }
-    }
-
     /// The measured run: every stage end to end.
     pub fn duration(&self) -> Duration {
         self.stages.iter().map(|s| s.duration).sum()

@@ -1,0 +1,114 @@
+//! What each group of the workload needs in the plan: its senders' pacing, its members'
+//! churn, where its rooms' messages sit, and the parts the result breaks the run into.
+
+use std::time::Duration;
+
+use super::{ChurnPlan, Plan, SendPlan};
+use crate::index::Index;
+use crate::workload::{Layout, Workload};
+use run_result::part::{Breakdown, PartInfo, size_class_name};
+
+impl Plan {
+    /// What the run's parts are: its groups, size classes and stages.
+    pub fn breakdown(&self) -> Breakdown {
+        let mine: Vec<bool> = {
+            let mut m = vec![false; self.layout.rooms.len()];
+            for r in &self.rooms {
+                m[*r as usize] = true;
+            }
+            m
+        };
+        let mut groups: Vec<PartInfo> = self
+            .workload
+            .groups
+            .iter()
+            .map(|g| part_info(g.name.clone()))
+            .collect();
+        let (of_room, present) = self.layout.classes();
+        let mut classes: Vec<PartInfo> = present
+            .iter()
+            .map(|c| part_info(format!("{} members", size_class_name(*c))))
+            .collect();
+        for (room, plan) in self.layout.rooms.iter().enumerate() {
+            if !mine[room] {
+                continue;
+            }
+            for info in [
+                &mut groups[usize::from(plan.group)],
+                &mut classes[usize::from(of_room[room])],
+            ] {
+                info.rooms = Some(info.rooms.unwrap_or(0) + 1);
+                info.members = Some(info.members.unwrap_or(0) + u64::from(plan.members));
+            }
+        }
+        let stages = self
+            .workload
+            .stages
+            .iter()
+            .zip(self.workload.curve().spans())
+            .map(|(s, span)| PartInfo {
+                name: s.name.clone(),
+                rooms: None,
+                members: None,
+                span: Some(span),
+                rate: Some(s.rate),
+            })
+            .collect();
+        Breakdown {
+            groups,
+            classes,
+            stages,
+        }
+    }
+}
+
+/// How each group's senders pace themselves.
+pub(super) fn send_plans(workload: &Workload, layout: &Layout, windows: bool) -> Vec<SendPlan> {
+    workload
+        .groups
+        .iter()
+        .map(|g| SendPlan {
+            arrival: g.arrival,
+            size: g.size.clone(),
+            text: g.text,
+            seed: workload.seed,
+            senders: layout.max_senders(),
+            rooms: layout.rooms.len() as u32,
+            windows,
+        })
+        .collect()
+}
+
+/// How each group's receiving members leave and rejoin, if they do.
+pub(super) fn churn_plans(workload: &Workload) -> Vec<Option<ChurnPlan>> {
+    workload
+        .groups
+        .iter()
+        .map(|g| {
+            g.session.map(|mean| ChurnPlan {
+                mean_session: mean,
+                drain: workload.settle.max(Duration::from_secs(1)),
+                seed: workload.seed,
+            })
+        })
+        .collect()
+}
+
+fn part_info(name: String) -> PartInfo {
+    PartInfo {
+        name,
+        rooms: Some(0),
+        members: Some(0),
+        span: None,
+        rate: None,
+    }
+}
+
+/// The run-wide index of a workload's rooms, senders and messages.
+pub(super) fn index_of(workload: &Workload, layout: &Layout) -> Index {
+    let curve = workload.curve();
+    let end = curve.warmup() + workload.duration().as_secs_f64();
+    let work_s = curve.work_at(end);
+    let arrivals: Vec<_> = workload.groups.iter().map(|g| g.arrival).collect();
+    Index::new(layout, &arrivals, curve, work_s)
+}
