@@ -38,6 +38,7 @@ async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
     if opts.print_workload {
         let workload = opts.workload()?;
         print!("{}", loadgen::workload::print::to_toml(&workload));
+        print!("\n{}", loadgen::workload::Layout::new(&workload).describe());
         return Ok(ExitCode::SUCCESS);
     }
     if !opts.no_json {

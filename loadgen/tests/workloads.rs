@@ -24,6 +24,15 @@ async fn run_workload(toml: &str, target: Option<&str>) -> RunResult {
     common::run(&args).await
 }
 
+/// The HTML report of `r`.
+fn report(r: &RunResult) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("workload.json");
+    std::fs::write(&path, serde_json::to_string(r).expect("json")).expect("write");
+    let run = reports::run::Run::load(&path).expect("a result");
+    reports::html::render(&[run]).expect("rendered")
+}
+
 fn part<'a>(parts: &'a [PartResult], name: &str) -> &'a PartResult {
     parts
         .iter()
@@ -144,6 +153,10 @@ async fn loss_in_one_stage_is_counted_in_that_stage_only() {
             assert_eq!(s.missing, 0, "second {}", s.second);
         }
     }
+    // The report's timeline marks where "spike" and "after" start.
+    let html = report(&r);
+    let timeline = &html[html.find("Timeline: workload").expect("a timeline")..];
+    assert!(timeline.contains(">\nspike\n<") && timeline.contains(">\nafter\n<"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,6 +168,10 @@ async fn a_fault_free_server_loses_nothing_in_any_part() {
     adds_up(&r);
     assert!(r.groups.iter().all(|g| g.missing == 0 && g.delivered > 0));
     assert!(r.thresholds.iter().all(|t| t.passed), "{:?}", r.thresholds);
+    let html = report(&r);
+    assert!(html.contains("workload: by part"), "the parts' section");
+    assert!(html.contains("<td>big</td>") && html.contains("<td>17-32 members</td>"));
+    assert!(html.contains("Whole-room latency by room size"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,4 +197,82 @@ async fn a_room_of_5000_members_gets_every_message() {
         "every message reached the whole room"
     );
     assert!(hot.completion_us.p99 > 0);
+}
+
+#[test]
+fn every_shipped_workload_reads_and_fits_this_machine_beside_the_embedded_server() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("workloads/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let w = loadgen::workload::file::parse(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // At most a minute: warm-up, stages and settle, with the connecting on top.
+        let total = w.warmup + w.duration() + w.settle;
+        assert!(
+            total <= Duration::from_secs(55),
+            "{}: {total:?}",
+            path.display()
+        );
+        let layout = loadgen::workload::Layout::new(&w);
+        let members: u64 = layout.rooms.iter().map(|r| u64::from(r.members)).sum();
+        // Two descriptors per connection beside the embedded server, within 20,000.
+        assert!(members * 2 + 256 <= 20_000, "{}: {members}", path.display());
+        assert!(text.lines().take_while(|l| l.starts_with('#')).count() >= 3);
+        names.push(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    }
+    names.sort();
+    let expected = ["community", "daily", "hot-room", "mixed-sizes", "spike"];
+    assert_eq!(names, expected.map(|n| Some(n.to_owned())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_of_a_workload_merge_into_its_parts_exactly() {
+    let server = fault_server::spawn(Faults {
+        drop_rate: 0.2,
+        drop_over_members: Some(10),
+        seed: 6,
+        ..Faults::default()
+    })
+    .await
+    .expect("fault server");
+    let url = server.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let workload = dir.path().join("w.toml");
+    std::fs::write(&workload, TWO_GROUPS).expect("write");
+    let mut parts = Vec::new();
+    for k in 0..2 {
+        let json = dir.path().join(format!("shard-{k}.json"));
+        let shard = format!("{k}/2");
+        let args = [
+            "--workload",
+            workload.to_str().expect("utf-8"),
+            "--target",
+            &url,
+            "--shard",
+            &shard,
+            "--json",
+            json.to_str().expect("utf-8"),
+        ];
+        let r = common::run(&args).await;
+        std::fs::write(&json, serde_json::to_string(&r).expect("json")).expect("write");
+        parts.push(reports::run::Run::load(&json).expect("a result"));
+    }
+    let merged = reports::merge::merge(&parts, false).expect("one plan's shards");
+    adds_up(&merged);
+    for name in ["big", "small"] {
+        let m = part(&merged.groups, name);
+        let shards: Vec<&PartResult> = parts.iter().map(|p| part(&p.result.groups, name)).collect();
+        assert_eq!(m.delivered, shards.iter().map(|s| s.delivered).sum::<u64>());
+        assert_eq!(m.missing, shards.iter().map(|s| s.missing).sum::<u64>());
+        assert_eq!(m.rooms, Some(shards.iter().filter_map(|s| s.rooms).sum()));
+        assert_eq!(m.latency_us.count, m.delivered, "the histograms merged too");
+    }
+    // The big rooms (rooms 0 and 1) fall one in each shard; only they lose.
+    assert!(part(&merged.groups, "big").missing > 0);
+    assert_eq!(part(&merged.groups, "small").missing, 0);
 }

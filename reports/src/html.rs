@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::charts::{self, Line};
+use crate::escape::escape;
 use crate::markdown;
 use crate::run::{LoadError, Run};
 use run_result::result::SecondResult;
@@ -13,13 +14,6 @@ pub enum HtmlError {
     Load(#[from] LoadError),
     #[error("cannot draw the {0} chart: {1}")]
     Chart(&'static str, String),
-}
-
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn chart(
@@ -71,13 +65,16 @@ pub fn render(runs: &[Run]) -> Result<String, HtmlError> {
             escape(caption)
         );
     }
+    out.push_str(
+        &crate::parts::section(runs).map_err(|e| HtmlError::Chart("room size", e.to_string()))?,
+    );
     for svg in timelines {
         let _ = writeln!(
             out,
             "<figure class=\"timeline\">\n{svg}\n<figcaption>{}</figcaption>\n</figure>",
             escape(
                 "Deliveries and members connected per second; seconds whose messages lost \
-                 deliveries are shaded."
+                 deliveries are shaded; a workload's stages start at the dashed lines."
             )
         );
     }
@@ -206,9 +203,17 @@ fn timelines(runs: &[Run]) -> Result<Vec<String>, HtmlError> {
         if crate::timeline::has_timeline(&r.result.series) {
             let series = measured_series(r);
             let title = format!("Timeline: {}", r.name);
+            // A workload's stages, marked where each after the first starts.
+            let stages: Vec<(f64, &str)> = r
+                .result
+                .stages
+                .iter()
+                .skip(1)
+                .filter_map(|s| Some((s.from_s?, s.name.as_str())))
+                .collect();
             timelines.push(chart(
                 "timeline",
-                crate::timeline::timeline(&title, &series),
+                crate::timeline::timeline(&title, &series, &stages),
             )?);
         }
     }

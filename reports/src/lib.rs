@@ -7,7 +7,8 @@
 //!
 //! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
 //! - [`run`]: reading results; [`input`]: a result or a sweep. [`markdown`], [`html`],
-//!   [`charts`], [`timeline`] (an outage and its recovery), [`hgrm`]: the outputs.
+//!   [`charts`], [`timeline`] (an outage and its recovery), [`parts`] (a workload run by
+//!   group, room size and stage), [`hgrm`]: the outputs.
 //! - [`compare`]: bounds and the baseline gate. [`merge`]: shards into one result.
 //! - [`sweep`]: capacity searches (`loadgen --sweep`): the curve and the capacity gate.
 //! - [`matrix`]: the conformance matrix (conformance's JSON reports, not loadgen's).
@@ -15,12 +16,14 @@
 pub mod charts;
 pub mod cli;
 pub mod compare;
+mod escape;
 pub mod hgrm;
 pub mod html;
 pub mod input;
 pub mod markdown;
 pub mod matrix;
 pub mod merge;
+pub mod parts;
 pub mod render;
 pub mod run;
 pub mod shards;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use run_result::sweep::{self, SweepResult};
 
 use crate::charts::{self, Line};
-use crate::html::escape;
+use crate::escape::escape;
 use crate::run::LoadError;
 use run_result::display::{ms_of, per_s};
 

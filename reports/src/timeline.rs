@@ -17,10 +17,12 @@ pub fn has_timeline(series: &[SecondResult]) -> bool {
 }
 
 /// The timeline as SVG: deliveries per second (left axis), members connected at the end of
-/// each second (right axis), seconds with missing deliveries shaded red.
+/// each second (right axis), seconds with missing deliveries shaded red, and a dashed line
+/// where each of `stages` starts (its second and name).
 pub fn timeline(
     title: &str,
     series: &[&SecondResult],
+    stages: &[(f64, &str)],
 ) -> Result<String, Box<dyn std::error::Error>> {
     let seconds = series.len().max(1) as f64;
     let top = |v: u64| if v == 0 { 1.0 } else { v as f64 * 1.15 };
@@ -57,6 +59,19 @@ pub fn timeline(
             }))?
             .label("seconds with missing deliveries")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], LOSS.mix(0.3).filled()));
+        for (at, name) in stages {
+            chart.draw_series(DashedLineSeries::new(
+                [(*at, 0.0), (*at, deliveries_max)],
+                5,
+                4,
+                BLACK.mix(0.5).stroke_width(1),
+            ))?;
+            chart.draw_series(std::iter::once(Text::new(
+                (*name).to_owned(),
+                (*at + 0.1, deliveries_max * 0.97),
+                ("sans-serif", 12),
+            )))?;
+        }
         let mid = |s: &SecondResult, v: u64| (s.second as f64 + 0.5, v as f64);
         chart
             .draw_series(LineSeries::new(

@@ -105,6 +105,27 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// What the draws made, as comment lines for `--print-workload`: rooms, members, senders,
+    /// and the load at a stage rate of 1.
+    pub fn describe(&self) -> String {
+        let members: u64 = self.rooms.iter().map(|r| u64::from(r.members)).sum();
+        let largest = self.rooms.iter().map(|r| r.members).max().unwrap_or(0);
+        let messages: f64 = self.rooms.iter().flat_map(|r| &r.senders).sum();
+        let deliveries: f64 = self
+            .rooms
+            .iter()
+            .map(|r| r.senders.iter().sum::<f64>() * f64::from(r.members))
+            .sum();
+        format!(
+            "# drawn: {} rooms, {members} members (the largest room {largest}), {} senders;\n\
+             # at a stage rate of 1: {messages:.1} messages/s, {deliveries:.0} deliveries/s\n",
+            self.rooms.len(),
+            self.sender_count(),
+        )
+    }
+}
+
 /// The rate of each sender of a room of `members` that sends `room_rate` messages per work
 /// second.
 fn sender_rates(group: &Group, members: u32, room_rate: f64) -> Vec<f64> {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::{Matrix, section};
-use crate::html::escape;
+use crate::escape::escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;font-size:14px}\
