@@ -9,6 +9,7 @@
 //! target/release/examples/max_rate --pin            # server on CPU 0, loadgen on CPU 1
 //! target/release/examples/max_rate --repeat 3       # median of three runs per step
 //! target/release/examples/max_rate --capacity       # each server's capacity (loadgen --sweep)
+//! target/release/examples/max_rate --repeat 3 --workload workloads/hot-room.toml  # a workload
 //! target/release/examples/max_rate --variant 'nodirect=--direct-write-below 0' \
 //!     --servers reference,nodirect,yardstick        # the reference server with other flags
 //! ```
@@ -23,15 +24,17 @@
 //! beyond the noise only when that whole range is on one side. The last lines count the steps
 //! each server was ahead on, and those where it was behind (above 5 %) in every round.
 
-use std::net::TcpListener as StdListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+mod server;
+mod workloads;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
+
+use server::{Sampler, Server};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -77,105 +80,19 @@ struct Args {
     /// --servers): `--variant 'nodirect=--direct-write-below 0'`. Repeatable.
     #[arg(long, value_name = "NAME=FLAGS")]
     variant: Vec<String>,
+    /// Instead of the steps, run each workload file (loadgen --workload; repeatable, e.g.
+    /// workloads/*.toml) against every server in turns, --repeat rounds, and compare whole-room
+    /// p99 and CPU per delivery beside the yardstick.
+    #[arg(long, value_name = "FILE")]
+    workload: Vec<PathBuf>,
 }
 
 /// The extra flags of the `--variant` named `name`, split on whitespace.
-fn variant(args: &Args, name: &str) -> Option<Vec<String>> {
+pub(crate) fn variant(args: &Args, name: &str) -> Option<Vec<String>> {
     args.variant.iter().find_map(|v| {
         let (n, flags) = v.split_once('=')?;
         (n == name).then(|| flags.split_whitespace().map(str::to_owned).collect())
     })
-}
-
-/// A server process, killed when dropped.
-struct Server {
-    name: String,
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(name: &str, bin_dir: &Path, args: &Args) -> anyhow::Result<Self> {
-        let pin = args.pin;
-        let port = StdListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let bind = format!("127.0.0.1:{port}");
-        let (bin, argv): (PathBuf, Vec<String>) = match (name, &args.other_reference) {
-            ("reference", _) => (
-                bin_dir.join("../reference-server"),
-                vec!["--bind".into(), bind],
-            ),
-            ("yardstick", _) => (bin_dir.join("yardstick"), vec![bind]),
-            ("other", Some(path)) => (path.clone(), vec!["--bind".into(), bind]),
-            ("other", None) => bail!("--servers other needs --other-reference PATH"),
-            (other, _) => match variant(args, other) {
-                Some(flags) => (
-                    bin_dir.join("../reference-server"),
-                    ["--bind".to_owned(), bind]
-                        .into_iter()
-                        .chain(flags)
-                        .collect(),
-                ),
-                None => bail!(
-                    "--servers: unknown server {other:?} (reference, yardstick, other, or a --variant NAME)"
-                ),
-            },
-        };
-        if !bin.exists() {
-            bail!(
-                "{} is missing: cargo build --release -p reference-server -p loadgen --bins --examples",
-                bin.display()
-            );
-        }
-        let mut command = if pin {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "0"]).arg(&bin);
-            c
-        } else {
-            Command::new(&bin)
-        };
-        // A variant's `VAR=VALUE` words go to the environment, the rest are flags.
-        let (env, argv): (Vec<String>, Vec<String>) = argv
-            .into_iter()
-            .partition(|a| !a.starts_with('-') && a.contains('=') && !a.starts_with('='));
-        let child = command
-            .args(&argv)
-            .envs(env.iter().filter_map(|e| e.split_once('=')))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("start {}", bin.display()))?;
-        let server = Self {
-            name: name.into(),
-            child,
-            port,
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("{name} did not come up");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(server)
-    }
-}
-
-/// User plus system CPU seconds of a process, from /proc (clock ticks of 100 Hz).
-fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let after = stat.rsplit_once(')').context("odd /proc stat")?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let utime: f64 = fields.get(11).context("utime")?.parse()?;
-    let stime: f64 = fields.get(12).context("stime")?.parse()?;
-    Ok((utime + stime) / 100.0)
 }
 
 /// One measured step against one server.
@@ -194,56 +111,6 @@ struct Step {
     /// CPU seconds per million deliveries, over the measured window.
     server_cpu: f64,
     loadgen_cpu: f64,
-}
-
-/// CPU seconds of the server and of this process, sampled every 50 ms while a step runs, so
-/// that only the measured window is counted (not the ramp-up, warm-up or settle).
-struct Sampler {
-    samples: Arc<Mutex<Vec<(Instant, f64, f64)>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Sampler {
-    fn start(server_pid: String) -> Self {
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::spawn({
-            let (samples, stop) = (Arc::clone(&samples), Arc::clone(&stop));
-            move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let (Ok(server), Ok(own)) = (cpu_seconds(&server_pid), cpu_seconds("self")) {
-                        let mut s = samples.lock().unwrap_or_else(|p| p.into_inner());
-                        s.push((Instant::now(), server, own));
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        });
-        Self {
-            samples,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// (server, own) CPU seconds between the samples nearest `from` and `to`.
-    fn between(mut self, from: Instant, to: Instant) -> anyhow::Result<(f64, f64)> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-        let nearest = |at: Instant| {
-            samples
-                .iter()
-                .min_by_key(|(t, _, _)| if *t > at { *t - at } else { at - *t })
-                .copied()
-                .context("no CPU samples")
-        };
-        let ((_, s0, o0), (_, s1, o1)) = (nearest(from)?, nearest(to)?);
-        Ok((s1 - s0, o1 - o0))
-    }
 }
 
 async fn measure(args: &Args, server: &Server, per_room: f64) -> anyhow::Result<Step> {
@@ -351,6 +218,9 @@ async fn main() -> anyhow::Result<()> {
 
     if args.capacity {
         return capacities(&args, &servers).await;
+    }
+    if !args.workload.is_empty() {
+        return workloads::table(&args, &servers).await;
     }
     step_table(&args, &servers).await
 }
