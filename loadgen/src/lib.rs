@@ -26,6 +26,7 @@
 //! - [`summary`]: the printed table; [`sweep_summary`]: the sweep's. `progress`: the bars.
 //! - [`target`]: URLs and source addresses. [`embedded`]: the in-process reference server.
 
+pub mod abort;
 pub mod breakdown;
 pub mod client_load;
 mod comeback;

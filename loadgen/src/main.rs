@@ -55,7 +55,7 @@ async fn main_inner(opts: Opts) -> anyhow::Result<ExitCode> {
     if result.interrupted {
         return Ok(ExitCode::from(130));
     }
-    if result.thresholds.iter().any(|t| !t.passed) {
+    if result.aborted.is_some() || result.thresholds.iter().any(|t| !t.passed) {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)

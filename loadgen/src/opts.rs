@@ -124,6 +124,18 @@ pub struct Opts {
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<Threshold>,
 
+    /// End the measurement early when this condition has been broken for this long,
+    /// repeatable: EXPR:DURATION, e.g. p99<250ms:10s or errors<100:5s (k6's abortOnFail).
+    /// Watched while the run lasts: p50, p90, p99, p999, max (over every measured delivery so
+    /// far) and errors. The run then settles, writes its result with `aborted` saying why,
+    /// and exits 2; the condition is also one of its thresholds.
+    #[arg(
+        long = "abort-on",
+        value_name = "EXPR:DURATION",
+        conflicts_with = "sweep"
+    )]
+    pub abort_on: Vec<crate::abort::AbortOn>,
+
     /// Do not hold the run to this core metric's default (METRIC=0), repeatable: loss,
     /// duplicates, reordered, cross_room, foreign, outside, errors. Also for --sweep's
     /// steps. The figure is still measured and reported.

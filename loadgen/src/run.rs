@@ -13,6 +13,7 @@ use indicatif::ProgressBar;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::abort::Watch;
 use crate::client_load::Sample;
 use crate::embedded::EmbeddedServer;
 use crate::live::Board;
@@ -54,7 +55,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     let (live, board) = streaming::start(&plan, &targets, worker_plans.len(), &shared).await?;
     let workers = start_workers(worker_plans, &shared, board.as_ref())?;
     let interrupt = on_ctrl_c();
-    let phases = phases(&shared, &plan, &schedule_tx, &interrupt).await;
+    let phases = phases(&shared, &plan, &schedule_tx, &interrupt, board.as_deref()).await;
     let interrupted = interrupt.is_cancelled();
     if interrupted {
         tracing::warn!("interrupted: closing connections and writing the partial result");
@@ -105,6 +106,8 @@ struct Phases {
     client: Option<(Sample, Sample)>,
     /// The server's figures when the measured window started and ended, and their source.
     server: Option<(Scrape, Scrape, String)>,
+    /// Why `--abort-on` ended the measurement early.
+    aborted: Option<String>,
 }
 
 /// Connect; then, if anyone is in and no Ctrl-C came, publish the schedule, measure and
@@ -114,6 +117,7 @@ async fn phases(
     plan: &Plan,
     schedule_tx: &watch::Sender<Option<Schedule>>,
     interrupt: &CancellationToken,
+    board: Option<&Board>,
 ) -> Phases {
     let progress = Progress::new(plan.quiet);
     // With --start-at, connecting ends at that instant at the latest (once anyone is in).
@@ -151,7 +155,9 @@ async fn phases(
             source?.read().await
         }
     });
-    phases.connected_by_second = measure_phase(shared, &bar, schedule, interrupt).await;
+    let watch = board.map(|b| (b, Watch::new(plan.abort_on.clone())));
+    (phases.connected_by_second, phases.aborted) =
+        measure_phase(shared, &bar, schedule, interrupt, watch).await;
     phases.client = sending.zip(Sample::take());
     if interrupt.is_cancelled() {
         server_start.abort();
@@ -169,10 +175,18 @@ async fn phases(
         .min(schedule.end_us)
         .saturating_sub(schedule.measure_start_us) as f64
         / 1e6;
+    // Aborted: sending ended now, and the settle time counts from here.
+    let sent_until = match phases.aborted {
+        Some(_) => Schedule {
+            end_us: shared.now_us().min(schedule.end_us),
+            ..schedule
+        },
+        None => schedule,
+    };
     settle_phase(
         shared,
         &bar,
-        schedule,
+        sent_until,
         (plan.timing.settle, plan.timing.windows),
         interrupt,
     )
@@ -221,6 +235,7 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
         breakdown: &plan.breakdown(),
     });
     result.shard = shard;
+    result.aborted = run.phases.aborted.clone();
     result.server = run.phases.server.as_ref().and_then(|(start, end, source)| {
         let s = &result.summary;
         server_load::between(source, start, end, s.delivered, s.connections.established)
@@ -333,15 +348,18 @@ async fn connect_phase(
     ramp
 }
 
-/// Warm-up and the measured duration: the senders' schedule runs to its end. Returns the
-/// members connected at the end of each measured second (the last tick within it).
+/// Warm-up and the measured duration: the senders' schedule runs to its end, or until an
+/// `--abort-on` condition has been broken for its time. Returns the members connected at the
+/// end of each measured second (the last tick within it), and why it was aborted.
 async fn measure_phase(
     shared: &Shared,
     bar: &ProgressBar,
     schedule: Schedule,
     interrupt: &CancellationToken,
-) -> Vec<u64> {
+    mut watch: Option<(&Board, Watch)>,
+) -> (Vec<u64>, Option<String>) {
     let mut connected = Vec::new();
+    let mut aborted = None;
     tick_until(shared, schedule.end_us, interrupt, || {
         show(shared, bar, schedule);
         if let Some(second) = shared.measured_second(shared.now_us()) {
@@ -349,11 +367,20 @@ async fn measure_phase(
                 connected.resize(second + 1, 0);
             }
             connected[second] = shared.members_now();
+            if let Some((board, watch)) = watch.as_mut() {
+                let measured_s = (shared.now_us() - schedule.measure_start_us) as f64 / 1e6;
+                aborted = watch.check(board, shared, measured_s);
+            }
         }
-        false
+        aborted.is_some()
     })
     .await;
-    connected
+    if let Some(why) = &aborted {
+        tracing::warn!(%why, "--abort-on: ending the measurement early");
+        // Nothing more is sent: the workers end their schedules at the finish.
+        shared.stop_sending();
+    }
+    (connected, aborted)
 }
 
 /// After the last send: until every expected delivery is in, or `settle` has passed. With

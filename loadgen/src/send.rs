@@ -110,6 +110,9 @@ pub async fn send_loop(
             () = pacer.until(at) => {}
             () = &mut finished => break,
         }
+        if shared.sending_stopped.load(Ordering::Acquire) {
+            break;
+        }
         let warmup = at < schedule.measure_start_us;
         let stamp = Stamp {
             room,

@@ -1,6 +1,6 @@
 //! State shared by the coordinator and every worker thread: atomics only, no locks.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use run_result::Totals;
@@ -66,6 +66,8 @@ pub struct Shared {
     pub expected: AtomicU64,
     pub delivered: AtomicU64,
     pub schedule: watch::Receiver<Option<Schedule>>,
+    /// Set when the measurement ends early (`--abort-on`): senders send nothing more.
+    pub sending_stopped: AtomicBool,
     /// Ends every connection (after the settle time, or at once on Ctrl-C).
     pub finish: CancellationToken,
 }
@@ -90,6 +92,7 @@ impl Shared {
             expected: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             schedule,
+            sending_stopped: AtomicBool::new(false),
             finish: CancellationToken::new(),
         }
     }
@@ -101,6 +104,11 @@ impl Shared {
         totals.sent = self.sent.load(Ordering::Acquire);
         totals.expected = self.expected.load(Ordering::Acquire);
         totals.delivered = self.delivered.load(Ordering::Acquire);
+    }
+
+    /// Senders send nothing more (each stops at its next scheduled send).
+    pub fn stop_sending(&self) {
+        self.sending_stopped.store(true, Ordering::Release);
     }
 
     pub fn now_us(&self) -> u64 {

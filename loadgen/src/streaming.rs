@@ -13,18 +13,19 @@ use crate::plan::Plan;
 use crate::shared::Shared;
 use crate::target::Target;
 
-/// Starts streaming if the plan asks for it: the streaming side and the board the `workers`
-/// copy their figures to (none when nothing streams).
+/// Starts streaming if the plan asks for it: the streaming side, and the board the `workers`
+/// copy their figures to (also for `--abort-on`, which watches it; none when neither is on).
 pub async fn start(
     plan: &Plan,
     targets: &[Target],
     workers: usize,
     shared: &Arc<Shared>,
 ) -> anyhow::Result<(Option<Live>, Option<Arc<Board>>)> {
-    if !plan.live.is_on() {
-        return Ok((None, None));
-    }
     let board = Arc::new(Board::new(workers, plan.live.every));
+    if !plan.live.is_on() {
+        let watched = (!plan.abort_on.is_empty()).then_some(board);
+        return Ok((None, watched));
+    }
     let names: Vec<String> = targets.iter().map(ToString::to_string).collect();
     let labels = live::labels(plan.run_id(), plan.plan_id.as_deref(), plan.shard, &names);
     let (shared, from) = (Arc::clone(shared), Arc::clone(&board));

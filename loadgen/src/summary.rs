@@ -141,6 +141,12 @@ fn heading_rest(out: &mut String, r: &RunResult) {
     if r.interrupted {
         let _ = writeln!(out, "INTERRUPTED: the figures cover only what ran.");
     }
+    if let Some(why) = &r.aborted {
+        let _ = writeln!(
+            out,
+            "ABORTED (--abort-on): {why}; the figures cover only what ran."
+        );
+    }
 }
 
 /// Connections, messages, loss, churn and reconnects, the worst second.

@@ -58,6 +58,9 @@ pub struct RunResult {
     /// By stage of the workload: the messages scheduled in each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<PartResult>,
+    /// Why `--abort-on` ended the measurement early; absent when it ran its course.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
 }
 
 /// One shard's place in its plan.

@@ -84,6 +84,8 @@ pub struct Plan {
     /// What the run is held to: `--threshold`, then the core contract's defaults for every
     /// core metric not named there nor relaxed.
     pub thresholds: Vec<Held>,
+    /// `--abort-on`: what ends the measurement early.
+    pub abort_on: Vec<crate::abort::AbortOn>,
     /// The result's record of the flags (its targets as given; the coordinator names the
     /// embedded server's address instead when there is one).
     pub record: Config,
@@ -162,6 +164,12 @@ impl Plan {
         );
         let mut given = opts.thresholds.clone();
         given.extend(workload.thresholds.iter().cloned());
+        // What ends a run early is also what it is held to at the end.
+        for rule in &opts.abort_on {
+            if !given.iter().any(|t| t.text == rule.threshold.text) {
+                given.push(rule.threshold.clone());
+            }
+        }
         let thresholds = Threshold::with_core(&given, &relaxed(opts));
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -212,6 +220,7 @@ impl Plan {
                 every: opts.out_interval,
             },
             thresholds,
+            abort_on: opts.abort_on.clone(),
             record,
         })
     }
