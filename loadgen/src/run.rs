@@ -139,7 +139,7 @@ async fn phases(
         return phases;
     }
     phases.start = start_time(shared, plan);
-    let schedule = Schedule::starting(phases.start.at_us, &plan.timing);
+    let schedule = Schedule::starting(phases.start.at_us, plan.timing.warmup, plan.timing.duration);
     let _ = schedule_tx.send(Some(schedule));
     tracing::info!(
         connected = shared.connected.load(Ordering::Relaxed),

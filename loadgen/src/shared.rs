@@ -8,7 +8,6 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::index::Index;
-use crate::plan::Timing;
 
 /// When sending starts, when measuring starts, when sending ends: microseconds on the run clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +18,13 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Sending starts at `start_us`: warm-up, then the measured duration.
-    pub fn starting(start_us: u64, timing: &Timing) -> Self {
-        let warmup = timing.warmup.as_micros() as u64;
+    /// Sending starts at `start_us`: `warmup`, then the measured `duration`.
+    pub fn starting(start_us: u64, warmup: Duration, duration: Duration) -> Self {
+        let warmup = warmup.as_micros() as u64;
         Self {
             warmup_start_us: start_us,
             measure_start_us: start_us + warmup,
-            end_us: start_us + warmup + timing.duration.as_micros() as u64,
+            end_us: start_us + warmup + duration.as_micros() as u64,
         }
     }
 }
