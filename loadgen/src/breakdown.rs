@@ -27,29 +27,27 @@ fn table(out: &mut String, title: &str, parts: &[PartResult], stages: bool) {
     if parts.is_empty() {
         return;
     }
+    let what = if stages && parts.iter().any(|p| p.members.is_some()) {
+        "seconds, rate, members"
+    } else if stages {
+        "seconds, rate"
+    } else {
+        "rooms, members"
+    };
+    let w = what.len().max(15);
     let _ = writeln!(
         out,
-        "\n{title:<22} {:>15} {:>10} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10}",
-        if stages {
-            "seconds, rate"
-        } else {
-            "rooms, members"
-        },
-        "sent",
-        "delivered",
-        "missing",
-        "loss",
-        "p50",
-        "p99",
-        "room p99",
+        "\n{title:<22} {what:>w$} {:>10} {:>11} {:>9} {:>8} {:>10} {:>10} {:>10}",
+        "sent", "delivered", "missing", "loss", "p50", "p99", "room p99",
     );
     for p in parts {
         let what = if stages {
             format!(
-                "{:.0}-{:.0}s x{}",
+                "{:.0}-{:.0}s x{}{}",
                 p.from_s.unwrap_or(0.0),
                 p.to_s.unwrap_or(0.0),
-                p.rate.unwrap_or(1.0)
+                p.rate.unwrap_or(1.0),
+                p.members.map_or(String::new(), |m| format!(", {m}"))
             )
         } else {
             format!("{}, {}", p.rooms.unwrap_or(0), p.members.unwrap_or(0))
@@ -57,7 +55,7 @@ fn table(out: &mut String, title: &str, parts: &[PartResult], stages: bool) {
         let l = &p.latency_us;
         let _ = write!(
             out,
-            "  {:<20} {what:>15} {:>10} {:>11} {:>9} {:>7.3}% {:>10} {:>10} {:>10}",
+            "  {:<20} {what:>w$} {:>10} {:>11} {:>9} {:>7.3}% {:>10} {:>10} {:>10}",
             truncate(&p.name, 20),
             p.sent,
             p.delivered,

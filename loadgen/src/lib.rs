@@ -13,7 +13,17 @@
 //!   `connect`: opening and closing one; `send`: a sender's open-loop schedule; [`pacer`]:
 //!   wakes each send on time, to the microsecond; `receive`: the receive path (stamps,
 //!   duplicates, order, latencies); `window`: with churn or --reconnect, what one stay of a
-//!   member should get; `comeback`: --reconnect, a lost connection's backoff and accounting.
+//!   member should get; `leave`: when a member leaves and comes back (churn, the stages'
+//!   share of members); `comeback`: --reconnect, a lost connection's backoff and accounting.
+//! - [`workload`]: `--workload FILE` and what a run of flags means as one: room groups whose
+//!   sizes, senders, rates and message lengths are drawn from distributions ([`dist`]), and
+//!   stages that change the rate and the members present over time; `index`: where each
+//!   room's senders and messages sit in the shared vectors, and the parts (group, room size,
+//!   stage) they count in; [`breakdown`]: the summary's tables by part.
+//! - [`abort`]: `--abort-on`, ending a run early when a bound has been broken for a time.
+//! - [`live`]: live metrics (Prometheus remote write, an OpenMetrics endpoint); `streaming`:
+//!   a run's feed into them. [`server_load`], [`client_load`]: the server's and loadgen's
+//!   own cost over the measured window. `start`: when sending starts.
 //! - [`shard`]: `--shard K/N`, `--start-at`: one plan over several processes.
 //! - [`sweep`]: `--sweep`, the capacity search: runs at rising rates until a bound breaks.
 //! - `shared`: the atomics the coordinator and the workers share (the run-wide counts).
@@ -36,6 +46,7 @@ pub mod embedded;
 pub mod error;
 pub mod handshake;
 mod index;
+mod leave;
 pub mod live;
 pub mod opts;
 pub mod pacer;

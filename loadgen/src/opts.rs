@@ -15,7 +15,8 @@ use stamp::Fill;
 use crate::dist::Dist;
 use crate::workload::file::{self, WorkloadError};
 use crate::workload::{
-    Activity, FLAGS_GROUP, FLAGS_STAGE, Group, Members, Process, Rate, Senders, Stage, Workload,
+    Activity, FLAGS_GROUP, FLAGS_STAGE, Group, Members, Process, Rate, Reconnect, Senders, Stage,
+    Workload,
 };
 
 /// Open thousands of `/ws/chat/<room>/` connections, broadcast through every room, and measure
@@ -91,9 +92,10 @@ pub struct Opts {
     #[arg(long, value_name = "BYTES|DIST", default_value = "64")]
     pub size: Dist,
 
-    /// What fills each message's text after its stamp: x (repeated) or words (common words
-    /// of chat, different in every message: text as people type it).
-    #[arg(long, value_name = "x|words", default_value = "x", value_parser = fill)]
+    /// What fills each message's text after its stamp: x (repeated), words (common words
+    /// of chat, different in every message: text as people type it) or words:FILE (the
+    /// words of FILE, separated by spaces or newlines; printable ASCII without '"' and '\').
+    #[arg(long, value_name = "x|words|words:FILE", default_value = "x", value_parser = fill)]
     pub text: Fill,
 
     /// After the last send, how long to wait for late deliveries before counting the missing.
@@ -226,7 +228,8 @@ pub struct Opts {
     /// --reconnect-max). Each member is then held to what was sent while it was connected
     /// (missing counts only those); what was sent while it was away is reported apart.
     /// Such a run is held to the core contract but errors=0. Without --reconnect such a
-    /// member is lost for good: what is sent after the loss is missing for it.
+    /// member is lost for good: what is sent after the loss is missing for it. With
+    /// --workload, it and its bounds replace the file's [reconnect].
     #[arg(long)]
     pub reconnect: bool,
 
@@ -274,13 +277,9 @@ pub struct Opts {
     pub start_at: Option<StartAt>,
 }
 
-/// `--text`: x or words.
+/// `--text`: x, words or words:FILE (a relative FILE from the working directory).
 fn fill(s: &str) -> Result<Fill, String> {
-    match s {
-        "x" => Ok(Fill::X),
-        "words" => Ok(Fill::Words),
-        _ => Err(format!("{s:?}: x or words")),
-    }
+    crate::workload::fill::parse(s, None)
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {
@@ -327,7 +326,14 @@ impl Opts {
     /// The run's workload: `--workload`'s file, or the one the flags mean.
     pub fn workload(&self) -> Result<Workload, WorkloadError> {
         match &self.workload {
-            Some(path) => file::read(path),
+            Some(path) => {
+                let mut workload = file::read(path)?;
+                // --reconnect given beside a file is the run's, over the file's.
+                if let Some(flags) = self.flags_reconnect() {
+                    workload.reconnect = Some(flags);
+                }
+                Ok(workload)
+            }
             None => Ok(self.flags_workload()),
         }
     }
@@ -352,7 +358,7 @@ impl Opts {
                     Arrival::Poisson => Process::Poisson,
                 },
                 size: opts.size.clone(),
-                text: opts.text,
+                text: opts.text.clone(),
                 session: opts.churn_session(),
             }],
             stages: vec![Stage {
@@ -360,9 +366,19 @@ impl Opts {
                 duration: opts.duration,
                 rate: 1.0,
                 ramp: Duration::ZERO,
+                members: 1.0,
             }],
             thresholds: Vec::new(),
+            reconnect: opts.flags_reconnect(),
         }
+    }
+
+    /// What --reconnect, --reconnect-min and --reconnect-max say.
+    fn flags_reconnect(&self) -> Option<Reconnect> {
+        self.reconnect.then(|| Reconnect {
+            min: self.reconnect_min,
+            max: self.reconnect_max.max(self.reconnect_min),
+        })
     }
 
     /// Whether each member is held to what was sent during its stays (`crate::window`):

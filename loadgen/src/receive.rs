@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use crate::connect::Ws;
 use crate::error::ConnError;
+use crate::leave::Leave;
 use crate::shared::Shared;
 use crate::stats::{Order, Seen};
 use crate::window::{Place, Window};
@@ -68,19 +69,19 @@ pub enum End {
     Leave,
 }
 
-/// Reads deliveries until the run finishes, the connection ends, or (with `stay`, a
-/// churning member's time in the room counted from the start of sending) the member leaves.
+/// Reads deliveries until the run finishes, the connection ends, or the member leaves
+/// (`leave`: churn, or the stages' share of members).
 pub async fn receive_loop(
     stream: &mut SplitStream<Ws>,
     member: &mut Member,
     shared: &Shared,
     stats: &RefCell<Totals>,
-    stay: Option<Duration>,
+    leave: Leave<'_>,
 ) -> End {
     let mut schedule = shared.schedule.clone();
-    let (measure_start, warmup_start, end) = loop {
+    let s = loop {
         if let Some(s) = *schedule.borrow_and_update() {
-            break (s.measure_start_us, s.warmup_start_us, s.end_us);
+            break s;
         }
         // Nothing is sent before the schedule exists; wait for it or for the end. The
         // schedule first: a sender sends only once it is set, so when a delivery and the
@@ -98,11 +99,9 @@ pub async fn receive_loop(
             },
         }
     };
-    member.measure_start = Some(measure_start);
+    member.measure_start = Some(s.measure_start_us);
     // A member leaves only while the senders send; after that it stays to the end.
-    let leave_at = stay
-        .map(|d| shared.now_us().max(warmup_start) + d.as_micros() as u64)
-        .filter(|at| *at < end);
+    let leave_at = leave.at(shared.now_us(), &s);
     let leave = async {
         match leave_at {
             Some(at) => tokio::time::sleep_until(shared.at(at).into()).await,

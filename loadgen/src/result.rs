@@ -53,11 +53,16 @@ pub fn config(
         connect_rate: opts.connect_rate,
         size: (size_min as usize).max(stamp::MIN_SIZE),
         sizes: (!sizes.is_empty()).then(|| sizes.join("; ")),
-        text: workload
-            .groups
-            .iter()
-            .any(|g| g.text == stamp::Fill::Words)
-            .then(|| "words".to_owned()),
+        text: {
+            let mut texts: Vec<String> = workload
+                .groups
+                .iter()
+                .filter(|g| g.text.is_words())
+                .map(|g| g.text.to_string())
+                .collect();
+            texts.dedup();
+            (!texts.is_empty()).then(|| texts.join("; "))
+        },
         seed: workload.seed,
         source_ips: sources.to_vec(),
         workers,
@@ -74,10 +79,9 @@ pub fn config(
             .iter()
             .find_map(|g| g.session)
             .map(|d| d.as_secs_f64()),
-        reconnect_s: opts.reconnect.then_some([
-            opts.reconnect_min.as_secs_f64(),
-            opts.reconnect_max.as_secs_f64(),
-        ]),
+        reconnect_s: workload
+            .reconnect
+            .map(|r| [r.min.as_secs_f64(), r.max.as_secs_f64()]),
         workload: Some(workload::print::to_toml(workload)),
         workload_file: opts.workload.as_ref().map(|p| p.display().to_string()),
     }

@@ -146,7 +146,9 @@ pub async fn send_loop(
             size
         };
         if let Err(e) = sink
-            .send(Message::text(stamp::encode_filled(&stamp, size, plan.text)))
+            .send(Message::text(stamp::encode_filled(
+                &stamp, size, &plan.text,
+            )))
             .await
         {
             stats

@@ -91,10 +91,11 @@ pub async fn sweep(opts: Opts, mut on_step: impl FnMut(&SweepStep)) -> anyhow::R
     } else {
         opts.until.clone()
     };
-    let bounds: Vec<Threshold> = Threshold::with_core(&until, &crate::plan::relaxed(&opts))
-        .into_iter()
-        .map(|h| h.threshold)
-        .collect();
+    let bounds: Vec<Threshold> =
+        Threshold::with_core(&until, &crate::plan::relaxed(&opts, opts.reconnect))
+            .into_iter()
+            .map(|h| h.threshold)
+            .collect();
     let search = Search {
         from: opts.rate,
         factor: opts.sweep_factor,

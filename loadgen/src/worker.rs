@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use rand::rngs::StdRng;
@@ -20,6 +20,7 @@ use tokio::task::LocalSet;
 use crate::comeback::Comeback;
 use crate::connect::{Ws, close_gracefully, connect};
 use crate::error::ConnError;
+use crate::leave::{Leave, until_present};
 use crate::live::Board;
 use crate::pacer::Pacer;
 use crate::plan::{ChurnPlan, ConnPlan, WorkerPlan};
@@ -27,6 +28,7 @@ use crate::receive::{End, Member, drain, receive_loop};
 use crate::send;
 use crate::shared::Shared;
 use crate::window::Window;
+use crate::workload::Presence;
 use run_result::Totals;
 use run_result::histogram::record;
 
@@ -98,6 +100,8 @@ struct Ctx<'a> {
     pacer: Option<&'a Rc<Pacer>>,
     /// The churn settings, for a member that leaves and rejoins (senders stay).
     churn: Option<&'a ChurnPlan>,
+    /// The stages' share of members and this receiver's rank (senders stay).
+    presence: Option<(&'a Presence, f64)>,
 }
 
 /// What outlives each of a member's stays.
@@ -170,9 +174,14 @@ async fn connection(
         stats: &stats,
         pacer: pacer.as_ref(),
         churn,
+        presence: plan
+            .presence
+            .as_deref()
+            .filter(|_| conn.sender.is_none())
+            .map(|p| (p, conn.rank)),
     };
     loop {
-        if !life.comeback.wait(&shared).await {
+        if !life.comeback.wait(&shared).await || !until_present(&shared, ctx.presence).await {
             return;
         }
         match open(&ctx, &mut life).await {
@@ -269,19 +278,21 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         ),
         None => (Some(sink), None),
     };
-    let stay = ctx.churn.zip(life.rng.as_mut()).map(|(c, rng)| {
-        // Exponential stays: members leave as a Poisson process.
-        let u: f64 = rng.random();
-        c.mean_session.mul_f64(-(1.0 - u).ln())
-    });
-    let mut end = receive_loop(&mut stream, &mut member, shared, stats, stay).await;
+    let leave = Leave {
+        after: ctx.churn.zip(life.rng.as_mut()).map(|(c, rng)| {
+            // Exponential stays: members leave as a Poisson process.
+            let u: f64 = rng.random();
+            c.mean_session.mul_f64(-(1.0 - u).ln())
+        }),
+        presence: ctx.presence,
+    };
+    let mut end = receive_loop(&mut stream, &mut member, shared, stats, leave).await;
     if end == End::Leave {
         let published = shared.of_room(&shared.published, conn.room);
         if let Some(w) = &mut member.window {
             w.leave(published);
         }
-        let bound = ctx.churn.map_or(Duration::ZERO, |c| c.drain);
-        end = drain(&mut stream, &mut member, shared, stats, bound).await;
+        end = drain(&mut stream, &mut member, shared, stats, plan.drain).await;
     }
     let lost = match &end {
         End::Closed(cause) => life.comeback.lost(cause, &mut member, shared, stats),

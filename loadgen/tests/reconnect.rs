@@ -140,3 +140,38 @@ async fn loss_while_connected_is_still_missing() {
     assert!(s.missing > 0, "{s:?}");
     assert!(r.thresholds.iter().any(|t| !t.passed));
 }
+
+/// The same run as a workload file whose `[reconnect]` table asks for it: the members come
+/// back as with the flags, and the result records the file's bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workload_file_can_ask_members_to_come_back() {
+    let server = kicking().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("kicked.toml");
+    std::fs::write(
+        &path,
+        r#"
+            warmup = "200ms"
+            settle = "1s"
+            duration = "3s"
+            [reconnect]
+            min = "20ms"
+            max = "200ms"
+            [[group]]
+            rooms = 3
+            members = 4
+            rate = 50
+        "#,
+    )
+    .expect("write the workload");
+    let (url, path) = (server.url(), path.display().to_string());
+    let r = common::run(&["--target", &url, "--workload", &path, "--no-json"]).await;
+    let s = &r.summary;
+    let lost: u64 = s.reconnects.values().sum();
+    assert!(lost >= 24, "{:?}", s.reconnects);
+    assert_eq!(s.missing, 0, "{s:?}");
+    assert!(s.reconnect_us.count > 0, "{s:?}");
+    assert_eq!(r.config.reconnect_s, Some([0.02, 0.2]));
+    assert!(r.thresholds.iter().all(|t| t.passed), "{:?}", r.thresholds);
+    assert!(!r.thresholds.iter().any(|t| t.threshold == "errors=0"));
+}

@@ -276,3 +276,102 @@ async fn shards_of_a_workload_merge_into_its_parts_exactly() {
     assert!(part(&merged.groups, "big").missing > 0);
     assert_eq!(part(&merged.groups, "small").missing, 0);
 }
+
+/// Stages that keep 40% of each room's receivers, then all of them again (a herd leaving and
+/// coming back, as after a deploy), padded with the words of a file beside the workload.
+const HERD: &str = r#"
+warmup = "1s"
+settle = "2s"
+[[group]]
+name = "rooms"
+rooms = 20
+members = 10
+senders = 1
+rate = 5
+text = "words:chat-words.txt"
+[[stage]]
+name = "all"
+duration = "3s"
+[[stage]]
+name = "herd"
+duration = "3s"
+members = "40%"
+[[stage]]
+name = "back"
+duration = "3s"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_leaves_and_comes_back_and_each_stay_gets_its_messages() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("chat-words.txt"), "gg wp\nbrb afk\nlol\n").expect("words");
+    let path = dir.path().join("herd.toml");
+    std::fs::write(&path, HERD).expect("write the workload");
+    let path = path.display().to_string();
+    let r = common::run(&["--workload", path.as_str(), "--no-json"]).await;
+    let s = &r.summary;
+    // Of each room's 9 receivers the ranks 0/9..3/9 are below 40%: 5 per room leave, once.
+    assert_eq!(s.leaves, 20 * 5, "{s:?}");
+    assert_eq!(
+        s.join_us.count,
+        20 * 5,
+        "each rejoin's first delivery timed"
+    );
+    assert_eq!((s.missing, s.duplicates, s.outside_membership), (0, 0, 0));
+    assert!(s.delivered > 0 && s.delivered == s.expected, "{s:?}");
+    // Members in their rooms at the end of each second: 200, then 20 senders + 80 during the
+    // herd, then 200 again.
+    let connected: Vec<u64> = r.series.iter().map(|x| x.connected).collect();
+    assert_eq!(connected.get(1), Some(&200), "{connected:?}");
+    assert_eq!(connected.get(4), Some(&100), "{connected:?}");
+    assert_eq!(connected.get(7), Some(&200), "{connected:?}");
+    // The herd stage's messages were for the 5 members who stayed in each room; a message
+    // sent in the instant the others left may have been theirs too (one per room).
+    let herd = part(&r.stages, "herd");
+    assert_eq!(herd.members, Some(100));
+    assert!(
+        herd.expected >= herd.sent * 5 && herd.expected <= herd.sent * 5 + 20 * 5,
+        "{herd:?}"
+    );
+    assert_eq!(part(&r.stages, "all").members, Some(200));
+    assert!(r.thresholds.iter().all(|t| t.passed), "{:?}", r.thresholds);
+    let words = dir.path().join("chat-words.txt").display().to_string();
+    assert_eq!(r.config.text, Some(format!("words:{words}")));
+    let html = report(&r);
+    assert!(
+        html.contains("seconds, rate, members"),
+        "the stages' members"
+    );
+}
+
+#[test]
+fn reconnect_flags_beside_a_file_replace_its_reconnect_table() {
+    use clap::Parser as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("w.toml");
+    std::fs::write(
+        &path,
+        "[reconnect]\nmin = \"20ms\"\n[[group]]\nrooms = 1\nmembers = 2\n",
+    )
+    .expect("write");
+    let path = path.display().to_string();
+    let file_only = loadgen::Opts::try_parse_from(["loadgen", "--workload", &path])
+        .expect("flags")
+        .workload()
+        .expect("workload");
+    let both = loadgen::Opts::try_parse_from([
+        "loadgen",
+        "--workload",
+        &path,
+        "--reconnect",
+        "--reconnect-min",
+        "50ms",
+    ])
+    .expect("flags")
+    .workload()
+    .expect("workload");
+    let bounds = |w: &loadgen::workload::Workload| w.reconnect.map(|r| (r.min, r.max));
+    let ms = Duration::from_millis;
+    assert_eq!(bounds(&file_only), Some((ms(20), ms(5000))));
+    assert_eq!(bounds(&both), Some((ms(50), ms(5000))));
+}

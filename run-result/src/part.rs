@@ -115,6 +115,8 @@ impl Part {
 pub struct PartInfo {
     pub name: String,
     pub rooms: Option<u32>,
+    /// A group or size class: its members; a stage, when stages change who is in the rooms:
+    /// the members in their rooms at its share.
     pub members: Option<u64>,
     /// A stage: seconds of the measured run it covers.
     pub span: Option<(f64, f64)>,

@@ -278,8 +278,8 @@ pub struct Summary {
     pub tls_handshake_us: Latency,
     #[serde(default)]
     pub upgrade_us: Latency,
-    /// With churn (`--churn`, `--session`; 0 otherwise and in older files): members that
-    /// left, deliveries of a message broadcast before the member asked to join (after it left,
+    /// With churn (`--churn`, `--session`) or stages that keep a share of the members (0
+    /// otherwise and in older files): members that left, deliveries of a message broadcast before the member asked to join (after it left,
     /// for a member that rejoined), and a rejoining member's handshake start until its first
     /// delivery.
     #[serde(default)]

@@ -2,13 +2,16 @@
 //!
 //! The text is ASCII, so every backend forwards it byte for byte whatever its JSON encoder:
 //! `L:<room>:<sender>:<seq>:<scheduled_us>:<sent_us>:<phase>:` then padding to `--size`: `x`
-//! repeated, or words ([`Fill`]).
+//! repeated, or words of a list ([`Fill`]).
 //! Times are microseconds since the run's clock started (one process, one clock). The receive
 //! path only looks for `"L:` and reads six fields: no JSON parse.
 
 use std::fmt::Write as _;
 
+mod fill;
 mod words;
+
+pub use fill::{Fill, WordList, WordListError, fnv1a};
 
 /// The fields loadgen needs back from a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,24 +36,13 @@ pub const MIN_SIZE: usize = 48;
 /// 1 MiB).
 pub const MAX_SIZE: usize = 64 * 1024 * 1024;
 
-/// What pads a message's text after its stamp, up to its size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Fill {
-    /// `x` repeated: the least work for a server, and nothing for compression to find.
-    #[default]
-    X,
-    /// Common words of chat separated by spaces, chosen per message (from its room, sender
-    /// and sequence number, so a rerun sends the same text): text as people type it.
-    Words,
-}
-
 /// The client frame for `stamp`, with its text padded to `size` bytes with `x`.
 pub fn encode(stamp: &Stamp, size: usize) -> String {
-    encode_filled(stamp, size, Fill::X)
+    encode_filled(stamp, size, &Fill::X)
 }
 
 /// The client frame for `stamp`, with its text padded to `size` bytes by `fill`.
-pub fn encode_filled(stamp: &Stamp, size: usize, fill: Fill) -> String {
+pub fn encode_filled(stamp: &Stamp, size: usize, fill: &Fill) -> String {
     let mut out = String::with_capacity(size + 16);
     out.push_str("{\"message\":\"L:");
     let _ = write!(
@@ -67,7 +59,8 @@ pub fn encode_filled(stamp: &Stamp, size: usize, fill: Fill) -> String {
     let left = size.saturating_sub(text_len);
     match fill {
         Fill::X => out.extend(std::iter::repeat_n('x', left)),
-        Fill::Words => words_into(&mut out, left, seed(stamp)),
+        Fill::Words => fill::words_into(&mut out, left, seed(stamp), words::WORDS),
+        Fill::List(list) => fill::words_into(&mut out, left, seed(stamp), list.words()),
     }
     out.push_str("\"}");
     out
@@ -76,27 +69,6 @@ pub fn encode_filled(stamp: &Stamp, size: usize, fill: Fill) -> String {
 /// A message's own seed for its words.
 fn seed(stamp: &Stamp) -> u64 {
     (u64::from(stamp.room) << 40) ^ (u64::from(stamp.sender) << 24) ^ u64::from(stamp.seq)
-}
-
-/// Exactly `left` bytes of words and spaces (the last word cut to fit).
-fn words_into(out: &mut String, mut left: usize, mut state: u64) {
-    while left > 0 {
-        // splitmix64: a few operations a word, the same sequence on every machine.
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let word = words::WORDS[(z % words::WORDS.len() as u64) as usize];
-        if word.len() < left {
-            out.push_str(word);
-            out.push(' ');
-            left -= word.len() + 1;
-        } else {
-            out.push_str(&word[..left]);
-            left = 0;
-        }
-    }
 }
 
 /// Finds the stamp in a delivered frame; `None` if the frame is not one of ours.
@@ -172,7 +144,7 @@ mod tests {
             warmup: false,
         };
         for size in [0, 48, 49, 100, 4096] {
-            let sent = encode_filled(&stamp, size, Fill::Words);
+            let sent = encode_filled(&stamp, size, &Fill::Words);
             let text_len = sent.len() - "{\"message\":\"\"}".len();
             assert_eq!(
                 text_len,
@@ -187,15 +159,47 @@ mod tests {
             );
             assert!(!value.contains(['"', '\\']), "{value}");
         }
-        let a = encode_filled(&stamp, 200, Fill::Words);
+        let a = encode_filled(&stamp, 200, &Fill::Words);
         assert_eq!(
             a,
-            encode_filled(&stamp, 200, Fill::Words),
+            encode_filled(&stamp, 200, &Fill::Words),
             "the same message, the same words"
         );
-        let b = encode_filled(&Stamp { seq: 6, ..stamp }, 200, Fill::Words);
+        let b = encode_filled(&Stamp { seq: 6, ..stamp }, 200, &Fill::Words);
         assert_ne!(a[40..], b[40..], "another message, other words");
         assert!(a.contains(' ') && !a.contains("xxxx"));
+    }
+
+    #[test]
+    fn a_list_of_words_fills_exactly_with_its_own_words() {
+        let stamp = Stamp {
+            room: 3,
+            sender: 0,
+            seq: 41,
+            scheduled_us: 10,
+            sent_us: 11,
+            warmup: false,
+        };
+        let list = WordList::new("t", "alpha beta gamma").expect("valid");
+        for size in [0, 48, 60, 1000] {
+            let sent = encode_filled(&stamp, size, &Fill::List(list.clone()));
+            let text_len = sent.len() - "{\"message\":\"\"}".len();
+            assert_eq!(
+                text_len,
+                size.max(encode(&stamp, 0).len() - "{\"message\":\"\"}".len())
+            );
+            assert_eq!(decode(sent.as_bytes()), Some(stamp));
+            let padding = sent.rsplit(":m:").next().unwrap_or_default();
+            let padding = padding.strip_suffix("\"}").unwrap_or_default();
+            for word in padding.split(' ').filter(|w| !w.is_empty()) {
+                assert!(
+                    ["alpha", "beta", "gamma"]
+                        .iter()
+                        .any(|whole| whole.starts_with(word)),
+                    "{word:?} in {sent}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! What each group of the workload needs in the plan: its senders' pacing, its members'
 //! churn, where its rooms' messages sit, and the parts the result breaks the run into.
 
-use std::time::Duration;
-
 use super::{ChurnPlan, Plan, SendPlan};
 use crate::index::Index;
-use crate::workload::{Layout, Workload};
+use crate::workload::{Layout, Workload, presence};
 use run_result::part::{Breakdown, PartInfo, size_class_name};
 
 impl Plan {
@@ -41,6 +39,7 @@ impl Plan {
                 info.members = Some(info.members.unwrap_or(0) + u64::from(plan.members));
             }
         }
+        let changes = self.workload.presence().is_some();
         let stages = self
             .workload
             .stages
@@ -49,7 +48,8 @@ impl Plan {
             .map(|(s, span)| PartInfo {
                 name: s.name.clone(),
                 rooms: None,
-                members: None,
+                // When members come and go: those in the room at the stage's own share.
+                members: changes.then(|| self.members_at(s.members)),
                 span: Some(span),
                 rate: Some(s.rate),
             })
@@ -62,6 +62,25 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// This process's members in their rooms when the stages' share is `share`: every
+    /// sender, and each receiver whose rank is below the share.
+    fn members_at(&self, share: f64) -> u64 {
+        self.rooms
+            .iter()
+            .map(|r| {
+                let plan = &self.layout.rooms[*r as usize];
+                let senders = plan.senders.len() as u32;
+                let receivers = plan.members.saturating_sub(senders);
+                let present = (0..receivers)
+                    .filter(|k| presence::rank(*k, receivers) < share)
+                    .count();
+                u64::from(senders) + present as u64
+            })
+            .sum()
+    }
+}
+
 /// How each group's senders pace themselves.
 pub(super) fn send_plans(workload: &Workload, layout: &Layout, windows: bool) -> Vec<SendPlan> {
     workload
@@ -70,7 +89,7 @@ pub(super) fn send_plans(workload: &Workload, layout: &Layout, windows: bool) ->
         .map(|g| SendPlan {
             arrival: g.arrival,
             size: g.size.clone(),
-            text: g.text,
+            text: g.text.clone(),
             seed: workload.seed,
             senders: layout.max_senders(),
             rooms: layout.rooms.len() as u32,
@@ -87,7 +106,6 @@ pub(super) fn churn_plans(workload: &Workload) -> Vec<Option<ChurnPlan>> {
         .map(|g| {
             g.session.map(|mean| ChurnPlan {
                 mean_session: mean,
-                drain: workload.settle.max(Duration::from_secs(1)),
                 seed: workload.seed,
             })
         })

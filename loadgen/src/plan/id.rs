@@ -12,11 +12,12 @@ pub fn plan_id(opts: &Opts, workload: &Workload, count: u32) -> String {
     let canonical = match &opts.workload {
         // Everything the file shapes, as it reads back.
         Some(_) => format!(
-            "{} ws_path={} room_style={} shards={count} start_at={}",
+            "{} ws_path={} room_style={} shards={count} start_at={}{}",
             workload::print::to_toml(workload),
             opts.ws_path.as_str(),
             opts.room_style.as_str(),
             opts.start_at.map_or(0, StartAt::unix_ms),
+            lists(workload),
         ),
         None => format!(
             "rooms={} clients={} senders={} rate={} arrival={:?} duration={:?} warmup={:?} \
@@ -37,19 +38,27 @@ pub fn plan_id(opts: &Opts, workload: &Workload, count: u32) -> String {
             opts.start_at.map_or(0, StartAt::unix_ms),
             opts.churn_session(),
             // Only what a plan did not have before: plans without it keep their ids.
-            if opts.text == Fill::Words {
-                " text=words"
-            } else {
-                ""
+            match &opts.text {
+                Fill::X => String::new(),
+                Fill::Words => " text=words".into(),
+                Fill::List(_) => format!(" text=words{}", lists(workload)),
             },
         ),
     };
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in canonical.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+    format!("{:016x}", stamp::fnv1a(canonical.bytes()))
+}
+
+/// The words of every list the workload pads with (a list's path says where it was read,
+/// not what it holds: shards must pad with the same words).
+fn lists(workload: &Workload) -> String {
+    workload
+        .groups
+        .iter()
+        .filter_map(|g| match &g.text {
+            Fill::List(list) => Some(format!(" words={:016x}", list.digest())),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -170,11 +170,11 @@ impl Plan {
                 given.push(rule.threshold.clone());
             }
         }
-        let thresholds = Threshold::with_core(&given, &relaxed(opts));
+        let thresholds = Threshold::with_core(&given, &relaxed(opts, workload.reconnect.is_some()));
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let windows = workload.churns() || opts.reconnect;
+        let windows = workload.churns() || workload.reconnect.is_some();
         let sends = send_plans(&workload, &layout, windows);
         let churns = churn_plans(&workload);
         Ok(Self {
@@ -196,9 +196,9 @@ impl Plan {
             sends: Arc::new(sends),
             churns,
             layout,
-            reconnect: opts.reconnect.then(|| ReconnectPlan {
-                min: opts.reconnect_min,
-                max: opts.reconnect_max.max(opts.reconnect_min),
+            reconnect: workload.reconnect.map(|r| ReconnectPlan {
+                min: r.min,
+                max: r.max,
                 seed: workload.seed,
             }),
             room_style: opts.room_style,
@@ -310,12 +310,12 @@ fn fit_machine(opts: &Opts, connections: u64, embedded: bool) -> Result<SourceIp
     Ok(sources)
 }
 
-/// The core metrics the run is not held to by default: `--relax`, and with --reconnect
+/// The core metrics the run is not held to by default: `--relax`, and when members reconnect
 /// `errors` (lost connections are the point of such a run; `--threshold errors<N` bounds
 /// them).
-pub fn relaxed(opts: &Opts) -> Vec<Metric> {
+pub fn relaxed(opts: &Opts, reconnect: bool) -> Vec<Metric> {
     let mut relaxed = opts.relax.clone();
-    if opts.reconnect {
+    if reconnect {
         relaxed.push(Metric::Errors);
     }
     relaxed

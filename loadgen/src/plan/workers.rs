@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Plan;
 use crate::handshake::HandshakePlan;
 use crate::target::Target;
-use crate::workload::Process;
+use crate::workload::{Presence, Process, presence};
 
 impl Plan {
     /// Each worker's connections. Rooms fill evenly as the ramp goes on (every room's first
@@ -32,6 +32,7 @@ impl Plan {
                 }
                 let i = conns.len();
                 let rate = plan.senders.get(member as usize).copied();
+                let senders = plan.senders.len() as u32;
                 conns.push(ConnPlan {
                     room,
                     room_name: self.room_style.name(self.run_id, room),
@@ -44,6 +45,10 @@ impl Plan {
                     // per-destination range does.
                     source: self.bind_sources.then(|| sources[i % sources.len()]),
                     connect_at_us: (i as f64 * 1e6 / self.connect_rate) as u64,
+                    rank: presence::rank(
+                        member.saturating_sub(senders),
+                        plan.members.saturating_sub(senders),
+                    ),
                 });
             }
         }
@@ -55,6 +60,8 @@ impl Plan {
             connect_timeout: self.connect_timeout,
             handshake: Arc::clone(&self.handshake),
             churns: self.churns.clone(),
+            presence: self.workload.presence().map(Arc::new),
+            drain: self.workload.drain(),
             reconnect: self.reconnect.clone(),
             windows: self.timing.windows,
         };
@@ -99,6 +106,8 @@ pub struct ConnPlan {
     pub source: Option<IpAddr>,
     /// Microseconds on the run clock when to connect.
     pub connect_at_us: u64,
+    /// A receiver's rank among its room's receivers (`crate::workload::presence`).
+    pub rank: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +119,10 @@ pub struct WorkerPlan {
     pub handshake: Arc<HandshakePlan>,
     /// By group: how its receiving members leave and rejoin, if they do.
     pub churns: Vec<Option<ChurnPlan>>,
+    /// Who is in the room over the run (the stages' `members`), if not everyone always.
+    pub presence: Option<Arc<Presence>>,
+    /// Longest a leaving member waits for the messages of its stay before it closes.
+    pub drain: Duration,
     /// With --reconnect: how a member whose connection ended comes back.
     pub reconnect: Option<ReconnectPlan>,
     /// Whether each stay is held to what was sent while it lasted (`crate::window`).
@@ -146,8 +159,6 @@ impl ReconnectPlan {
 pub struct ChurnPlan {
     /// Mean time in the room; each stay is exponential with this mean.
     pub mean_session: Duration,
-    /// Longest a leaving member waits for the messages of its stay before it closes.
-    pub drain: Duration,
     pub seed: u64,
 }
 

@@ -10,18 +10,63 @@ use super::Stage;
 
 /// A piece of the curve with a linear multiplier.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Piece {
+pub(super) struct Piece {
     /// Run time at its start and its length, in seconds.
-    from: f64,
-    len: f64,
+    pub(super) from: f64,
+    pub(super) len: f64,
     /// Multiplier at its start and its end.
-    m0: f64,
-    m1: f64,
+    pub(super) m0: f64,
+    pub(super) m1: f64,
     /// Work time at its start.
     work: f64,
 }
 
+/// The pieces of a level that each stage sets (`level`), ramping to it from the previous
+/// stage's, the warm-up at the first stage's level, and the last level held for ever after.
+pub(super) fn pieces(
+    warmup: Duration,
+    stages: &[Stage],
+    level: impl Fn(&Stage) -> f64,
+) -> Vec<Piece> {
+    let first = stages.first().map_or(1.0, &level);
+    let mut pieces = Vec::new();
+    let push = |pieces: &mut Vec<Piece>, len: f64, m0: f64, m1: f64| {
+        let (from, work) = pieces.last().map_or((0.0, 0.0), |p: &Piece| {
+            (p.from + p.len, p.work + p.work_len())
+        });
+        if len > 0.0 {
+            pieces.push(Piece {
+                from,
+                len,
+                m0,
+                m1,
+                work,
+            });
+        }
+    };
+    push(&mut pieces, warmup.as_secs_f64(), first, first);
+    let mut last = first;
+    for stage in stages {
+        let ramp = stage.ramp.min(stage.duration).as_secs_f64();
+        let to = level(stage);
+        push(&mut pieces, ramp, last, to);
+        push(&mut pieces, stage.duration.as_secs_f64() - ramp, to, to);
+        last = to;
+    }
+    push(&mut pieces, f64::INFINITY, last, last);
+    pieces
+}
+
 impl Piece {
+    /// The level `s` seconds into the piece.
+    pub(super) fn at(&self, s: f64) -> f64 {
+        if self.len.is_finite() && self.len > 0.0 {
+            self.m0 + (self.m1 - self.m0) * (s / self.len).clamp(0.0, 1.0)
+        } else {
+            self.m0
+        }
+    }
+
     fn work_len(&self) -> f64 {
         (self.m0 + self.m1) / 2.0 * self.len
     }
@@ -63,41 +108,13 @@ pub struct Curve {
 
 impl Curve {
     pub fn new(warmup: Duration, stages: &[Stage]) -> Self {
-        let first = stages.first().map_or(1.0, |s| s.rate);
-        let mut pieces = Vec::new();
-        let push = |pieces: &mut Vec<Piece>, len: f64, m0: f64, m1: f64| {
-            let (from, work) = pieces.last().map_or((0.0, 0.0), |p: &Piece| {
-                (p.from + p.len, p.work + p.work_len())
-            });
-            if len > 0.0 {
-                pieces.push(Piece {
-                    from,
-                    len,
-                    m0,
-                    m1,
-                    work,
-                });
-            }
-        };
-        push(&mut pieces, warmup.as_secs_f64(), first, first);
         let mut bounds = vec![0.0];
-        let mut level = first;
         for stage in stages {
-            let ramp = stage.ramp.min(stage.duration).as_secs_f64();
-            push(&mut pieces, ramp, level, stage.rate);
-            push(
-                &mut pieces,
-                stage.duration.as_secs_f64() - ramp,
-                stage.rate,
-                stage.rate,
-            );
-            level = stage.rate;
             bounds.push(bounds.last().copied().unwrap_or(0.0) + stage.duration.as_secs_f64());
         }
         // Past the end the last level holds (nothing is sent there).
-        push(&mut pieces, f64::INFINITY, level, level);
         Self {
-            pieces,
+            pieces: pieces(warmup, stages, |s| s.rate),
             warmup: warmup.as_secs_f64(),
             bounds,
         }
@@ -161,6 +178,7 @@ mod tests {
             duration: Duration::from_secs(secs),
             rate,
             ramp: Duration::from_secs(ramp),
+            members: 1.0,
         }
     }
 

@@ -1,17 +1,14 @@
 //! `--workload FILE`: the TOML format (docs/loadgen.md, "Workloads"). Strict: an unknown key,
 //! a value of the wrong kind or a bad distribution is refused with the line it is on.
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
-use super::{Activity, Group, Members, Process, Rate, Senders, Stage, Workload};
+use super::values::{Dur, Share, Text};
+use super::{Activity, Group, Members, Process, Rate, Reconnect, Senders, Stage, Workload};
 use crate::dist::Dist;
 use run_result::Threshold;
 use stamp::Fill;
@@ -34,14 +31,20 @@ pub fn read(path: &Path) -> Result<Workload, WorkloadError> {
         path: path.display().to_string(),
         source,
     })?;
-    parse(&text).map_err(|message| WorkloadError::Invalid {
+    parse_in(&text, path.parent()).map_err(|message| WorkloadError::Invalid {
         path: path.display().to_string(),
         message,
     })
 }
 
-/// Parses and checks a workload's text.
+/// Parses and checks a workload's text (a relative word list's path from the working
+/// directory).
 pub fn parse(text: &str) -> Result<Workload, String> {
+    parse_in(text, None)
+}
+
+/// Parses and checks a workload's text, from a file in `dir`.
+fn parse_in(text: &str, dir: Option<&Path>) -> Result<Workload, String> {
     let file: FileWorkload = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
     let at = |span: std::ops::Range<usize>| format!("line {}", line_of(text, span.start));
     if file.groups.is_empty() {
@@ -53,7 +56,7 @@ pub fn parse(text: &str) -> Result<Workload, String> {
         .enumerate()
         .map(|(i, g)| {
             let span = g.span();
-            group(i, g.into_inner()).map_err(|e| format!("{}: {e}", at(span)))
+            group(i, g.into_inner(), dir).map_err(|e| format!("{}: {e}", at(span)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
@@ -75,6 +78,7 @@ pub fn parse(text: &str) -> Result<Workload, String> {
             duration: d.map_or(Duration::from_secs(10), |d| d.0.0),
             rate: 1.0,
             ramp: Duration::ZERO,
+            members: 1.0,
         }],
         (false, None) => file
             .stages
@@ -102,6 +106,7 @@ pub fn parse(text: &str) -> Result<Workload, String> {
         groups,
         stages,
         thresholds: file.thresholds.into_iter().map(|t| t.0).collect(),
+        reconnect: file.reconnect.map(reconnect).transpose()?,
     })
 }
 
@@ -110,7 +115,7 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn group(i: usize, g: FileGroup) -> Result<Group, String> {
+fn group(i: usize, g: FileGroup, dir: Option<&Path>) -> Result<Group, String> {
     let name = g.name.unwrap_or_else(|| format!("group{}", i + 1));
     let members = match g.members {
         MembersField::List(list) => {
@@ -162,6 +167,10 @@ fn group(i: usize, g: FileGroup) -> Result<Group, String> {
             stamp::MAX_SIZE
         ));
     }
+    let text = match g.text {
+        Some(t) => super::fill::parse(&t, dir).map_err(|e| format!("group {name:?}: {e}"))?,
+        None => Fill::X,
+    };
     Ok(Group {
         name,
         rooms,
@@ -171,9 +180,22 @@ fn group(i: usize, g: FileGroup) -> Result<Group, String> {
         rate,
         arrival: g.arrival.map_or(Process::Fixed, |a| a.0),
         size,
-        text: g.text.map_or(Fill::X, |t| t.0.0),
+        text,
         session: g.session.map(|s| s.0.0),
     })
+}
+
+fn reconnect(r: FileReconnect) -> Result<Reconnect, String> {
+    let min = r.min.map_or(Duration::from_millis(100), |d| d.0.0);
+    let max = r.max.map_or(Duration::from_secs(5), |d| d.0.0);
+    if min.is_zero() || max < min {
+        return Err(format!(
+            "[reconnect]: min ({}) must be above zero and at most max ({})",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(Reconnect { min, max })
 }
 
 fn stage(i: usize, s: FileStage) -> Result<Stage, String> {
@@ -194,11 +216,16 @@ fn stage(i: usize, s: FileStage) -> Result<Stage, String> {
     if ramp > s.duration.0.0 {
         return Err(format!("stage {name:?}: its ramp is longer than the stage"));
     }
+    let members = match s.members {
+        None => 1.0,
+        Some(m) => m.0.0,
+    };
     Ok(Stage {
         name,
         duration: s.duration.0.0,
         rate,
         ramp,
+        members,
     })
 }
 
@@ -215,6 +242,14 @@ struct FileWorkload {
     groups: Vec<Spanned<FileGroup>>,
     #[serde(rename = "stage", default)]
     stages: Vec<Spanned<FileStage>>,
+    reconnect: Option<FileReconnect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileReconnect {
+    min: Option<Text<Dur>>,
+    max: Option<Text<Dur>>,
 }
 
 #[derive(Deserialize)]
@@ -229,7 +264,7 @@ struct FileGroup {
     rate_per_minute: Option<Text<Dist>>,
     arrival: Option<Text<Process>>,
     size: Option<Text<Dist>>,
-    text: Option<Text<FillText>>,
+    text: Option<String>,
     session: Option<Text<Dur>>,
 }
 
@@ -240,6 +275,7 @@ struct FileStage {
     duration: Text<Dur>,
     rate: Option<f64>,
     ramp: Option<Text<Dur>>,
+    members: Option<Text<Share>>,
 }
 
 #[derive(Deserialize)]
@@ -251,114 +287,6 @@ struct FileStage {
 enum MembersField {
     List(Vec<u32>),
     Drawn(Text<Dist>),
-}
-
-/// A value written as a string or a number, read with `T`'s `FromStr`.
-struct Text<T>(T);
-
-impl<'de, T: FromStr> Deserialize<'de> for Text<T>
-where
-    T::Err: fmt::Display,
-{
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<T: FromStr> Visitor<'_> for V<T>
-        where
-            T::Err: fmt::Display,
-        {
-            type Value = Text<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or a number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                v.parse().map(Text).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                self.visit_str(&v.to_string())
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// A duration as humantime writes it (`10s`, `500ms`, `2m`).
-struct Dur(Duration);
-
-impl FromStr for Dur {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        humantime::parse_duration(s)
-            .map(Dur)
-            .map_err(|e| format!("{s:?}: {e} (write e.g. \"10s\", \"500ms\" or \"2m\")"))
-    }
-}
-
-struct FillText(Fill);
-
-impl FromStr for FillText {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "x" => Ok(Self(Fill::X)),
-            "words" => Ok(Self(Fill::Words)),
-            _ => Err(format!("{s:?}: x or words")),
-        }
-    }
-}
-
-impl FromStr for Senders {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let help = "write a count of members (3) or a share of them (\"10%\")";
-        match s.trim().strip_suffix('%') {
-            Some(pct) => match pct.trim().parse::<f64>() {
-                Ok(p) if p > 0.0 && p <= 100.0 => Ok(Self::Share(p)),
-                _ => Err(format!("{s:?}: {help}")),
-            },
-            None => match s.trim().parse::<u32>() {
-                Ok(n) => Ok(Self::Count(n)),
-                Err(_) => Err(format!("{s:?}: {help}")),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Senders {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Count(n) => write!(f, "{n}"),
-            Self::Share(pct) => write!(f, "\"{pct}%\""),
-        }
-    }
-}
-
-impl FromStr for Activity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let help = "write even or zipf:S (S above 0: the k-th sender sends in proportion to 1/k^S)";
-        match s.trim() {
-            "even" => Ok(Self::Even),
-            other => match other.strip_prefix("zipf:").map(|x| x.trim().parse::<f64>()) {
-                Some(Ok(e)) if e.is_finite() && e > 0.0 => Ok(Self::Zipf(e)),
-                _ => Err(format!("{s:?}: {help}")),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Activity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Even => f.write_str("even"),
-            Self::Zipf(s) => write!(f, "zipf:{s}"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -414,6 +342,36 @@ mod tests {
                 "[[group]]\nrooms = 1\nmembers = 2\nsenders = \"150%\"\n",
                 "line 4",
                 "share",
+            ),
+            // A stage's share of members above all.
+            (
+                "[[group]]\nrooms = 1\nmembers = 2\n[[stage]]\nduration = \"2s\"\nmembers = 2\n",
+                "line 6",
+                "share of the members",
+            ),
+            // A list of words that is not there.
+            (
+                "[[group]]\nrooms = 1\nmembers = 2\ntext = \"words:/nowhere/chat.txt\"\n",
+                "line 1",
+                "/nowhere/chat.txt",
+            ),
+            // A text that is none of the three.
+            (
+                "[[group]]\nrooms = 1\nmembers = 2\ntext = \"lorem\"\n",
+                "line 1",
+                "words:FILE",
+            ),
+            // Backoff bounds the wrong way round.
+            (
+                "[reconnect]\nmin = \"2s\"\nmax = \"1s\"\n[[group]]\nrooms = 1\nmembers = 2\n",
+                "[reconnect]",
+                "at most max",
+            ),
+            // A reconnect setting that does not exist.
+            (
+                "[reconnect]\nattempts = 3\n[[group]]\nrooms = 1\nmembers = 2\n",
+                "line 2",
+                "unknown field",
             ),
         ];
         for (text, line, words) in cases {

@@ -182,8 +182,10 @@ mod tests {
                 duration: Duration::from_secs(5),
                 rate: 1.0,
                 ramp: Duration::ZERO,
+                members: 1.0,
             }],
             thresholds: Vec::new(),
+            reconnect: None,
         }
     }
 

@@ -9,12 +9,16 @@
 mod arrival;
 pub mod curve;
 pub mod file;
+pub mod fill;
 pub mod layout;
+pub mod presence;
 pub mod print;
+mod values;
 
 pub use arrival::{Arrivals, Process};
 pub use curve::Curve;
 pub use layout::{Layout, RoomPlan};
+pub use presence::Presence;
 
 use std::time::Duration;
 
@@ -36,6 +40,16 @@ pub struct Workload {
     pub stages: Vec<Stage>,
     /// Added to `--threshold`'s.
     pub thresholds: Vec<Threshold>,
+    /// How a member whose connection ended unasked comes back; `None`: it does not.
+    pub reconnect: Option<Reconnect>,
+}
+
+/// `--reconnect`: a member whose connection ended unasked connects again after a backoff with
+/// full jitter, from `min` doubling up to `max` (`comeback.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconnect {
+    pub min: Duration,
+    pub max: Duration,
 }
 
 /// Rooms alike in how they are drawn.
@@ -103,6 +117,9 @@ pub struct Stage {
     /// The first part of the stage, during which the multiplier goes linearly from the
     /// previous stage's to this one's; zero for the first stage.
     pub ramp: Duration,
+    /// The share of each room's receiving members in the room (0 to 1; senders stay), reached
+    /// by the same ramp: the members above the share leave, and come back when it rises.
+    pub members: f64,
 }
 
 /// The group a run of flags makes.
@@ -121,9 +138,20 @@ impl Workload {
         self.groups.iter().map(Group::room_count).sum()
     }
 
-    /// Whether any group's members leave and rejoin.
+    /// Whether any members leave and rejoin: a group's churn, or a stage that keeps only a
+    /// share of the members.
     pub fn churns(&self) -> bool {
-        self.groups.iter().any(|g| g.session.is_some())
+        self.groups.iter().any(|g| g.session.is_some()) || self.presence().is_some()
+    }
+
+    /// Who is in the room over the run, if not everyone always.
+    pub fn presence(&self) -> Option<Presence> {
+        Presence::new(self.warmup, &self.stages)
+    }
+
+    /// Longest a leaving member waits for the messages of its stay before it closes.
+    pub fn drain(&self) -> Duration {
+        self.settle.max(Duration::from_secs(1))
     }
 
     /// The rate multiplier over time.

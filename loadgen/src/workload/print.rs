@@ -19,6 +19,11 @@ pub fn to_toml(w: &Workload) -> String {
         let list: Vec<String> = w.thresholds.iter().map(|t| quoted(&t.text)).collect();
         let _ = writeln!(out, "thresholds = [{}]", list.join(", "));
     }
+    if let Some(r) = w.reconnect {
+        let _ = writeln!(out, "\n[reconnect]");
+        let _ = writeln!(out, "min = {}", duration(r.min));
+        let _ = writeln!(out, "max = {}", duration(r.max));
+    }
     for g in &w.groups {
         let _ = writeln!(out, "\n[[group]]");
         let _ = writeln!(out, "name = {}", quoted(&g.name));
@@ -47,7 +52,7 @@ pub fn to_toml(w: &Workload) -> String {
         let _ = writeln!(out, "arrival = {}", quoted(&g.arrival.to_string()));
         let _ = writeln!(out, "size = {}", dist(&g.size));
         if g.text != Fill::X {
-            let _ = writeln!(out, "text = \"words\"");
+            let _ = writeln!(out, "text = {}", quoted(&g.text.to_string()));
         }
         if let Some(s) = g.session {
             let _ = writeln!(out, "session = {}", duration(s));
@@ -60,6 +65,9 @@ pub fn to_toml(w: &Workload) -> String {
         let _ = writeln!(out, "rate = {}", float(s.rate));
         if !s.ramp.is_zero() {
             let _ = writeln!(out, "ramp = {}", duration(s.ramp));
+        }
+        if s.members < 1.0 {
+            let _ = writeln!(out, "members = {}", s.members);
         }
     }
     out
@@ -116,6 +124,9 @@ mod tests {
             members = "zipf:s=1.3,min=2,max=200"
             rate_per_minute = "uniform:1..30"
             session = "20s"
+            [reconnect]
+            min = "50ms"
+            max = "2s"
             [[stage]]
             name = "calm"
             duration = "5s"
@@ -124,6 +135,11 @@ mod tests {
             duration = "4s"
             rate = 10
             ramp = "1s"
+            members = "35%"
+            [[stage]]
+            name = "back"
+            duration = "3s"
+            members = 1
         "#;
         let w = parse(text).expect("valid");
         let printed = to_toml(&w);
