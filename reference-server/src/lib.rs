@@ -8,8 +8,14 @@
 //! - [`server`]: binding, routing, shutdown; `state`: what handlers and sessions share.
 //! - `listener`: accepting and serving HTTP with the handshake timeout and pending limit.
 //! - `upgrade`: the WebSocket handshake and its refusals.
-//! - `session`: one member's connection; `outbox`: its writing half.
+//! - `session`: one member's connection; `outbox`: its writing half over the WebSocket codec
+//!   (TLS members); `prefixed`: the bytes read past the upgrade, put back in front.
 //! - [`rooms`]: rooms and their local members, one order per room.
+//! - The fan-out core for plain TCP members: `direct` (frames written to the socket as they
+//!   are: by the publisher into an idle member's socket, by the session's drain, by the
+//!   codec for control frames), `spread` (the helper thread that writes a large room's
+//!   second share in parallel with the publisher), `load` (the node's delivery rate, which
+//!   decides whether publishers write directly).
 //! - [`frame`]: a broadcast frame, built once, its bytes shared by every member.
 //! - [`queue`]: a member's outgoing queue, bounded in bytes.
 //! - [`budget`]: the global memory budget over queues and half-received messages.
@@ -18,7 +24,8 @@
 //!   (`redis_core`, `marker`).
 //! - `pages`: the tutorial's two HTML pages.
 //! - `tls`: `--tls-cert`/`--tls-key`, reloaded on SIGHUP.
-//! - [`metrics`]: the Prometheus counters.
+//! - [`metrics`]: the Prometheus counters; `process_metrics`: the process's CPU, memory and
+//!   descriptors beside them.
 //! - [`spawn`]: a running server for tests and for tools that embed it.
 
 pub mod budget;
