@@ -42,18 +42,7 @@ async fn churn_against(target: Option<&str>) -> RunResult {
 }
 
 fn schema_errors(r: &RunResult) -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../run-result/schema.json"
-    ))
-    .expect("schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-    let json = serde_json::to_value(r).expect("serialise");
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    validator
-        .iter_errors(&json)
-        .map(|e| e.to_string())
-        .collect()
+    testkit::result_schema_errors(&serde_json::to_value(r).expect("serialise"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

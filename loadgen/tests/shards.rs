@@ -186,20 +186,11 @@ async fn three_shards_started_together_merge_into_the_whole_plan() {
     check_whole_plan(&runs, &merged);
 
     // Shards and the merge are results the schema describes.
-    let schema: serde_json::Value = serde_json::from_str(include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../run-result/schema.json"
-    )))
-    .expect("schema.json");
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
     for value in [
         serde_json::to_value(&runs[1].result).expect("json"),
         serde_json::to_value(&merged).expect("json"),
     ] {
-        let errors: Vec<String> = validator
-            .iter_errors(&value)
-            .map(|e| e.to_string())
-            .collect();
+        let errors = testkit::result_schema_errors(&value);
         assert!(errors.is_empty(), "{errors:#?}");
     }
     for node in nodes {

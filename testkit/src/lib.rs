@@ -4,12 +4,15 @@
 //! - [`Redis`]: a real `redis-server` (installed by scripts/setup) of the test's own, on a
 //!   free port;
 //! - [`Prometheus`]: a real Prometheus (installed by scripts/setup) of the test's own, with
-//!   its remote-write receiver, and queries against it.
+//!   its remote-write receiver, and queries against it;
+//! - [`result_schema_errors`]: a loadgen result against `run-result/schema.json`.
 
 mod pki;
 mod prometheus;
 mod redis;
+mod schema;
 
 pub use pki::{Pki, SelfSigned};
 pub use prometheus::Prometheus;
 pub use redis::Redis;
+pub use schema::result_schema_errors;
