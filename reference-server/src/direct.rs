@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError};
 
 use crate::outbox::{MAX_BATCH, WriteError};
-use crate::queue::{DirectWrite, QueueReceiver, Shared, State};
+use crate::queue::{QueueReceiver, Shared, State};
 
 /// Frames per write at most (the TLS path's batch, `outbox.rs`).
 const MAX_FRAMES: usize = MAX_BATCH as usize;
@@ -55,10 +55,10 @@ pub(crate) struct DirectSocket {
 
 impl DirectSocket {
     /// Attaches `queue` to `tcp`: from now on its frames are written to it as they are, by
-    /// the publisher when `direct` allows it, by the session otherwise.
-    pub(crate) fn new(tcp: TcpStream, queue: &QueueReceiver, direct: DirectWrite) -> Self {
+    /// the publisher when its room allows it, by the session otherwise.
+    pub(crate) fn new(tcp: TcpStream, queue: &QueueReceiver) -> Self {
         let tcp = Arc::new(tcp);
-        let queue = queue.write_to(Arc::clone(&tcp), direct);
+        let queue = queue.write_to(Arc::clone(&tcp));
         Self { tcp, queue }
     }
 
@@ -250,12 +250,6 @@ mod tests {
     use crate::queue::test_pair::{connected, read_exactly};
     use crate::queue::{Offered, Writer, queue};
 
-    /// The defaults: under 200,000 deliveries a second, into the first 50 members.
-    const ALLOW: DirectWrite = DirectWrite {
-        below: 200_000,
-        members: 50,
-    };
-
     /// A connected pair: the server side attached to a fresh queue, and the client.
     async fn attached(
         queue_bytes: usize,
@@ -269,7 +263,7 @@ mod tests {
         // Small send buffers so writes end part-way.
         let (server, client) = connected(Some(4096), client_rcvbuf).await;
         let (tx, rx) = queue(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)));
-        let direct = DirectSocket::new(server, &rx, ALLOW);
+        let direct = DirectSocket::new(server, &rx);
         (tx, rx, direct, client)
     }
 
@@ -292,18 +286,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_publisher_writes_only_into_its_share_of_a_room() {
+    async fn the_publisher_writes_only_where_the_room_lets_it() {
         let frame = Frame::from(r#"{"message": "m"}"#);
-        let last_of_share = ALLOW.members - 1;
         let (tx, _rx, _socket, mut client) = attached(1 << 20, None).await;
-        assert_eq!(tx.offer(&frame, 0, last_of_share), Ok(Offered::Written));
+        assert_eq!(tx.offer(&frame, true), Ok(Offered::Written));
         assert_eq!(
             read_exactly(&mut client, frame.wire().len()).await,
             frame.wire().to_vec()
         );
-        // Past the share: queued (its session is woken), though the member is idle.
+        // Not allowed (past the room's share, or a busy node): queued (its session is
+        // woken), though the member is idle.
         let (tx, rx, _socket, mut client) = attached(1 << 20, None).await;
-        assert_eq!(tx.offer(&frame, 0, ALLOW.members), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame, false), Ok(Offered::Queued));
         assert_eq!(drain(&rx).await, 1);
         assert_eq!(
             read_exactly(&mut client, frame.wire().len()).await,
@@ -318,7 +312,7 @@ mod tests {
         let at = |ms: u64| move || start + Duration::from_millis(ms);
         let first = Frame::from(r#"{"message": "1"}"#);
         assert_eq!(
-            tx.offer_with(&first, 0, 0, Writer::Publisher, at(0)),
+            tx.offer_with(&first, true, Writer::Publisher, at(0)),
             Ok(Offered::Written)
         );
         assert_eq!(
@@ -329,13 +323,13 @@ mod tests {
         let second = Frame::from(r#"{"message": "2"}"#);
         let gap = crate::queue::DIRECT_GAP.as_millis() as u64;
         assert_eq!(
-            tx.offer_with(&second, 0, 0, Writer::Publisher, at(gap - 1)),
+            tx.offer_with(&second, true, Writer::Publisher, at(gap - 1)),
             Ok(Offered::Queued)
         );
-        // A busy node (at the limit): queued too, also after the gap.
+        // Not allowed by the room (a busy node): queued too, also after the gap.
         let third = Frame::from(r#"{"message": "3"}"#);
         assert_eq!(
-            tx.offer_with(&third, ALLOW.below, 0, Writer::Publisher, at(3 * gap)),
+            tx.offer_with(&third, false, Writer::Publisher, at(3 * gap)),
             Ok(Offered::Queued)
         );
         assert_eq!(drain(&rx).await, 2);
@@ -362,7 +356,7 @@ mod tests {
             if i % 2 == 0 {
                 now += crate::queue::DIRECT_GAP;
             }
-            tx.offer_with(frame, 0, 0, Writer::Publisher, || now)
+            tx.offer_with(frame, true, Writer::Publisher, || now)
                 .expect("queued or written");
             let _ = std::future::poll_fn(|cx| Poll::Ready(poll_drain(rx.shared(), cx))).await;
             if let Ok(n) = client.try_read(&mut buf) {
@@ -383,8 +377,8 @@ mod tests {
         let frame = Frame::from(r#"{"message": "x"}"#);
         let offer = |n: usize| {
             for _ in 0..n {
-                // A busy node: every frame queued for the drain.
-                assert_eq!(tx.offer(&frame, ALLOW.below, 0), Ok(Offered::Queued));
+                // No direct write: every frame queued for the drain.
+                assert_eq!(tx.offer(&frame, false), Ok(Offered::Queued));
             }
         };
         let counted = std::cell::Cell::new(0);

@@ -34,6 +34,7 @@ pub struct Metrics {
     pub(crate) messages_received: Counter,
     pub(crate) frames_delivered: Counter,
     pub(crate) fanout_helper_frames: Counter,
+    pub(crate) publisher_frames: Counter,
     pub(crate) slow_member_closes: Counter,
     pub(crate) memory_budget_closes: Counter,
     pub(crate) memory_used: Gauge,
@@ -121,7 +122,7 @@ impl Metrics {
     }
 
     /// Every plain counter: name, help, value.
-    fn counters(&self) -> [(&'static str, &'static str, &Counter); 16] {
+    fn counters(&self) -> [(&'static str, &'static str, &Counter); 17] {
         [
             (
                 "messages_received",
@@ -137,6 +138,11 @@ impl Metrics {
                 "fanout_helper_frames",
                 "Broadcast frames the fan-out helper thread wrote to member sockets (counted in frames_delivered too)",
                 &self.fanout_helper_frames,
+            ),
+            (
+                "publisher_frames",
+                "Broadcast frames a publisher wrote straight into an idle member's socket (counted in frames_delivered too)",
+                &self.publisher_frames,
             ),
             (
                 "slow_member_closes",

@@ -26,6 +26,31 @@ use crate::spread::{SPREAD_FROM, Spread, helper_from};
 /// The receiving end a session drains.
 pub type FrameReceiver = QueueReceiver;
 
+/// When the publisher may write a frame straight into a plain TCP member's socket, as the
+/// room decides it per member and message (the queue adds its own conditions: nothing queued,
+/// the member quiet for `crate::queue::DIRECT_GAP`). Read from `--direct-write-below` and
+/// `--direct-write-members` here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectWrite {
+    /// Only while the node delivers fewer frames a second than this (its rate over the last
+    /// 100 ms, [`crate::load`]; `--direct-write-below`).
+    pub below: u64,
+    /// Only into the sockets of the room's first this many members (`--direct-write-members`).
+    /// The room offers to its members from the last to the first, so the others are queued
+    /// and their sessions woken before the publisher begins its writes: on a runtime with
+    /// several workers they write in parallel with it instead of after it.
+    pub members: usize,
+}
+
+impl DirectWrite {
+    /// Never: every frame is queued for its member's session (members without a plain TCP
+    /// socket are written by their sessions whatever this says).
+    pub const NEVER: Self = Self {
+        below: 0,
+        members: 0,
+    };
+}
+
 /// A member as the fan-out sees it: where its frames go and how to tell it it was evicted.
 #[derive(Debug)]
 pub struct Member {
@@ -123,9 +148,9 @@ pub struct Rooms {
     load: Load,
     /// The fan-out helper; none when its thread could not be started.
     spread: Option<Spread>,
-    /// `--direct-write-members`: the first positions of a room the publisher may write
-    /// directly, the share the helper splits with it.
-    direct_write_members: usize,
+    /// When publishers write into members' sockets themselves; its `members` are also the
+    /// share the helper splits with them.
+    direct: DirectWrite,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -135,9 +160,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Rooms {
-    /// A registry whose publishers write directly into at most the first
-    /// `direct_write_members` members of a room (`crate::queue::DirectWrite::members`).
-    pub fn new(metrics: Arc<Metrics>, direct_write_members: usize) -> Self {
+    /// A registry whose publishers write directly into members' sockets as `direct` allows.
+    pub fn new(metrics: Arc<Metrics>, direct: DirectWrite) -> Self {
         let spread = Spread::start(Arc::clone(&metrics))
             .inspect_err(|error| {
                 tracing::warn!(%error, "no fan-out helper thread: publishers write alone");
@@ -149,7 +173,7 @@ impl Rooms {
             metrics,
             load: Load::default(),
             spread,
-            direct_write_members,
+            direct,
         }
     }
 
@@ -229,14 +253,16 @@ impl Rooms {
     /// runtime's other workers; when the rest (the direct-write share) has [`SPREAD_FROM`]
     /// members or more, its top positions go to the fan-out helper when it is idle
     /// (`crate::spread`, [`helper_from`]); then the publisher writes into the first members'
-    /// sockets itself (`crate::queue::DirectWrite`).
+    /// sockets itself ([`DirectWrite`]).
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
         let now_empty = {
             let mut members = lock(&room.members);
             let rate = self.load.note(members.len() as u64);
+            // No direct write on a busy node.
+            let quiet_node = rate < self.direct.below;
             let mut position = members.len();
-            let direct_share = position.min(self.direct_write_members);
+            let direct_share = position.min(self.direct.members);
             let split = helper_from(direct_share);
             let mut helper = match &self.spread {
                 Some(spread) if direct_share >= SPREAD_FROM => spread.take(),
@@ -253,9 +279,10 @@ impl Rooms {
                 if !member.active {
                     continue;
                 }
+                let may_write = quiet_node && position < self.direct.members;
                 let offered = match helper {
-                    Some(_) => member.tx.offer_for_helper(frame, rate, position),
-                    None => member.tx.offer(frame, rate, position),
+                    Some(_) => member.tx.offer_for_helper(frame, may_write),
+                    None => member.tx.offer(frame, may_write),
                 };
                 let refused = match offered {
                     Ok(Offered::Written) => {
@@ -286,6 +313,8 @@ impl Rooms {
             members.is_empty()
         };
         if written > 0 {
+            // This one first: once frames_delivered shows a frame, its writer is counted.
+            self.metrics.publisher_frames.inc_by(written);
             self.metrics.frames_delivered.inc_by(written);
         }
         if slow > 0 {

@@ -30,7 +30,7 @@ use crate::frame::Frame;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, WriteError};
-use crate::queue::{DirectWrite, Refused};
+use crate::queue::Refused;
 use crate::rooms::{FrameReceiver, Member, Membership};
 
 /// Close code for a connection that ended without a close frame (RFC 6455 7.1.5); counted,
@@ -45,9 +45,6 @@ pub(crate) struct SessionContext {
     pub(crate) budget: Arc<MemoryBudget>,
     pub(crate) limits: Limits,
     pub(crate) queue_bytes: usize,
-    /// When publishers write into idle plain-TCP members' sockets (`--direct-write-below`,
-    /// `--direct-write-members`).
-    pub(crate) direct_write: DirectWrite,
     pub(crate) ping_interval: Duration,
     pub(crate) ping_timeout: Duration,
     /// How long the server waits for its close frame to be written and answered; then the

@@ -190,12 +190,7 @@ mod tests {
     use crate::budget::MemoryBudget;
     use crate::frame::Frame;
     use crate::queue::test_pair::{connected, read_exactly};
-    use crate::queue::{DirectWrite, Offered, QueueReceiver, QueueSender, queue};
-
-    const ALLOW: DirectWrite = DirectWrite {
-        below: u64::MAX,
-        members: usize::MAX,
-    };
+    use crate::queue::{Offered, QueueReceiver, QueueSender, queue};
 
     /// Counts its wake-ups: a member's session.
     #[derive(Default)]
@@ -228,7 +223,7 @@ mod tests {
         let (server, client) = connected(rcvbuf.map(|_| 4096), rcvbuf).await;
         let (tx, rx) = queue(1 << 24, Arc::new(MemoryBudget::new(usize::MAX)));
         let server = Arc::new(server);
-        rx.write_to(Arc::clone(&server), ALLOW);
+        rx.write_to(Arc::clone(&server));
         // The session waits for frames, as its drain does on an empty queue.
         let session = Arc::new(Session::default());
         let waker = Waker::from(Arc::clone(&session));
@@ -284,7 +279,7 @@ mod tests {
         let mut helper = spread.take().expect("idle");
         assert!(spread.take().is_none(), "one publisher at a time");
         for m in &members {
-            assert_eq!(m.tx.offer_for_helper(&frame, 0, 0), Ok(Offered::ForHelper));
+            assert_eq!(m.tx.offer_for_helper(&frame, true), Ok(Offered::ForHelper));
             helper.add(m.tx.for_helper());
         }
         helper.hand();
@@ -307,7 +302,7 @@ mod tests {
         let big = Frame::from(format!(r#"{{"message": "{}"}}"#, "x".repeat(1 << 20)));
         let mut m = member(Some(4096)).await;
         let mut helper = spread.take().expect("idle");
-        assert_eq!(m.tx.offer_for_helper(&big, 0, 0), Ok(Offered::ForHelper));
+        assert_eq!(m.tx.offer_for_helper(&big, true), Ok(Offered::ForHelper));
         helper.add(m.tx.for_helper());
         helper.hand();
         drop(take_when_idle(&spread));
@@ -332,7 +327,7 @@ mod tests {
     async fn a_member_whose_session_is_writing_is_left_to_it() {
         let frame = Frame::from(r#"{"message": "m"}"#);
         let m = member(None).await;
-        assert_eq!(m.tx.offer_for_helper(&frame, 0, 0), Ok(Offered::ForHelper));
+        assert_eq!(m.tx.offer_for_helper(&frame, true), Ok(Offered::ForHelper));
         let shared = m.tx.for_helper();
         shared.lock().in_flight = true;
         assert_eq!(write(&shared), 0);
@@ -348,7 +343,7 @@ mod tests {
         let frame = Frame::from(r#"{"message": "m"}"#);
         let m = member(None).await;
         let mut helper = spread.take().expect("idle");
-        assert_eq!(m.tx.offer_for_helper(&frame, 0, 0), Ok(Offered::ForHelper));
+        assert_eq!(m.tx.offer_for_helper(&frame, true), Ok(Offered::ForHelper));
         helper.add(m.tx.for_helper());
         drop(helper);
         assert_eq!(m.session.woken(), 1, "its session writes the frame");

@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
 use crate::origin::Origin;
-use crate::queue::DirectWrite;
 use crate::session::SessionContext;
 
 /// How long a session waits for its close frame to be written and answered.
@@ -54,10 +53,6 @@ impl AppState {
             budget: Arc::clone(&self.budget),
             limits: self.config.limits(),
             queue_bytes: self.config.queue_bytes,
-            direct_write: DirectWrite {
-                below: self.config.direct_write_below,
-                members: self.config.direct_write_members,
-            },
             ping_interval: self.config.ping_interval,
             ping_timeout: self.config.ping_timeout,
             close_wait: CLOSE_WAIT.min(self.config.shutdown_grace),

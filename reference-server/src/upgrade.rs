@@ -28,7 +28,6 @@ use crate::direct::DirectSocket;
 use crate::listener::Connection;
 use crate::pages;
 use crate::prefixed::Prefixed;
-use crate::queue::DirectWrite;
 use crate::rooms::FrameReceiver;
 use crate::session;
 use crate::state::AppState;
@@ -90,7 +89,7 @@ pub(crate) async fn handshake(state: &AppState, peer: SocketAddr, req: Request<B
         // Chosen in a plain function: the TLS state is large, and a value held across an
         // `.await` keeps its room in every session's future (several KiB per connection,
         // TLS or not).
-        match Socket::of(upgraded, joined.queue(), ctx.direct_write) {
+        match Socket::of(upgraded, joined.queue()) {
             Socket::Direct(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
             Socket::Tls(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
             Socket::Other(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
@@ -210,11 +209,11 @@ enum Socket {
 }
 
 impl Socket {
-    fn of(upgraded: Upgraded, queue: &FrameReceiver, direct: DirectWrite) -> Self {
+    fn of(upgraded: Upgraded, queue: &FrameReceiver) -> Self {
         match upgraded.downcast::<TokioIo<Connection>>() {
             Ok(parts) => match parts.io.into_inner() {
                 Either::Left(tcp) => {
-                    let direct = DirectSocket::new(tcp, queue, direct);
+                    let direct = DirectSocket::new(tcp, queue);
                     Self::Direct(Prefixed::new(parts.read_buf, direct))
                 }
                 Either::Right(tls) => Self::Tls(Prefixed::new(parts.read_buf, Box::new(tls))),

@@ -98,6 +98,62 @@ async fn a_large_room_is_written_by_the_publisher_and_the_helper_in_one_order() 
         tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
     }
     assert_one_order(&orders, &["a", "b"], ROUNDS);
+    // Both wrote: the helper some of the frames (it takes a room's share whenever it is
+    // idle, so at least the first round's), the publishers the rest of the direct writes.
+    let frames = (2 * ROUNDS * MEMBERS) as f64;
+    eventually_async("every delivery counted", || async {
+        metric(s.addr, "chat_frames_delivered_total").await == frames
+    })
+    .await;
+    let by_helper = metric(s.addr, "chat_fanout_helper_frames_total").await;
+    let by_publishers = metric(s.addr, "chat_publisher_frames_total").await;
+    assert!(
+        by_helper > 0.0 && by_publishers > 0.0 && by_helper + by_publishers <= frames,
+        "of {frames} frames the helper wrote {by_helper}, the publishers {by_publishers}"
+    );
+}
+
+/// The room decides who writes: with `--direct-write-members 2` the publisher writes into
+/// the sockets of the room's first two members and no others (their sessions write theirs),
+/// every message, the members idle for `DIRECT_GAP` between messages.
+#[tokio::test]
+async fn the_publisher_writes_into_the_first_members_of_a_room_only() {
+    const MEMBERS: usize = 5;
+    const DIRECT: usize = 2;
+    const ROUNDS: usize = 6;
+    let s = server_with(Config {
+        direct_write_below: u64::MAX,
+        direct_write_members: DIRECT,
+        ..Config::local()
+    })
+    .await;
+    let name = room("first_two");
+    let mut members = Vec::new();
+    for _ in 0..MEMBERS {
+        members.push(RawWs::join(s.addr, &name).await);
+    }
+    for round in 0..ROUNDS {
+        members[round % MEMBERS]
+            .send_text(&format!(r#"{{"message":"r{round}"}}"#))
+            .await;
+        for ws in &mut members {
+            assert_eq!(
+                ws.recv_text().await,
+                format!(r#"{{"message": "r{round}"}}"#)
+            );
+        }
+        // The shape of the load, not a wait for anything: idle members are written directly.
+        tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
+    }
+    let frames = (ROUNDS * MEMBERS) as f64;
+    eventually_async("every delivery counted", || async {
+        metric(s.addr, "chat_frames_delivered_total").await == frames
+    })
+    .await;
+    assert_eq!(
+        metric(s.addr, "chat_publisher_frames_total").await,
+        (ROUNDS * DIRECT) as f64
+    );
 }
 
 /// A room larger than its direct-write share (`--direct-write-members`): the members past the

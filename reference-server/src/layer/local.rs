@@ -44,9 +44,8 @@ mod tests {
 
     use super::*;
     use crate::budget::MemoryBudget;
-    use crate::config::DEFAULT_DIRECT_WRITE_MEMBERS;
     use crate::metrics::Metrics;
-    use crate::rooms::FrameReceiver;
+    use crate::rooms::{DirectWrite, FrameReceiver};
 
     fn member(queue_bytes: usize) -> (Member, FrameReceiver, CancellationToken) {
         Member::new(queue_bytes, Arc::new(MemoryBudget::new(usize::MAX)))
@@ -61,7 +60,7 @@ mod tests {
     }
 
     fn layer(metrics: Arc<Metrics>) -> LocalLayer {
-        LocalLayer::new(Rooms::new(metrics, DEFAULT_DIRECT_WRITE_MEMBERS))
+        LocalLayer::new(Rooms::new(metrics, DirectWrite::NEVER))
     }
 
     fn room(name: &str) -> RoomName {

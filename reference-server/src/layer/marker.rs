@@ -135,13 +135,12 @@ mod tests {
 
     use super::{Markers, text};
     use crate::budget::MemoryBudget;
-    use crate::config::DEFAULT_DIRECT_WRITE_MEMBERS;
     use crate::metrics::Metrics;
-    use crate::rooms::{Member, Rooms};
+    use crate::rooms::{DirectWrite, Member, Rooms};
 
     #[tokio::test]
     async fn a_marker_activates_its_member_and_is_forgotten_either_way() {
-        let rooms = Rooms::new(Arc::new(Metrics::default()), DEFAULT_DIRECT_WRITE_MEMBERS);
+        let rooms = Rooms::new(Arc::new(Metrics::default()), DirectWrite::NEVER);
         let room = RoomName::parse("m").expect("room");
         let budget = Arc::new(MemoryBudget::new(1 << 20));
         let (member, mut rx, _) = Member::new(1 << 16, Arc::clone(&budget));

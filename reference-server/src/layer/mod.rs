@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, LayerFormat};
 use crate::frame::Frame;
 use crate::metrics::Metrics;
-use crate::rooms::{Member, Membership, Rooms};
+use crate::rooms::{DirectWrite, Member, Membership, Rooms};
 
 /// The interface between WebSocket sessions and whatever carries frames between members.
 pub trait RoomLayer: Send + Sync + std::fmt::Debug + 'static {
@@ -59,7 +59,13 @@ pub fn start(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<dyn RoomLayer>> {
-    let rooms = Rooms::new(Arc::clone(metrics), config.direct_write_members);
+    let rooms = Rooms::new(
+        Arc::clone(metrics),
+        DirectWrite {
+            below: config.direct_write_below,
+            members: config.direct_write_members,
+        },
+    );
     Ok(match &config.layer {
         None => Arc::new(local::LocalLayer::new(rooms)),
         Some(urls) if urls.starts_with("redis://") => match config.layer_format {

@@ -45,20 +45,6 @@ pub const DIRECT_GAP: Duration = Duration::from_millis(10);
 /// the write codec's frame header, rounded up.
 pub const FRAME_OVERHEAD: usize = 64;
 
-/// When the publisher may write a frame straight into a plain TCP member's socket, besides
-/// the member's queue being empty and quiet ([`DIRECT_GAP`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DirectWrite {
-    /// Only while the node delivers fewer frames a second than this (its rate over the last
-    /// 100 ms, [`crate::load`]; `--direct-write-below`).
-    pub below: u64,
-    /// Only into the sockets of the room's first this many members (`--direct-write-members`).
-    /// The room offers to its members from the last to the first, so the others are queued
-    /// and their sessions woken before the publisher begins its writes: on a runtime with
-    /// several workers they write in parallel with it instead of after it.
-    pub members: usize,
-}
-
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -99,9 +85,8 @@ pub(crate) struct Shared {
     /// The refusal that evicted this member, so its close can say why.
     refused: OnceLock<Refused>,
     state: Mutex<State>,
-    /// Set once the session writes frames to a plain TCP socket as they are, with when the
-    /// publisher may write into it.
-    socket: OnceLock<(Arc<TcpStream>, DirectWrite)>,
+    /// Set once the session writes frames to a plain TCP socket as they are.
+    socket: OnceLock<Arc<TcpStream>>,
 }
 
 impl Shared {
@@ -118,7 +103,7 @@ impl Shared {
 
     /// The socket frames are written to, once attached.
     pub(crate) fn socket(&self) -> Option<&Arc<TcpStream>> {
-        self.socket.get().map(|(socket, _)| socket)
+        self.socket.get()
     }
 }
 
@@ -164,27 +149,18 @@ pub fn queue(limit: usize, budget: Arc<MemoryBudget>) -> (QueueSender, QueueRece
 }
 
 impl QueueSender {
-    /// Writes `frame` to the member's socket (when the node's delivery rate `node_rate` and
-    /// the member's `position` in its room allow it, see [`DirectWrite`]) or queues a clone
-    /// of it (the bytes are shared), or says why not. Never waits.
-    pub fn offer(
-        &self,
-        frame: &Frame,
-        node_rate: u64,
-        position: usize,
-    ) -> Result<Offered, Refused> {
-        self.offer_with(frame, node_rate, position, Writer::Publisher, Instant::now)
+    /// Writes `frame` to the member's socket or queues a clone of it (the bytes are shared),
+    /// or says why not. Never waits. The publisher writes only when the room allows it
+    /// (`may_write`: the room's decision from the node's rate and the member's place,
+    /// `DirectWrite` in rooms.rs), the queue is empty and the member quiet ([`DIRECT_GAP`]).
+    pub fn offer(&self, frame: &Frame, may_write: bool) -> Result<Offered, Refused> {
+        self.offer_with(frame, may_write, Writer::Publisher, Instant::now)
     }
 
     /// [`Self::offer`], but a frame the publisher could write itself is queued for the
     /// fan-out helper instead ([`Offered::ForHelper`]).
-    pub fn offer_for_helper(
-        &self,
-        frame: &Frame,
-        node_rate: u64,
-        position: usize,
-    ) -> Result<Offered, Refused> {
-        self.offer_with(frame, node_rate, position, Writer::Helper, Instant::now)
+    pub fn offer_for_helper(&self, frame: &Frame, may_write: bool) -> Result<Offered, Refused> {
+        self.offer_with(frame, may_write, Writer::Helper, Instant::now)
     }
 
     /// What the fan-out helper needs to write this member's queue.
@@ -192,13 +168,12 @@ impl QueueSender {
         Arc::clone(&self.shared)
     }
 
-    /// [`Self::offer`] by `writer` on the clock `now`, read only when the node is under the
-    /// direct-write rate (tests give a clock of their own).
+    /// [`Self::offer`] by `writer` on the clock `now`, read only when the room allows a
+    /// direct write (tests give a clock of their own).
     pub(crate) fn offer_with(
         &self,
         frame: &Frame,
-        node_rate: u64,
-        position: usize,
+        may_write: bool,
         writer: Writer,
         now: impl FnOnce() -> Instant,
     ) -> Result<Offered, Refused> {
@@ -207,13 +182,9 @@ impl QueueSender {
         if state.receiver_gone {
             return Err(Refused::Closed);
         }
-        let direct = shared.socket.get().and_then(|(socket, allow)| {
-            // No clock read on a busy node: nothing is written directly there.
-            let allowed = node_rate < allow.below
-                && position < allow.members
-                && state.quiet_since_last_offer(now())
-                && state.frames.is_empty();
-            allowed.then_some(socket)
+        let direct = shared.socket.get().filter(|_| {
+            // No clock read where the room allows no direct write (a busy node).
+            may_write && state.quiet_since_last_offer(now()) && state.frames.is_empty()
         });
         if direct.is_some() && writer == Writer::Helper {
             // Within the bounds: the queue is empty.
@@ -302,10 +273,10 @@ impl QueueReceiver {
     }
 
     /// From now on frames go to `socket` as they are (a plain TCP connection): the publisher
-    /// writes into it while nothing is queued and `direct` allows it, and the session drains
+    /// writes into it while nothing is queued and its room allows it, and the session drains
     /// the rest (`direct.rs`); [`Self::poll_recv`] yields nothing more.
-    pub(crate) fn write_to(&self, socket: Arc<TcpStream>, direct: DirectWrite) -> Arc<Shared> {
-        let _ = self.shared.socket.set((socket, direct));
+    pub(crate) fn write_to(&self, socket: Arc<TcpStream>) -> Arc<Shared> {
+        let _ = self.shared.socket.set(socket);
         Arc::clone(&self.shared)
     }
 
@@ -393,18 +364,18 @@ mod tests {
     fn bound_is_in_bytes_and_an_empty_queue_takes_one_large_frame() {
         let budget = Arc::new(MemoryBudget::new(usize::MAX));
         let (tx, mut rx) = queue(1000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(5000), 0, 0), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(1), 0, 0), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(5000), true), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(1), true), Err(Refused::QueueFull));
         assert!(recv(&mut rx).is_some());
         // Taken but not flushed: still held.
-        assert_eq!(tx.offer(&frame(1), 0, 0), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(1), true), Err(Refused::QueueFull));
         rx.flushed();
         assert_eq!(budget.used(), 0);
         // 8 x 116 = 928 bytes fit in 1000 (50 bytes, a 2-byte header, 64); a ninth does not.
         for _ in 0..8 {
-            assert_eq!(tx.offer(&frame(50), 0, 0), Ok(Offered::Queued));
+            assert_eq!(tx.offer(&frame(50), true), Ok(Offered::Queued));
         }
-        assert_eq!(tx.offer(&frame(50), 0, 0), Err(Refused::QueueFull));
+        assert_eq!(tx.offer(&frame(50), true), Err(Refused::QueueFull));
         assert_eq!(rx.held(), 8 * (52 + FRAME_OVERHEAD));
     }
 
@@ -412,11 +383,11 @@ mod tests {
     fn the_budget_refuses_and_dropping_the_receiver_returns_everything() {
         let budget = Arc::new(MemoryBudget::new(300));
         let (tx, rx) = queue(10_000, Arc::clone(&budget));
-        assert_eq!(tx.offer(&frame(100), 0, 0), Ok(Offered::Queued));
-        assert_eq!(tx.offer(&frame(100), 0, 0), Err(Refused::Budget));
+        assert_eq!(tx.offer(&frame(100), true), Ok(Offered::Queued));
+        assert_eq!(tx.offer(&frame(100), true), Err(Refused::Budget));
         drop(rx);
         assert_eq!(budget.used(), 0);
-        assert_eq!(tx.offer(&frame(1), 0, 0), Err(Refused::Closed));
+        assert_eq!(tx.offer(&frame(1), true), Err(Refused::Closed));
         assert_eq!(budget.used(), 0);
     }
 }
