@@ -11,7 +11,19 @@
 //! backend = "django-mixed"         # matched against --backend
 //! reason = "Django loses a message when a neighbour disconnects mid-receive"
 //! links = ["https://github.com/django/channels/issues/1683"]
+//!
+//! [[known]]
+//! case = "*"                       # every case, but only with this symptom:
+//! symptom = "nothing within"       # a FAIL whose evidence contains this text
+//! backend = "django-mixed"
+//! reason = "..."
+//! links = ["..."]
 //! ```
+//!
+//! `symptom` narrows any entry to failures whose evidence contains it; a `"*"` entry must
+//! have one, so that an upstream bug with one way of showing (a message that never arrives)
+//! excuses that and nothing else: any other failure of any case still fails. A `"*"` entry
+//! does not flag the cases that pass (most do); the run's notes count what it excused.
 
 use std::path::Path;
 
@@ -24,11 +36,30 @@ use crate::runner::CaseReport;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnownFailure {
+    /// A case ID, or `*` for every case (with a `symptom`).
     pub case: String,
     pub backend: String,
+    /// Only a failure whose evidence contains this text is known.
+    #[serde(default)]
+    pub symptom: Option<String>,
     pub reason: String,
     #[serde(default)]
     pub links: Vec<String>,
+}
+
+/// The case ID that stands for every case.
+pub const EVERY_CASE: &str = "*";
+
+impl KnownFailure {
+    /// Whether this entry excuses a failure of `case` against `backend` with `evidence`.
+    fn excuses(&self, case: &str, backend: &str, evidence: &str) -> bool {
+        self.backend == backend
+            && (self.case == case || self.case == EVERY_CASE)
+            && self
+                .symptom
+                .as_ref()
+                .is_none_or(|s| evidence.contains(s.as_str()))
+    }
 }
 
 /// The whole file.
@@ -56,6 +87,11 @@ pub enum KnownError {
     UnknownCase { path: String, case: String },
     #[error("{path}: the entry for {case:?} needs a reason and at least one link")]
     Incomplete { path: String, case: String },
+    #[error(
+        "{path}: an entry for every case (\"*\") needs a symptom: the text of the evidence \
+         it excuses, so that no other failure is hidden"
+    )]
+    EveryCaseWithoutSymptom { path: String },
 }
 
 impl KnownFailures {
@@ -71,7 +107,11 @@ impl KnownFailures {
             source: Box::new(source),
         })?;
         for entry in &file.known {
-            if !case_ids.contains(&entry.case.as_str()) {
+            if entry.case == EVERY_CASE {
+                if entry.symptom.as_ref().is_none_or(|s| s.trim().is_empty()) {
+                    return Err(KnownError::EveryCaseWithoutSymptom { path: shown });
+                }
+            } else if !case_ids.contains(&entry.case.as_str()) {
                 return Err(KnownError::UnknownCase {
                     path: shown,
                     case: entry.case.clone(),
@@ -87,21 +127,21 @@ impl KnownFailures {
         Ok(file)
     }
 
-    /// Grades the reports of a run against `backend`: a listed FAIL becomes KNOWN (the
-    /// evidence keeps what was seen, after the reason and links); returns the IDs of listed
-    /// cases that passed.
+    /// Grades the reports of a run against `backend`: a listed FAIL (with the entry's
+    /// symptom, if it has one) becomes KNOWN (the evidence keeps what was seen, after the
+    /// reason and links); returns the IDs of cases listed by name that passed.
     pub fn apply(&self, backend: &str, reports: &mut [CaseReport]) -> Vec<String> {
         let mut passing = Vec::new();
         for report in reports {
-            let Some(entry) = self
-                .known
-                .iter()
-                .find(|k| k.case == report.id && k.backend == backend)
-            else {
-                continue;
-            };
             match report.verdict {
                 Outcome::Fail => {
+                    let Some(entry) = self
+                        .known
+                        .iter()
+                        .find(|k| k.excuses(&report.id, backend, &report.evidence))
+                    else {
+                        continue;
+                    };
                     report.verdict = Outcome::Known;
                     report.evidence = format!(
                         "known upstream failure: {} ({}); seen: {}",
@@ -110,7 +150,14 @@ impl KnownFailures {
                         report.evidence
                     );
                 }
-                Outcome::Pass => passing.push(report.id.clone()),
+                Outcome::Pass
+                    if self
+                        .known
+                        .iter()
+                        .any(|k| k.case == report.id && k.backend == backend) =>
+                {
+                    passing.push(report.id.clone());
+                }
                 _ => {}
             }
         }
@@ -166,6 +213,57 @@ mod tests {
 
         let mut passed = vec![report("model.programs", Outcome::Pass)];
         assert_eq!(known.apply("mixed", &mut passed), vec!["model.programs"]);
+    }
+
+    #[test]
+    fn an_entry_for_every_case_excuses_its_symptom_and_nothing_else() {
+        let known: KnownFailures = toml::from_str(
+            r#"
+            [[known]]
+            case = "*"
+            symptom = "nothing within"
+            backend = "mixed"
+            reason = "upstream loss"
+            links = ["https://example.invalid/1"]
+            "#,
+        )
+        .expect("parses");
+        let mut lost = report("rooms.query-ignored", Outcome::Fail);
+        lost.evidence = "the plain member: nothing within 3000 ms".into();
+        let mut wrong = report("payload.values", Outcome::Fail);
+        wrong.evidence = "vector 3 came back as \"x\"".into();
+        let mut reports = vec![lost, wrong, report("broadcast.self-echo", Outcome::Pass)];
+        assert!(
+            known.apply("mixed", &mut reports).is_empty(),
+            "passes under \"*\" are not flagged"
+        );
+        assert_eq!(reports[0].verdict, Outcome::Known);
+        assert_eq!(
+            reports[1].verdict,
+            Outcome::Fail,
+            "another symptom still fails"
+        );
+        let mut elsewhere = vec![report("rooms.query-ignored", Outcome::Fail)];
+        elsewhere[0].evidence = "nothing within 3000 ms".into();
+        known.apply("django-memory", &mut elsewhere);
+        assert_eq!(
+            elsewhere[0].verdict,
+            Outcome::Fail,
+            "another backend still fails"
+        );
+    }
+
+    #[test]
+    fn an_entry_for_every_case_without_a_symptom_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("known.toml");
+        std::fs::write(
+            &path,
+            "[[known]]\ncase = \"*\"\nbackend = \"b\"\nreason = \"r\"\nlinks = [\"l\"]\n",
+        )
+        .expect("write");
+        let e = KnownFailures::load(&path, &["a.b"]).expect_err("refused");
+        assert!(e.to_string().contains("needs a symptom"), "{e}");
     }
 
     #[test]
