@@ -64,18 +64,22 @@ fn table() -> Vec<Broken> {
             pass: also(&["broadcast.self-echo", "rooms.refused"]),
         },
         Broken {
-            name: "drops a fifth of the deliveries",
+            // Half, not less: model.programs' 16 random programs may make few deliveries
+            // between them, and at a fifth none of them may be hit (0.8^n).
+            name: "drops half of the deliveries",
             faults: with(|f| {
-                f.drop_rate = 0.2;
+                f.drop_rate = 0.5;
                 f.seed = 3;
             }),
             fail: &["order.single-sender", "model.programs"],
             pass: also(&["rooms.refused"]),
         },
         Broken {
-            name: "duplicates a fifth of the deliveries",
+            // Half, as for drops: at a fifth, none of model.programs' deliveries was doubled
+            // in 2 of 5 runs.
+            name: "duplicates half of the deliveries",
             faults: with(|f| {
-                f.dup_rate = 0.2;
+                f.dup_rate = 0.5;
                 f.seed = 5;
             }),
             fail: &["order.single-sender", "model.programs"],
