@@ -75,8 +75,8 @@ fn table() -> Vec<Broken> {
             pass: also(&["rooms.refused"]),
         },
         Broken {
-            // Half, as for drops: at a fifth, none of model.programs' deliveries was doubled
-            // in 2 of 5 runs.
+            // Half, as for drops: the chance that none of model.programs' deliveries is hit
+            // is 0.5^n, where at a fifth it is 0.8^n, seen in 2 of 5 runs.
             name: "duplicates half of the deliveries",
             faults: with(|f| {
                 f.dup_rate = 0.5;
