@@ -31,11 +31,10 @@ impl FromStr for AbortOn {
         let help = "write EXPR:DURATION, e.g. p99<250ms:10s";
         let (expr, after) = s.rsplit_once(':').ok_or_else(|| format!("{s:?}: {help}"))?;
         let threshold: Threshold = expr.parse().map_err(|e| format!("{e} ({help})"))?;
-        let watchable = threshold.metric == Metric::Errors
-            || matches!(
-                threshold.metric,
-                Metric::P50 | Metric::P90 | Metric::P99 | Metric::P999 | Metric::Max
-            );
+        let watchable = matches!(
+            threshold.metric,
+            Metric::P50 | Metric::P90 | Metric::P99 | Metric::P999 | Metric::Max | Metric::Errors
+        );
         if !watchable {
             return Err(format!(
                 "{expr:?}: only p50, p90, p99, p999, max and errors are known while a run lasts \

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use run_result::RunResult;
 use run_result::display::ms_of;
-use run_result::part::PartResult;
+use run_result::part::{self, PartResult};
 
 /// Whether the run has a breakdown worth showing.
 pub fn shown(r: &RunResult) -> bool {
@@ -27,13 +27,7 @@ fn table(out: &mut String, title: &str, parts: &[PartResult], stages: bool) {
     if parts.is_empty() {
         return;
     }
-    let what = if stages && parts.iter().any(|p| p.members.is_some()) {
-        "seconds, rate, members"
-    } else if stages {
-        "seconds, rate"
-    } else {
-        "rooms, members"
-    };
+    let what = part::what_heading(parts, stages);
     let w = what.len().max(15);
     let _ = writeln!(
         out,
@@ -41,17 +35,7 @@ fn table(out: &mut String, title: &str, parts: &[PartResult], stages: bool) {
         "sent", "delivered", "missing", "loss", "p50", "p99", "room p99",
     );
     for p in parts {
-        let what = if stages {
-            format!(
-                "{:.0}-{:.0}s x{}{}",
-                p.from_s.unwrap_or(0.0),
-                p.to_s.unwrap_or(0.0),
-                p.rate.unwrap_or(1.0),
-                p.members.map_or(String::new(), |m| format!(", {m}"))
-            )
-        } else {
-            format!("{}, {}", p.rooms.unwrap_or(0), p.members.unwrap_or(0))
-        };
+        let what = part::what(p, stages);
         let l = &p.latency_us;
         let _ = write!(
             out,

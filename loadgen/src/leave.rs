@@ -23,17 +23,14 @@ impl Leave<'_> {
     /// if it stays to the end of sending (after which every member stays to the end).
     pub fn at(&self, now_us: u64, schedule: &Schedule) -> Option<u64> {
         let from_us = now_us.max(schedule.warmup_start_us);
-        let churn = self.after.map(|d| from_us + d.as_micros() as u64);
-        let presence = self.presence.and_then(|(presence, rank)| {
-            let t = presence.next(seconds(from_us, schedule), rank, false);
-            t.is_finite()
-                .then(|| schedule.warmup_start_us + (t * 1e6) as u64)
-        });
-        [churn, presence]
-            .into_iter()
-            .flatten()
-            .min()
-            .filter(|at| *at < schedule.end_us)
+        let churn = self
+            .after
+            .map(|d| from_us + d.as_micros() as u64)
+            .filter(|at| *at < schedule.end_us);
+        let presence = self
+            .presence
+            .and_then(|(presence, rank)| change(presence, rank, false, from_us, schedule));
+        churn.into_iter().chain(presence).min()
     }
 }
 
@@ -45,22 +42,27 @@ pub async fn until_present(shared: &Shared, presence: Option<(&Presence, f64)>) 
     let (Some((presence, rank)), Some(schedule)) = (presence, *shared.schedule.borrow()) else {
         return true;
     };
-    let now_us = shared.now_us().max(schedule.warmup_start_us);
-    let t = presence.next(seconds(now_us, &schedule), rank, true);
-    if !t.is_finite() {
+    let Some(at_us) = change(presence, rank, true, shared.now_us(), &schedule) else {
         return false;
-    }
-    let at_us = schedule.warmup_start_us + (t * 1e6) as u64;
-    if at_us >= schedule.end_us {
-        return false;
-    }
+    };
     tokio::select! {
         () = tokio::time::sleep_until(shared.at(at_us).into()) => true,
         () = shared.finish.cancelled() => false,
     }
 }
 
-/// Seconds from the warm-up's start to `us`.
-fn seconds(us: u64, schedule: &Schedule) -> f64 {
-    us.saturating_sub(schedule.warmup_start_us) as f64 / 1e6
+/// The first instant on the run clock, from `now_us` (or the warm-up's start) and before
+/// sending ends, at which a receiver of `rank` is in the room (`present`) or out of it.
+fn change(
+    presence: &Presence,
+    rank: f64,
+    present: bool,
+    now_us: u64,
+    schedule: &Schedule,
+) -> Option<u64> {
+    let from_s = now_us.saturating_sub(schedule.warmup_start_us) as f64 / 1e6;
+    let t = presence.next(from_s, rank, present);
+    // An infinite time (never) saturates past the end of sending.
+    let at_us = schedule.warmup_start_us.saturating_add((t * 1e6) as u64);
+    (at_us < schedule.end_us).then_some(at_us)
 }

@@ -54,13 +54,14 @@ pub fn config(
         size: (size_min as usize).max(stamp::MIN_SIZE),
         sizes: (!sizes.is_empty()).then(|| sizes.join("; ")),
         text: {
-            let mut texts: Vec<String> = workload
-                .groups
-                .iter()
-                .filter(|g| g.text.is_words())
-                .map(|g| g.text.to_string())
-                .collect();
-            texts.dedup();
+            // Each distinct fill once, in the groups' order.
+            let mut texts: Vec<String> = Vec::new();
+            for g in workload.groups.iter().filter(|g| g.text.is_words()) {
+                let text = g.text.to_string();
+                if !texts.contains(&text) {
+                    texts.push(text);
+                }
+            }
             (!texts.is_empty()).then(|| texts.join("; "))
         },
         seed: workload.seed,

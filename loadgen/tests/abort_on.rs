@@ -11,13 +11,7 @@ use fault_server::Faults;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_server_ends_the_run_early_and_says_why() {
-    // Every delivery held 300 ms: p99 < 50 ms is broken from the first delivery on.
-    let server = fault_server::spawn(Faults {
-        delay: Duration::from_millis(300),
-        ..Faults::default()
-    })
-    .await
-    .expect("fault server");
+    let server = slow_server().await;
     let url = server.url();
     let started = Instant::now();
     let r = common::run(&[
@@ -84,29 +78,35 @@ async fn a_server_within_the_bound_runs_its_course() {
 
 #[test]
 fn conditions_it_cannot_watch_are_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["--abort-on", "loss<1%:5s", "--no-json"])
-        .output()
-        .expect("loadgen runs");
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stderr);
+    let text = refused("loss<1%:5s");
     assert!(text.contains("known while a run lasts"), "{text}");
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["--abort-on", "p99<5ms", "--no-json"])
-        .output()
-        .expect("loadgen runs");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("EXPR:DURATION"));
+    let text = refused("p99<5ms");
+    assert!(text.contains("EXPR:DURATION"), "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_exits_2_on_an_abort() {
-    let server = fault_server::spawn(Faults {
+/// Every delivery held 300 ms: p99 < 50 ms is broken from the first delivery on.
+async fn slow_server() -> fault_server::FaultServer {
+    fault_server::spawn(Faults {
         delay: Duration::from_millis(300),
         ..Faults::default()
     })
     .await
-    .expect("fault server");
+    .expect("fault server")
+}
+
+/// The binary's complaint about `--abort-on RULE`, which it must refuse (exit 1).
+fn refused(rule: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--abort-on", rule, "--no-json"])
+        .output()
+        .expect("loadgen runs");
+    assert_eq!(out.status.code(), Some(1), "{rule}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_2_on_an_abort() {
+    let server = slow_server().await;
     let url = server.url();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_loadgen"))

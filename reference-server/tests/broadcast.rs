@@ -75,10 +75,7 @@ async fn a_large_room_is_written_by_the_publisher_and_the_helper_in_one_order() 
     })
     .await;
     let name = room("spread");
-    let mut members = Vec::new();
-    for _ in 0..MEMBERS {
-        members.push(RawWs::join(s.addr, &name).await);
-    }
+    let mut members = join_all(s.addr, &name, MEMBERS).await;
     let mut orders = vec![Vec::new(); MEMBERS];
     for round in 0..ROUNDS {
         members[round % MEMBERS]
@@ -101,10 +98,7 @@ async fn a_large_room_is_written_by_the_publisher_and_the_helper_in_one_order() 
     // Both wrote: the helper some of the frames (it takes a room's share whenever it is
     // idle, so at least the first round's), the publishers the rest of the direct writes.
     let frames = (2 * ROUNDS * MEMBERS) as f64;
-    eventually_async("every delivery counted", || async {
-        metric(s.addr, "chat_frames_delivered_total").await == frames
-    })
-    .await;
+    all_counted(s.addr, frames).await;
     let by_helper = metric(s.addr, "chat_fanout_helper_frames_total").await;
     let by_publishers = metric(s.addr, "chat_publisher_frames_total").await;
     assert!(
@@ -128,10 +122,7 @@ async fn the_publisher_writes_into_the_first_members_of_a_room_only() {
     })
     .await;
     let name = room("first_two");
-    let mut members = Vec::new();
-    for _ in 0..MEMBERS {
-        members.push(RawWs::join(s.addr, &name).await);
-    }
+    let mut members = join_all(s.addr, &name, MEMBERS).await;
     for round in 0..ROUNDS {
         members[round % MEMBERS]
             .send_text(&format!(r#"{{"message":"r{round}"}}"#))
@@ -146,10 +137,7 @@ async fn the_publisher_writes_into_the_first_members_of_a_room_only() {
         tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
     }
     let frames = (ROUNDS * MEMBERS) as f64;
-    eventually_async("every delivery counted", || async {
-        metric(s.addr, "chat_frames_delivered_total").await == frames
-    })
-    .await;
+    all_counted(s.addr, frames).await;
     assert_eq!(
         metric(s.addr, "chat_publisher_frames_total").await,
         (ROUNDS * DIRECT) as f64
@@ -171,19 +159,13 @@ async fn the_helper_shares_the_direct_writes_of_a_room_larger_than_them() {
     })
     .await;
     let name = room("beyond_share");
-    let mut members = Vec::new();
-    for _ in 0..MEMBERS {
-        members.push(RawWs::join(s.addr, &name).await);
-    }
+    let mut members = join_all(s.addr, &name, MEMBERS).await;
     members[0].send_text(r#"{"message":"m"}"#).await;
     for ws in &mut members {
         assert_eq!(ws.recv_text().await, r#"{"message": "m"}"#);
     }
     // The helper counts its frames before frames_delivered does.
-    eventually_async("every delivery counted", || async {
-        metric(s.addr, "chat_frames_delivered_total").await == MEMBERS as f64
-    })
-    .await;
+    all_counted(s.addr, MEMBERS as f64).await;
     let by_helper = metric(s.addr, "chat_fanout_helper_frames_total").await;
     assert!(
         by_helper > 0.0 && by_helper < DIRECT as f64,
@@ -193,10 +175,7 @@ async fn the_helper_shares_the_direct_writes_of_a_room_larger_than_them() {
 
 async fn one_order_for_all(s: RunningServer) {
     let name = room("order");
-    let mut members = Vec::new();
-    for _ in 0..4 {
-        members.push(RawWs::join(s.addr, &name).await);
-    }
+    let mut members = join_all(s.addr, &name, 4).await;
     // Every member sends concurrently-ish: interleave sends across members.
     const PER_SENDER: usize = 50;
     for i in 0..PER_SENDER {
@@ -334,4 +313,22 @@ async fn a_frame_sent_with_the_upgrade_request_is_not_lost() {
     };
     assert_eq!(&frame[..2], &[0x81, want.len() as u8]);
     assert_eq!(&frame[2..2 + want.len()], want);
+}
+
+/// `n` members of `room`, in join order (their positions in the room).
+async fn join_all(addr: std::net::SocketAddr, room: &str, n: usize) -> Vec<RawWs> {
+    let mut members = Vec::with_capacity(n);
+    for _ in 0..n {
+        members.push(RawWs::join(addr, room).await);
+    }
+    members
+}
+
+/// Waits until the server has counted `frames` deliveries (every writer counts its own
+/// before `chat_frames_delivered_total`).
+async fn all_counted(addr: std::net::SocketAddr, frames: f64) {
+    eventually_async("every delivery counted", || async {
+        metric(addr, "chat_frames_delivered_total").await == frames
+    })
+    .await;
 }

@@ -8,6 +8,7 @@ use crate::charts::{self, Line};
 use crate::escape::escape;
 use crate::run::Run;
 use run_result::display::ms_of;
+use run_result::part;
 use run_result::result::{PartResult, RunResult};
 
 /// Whether `r` is broken down into more than one part anywhere.
@@ -55,13 +56,7 @@ fn table(out: &mut String, what: &str, parts: &[PartResult], stages: bool) {
         "<table class=\"parts\">\n<tr><th>{what}</th><th>{}</th><th>sent</th><th>delivered</th>\
          <th>missing</th><th>loss</th><th>deliveries/s</th><th>p50</th><th>p99</th>\
          <th>first p99</th><th>whole room p99</th>{}</tr>",
-        if stages && parts.iter().any(|p| p.members.is_some()) {
-            "seconds, rate, members"
-        } else if stages {
-            "seconds, rate"
-        } else {
-            "rooms, members"
-        },
+        part::what_heading(parts, stages),
         if stages {
             "<th>p99 back after</th>"
         } else {
@@ -69,17 +64,7 @@ fn table(out: &mut String, what: &str, parts: &[PartResult], stages: bool) {
         }
     );
     for p in parts {
-        let what = if stages {
-            format!(
-                "{:.0}-{:.0} s, x{}{}",
-                p.from_s.unwrap_or(0.0),
-                p.to_s.unwrap_or(0.0),
-                p.rate.unwrap_or(1.0),
-                p.members.map_or(String::new(), |m| format!(", {m}"))
-            )
-        } else {
-            format!("{}, {}", p.rooms.unwrap_or(0), p.members.unwrap_or(0))
-        };
+        let what = part::what(p, stages);
         let l = &p.latency_us;
         let _ = write!(
             out,

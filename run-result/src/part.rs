@@ -171,6 +171,35 @@ fn sum<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
+/// The heading of a breakdown's column that says what each part is: a stage's seconds and
+/// rate (and members, when the stages change them), or a group's or size class's rooms and
+/// members.
+pub fn what_heading(parts: &[PartResult], stages: bool) -> &'static str {
+    if stages && parts.iter().any(|p| p.members.is_some()) {
+        "seconds, rate, members"
+    } else if stages {
+        "seconds, rate"
+    } else {
+        "rooms, members"
+    }
+}
+
+/// What a part is, under [`what_heading`]: `0-15s x1` (`0-15s x1, 200` with members), or
+/// `20, 400` rooms and members.
+pub fn what(p: &PartResult, stages: bool) -> String {
+    if stages {
+        format!(
+            "{:.0}-{:.0}s x{}{}",
+            p.from_s.unwrap_or(0.0),
+            p.to_s.unwrap_or(0.0),
+            p.rate.unwrap_or(1.0),
+            p.members.map_or(String::new(), |m| format!(", {m}"))
+        )
+    } else {
+        format!("{}, {}", p.rooms.unwrap_or(0), p.members.unwrap_or(0))
+    }
+}
+
 /// The size class of a room of `members`: 0 for 1, 1 for 2, 2 for 3-4, 3 for 5-8, ...
 pub fn size_class(members: u32) -> u8 {
     (u32::BITS - members.saturating_sub(1).leading_zeros()) as u8

@@ -168,7 +168,8 @@ async fn measure(args: &Args, server: &Server, per_room: f64) -> anyhow::Result<
     })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median of `values` (the upper one of an even count).
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }

@@ -63,13 +63,8 @@ async fn measure(args: &Args, server: &Server, workload: &Path) -> anyhow::Resul
     })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn medians(runs: &[Figures]) -> Figures {
-    let of = |f: fn(&Figures) -> f64| median(runs.iter().map(f).collect());
+    let of = |f: fn(&Figures) -> f64| crate::median(runs.iter().map(f).collect());
     Figures {
         deliveries_per_s: of(|r| r.deliveries_per_s),
         p99_ms: of(|r| r.p99_ms),

@@ -60,11 +60,9 @@ impl Plan {
             stages,
         }
     }
-}
 
-impl Plan {
     /// This process's members in their rooms when the stages' share is `share`: every
-    /// sender, and each receiver whose rank is below the share.
+    /// sender, and the receivers the share keeps.
     fn members_at(&self, share: f64) -> u64 {
         self.rooms
             .iter()
@@ -72,10 +70,7 @@ impl Plan {
                 let plan = &self.layout.rooms[*r as usize];
                 let senders = plan.senders.len() as u32;
                 let receivers = plan.members.saturating_sub(senders);
-                let present = (0..receivers)
-                    .filter(|k| presence::rank(*k, receivers) < share)
-                    .count();
-                u64::from(senders) + present as u64
+                u64::from(senders + presence::kept(receivers, share))
             })
             .sum()
     }

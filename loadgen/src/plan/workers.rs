@@ -54,13 +54,14 @@ impl Plan {
         }
         let (senders, receivers): (Vec<_>, Vec<_>) =
             conns.into_iter().partition(|c| c.sender.is_some());
+        let presence = self.workload.presence().map(Arc::new);
         let plan = |conns| WorkerPlan {
             conns,
             sends: Arc::clone(&self.sends),
             connect_timeout: self.connect_timeout,
             handshake: Arc::clone(&self.handshake),
             churns: self.churns.clone(),
-            presence: self.workload.presence().map(Arc::new),
+            presence: presence.clone(),
             drain: self.workload.drain(),
             reconnect: self.reconnect.clone(),
             windows: self.timing.windows,

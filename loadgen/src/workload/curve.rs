@@ -57,6 +57,12 @@ pub(super) fn pieces(
     pieces
 }
 
+/// The piece `t` falls in (the first for a time before it).
+pub(super) fn piece_at(pieces: &[Piece], t: f64) -> &Piece {
+    let i = pieces.partition_point(|p| p.from <= t).saturating_sub(1);
+    &pieces[i]
+}
+
 impl Piece {
     /// The level `s` seconds into the piece.
     pub(super) fn at(&self, s: f64) -> f64 {
@@ -122,11 +128,7 @@ impl Curve {
 
     /// Work time done by run time `t`.
     pub fn work_at(&self, t: f64) -> f64 {
-        let i = self
-            .pieces
-            .partition_point(|p| p.from <= t)
-            .saturating_sub(1);
-        let p = &self.pieces[i];
+        let p = piece_at(&self.pieces, t);
         p.work + p.work_after((t - p.from).min(p.len))
     }
 

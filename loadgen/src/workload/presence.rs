@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::Stage;
-use super::curve::{Piece, pieces};
+use super::curve::{Piece, piece_at, pieces};
 
 /// After a rising share crosses a rank, how much later the member counts as in the room:
 /// one millisecond, so that the share then is above the rank beyond rounding.
@@ -32,13 +32,13 @@ impl Presence {
 
     /// The share at `t`.
     pub fn share_at(&self, t: f64) -> f64 {
-        let p = self.piece(t);
+        let p = piece_at(&self.pieces, t);
         p.at(t - p.from)
     }
 
     /// Whether a receiver of `rank` is in the room at `t`.
     pub fn present(&self, t: f64, rank: f64) -> bool {
-        self.share_at(t) > rank
+        in_room(self.share_at(t), rank)
     }
 
     /// The first time from `t` at which a receiver of `rank` is in the room (`present`) or
@@ -49,15 +49,11 @@ impl Presence {
         for p in &self.pieces[first.min(self.pieces.len() - 1)..] {
             let start = t.max(p.from);
             let s0 = p.at(start - p.from);
-            if (s0 > rank) == present {
+            if in_room(s0, rank) == present {
                 return start;
             }
-            // A ramp the share crosses the rank on, the way asked.
-            let crosses = if present {
-                p.m1 > rank && p.m1 > p.m0
-            } else {
-                p.m1 <= rank && p.m1 < p.m0
-            };
+            // Not so at its start: a ramp that ends so crosses the rank.
+            let crosses = in_room(p.m1, rank) == present && p.m1 != p.m0;
             if crosses && p.len.is_finite() {
                 let at = p.from + (rank - p.m0) / (p.m1 - p.m0) * p.len;
                 let at = at.max(start);
@@ -70,19 +66,21 @@ impl Presence {
         }
         f64::INFINITY
     }
-
-    fn piece(&self, t: f64) -> &Piece {
-        let i = self
-            .pieces
-            .partition_point(|p| p.from <= t)
-            .saturating_sub(1);
-        &self.pieces[i]
-    }
 }
 
 /// The rank of a room's `k`-th receiver (from 0) among `n`.
 pub fn rank(k: u32, n: u32) -> f64 {
     f64::from(k) / f64::from(n.max(1))
+}
+
+/// Whether a receiver of `rank` is in its room at a share of `share`.
+fn in_room(share: f64, rank: f64) -> bool {
+    share > rank
+}
+
+/// How many of a room's `n` receivers a share of `share` keeps in the room.
+pub fn kept(n: u32, share: f64) -> u32 {
+    (0..n).filter(|k| in_room(share, rank(*k, n))).count() as u32
 }
 
 #[cfg(test)]
