@@ -3,7 +3,7 @@
 //! Server-to-client frames are not masked (RFC 6455 5.1), so the bytes of a text frame are the
 //! same for every member of a room: a broadcast builds them once, header included, and every
 //! member's queue shares them. A plain TCP member's socket is written these bytes as they are
-//! (`direct.rs`); a TLS member's session hands the text to its WebSocket codec.
+//! (`outlet/`); a TLS member's session hands the text to its WebSocket codec.
 
 use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 

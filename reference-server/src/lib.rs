@@ -11,9 +11,9 @@
 //! - `session`: one member's connection; `outbox`: its writing half over the WebSocket codec
 //!   (TLS members); `prefixed`: the bytes read past the upgrade, put back in front.
 //! - [`rooms`]: rooms and their local members, one order per room.
-//! - The fan-out core for plain TCP members: `direct` (frames written to the socket as they
-//!   are: by the publisher into an idle member's socket, by the session's drain, by the
-//!   codec for control frames), `spread` (the helper thread that writes a large room's
+//! - The fan-out core: `outlet` (a member's queue and, for plain TCP, its socket, with every
+//!   write into it: by the publisher into an idle member's socket, by the fan-out helper, by
+//!   the session's drain, by the codec for control frames), `spread` (the helper thread that writes a large room's
 //!   second share in parallel with the publisher), `load` (the node's delivery rate, which
 //!   decides whether publishers write directly).
 //! - [`frame`]: a broadcast frame, built once, its bytes shared by every member.
@@ -30,7 +30,6 @@
 
 pub mod budget;
 pub mod config;
-mod direct;
 pub mod frame;
 pub mod layer;
 mod listener;
@@ -38,6 +37,7 @@ mod load;
 pub mod metrics;
 pub mod origin;
 mod outbox;
+pub mod outlet;
 mod pages;
 mod prefixed;
 mod process_metrics;

@@ -13,19 +13,7 @@ use std::task::{Context, Poll};
 use futures_util::{Sink, SinkExt};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::rooms::FrameReceiver;
-
-/// Frames written per flush at most, so the session gets back to its other branches.
-pub(crate) const MAX_BATCH: u64 = 64;
-
-/// Why writing stopped.
-#[derive(Debug)]
-pub(crate) enum WriteError {
-    /// The room dropped this member's queue: it was evicted.
-    Evicted,
-    /// The socket failed.
-    Socket(WsError),
-}
+use crate::outlet::{MAX_BATCH, OutletReceiver, WriteError};
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
@@ -64,7 +52,7 @@ impl Outbox {
         &mut self,
         cx: &mut Context<'_>,
         sink: &mut Si,
-        queue: &mut FrameReceiver,
+        queue: &mut OutletReceiver,
     ) -> Poll<Result<u64, WriteError>>
     where
         Si: Sink<Message, Error = WsError> + Unpin,

@@ -20,15 +20,17 @@ use crate::budget::MemoryBudget;
 use crate::frame::Frame;
 use crate::load::Load;
 use crate::metrics::Metrics;
-use crate::queue::{Offered, QueueReceiver, QueueSender, Refused, queue};
+use crate::outlet::{Offered, OutletReceiver, OutletSender, Writer, outlet};
+use crate::queue::Refused;
 use crate::spread::{SPREAD_FROM, Spread, helper_from};
 
 /// The receiving end a session drains.
-pub type FrameReceiver = QueueReceiver;
+pub type FrameReceiver = OutletReceiver;
 
-/// When the publisher may write a frame straight into a plain TCP member's socket, as the
-/// room decides it per member and message (the queue adds its own conditions: nothing queued,
-/// the member quiet for `crate::queue::DIRECT_GAP`). Read from `--direct-write-below` and
+/// When the publisher (or the fan-out helper) may write a frame straight into a plain TCP
+/// member's socket, as the room decides it per member and message ([`Writer`]; the member's
+/// outlet adds its own conditions: a socket, nothing queued, the member quiet for
+/// [`crate::outlet::DIRECT_GAP`]). Read from `--direct-write-below` and
 /// `--direct-write-members` here and nowhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirectWrite {
@@ -54,7 +56,7 @@ impl DirectWrite {
 /// A member as the fan-out sees it: where its frames go and how to tell it it was evicted.
 #[derive(Debug)]
 pub struct Member {
-    tx: QueueSender,
+    tx: OutletSender,
     evicted: CancellationToken,
     /// False until the layer activates it ([`Activator`]): an inactive member gets nothing.
     active: bool,
@@ -67,7 +69,7 @@ impl Member {
         queue_bytes: usize,
         budget: Arc<MemoryBudget>,
     ) -> (Self, FrameReceiver, CancellationToken) {
-        let (tx, rx) = queue(queue_bytes, budget);
+        let (tx, rx) = outlet(queue_bytes, budget);
         let evicted = CancellationToken::new();
         (
             Self {
@@ -279,19 +281,21 @@ impl Rooms {
                 if !member.active {
                     continue;
                 }
-                let may_write = quiet_node && position < self.direct.members;
-                let offered = match helper {
-                    Some(_) => member.tx.offer_for_helper(frame, may_write),
-                    None => member.tx.offer(frame, may_write),
+                let writer = if !quiet_node || position >= self.direct.members {
+                    Writer::Session
+                } else if helper.is_some() {
+                    Writer::Helper
+                } else {
+                    Writer::Publisher
                 };
-                let refused = match offered {
+                let refused = match member.tx.offer(frame, writer) {
                     Ok(Offered::Written) => {
                         written += 1;
                         continue;
                     }
                     Ok(Offered::ForHelper) => {
                         if let Some(helper) = &mut helper {
-                            helper.add(member.tx.for_helper());
+                            helper.add(member.tx.outlet());
                         }
                         continue;
                     }

@@ -1,9 +1,9 @@
 //! One WebSocket member, from its first frame to its close.
 //!
 //! One task per connection: a `select!` over the socket's incoming frames, the member's
-//! outgoing queue (a plain TCP member's drained by [`direct::poll_drain`], a TLS member's fed
-//! to the codec by [`crate::outbox`], which also writes pings and pongs), eviction, shutdown
-//! and the keepalive timer.
+//! outgoing queue (a plain TCP member's drained by [`outlet::poll_drain_turn`], a TLS
+//! member's fed to the codec by [`crate::outbox`], which also writes pings and pongs),
+//! eviction, shutdown and the keepalive timer.
 //! Whatever ends the loop, the member leaves its room first (in [`Joined`]'s `Drop`), then the
 //! close frame is sent, within `close_wait`; after it the TCP connection is dropped.
 
@@ -25,11 +25,12 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{InboundMeter, MemoryBudget};
-use crate::direct;
 use crate::frame::Frame;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, WriteError};
+use crate::outbox::Outbox;
+use crate::outlet;
+use crate::outlet::WriteError;
 use crate::queue::Refused;
 use crate::rooms::{FrameReceiver, Member, Membership};
 
@@ -147,10 +148,7 @@ pub(crate) async fn run<S>(
     let evicted = evicted.cancelled();
     tokio::pin!(shutdown, evicted);
     // A plain TCP member's frames are written by the drain below, not by the codec.
-    let direct = joined
-        .queue
-        .is_direct()
-        .then(|| Arc::clone(joined.queue.shared()));
+    let direct = joined.queue.attached().map(Arc::clone);
 
     // Not biased: reading and writing take turns, so a member that receives a flood of
     // messages from its client still writes its own queue (and the other way round).
@@ -178,7 +176,7 @@ pub(crate) async fn run<S>(
                 }
             }
             drained = std::future::poll_fn(|cx| match &direct {
-                Some(queue) => direct::poll_drain_turn(queue, cx, |n| {
+                Some(queue) => outlet::poll_drain_turn(queue, cx, |n| {
                     ctx.metrics.frames_delivered.inc_by(n);
                 }),
                 None => std::task::Poll::Pending,

@@ -9,20 +9,19 @@
 //! idle ([`Spread::take`]); when it is busy (the node is busy) the room is delivered as
 //! without it (the members past the publisher's share are queued and their sessions woken),
 //! so the helper never delays a frame behind another room's job. The members of a job have
-//! their frame queued before the job is handed over ([`crate::queue::Offered::ForHelper`]),
+//! their frame queued before the job is handed over ([`crate::outlet::Offered::ForHelper`]),
 //! their sessions not woken: the helper writes each one's queue under its lock, like the
 //! publisher, and wakes the session only when the socket did not take everything (the session
-//! then writes the rest as it writes any queued frame). A member whose session is writing at
-//! that moment is left to it. So every queued frame is written by the helper or by the
-//! session, in queue order, once.
+//! then writes the rest as it writes any queued frame; `crate::outlet::write_for_helper`). A
+//! member whose session is writing at that moment is left to it. So every queued frame is
+//! written by the helper or by the session, in queue order, once.
 
-use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use crate::metrics::Metrics;
-use crate::queue::Shared;
+use crate::outlet::{Outlet, write_for_helper};
 
 /// Rooms with fewer members than this are written by the publisher alone: the helper's
 /// wake-up costs more than it saves.
@@ -38,12 +37,8 @@ pub fn helper_from(members: usize) -> usize {
     members - members * HELPER_SHARE_PERCENT / 100
 }
 
-/// Frames per write of the helper at most. A member it writes had nothing queued a moment
-/// before, so it holds one frame or a few; anything past this is left to its session.
-const MAX_FRAMES: usize = 16;
-
 /// The members of one room the helper writes.
-pub(crate) type Job = Vec<Arc<Shared>>;
+pub(crate) type Job = Vec<Arc<Outlet>>;
 
 /// The node's fan-out helper; the thread ends when this is dropped.
 #[derive(Debug)]
@@ -91,7 +86,7 @@ impl Spread {
 
 impl Taken<'_> {
     /// Adds a member whose frame was queued for the helper.
-    pub(crate) fn add(&mut self, member: Arc<Shared>) {
+    pub(crate) fn add(&mut self, member: Arc<Outlet>) {
         self.job.push(member);
     }
 
@@ -127,7 +122,7 @@ impl Drop for Taken<'_> {
 
 fn run(jobs: &Receiver<Job>, busy: &AtomicBool, metrics: &Metrics) {
     while let Ok(job) = jobs.recv() {
-        let delivered: u64 = job.iter().map(|member| write(member)).sum();
+        let delivered: u64 = job.iter().map(|member| write_for_helper(member)).sum();
         drop(job);
         busy.store(false, Ordering::Release);
         if delivered > 0 {
@@ -141,41 +136,11 @@ fn run(jobs: &Receiver<Job>, busy: &AtomicBool, metrics: &Metrics) {
 /// Sessions whose frames the helper will not write: they write them.
 fn wake_all(job: &Job) {
     for member in job {
-        let waker = member.lock().take_waker();
+        let waker = member.queue().lock().take_waker();
         if let Some(waker) = waker {
             waker.wake();
         }
     }
-}
-
-/// Writes what is queued for `member` in one write, under its lock; wakes its session when
-/// something is left. Returns the messages completed on the socket.
-pub(crate) fn write(member: &Shared) -> u64 {
-    let Some(tcp) = member.socket() else {
-        return 0;
-    };
-    let mut state = member.lock();
-    if state.is_empty() || state.in_flight {
-        // Written already, or the session is writing it.
-        return state.take_completed();
-    }
-    let mut slices = [IoSlice::new(&[]); MAX_FRAMES];
-    let filled = state.slices(&mut slices);
-    // Any error but a full socket is the session's to meet on its next write.
-    if let Ok(n) = tcp.try_write_vectored(&slices[..filled]) {
-        state.advance(n, member.budget());
-    }
-    let done = state.take_completed();
-    let waker = if state.is_empty() {
-        None
-    } else {
-        state.take_waker()
-    };
-    drop(state);
-    if let Some(waker) = waker {
-        waker.wake();
-    }
-    done
 }
 
 #[cfg(test)]
@@ -189,8 +154,8 @@ mod tests {
     use super::*;
     use crate::budget::MemoryBudget;
     use crate::frame::Frame;
-    use crate::queue::test_pair::{connected, read_exactly};
-    use crate::queue::{Offered, QueueReceiver, QueueSender, queue};
+    use crate::outlet::test_pair::{connected, read_exactly};
+    use crate::outlet::{Offered, OutletReceiver, OutletSender, Writer, outlet};
 
     /// Counts its wake-ups: a member's session.
     #[derive(Default)]
@@ -209,9 +174,9 @@ mod tests {
     }
 
     struct Member {
-        tx: QueueSender,
-        _rx: QueueReceiver,
-        _server: Arc<TcpStream>,
+        tx: OutletSender,
+        _rx: OutletReceiver,
+        _socket: crate::outlet::DirectSocket,
         client: TcpStream,
         session: Arc<Session>,
     }
@@ -221,19 +186,19 @@ mod tests {
     /// part-way.
     async fn member(rcvbuf: Option<u32>) -> Member {
         let (server, client) = connected(rcvbuf.map(|_| 4096), rcvbuf).await;
-        let (tx, rx) = queue(1 << 24, Arc::new(MemoryBudget::new(usize::MAX)));
-        let server = Arc::new(server);
-        rx.write_to(Arc::clone(&server));
+        let (tx, rx) = outlet(1 << 24, Arc::new(MemoryBudget::new(usize::MAX)));
+        let socket = rx.attach(server);
         // The session waits for frames, as its drain does on an empty queue.
         let session = Arc::new(Session::default());
         let waker = Waker::from(Arc::clone(&session));
-        rx.shared()
+        tx.outlet()
+            .queue()
             .lock()
             .wait_for_frames(&Context::from_waker(&waker));
         Member {
             tx,
             _rx: rx,
-            _server: server,
+            _socket: socket,
             client,
             session,
         }
@@ -279,8 +244,8 @@ mod tests {
         let mut helper = spread.take().expect("idle");
         assert!(spread.take().is_none(), "one publisher at a time");
         for m in &members {
-            assert_eq!(m.tx.offer_for_helper(&frame, true), Ok(Offered::ForHelper));
-            helper.add(m.tx.for_helper());
+            assert_eq!(m.tx.offer(&frame, Writer::Helper), Ok(Offered::ForHelper));
+            helper.add(m.tx.outlet());
         }
         helper.hand();
         for m in &mut members {
@@ -292,7 +257,7 @@ mod tests {
         assert_eq!(metrics.fanout_helper_frames.get(), 3);
         for m in &members {
             assert_eq!(m.session.woken(), 0, "the helper wrote everything");
-            assert!(m.tx.for_helper().lock().is_empty());
+            assert!(m.tx.outlet().queue().lock().is_empty());
         }
     }
 
@@ -302,12 +267,12 @@ mod tests {
         let big = Frame::from(format!(r#"{{"message": "{}"}}"#, "x".repeat(1 << 20)));
         let mut m = member(Some(4096)).await;
         let mut helper = spread.take().expect("idle");
-        assert_eq!(m.tx.offer_for_helper(&big, true), Ok(Offered::ForHelper));
-        helper.add(m.tx.for_helper());
+        assert_eq!(m.tx.offer(&big, Writer::Helper), Ok(Offered::ForHelper));
+        helper.add(m.tx.outlet());
         helper.hand();
         drop(take_when_idle(&spread));
         assert!(
-            !m.tx.for_helper().lock().is_empty(),
+            !m.tx.outlet().queue().lock().is_empty(),
             "more than a socket takes"
         );
         assert_eq!(m.session.woken(), 1, "the session writes the rest");
@@ -315,9 +280,9 @@ mod tests {
         let reading = tokio::spawn(async move {
             read_exactly(&mut m.client, big.wire().len()).await == big.wire().to_vec()
         });
-        let shared = m.tx.for_helper();
-        while !shared.lock().is_empty() {
-            write(&shared);
+        let shared = m.tx.outlet();
+        while !shared.queue().lock().is_empty() {
+            write_for_helper(&shared);
             tokio::task::yield_now().await;
         }
         assert!(reading.await.expect("reader"), "the frame whole");
@@ -327,14 +292,14 @@ mod tests {
     async fn a_member_whose_session_is_writing_is_left_to_it() {
         let frame = Frame::from(r#"{"message": "m"}"#);
         let m = member(None).await;
-        assert_eq!(m.tx.offer_for_helper(&frame, true), Ok(Offered::ForHelper));
-        let shared = m.tx.for_helper();
-        shared.lock().in_flight = true;
-        assert_eq!(write(&shared), 0);
-        assert!(!shared.lock().is_empty(), "not written twice");
-        shared.lock().in_flight = false;
-        assert_eq!(write(&shared), 1);
-        assert!(shared.lock().is_empty());
+        assert_eq!(m.tx.offer(&frame, Writer::Helper), Ok(Offered::ForHelper));
+        let shared = m.tx.outlet();
+        shared.queue().lock().in_flight = true;
+        assert_eq!(write_for_helper(&shared), 0);
+        assert!(!shared.queue().lock().is_empty(), "not written twice");
+        shared.queue().lock().in_flight = false;
+        assert_eq!(write_for_helper(&shared), 1);
+        assert!(shared.queue().lock().is_empty());
     }
 
     #[tokio::test]
@@ -343,8 +308,8 @@ mod tests {
         let frame = Frame::from(r#"{"message": "m"}"#);
         let m = member(None).await;
         let mut helper = spread.take().expect("idle");
-        assert_eq!(m.tx.offer_for_helper(&frame, true), Ok(Offered::ForHelper));
-        helper.add(m.tx.for_helper());
+        assert_eq!(m.tx.offer(&frame, Writer::Helper), Ok(Offered::ForHelper));
+        helper.add(m.tx.outlet());
         drop(helper);
         assert_eq!(m.session.woken(), 1, "its session writes the frame");
         assert!(spread.take().is_some(), "idle again");

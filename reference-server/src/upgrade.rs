@@ -24,8 +24,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::either::Either;
 
 use crate::budget::{InboundMeter, Metered};
-use crate::direct::DirectSocket;
 use crate::listener::Connection;
+use crate::outlet::DirectSocket;
 use crate::pages;
 use crate::prefixed::Prefixed;
 use crate::rooms::FrameReceiver;
@@ -200,7 +200,7 @@ fn admit(state: &AppState, mut req: Request<Body>) -> Result<Admitted, Response>
 
 /// An upgraded connection, as its session reads and writes it.
 enum Socket {
-    /// Plain TCP: broadcast frames go to the socket as they are (`crate::direct`).
+    /// Plain TCP: broadcast frames go to the socket as they are (`crate::outlet`).
     Direct(Prefixed<DirectSocket>),
     /// TLS, boxed: its state is kilobytes, and only TLS sessions should carry it.
     Tls(Prefixed<Box<TlsStream<TcpStream>>>),
@@ -213,7 +213,7 @@ impl Socket {
         match upgraded.downcast::<TokioIo<Connection>>() {
             Ok(parts) => match parts.io.into_inner() {
                 Either::Left(tcp) => {
-                    let direct = DirectSocket::new(tcp, queue);
+                    let direct = queue.attach(tcp);
                     Self::Direct(Prefixed::new(parts.read_buf, direct))
                 }
                 Either::Right(tls) => Self::Tls(Prefixed::new(parts.read_buf, Box::new(tls))),

@@ -92,7 +92,7 @@ async fn a_large_room_is_written_by_the_publisher_and_the_helper_in_one_order() 
             }
         }
         // The shape of the load, not a wait for anything: idle members are written directly.
-        tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
+        tokio::time::sleep(reference_server::outlet::DIRECT_GAP).await;
     }
     assert_one_order(&orders, &["a", "b"], ROUNDS);
     // Both wrote: the helper some of the frames (it takes a room's share whenever it is
@@ -134,7 +134,7 @@ async fn the_publisher_writes_into_the_first_members_of_a_room_only() {
             );
         }
         // The shape of the load, not a wait for anything: idle members are written directly.
-        tokio::time::sleep(reference_server::queue::DIRECT_GAP).await;
+        tokio::time::sleep(reference_server::outlet::DIRECT_GAP).await;
     }
     let frames = (ROUNDS * MEMBERS) as f64;
     all_counted(s.addr, frames).await;

@@ -1,24 +1,23 @@
 //! What a member's queue holds under its lock: the frames, how much of the front is on the
 //! socket, the charges held, and the session's waker; and the byte-level steps of writing
-//! them (slices, copies, advancing past what the socket took). The bounds and who writes
-//! when are the queue's (`mod.rs`) and `direct.rs`'s. Every step is `#[inline]`: they run
-//! under the queue's lock on every delivery, and a module of its own may land in another
-//! codegen unit, where a plain function could not be inlined.
+//! them (slices, copies, advancing past what the socket took). The bounds are the queue's
+//! (`mod.rs`); who writes when is the member's outlet's (`outlet/`). Every step is
+//! `#[inline]`: they run under the queue's lock on every delivery, and a module of its own may
+//! land in another codegen unit, where a plain function could not be inlined.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::task::{Context, Waker};
-use std::time::Instant;
 
 use tokio_tungstenite::tungstenite::Bytes;
 
-use super::{DIRECT_GAP, FRAME_OVERHEAD};
+use super::FRAME_OVERHEAD;
 use crate::budget::MemoryBudget;
 use crate::frame::Frame;
 
 /// What a frame is charged while queued: its bytes and [`FRAME_OVERHEAD`].
 #[inline]
-pub(super) fn charge(frame: &Frame) -> usize {
+pub(crate) fn charge(frame: &Frame) -> usize {
     frame.wire().len() + FRAME_OVERHEAD
 }
 
@@ -36,10 +35,8 @@ pub(crate) struct State {
     pub(super) sender_gone: bool,
     /// Messages the session's writes completed, not yet counted as delivered.
     pub(super) completed: u64,
-    /// When the last frame was offered to an attached queue.
-    pub(super) last_offer: Option<Instant>,
     /// The session has copied queued bytes and writes them outside the lock: nobody else
-    /// writes this queue until it has advanced past them (`direct.rs`).
+    /// writes this queue until it has advanced past them (`outlet/`).
     pub(crate) in_flight: bool,
 }
 
@@ -135,17 +132,6 @@ impl State {
         budget.charge(cost);
         self.held += cost;
         self.frames.push_front(frame);
-    }
-
-    /// True when the previous frame was offered [`DIRECT_GAP`] ago or more (and notes this
-    /// offer): only then does the publisher write straight into the socket.
-    #[inline]
-    pub(super) fn quiet_since_last_offer(&mut self, now: Instant) -> bool {
-        let quiet = self
-            .last_offer
-            .is_none_or(|last| now.duration_since(last) >= DIRECT_GAP);
-        self.last_offer = Some(now);
-        quiet
     }
 
     /// The session waits for frames: wake it when one is queued.

@@ -1,5 +1,6 @@
-//! Test support for the writers of an attached queue (`direct.rs`, `spread.rs`): a connected
-//! pair of real sockets, with small buffers where a test needs writes to end part-way.
+//! Test support for the writers of a member's socket (`outlet/`, `spread.rs`): a
+//! connected pair of real sockets, with small buffers where a test needs writes to end
+//! part-way.
 
 use std::time::Duration;
 
