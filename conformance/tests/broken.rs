@@ -84,6 +84,13 @@ fn table() -> Vec<Broken> {
             fail: &["order.single-sender", "model.programs"],
             pass: also(&["rooms.refused"]),
         },
+        // Each sender's order kept, the interleaving of senders not common to the members.
+        Broken {
+            name: "lets members disagree on the interleaving of senders",
+            faults: with(|f| f.interleave = Some(std::time::Duration::from_millis(30))),
+            fail: &["order.one-order"],
+            pass: also(&["order.single-sender", "broadcast.all-members"]),
+        },
         Broken {
             name: "reorders",
             faults: with(|f| f.reorder = true),

@@ -56,6 +56,12 @@ pub struct Faults {
     pub no_self_echo: bool,
     /// Every message also goes to every member of every other room.
     pub leak_to_other_rooms: bool,
+    /// Members disagree on how the senders' messages interleave, each sender's own order
+    /// kept: a member gets the messages of a sender whose connection number has the other
+    /// parity than its own this much later, on a lane of its own (so they are overtaken by
+    /// the other senders' messages, never by their own sender's). Two members of different
+    /// parity see two senders' messages sent within this time in opposite orders.
+    pub interleave: Option<Duration>,
     /// Every other message of a room is held back 50 ms, so the room's next one, if it comes
     /// within 50 ms, overtakes it.
     pub reorder: bool,
@@ -105,7 +111,10 @@ pub struct Faults {
     pub style: Style,
 }
 
-type Outbox = mpsc::UnboundedSender<(Instant, String)>;
+/// A frame for a member: when to write it, and whether on the late lane (`interleave`).
+type Outgoing = (Instant, String, bool);
+
+type Outbox = mpsc::UnboundedSender<Outgoing>;
 
 #[derive(Debug, Default)]
 struct Rooms {
@@ -207,7 +216,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
 
 async fn session(stream: TcpStream, state: Arc<State>) {
     let _ = stream.set_nodelay(true);
-    let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
     let mut joined: Option<(String, u64)> = None;
     // The member joins before the 101 is written, as Django joins the group before it
     // accepts: a message sent once the client holds its 101 reaches it.
@@ -224,11 +233,11 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         }
         if state.faults.greet {
             let welcome = serde_json::json!({ "message": "welcome" }).to_string();
-            let _ = tx.send((Instant::now(), welcome));
+            let _ = tx.send((Instant::now(), welcome, false));
         }
         let history = state.history.lock().unwrap_or_else(|p| p.into_inner());
         for frame in history.get(&room).into_iter().flatten() {
-            let _ = tx.send((Instant::now(), frame.clone()));
+            let _ = tx.send((Instant::now(), frame.clone(), false));
         }
         joined = Some((room, id));
         true
@@ -308,16 +317,26 @@ type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
 /// pings, and the kick (`kick_after`, sparing members that spoke with `kick_silent_only`).
 async fn write(
     mut sink: Sink,
-    mut rx: mpsc::UnboundedReceiver<(Instant, String)>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     state: Arc<State>,
     spoke: Arc<AtomicBool>,
 ) {
     let faults = &state.faults;
     let (ordered_tx, mut ordered) = mpsc::unbounded_channel::<String>();
     let reorder = faults.reorder;
+    // With `interleave`, the late lane: in order among itself, overtaken by the other lane.
+    let late = faults.interleave.is_some().then(|| {
+        let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();
+        (tx, tokio::spawn(in_order(rx, ordered_tx.clone())))
+    });
+    let late_tx = late.as_ref().map(|(tx, _)| tx.clone());
     let scheduler = tokio::spawn(async move {
-        while let Some((at, frame)) = rx.recv().await {
-            if reorder {
+        while let Some((at, frame, on_late_lane)) = rx.recv().await {
+            if let (true, Some(late)) = (on_late_lane, &late_tx) {
+                if late.send((at, frame)).is_err() {
+                    break;
+                }
+            } else if reorder {
                 let tx = ordered_tx.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep_until(at).await;
@@ -369,6 +388,22 @@ async fn write(
         }
     }
     scheduler.abort();
+    if let Some((_, lane)) = late {
+        lane.abort();
+    }
+}
+
+/// Writes each frame of `rx` to `out` when its time is up, in the order they came.
+async fn in_order(
+    mut rx: mpsc::UnboundedReceiver<(Instant, String)>,
+    out: mpsc::UnboundedSender<String>,
+) {
+    while let Some((at, frame)) = rx.recv().await {
+        tokio::time::sleep_until(at).await;
+        if out.send(frame).is_err() {
+            break;
+        }
+    }
 }
 
 fn join(rooms: &mut Rooms, room: &str, id: u64, outbox: Outbox) {
@@ -433,9 +468,12 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
         if dropping && roll < state.faults.drop_rate {
             continue;
         }
-        let _ = outbox.send((at, frame.clone()));
+        let late = state.faults.interleave.filter(|_| (id ^ from) & 1 == 1);
+        let at = at + late.unwrap_or_default();
+        let late = late.is_some();
+        let _ = outbox.send((at, frame.clone(), late));
         if rng.random::<f64>() < state.faults.dup_rate {
-            let _ = outbox.send((at, frame.clone()));
+            let _ = outbox.send((at, frame.clone(), late));
         }
     }
 }
