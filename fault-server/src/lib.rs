@@ -325,11 +325,14 @@ async fn write(
     let (ordered_tx, mut ordered) = mpsc::unbounded_channel::<String>();
     let reorder = faults.reorder;
     // With `interleave`, the late lane: in order among itself, overtaken by the other lane.
-    let late = faults.interleave.is_some().then(|| {
-        let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();
-        (tx, tokio::spawn(in_order(rx, ordered_tx.clone())))
-    });
-    let late_tx = late.as_ref().map(|(tx, _)| tx.clone());
+    let (late_tx, late_lane) = match faults.interleave {
+        Some(_) => {
+            let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();
+            let lane = tokio::spawn(in_order(rx, ordered_tx.clone()));
+            (Some(tx), Some(lane))
+        }
+        None => (None, None),
+    };
     let scheduler = tokio::spawn(async move {
         while let Some((at, frame, on_late_lane)) = rx.recv().await {
             if let (true, Some(late)) = (on_late_lane, &late_tx) {
@@ -388,7 +391,7 @@ async fn write(
         }
     }
     scheduler.abort();
-    if let Some((_, lane)) = late {
+    if let Some(lane) = late_lane {
         lane.abort();
     }
 }

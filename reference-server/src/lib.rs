@@ -13,8 +13,8 @@
 //! - [`rooms`]: rooms and their local members, one order per room.
 //! - The fan-out core: `outlet` (a member's queue and, for plain TCP, its socket, with every
 //!   write into it: by the publisher into an idle member's socket, by the fan-out helper, by
-//!   the session's drain, by the codec for control frames), `spread` (the helper thread that writes a large room's
-//!   second share in parallel with the publisher), `load` (the node's delivery rate, which
+//!   the session's drain, by the codec for control frames), `spread` (the helper thread that
+//!   writes a large room's second share in parallel with the publisher), `load` (the node's delivery rate, which
 //!   decides whether publishers write directly).
 //! - [`frame`]: a broadcast frame, built once, its bytes shared by every member.
 //! - [`queue`]: a member's outgoing queue, bounded in bytes.

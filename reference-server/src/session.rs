@@ -29,8 +29,7 @@ use crate::frame::Frame;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
-use crate::outlet;
-use crate::outlet::WriteError;
+use crate::outlet::{self, WriteError};
 use crate::queue::Refused;
 use crate::rooms::{FrameReceiver, Member, Membership};
 

@@ -23,7 +23,7 @@ use crate::frame::Frame;
 mod state;
 
 pub(crate) use state::State;
-pub(crate) use state::charge;
+use state::charge;
 
 /// What a queued frame costs beyond its bytes: the queue slot, the shared-bytes handle and
 /// the write codec's frame header, rounded up.
@@ -104,8 +104,10 @@ pub fn queue(limit: usize, budget: Arc<MemoryBudget>) -> (QueueSender, QueueRece
 
 impl QueueSender {
     /// Queues a clone of `frame` (the bytes are shared) and wakes the session, or says why
-    /// not. Never waits.
-    pub fn offer(&self, frame: &Frame) -> Result<(), Refused> {
+    /// not: the tests' shorthand for [`Self::lock_open`] and [`Self::push`], which the
+    /// member's outlet calls (it may write the frame before queueing it).
+    #[cfg(test)]
+    fn offer(&self, frame: &Frame) -> Result<(), Refused> {
         let state = self.lock_open()?;
         self.push(state, frame, Wake::Session, 0)
     }

@@ -17,7 +17,7 @@ use crate::frame::Frame;
 
 /// What a frame is charged while queued: its bytes and [`FRAME_OVERHEAD`].
 #[inline]
-pub(crate) fn charge(frame: &Frame) -> usize {
+pub(super) fn charge(frame: &Frame) -> usize {
     frame.wire().len() + FRAME_OVERHEAD
 }
 
