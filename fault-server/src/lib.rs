@@ -7,10 +7,13 @@
 //! varies it in ways that are still correct.
 
 mod drop;
+mod faults;
 mod handshake;
 mod room;
 mod style;
+mod writer;
 
+pub use faults::Faults;
 pub use style::Style;
 
 use std::collections::HashMap;
@@ -19,97 +22,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
-
-/// What goes wrong, and how often.
-#[derive(Debug, Clone, Default)]
-pub struct Faults {
-    /// Every delivery is held this long before it is written.
-    pub delay: Duration,
-    /// A serial fan-out: the k-th member of a room (in join order, from 0) gets each
-    /// delivery k times this later than the first.
-    pub stagger: Duration,
-    /// Probability that a delivery is dropped.
-    pub drop_rate: f64,
-    /// `drop_rate` applies only in rooms of more members than this.
-    pub drop_over_members: Option<usize>,
-    /// `drop_rate` applies only this long after the server's first broadcast, from the first
-    /// time to the second.
-    pub drop_window: Option<(Duration, Duration)>,
-    /// Probability that a delivery is written twice.
-    pub dup_rate: f64,
-    /// Seed for the dice.
-    pub seed: u64,
-    /// The sender does not get its own message.
-    pub no_self_echo: bool,
-    /// Every message also goes to every member of every other room.
-    pub leak_to_other_rooms: bool,
-    /// Members disagree on how the senders' messages interleave, each sender's own order
-    /// kept: a member gets the messages of a sender whose connection number has the other
-    /// parity than its own this much later, on a lane of its own (so they are overtaken by
-    /// the other senders' messages, never by their own sender's). Two members of different
-    /// parity see two senders' messages sent within this time in opposite orders.
-    pub interleave: Option<Duration>,
-    /// Every other message of a room is held back 50 ms, so the room's next one, if it comes
-    /// within 50 ms, overtakes it.
-    pub reorder: bool,
-    /// Characters outside ASCII become `?` in what is broadcast.
-    pub mangle_non_ascii: bool,
-    /// Text that is not JSON stops the whole server: listener and every connection.
-    pub die_on_bad_json: bool,
-    /// Any path is accepted as a room (the whole path is the room's name).
-    pub accept_any_path: bool,
-    /// Room names are folded to lower case.
-    pub fold_case: bool,
-    /// Rooms are keyed by the first this many characters of their names: rooms whose names
-    /// share that prefix are one room (a key column cut short).
-    pub room_prefix: Option<usize>,
-    /// Rooms are hashed onto this many shared channels: rooms whose names fall in one
-    /// bucket are one room (a fixed pool of pub/sub channels).
-    pub room_buckets: Option<u64>,
-    /// A member that has sent nothing for this long (since it joined or last sent) silently
-    /// stops receiving: a presence TTL, as channels_redis's `group_expiry` set low.
-    pub forget_idle: Option<Duration>,
-    /// A message longer than this many characters is cut to it before the broadcast.
-    pub truncate_over: Option<usize>,
-    /// A known capacity: broadcasts (messages, whatever the room's size) are served one after
-    /// another at most this many per second, as a single queue; above it latency grows
-    /// without bound and nothing is lost.
-    pub max_broadcasts_per_s: Option<f64>,
-    /// A joining member is added to its room only this long after its 101 (a join race:
-    /// messages sent right after the 101 miss it).
-    pub join_late: Duration,
-    /// A joining member first gets `{"message": "welcome"}`, which nobody sent (a greeting or
-    /// presence frame: the server sends something else than the room's messages).
-    pub greet: bool,
-    /// A joining member first gets the room's last this many messages (history replayed:
-    /// messages broadcast before it joined).
-    pub replay_on_join: usize,
-    /// Only a room's first this many members get its broadcasts; later joiners get nothing,
-    /// silently (a capacity cap, as channels_redis's group sends drop members).
-    pub room_cap: Option<usize>,
-    /// Every connection is closed with 1012 ("service restart") this long after its 101,
-    /// as when a node is rolled: clients must reconnect.
-    pub kick_after: Option<Duration>,
-    /// With `kick_after`, only connections that have sent no message are closed (a proxy
-    /// that ends connections idle in the client's direction): senders stay, so what they
-    /// send after the kick is lost to the listeners for good.
-    pub kick_silent_only: bool,
-    /// Not a fault: a valid way of framing and greeting (see [`Style`]).
-    pub style: Style,
-}
 
 /// A frame for a member: when to write it, and whether on the late lane (`interleave`).
 type Outgoing = (Instant, String, bool);
@@ -262,7 +183,12 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     };
     let (sink, mut source) = ws.split();
     let spoke = Arc::new(AtomicBool::new(false));
-    let writer = tokio::spawn(write(sink, rx, Arc::clone(&state), Arc::clone(&spoke)));
+    let writer = tokio::spawn(writer::write(
+        sink,
+        rx,
+        Arc::clone(&state),
+        Arc::clone(&spoke),
+    ));
     while let Some(Ok(message)) = source.next().await {
         let Message::Text(text) = message else {
             continue;
@@ -308,105 +234,6 @@ fn broadcast_of(state: &State, text: &str) -> Option<String> {
     } else {
         frame
     })
-}
-
-type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
-
-/// The member's writer: its broadcasts, each when its delay is up (in order, or with
-/// `reorder` each on its own so a later, less delayed frame overtakes it), the style's
-/// pings, and the kick (`kick_after`, sparing members that spoke with `kick_silent_only`).
-async fn write(
-    mut sink: Sink,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
-    state: Arc<State>,
-    spoke: Arc<AtomicBool>,
-) {
-    let faults = &state.faults;
-    let (ordered_tx, mut ordered) = mpsc::unbounded_channel::<String>();
-    let reorder = faults.reorder;
-    // With `interleave`, the late lane: in order among itself, overtaken by the other lane.
-    let (late_tx, late_lane) = match faults.interleave {
-        Some(_) => {
-            let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();
-            let lane = tokio::spawn(in_order(rx, ordered_tx.clone()));
-            (Some(tx), Some(lane))
-        }
-        None => (None, None),
-    };
-    let scheduler = tokio::spawn(async move {
-        while let Some((at, frame, on_late_lane)) = rx.recv().await {
-            if let (true, Some(late)) = (on_late_lane, &late_tx) {
-                if late.send((at, frame)).is_err() {
-                    break;
-                }
-            } else if reorder {
-                let tx = ordered_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(at).await;
-                    let _ = tx.send(frame);
-                });
-            } else {
-                tokio::time::sleep_until(at).await;
-                if ordered_tx.send(frame).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let mut pings = faults.style.ping_every.map(tokio::time::interval);
-    let kick = async {
-        match faults.kick_after {
-            Some(after) => tokio::time::sleep(after).await,
-            None => std::future::pending().await,
-        }
-        if faults.kick_silent_only && spoke.load(Ordering::Relaxed) {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::pin!(kick);
-    loop {
-        let ping = async {
-            match pings.as_mut() {
-                Some(every) => every.tick().await,
-                None => std::future::pending().await,
-            }
-        };
-        let sent = tokio::select! {
-            frame = ordered.recv() => match frame {
-                Some(frame) => style::send(&mut sink, frame, &faults.style).await,
-                None => break,
-            },
-            _ = ping => sink.send(Message::Ping("server".into())).await,
-            () = &mut kick => {
-                let close = CloseFrame {
-                    code: CloseCode::Restart,
-                    reason: "service restart".into(),
-                };
-                let _ = sink.send(Message::Close(Some(close))).await;
-                break;
-            }
-        };
-        if sent.is_err() {
-            break;
-        }
-    }
-    scheduler.abort();
-    if let Some(lane) = late_lane {
-        lane.abort();
-    }
-}
-
-/// Writes each frame of `rx` to `out` when its time is up, in the order they came.
-async fn in_order(
-    mut rx: mpsc::UnboundedReceiver<(Instant, String)>,
-    out: mpsc::UnboundedSender<String>,
-) {
-    while let Some((at, frame)) = rx.recv().await {
-        tokio::time::sleep_until(at).await;
-        if out.send(frame).is_err() {
-            break;
-        }
-    }
 }
 
 fn join(rooms: &mut Rooms, room: &str, id: u64, outbox: Outbox) {
