@@ -84,6 +84,35 @@ impl Index {
         (u64::from(seq) < to - from).then(|| (from + u64::from(seq)) as usize)
     }
 
+    /// The message in slot `slot`: `(room, sender, seq)`.
+    pub fn message_of(&self, slot: usize) -> Option<(u32, u32, u32)> {
+        let slot = slot as u64;
+        if slot >= self.slots() {
+            return None;
+        }
+        // The sender whose slots hold it: the last base at or below it.
+        let s = self.slot_base.partition_point(|b| *b <= slot) - 1;
+        let room = self.sender_base.partition_point(|b| *b as usize <= s) - 1;
+        let sender = s - self.sender_base[room] as usize;
+        Some((
+            room as u32,
+            sender as u32,
+            (slot - self.slot_base[s]) as u32,
+        ))
+    }
+
+    /// An index of one room of `senders` senders with `slots` slots each (for tests).
+    #[cfg(test)]
+    pub fn one_room(senders: u32, slots: u64) -> Self {
+        Self {
+            sender_base: vec![0, senders],
+            slot_base: (0..=u64::from(senders)).map(|s| s * slots).collect(),
+            group: vec![0],
+            class: vec![0],
+            curve: Curve::new(std::time::Duration::ZERO, &[]),
+        }
+    }
+
     /// Each slot of each sender of each room: `(room, slot index)`.
     pub fn room_slots(&self) -> impl Iterator<Item = (u32, std::ops::Range<usize>)> + '_ {
         (0..self.rooms()).map(|room| {
@@ -112,5 +141,39 @@ impl Index {
     /// The stage of a message scheduled in second `second` of the measured run.
     pub fn stage_of_second(&self, second: usize) -> usize {
         self.curve.stage_at(second as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_names_its_message_and_back() {
+        // Room 0 without senders, room 1 with a sender of no slots and one of three, room 2
+        // with one of two.
+        let index = Index {
+            sender_base: vec![0, 0, 2, 3],
+            slot_base: vec![0, 0, 3, 5],
+            group: vec![0; 3],
+            class: vec![0; 3],
+            curve: Curve::new(std::time::Duration::ZERO, &[]),
+        };
+        let named: Vec<_> = (0..5).map(|i| index.message_of(i)).collect();
+        assert_eq!(
+            named,
+            [
+                Some((1, 1, 0)),
+                Some((1, 1, 1)),
+                Some((1, 1, 2)),
+                Some((2, 0, 0)),
+                Some((2, 0, 1))
+            ]
+        );
+        for (i, m) in named.iter().enumerate() {
+            let (room, sender, seq) = m.expect("named");
+            assert_eq!(index.slot(room, sender, seq), Some(i));
+        }
+        assert_eq!(index.message_of(5), None);
     }
 }

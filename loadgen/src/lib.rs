@@ -20,6 +20,8 @@
 //!   stages that change the rate and the members present over time; `index`: where each
 //!   room's senders and messages sit in the shared vectors, and the parts (group, room size,
 //!   stage) they count in; [`breakdown`]: the summary's tables by part.
+//! - `order`: one common order per room (ranks by first receipt, order conflicts and their
+//!   witness).
 //! - [`abort`]: `--abort-on`, ending a run early when a bound has been broken for a time.
 //! - [`live`]: live metrics (Prometheus remote write, an OpenMetrics endpoint); `streaming`:
 //!   a run's feed into them. [`server_load`], [`client_load`]: the server's and loadgen's
@@ -49,6 +51,7 @@ mod index;
 mod leave;
 pub mod live;
 pub mod opts;
+mod order;
 pub mod pacer;
 mod plan;
 mod progress;

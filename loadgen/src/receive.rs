@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use crate::connect::Ws;
 use crate::error::ConnError;
 use crate::leave::Leave;
+use crate::order;
 use crate::shared::Shared;
 use crate::stats::{Order, Seen};
 use crate::window::{Place, Window};
@@ -33,10 +34,18 @@ pub struct Member {
     /// With --reconnect, after a lost connection: when it was lost (run clock, µs), until
     /// the first delivery of this stay.
     pub dropped_at_us: Option<u64>,
+    /// This stay's side of the one-order check.
+    pub order: order::Stay,
 }
 
 impl Member {
-    pub fn new(room: u32, own: Option<u32>, senders: u32, window: Option<Window>) -> Self {
+    pub fn new(
+        room: u32,
+        own: Option<u32>,
+        senders: u32,
+        window: Option<Window>,
+        order: order::Stay,
+    ) -> Self {
         Self {
             room,
             own,
@@ -44,6 +53,7 @@ impl Member {
             window,
             measure_start: None,
             dropped_at_us: None,
+            order,
         }
     }
 
@@ -268,8 +278,14 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
     let bucket = s.second(second);
     bucket.deliveries += 1;
     record(&mut bucket.latency, latency);
-    let completed = shared
-        .slot(stamp.room, stamp.sender, stamp.seq)
+    let slot = shared.index.slot(stamp.room, stamp.sender, stamp.seq);
+    if let Some(slot) = slot {
+        shared
+            .order
+            .deliver(&mut member.order, stamp.room, slot, now);
+    }
+    let completed = slot
+        .and_then(|i| shared.remaining.get(i))
         .map(Shared::complete_one)
         .unwrap_or_default();
     if completed.first {

@@ -65,6 +65,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         totals.second(second).connected = *connected;
     }
     shared.missing_into(&mut totals);
+    shared.order.conflicts_into(&shared.index, &mut totals);
     if let Some(server) = server {
         server.stop();
     }

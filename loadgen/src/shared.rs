@@ -1,4 +1,5 @@
-//! State shared by the coordinator and every worker thread: atomics only, no locks.
+//! State shared by the coordinator and every worker thread: atomics only, no locks on the
+//! receive path (the order book locks once per stay's end and per recorded suspect).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::index::Index;
+use crate::order::OrderBook;
 
 /// When sending starts, when measuring starts, when sending ends: microseconds on the run clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub struct Shared {
     /// Per sender: the sequence number of its first measured (not warm-up) message;
     /// `u32::MAX` until it is sent.
     pub first_measured: Vec<AtomicU32>,
+    /// One common order per room: ranks by first receipt, suspects, drawers.
+    pub order: OrderBook,
     /// Where each room's senders and messages sit in these vectors, and their parts.
     pub index: Index,
     pub connected: AtomicU64,
@@ -84,6 +88,7 @@ impl Shared {
             published: (0..senders).map(|_| AtomicU32::new(0)).collect(),
             echoed: (0..senders).map(|_| AtomicU32::new(0)).collect(),
             first_measured: (0..senders).map(|_| AtomicU32::new(u32::MAX)).collect(),
+            order: OrderBook::new(index.rooms(), slots),
             index,
             connected: AtomicU64::new(0),
             connect_failed: AtomicU64::new(0),

@@ -174,6 +174,14 @@ fn counts(out: &mut String, r: &RunResult) {
         s.cross_room,
         s.foreign
     );
+    let _ = writeln!(
+        out,
+        "Order        {} pairs of a room's messages two members received in opposite orders",
+        s.order_conflicts
+    );
+    if let Some(w) = &s.order_witness {
+        let _ = writeln!(out, "             first: {w}");
+    }
     if let Some(stay) = c.churn_session_s {
         let _ = writeln!(
             out,

@@ -254,7 +254,13 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         Window::new(echoed_before, from, started_us, life.rejoin)
     });
     let own = conn.sender.map(|(s, _)| s);
-    let mut member = Member::new(conn.room, own, shared.index.senders_in(conn.room), window);
+    let mut member = Member::new(
+        conn.room,
+        own,
+        shared.index.senders_in(conn.room),
+        window,
+        shared.order.stay(),
+    );
     life.comeback.connected(&mut member, shared, stats);
 
     let (sink, mut stream) = ws.split();
@@ -305,14 +311,7 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         shared.finish.cancelled().await;
     }
     shared.members[conn.room as usize].fetch_sub(1, Ordering::AcqRel);
-    if let Some(w) = &member.window {
-        let first_measured = shared.of_room(&shared.first_measured, conn.room);
-        let published = shared.of_room(&shared.published, conn.room);
-        shared
-            .expected
-            .fetch_add(w.expected(&first_measured, &published), Ordering::Relaxed);
-        missing_by_second(&member, w, &first_measured, &published, shared, stats);
-    }
+    stay_ended(member, shared, stats);
     let sink = match sender {
         // A lost connection's sender is stopped where it is (its state says where).
         Some(task) if lost => {
@@ -342,6 +341,20 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         End::Closed(_) if lost => true,
         _ => false,
     }
+}
+
+/// A stay's end in the run's accounts: what it should have had and what it missed (with
+/// windows), and its received-set for the one-order check.
+fn stay_ended(member: Member, shared: &Shared, stats: &RefCell<Totals>) {
+    if let Some(w) = &member.window {
+        let first_measured = shared.of_room(&shared.first_measured, member.room);
+        let published = shared.of_room(&shared.published, member.room);
+        shared
+            .expected
+            .fetch_add(w.expected(&first_measured, &published), Ordering::Relaxed);
+        missing_by_second(&member, w, &first_measured, &published, shared, stats);
+    }
+    shared.order.ended(&member.order, member.seen);
 }
 
 /// The deliveries a stay should have had and never got, into the series by the second each

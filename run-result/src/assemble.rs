@@ -109,6 +109,8 @@ impl Summary {
             upgrade_us: Latency::of(&t.upgrade),
             leaves: t.leaves,
             outside_membership: t.outside_membership,
+            order_conflicts: t.order_conflicts,
+            order_witness: t.order_witness.clone(),
             join_us: Latency::of(&t.join),
             reconnects: t.reconnects.clone(),
             away: t.away,

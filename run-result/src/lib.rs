@@ -10,6 +10,7 @@
 //! - [`histogram`]: the histogram bounds and the HdrHistogram V2 + base64 encoding.
 //! - [`metric`]: the one metric vocabulary; [`threshold`]: `--threshold` conditions over it.
 //! - [`display`]: figures for people (ms, thousands separators).
+//! - [`witness`]: the evidence of an order conflict (two members, two messages).
 //! - [`sweep`]: a capacity search (`loadgen --sweep`): its steps' results and the capacity.
 
 pub mod assemble;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod sweep;
 pub mod threshold;
 pub mod totals;
+pub mod witness;
 
 pub use assemble::Parts;
 pub use metric::Metric;

@@ -31,6 +31,9 @@ pub enum Metric {
     Errors,
     /// With churn: deliveries outside a member's membership, a count.
     Outside,
+    /// Pairs of a room's messages two members received in opposite orders, a count (one
+    /// common order per room: a reference-level promise, not core).
+    OrderConflicts,
     /// With churn: a rejoin's handshake start until its first delivery, p99, microseconds.
     JoinP99,
     /// With --reconnect: connections that ended without the run asking, a count.
@@ -42,7 +45,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric with its name, in the order help texts list them.
-    pub const ALL: [(&'static str, Metric); 19] = [
+    pub const ALL: [(&'static str, Metric); 20] = [
         ("p50", Metric::P50),
         ("p90", Metric::P90),
         ("p99", Metric::P99),
@@ -59,6 +62,7 @@ impl Metric {
         ("foreign", Metric::Foreign),
         ("errors", Metric::Errors),
         ("outside", Metric::Outside),
+        ("order_conflicts", Metric::OrderConflicts),
         ("join_p99", Metric::JoinP99),
         ("reconnects", Metric::Reconnects),
         ("reconnect_p99", Metric::ReconnectP99),
@@ -165,6 +169,7 @@ impl Metric {
             | Self::Foreign
             | Self::Errors
             | Self::Outside
+            | Self::OrderConflicts
             | Self::Reconnects => None,
         }
     }
@@ -210,6 +215,7 @@ impl Metric {
             | Self::ReconnectP99 => unreachable!("a latency is read from its histogram above"),
             Self::Reconnects => s.reconnects.values().sum::<u64>() as f64,
             Self::Outside => s.outside_membership as f64,
+            Self::OrderConflicts => s.order_conflicts as f64,
             Self::Loss => s.loss,
             Self::Missing => s.missing as f64,
             Self::Duplicates => s.duplicates as f64,

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::witness::OrderWitness;
+
 /// How sends are spaced in time (`--arrival`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -286,6 +288,12 @@ pub struct Summary {
     pub leaves: u64,
     #[serde(default)]
     pub outside_membership: u64,
+    /// Pairs of a room's messages two members received in opposite orders (0 in older
+    /// files), and the first such pair's evidence.
+    #[serde(default)]
+    pub order_conflicts: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_witness: Option<OrderWitness>,
     #[serde(default)]
     pub join_us: Latency,
     /// With `--reconnect` (empty or 0 otherwise and in older files): connections that ended

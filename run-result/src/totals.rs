@@ -9,6 +9,7 @@ use crate::histogram::{self, DecodeError};
 use crate::part::Part;
 use crate::result::PartResult;
 use crate::result::RunResult;
+use crate::witness::OrderWitness;
 
 /// One second of the measured run.
 #[derive(Debug, Clone)]
@@ -79,6 +80,10 @@ pub struct Totals {
     /// With churn: deliveries of a message the server had broadcast before the member asked
     /// to join (after it left, for a member that rejoined).
     pub outside_membership: u64,
+    /// Pairs of a room's messages that two members received in opposite orders (one common
+    /// order per room), and the first such pair's evidence.
+    pub order_conflicts: u64,
+    pub order_witness: Option<OrderWitness>,
     /// With --reconnect: connections that ended without the run asking, by cause.
     pub reconnects: BTreeMap<String, u64>,
     /// With --reconnect: measured messages sent to a member's room while it was away.
@@ -122,6 +127,8 @@ impl Default for Totals {
             foreign: 0,
             leaves: 0,
             outside_membership: 0,
+            order_conflicts: 0,
+            order_witness: None,
             reconnects: BTreeMap::new(),
             away: 0,
             connected: 0,
@@ -184,6 +191,10 @@ impl Totals {
         self.foreign += other.foreign;
         self.leaves += other.leaves;
         self.outside_membership += other.outside_membership;
+        self.order_conflicts += other.order_conflicts;
+        if self.order_witness.is_none() {
+            self.order_witness.clone_from(&other.order_witness);
+        }
         self.away += other.away;
         for (cause, n) in &other.reconnects {
             *self.reconnects.entry(cause.clone()).or_default() += n;
@@ -293,6 +304,8 @@ impl Totals {
             foreign: s.foreign,
             leaves: s.leaves,
             outside_membership: s.outside_membership,
+            order_conflicts: s.order_conflicts,
+            order_witness: s.order_witness.clone(),
             reconnects: s.reconnects.clone(),
             away: s.away,
             connected: s.connections.established,
