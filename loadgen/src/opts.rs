@@ -118,8 +118,8 @@ pub struct Opts {
     /// A pass/fail condition, repeatable: METRIC<VALUE, <= or =, with a value such as 25ms,
     /// 1% or 0. Metrics: p50, p90, p99, p999, max (fan-out latency), connect_p99,
     /// completion_p99, lateness_p99, join_p99, reconnect_p99 (latencies), loss (a share),
-    /// missing, duplicates, reordered, cross_room, foreign, errors, outside, reconnects
-    /// (counts). Whatever is given, the run is also held to the core contract: loss=0,
+    /// missing, duplicates, reordered, cross_room, foreign, errors, outside, reconnects,
+    /// order_conflicts (counts). Whatever is given, the run is also held to the core contract: loss=0,
     /// duplicates=0, reordered=0, cross_room=0, foreign=0, outside=0 and errors=0 (not
     /// errors with --reconnect), each unless a --threshold names its metric or --relax drops
     /// it. Any failure: exit code 2.
