@@ -33,6 +33,13 @@ pub struct Faults {
     /// the other senders' messages, never by their own sender's). Two members of different
     /// parity see two senders' messages sent within this time in opposite orders.
     pub interleave: Option<Duration>,
+    /// Answers overtake their questions: a member gets the messages of a sender this much
+    /// later, on the late lane, when their connection numbers add up to a multiple of 3.
+    /// Each sender's order is kept for every member, but a sender that got a message on
+    /// time and answered it reaches some members before that message does: connection 3
+    /// gets 1's message on time and answers, and 5 gets 1's message late (1 + 5 = 6) and
+    /// 3's answer on time.
+    pub causal_skew: Option<Duration>,
     /// Every other message of a room is held back 50 ms, so the room's next one, if it comes
     /// within 50 ms, overtakes it.
     pub reorder: bool,

@@ -298,7 +298,9 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
         if dropping && roll < state.faults.drop_rate {
             continue;
         }
-        let late = state.faults.interleave.filter(|_| (id ^ from) & 1 == 1);
+        let late = (state.faults.interleave)
+            .filter(|_| (id ^ from) & 1 == 1)
+            .or(state.faults.causal_skew.filter(|_| (id + from) % 3 == 0));
         let at = at + late.unwrap_or_default();
         let late = late.is_some();
         let _ = outbox.send((at, frame.clone(), late));

@@ -120,6 +120,7 @@ impl Socket {
                 scheduled_us: sent_us,
                 sent_us,
                 warmup: false,
+                answers: None,
             },
             MESSAGE_SIZE,
         );

@@ -20,6 +20,7 @@
 //!   stages that change the rate and the members present over time; `index`: where each
 //!   room's senders and messages sit in the shared vectors, and the parts (group, room size,
 //!   stage) they count in; [`breakdown`]: the summary's tables by part.
+//! - `causal`: answers (`--replies`) and the check that none arrives before its question.
 //! - `order`: one common order per room (ranks by first receipt, order conflicts and their
 //!   witness).
 //! - [`abort`]: `--abort-on`, ending a run early when a bound has been broken for a time.
@@ -40,6 +41,7 @@
 
 pub mod abort;
 pub mod breakdown;
+mod causal;
 pub mod client_load;
 mod comeback;
 mod connect;

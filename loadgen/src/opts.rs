@@ -39,10 +39,10 @@ pub struct Opts {
     /// message lengths drawn from distributions, and stages that change the rate during the
     /// run (docs/loadgen.md, "Workloads"; examples in workloads/). It replaces the flags
     /// that shape the load (--rooms, --clients, --senders, --rate, --arrival, --size, --text,
-    /// --duration, --warmup, --settle, --seed, --churn, --session).
+    /// --duration, --warmup, --settle, --seed, --churn, --session, --replies).
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "rooms", "clients", "senders", "rate", "arrival", "size", "text", "duration",
-        "warmup", "settle", "seed", "churn", "session", "sweep",
+        "warmup", "settle", "seed", "churn", "session", "replies", "sweep",
     ])]
     pub workload: Option<PathBuf>,
 
@@ -119,10 +119,10 @@ pub struct Opts {
     /// 1% or 0. Metrics: p50, p90, p99, p999, max (fan-out latency), connect_p99,
     /// completion_p99, lateness_p99, join_p99, reconnect_p99 (latencies), loss (a share),
     /// missing, duplicates, reordered, cross_room, foreign, errors, outside, reconnects,
-    /// order_conflicts (counts). Whatever is given, the run is also held to the core contract: loss=0,
-    /// duplicates=0, reordered=0, cross_room=0, foreign=0, outside=0 and errors=0 (not
-    /// errors with --reconnect), each unless a --threshold names its metric or --relax drops
-    /// it. Any failure: exit code 2.
+    /// order_conflicts, causal_violations (counts). Whatever is given, the run is also held
+    /// to the core contract: loss=0, duplicates=0, reordered=0, cross_room=0, foreign=0,
+    /// outside=0, causal_violations=0 and errors=0 (not errors with --reconnect), each
+    /// unless a --threshold names its metric or --relax drops it. Any failure: exit code 2.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<Threshold>,
 
@@ -139,8 +139,8 @@ pub struct Opts {
     pub abort_on: Vec<crate::abort::AbortOn>,
 
     /// Do not hold the run to this core metric's default (METRIC=0), repeatable: loss,
-    /// duplicates, reordered, cross_room, foreign, outside, errors. Also for --sweep's
-    /// steps. The figure is still measured and reported.
+    /// duplicates, reordered, cross_room, foreign, outside, causal_violations, errors. Also
+    /// for --sweep's steps. The figure is still measured and reported.
     #[arg(long = "relax", value_name = "METRIC", value_parser = Metric::parse_core)]
     pub relax: Vec<Metric>,
 
@@ -218,6 +218,13 @@ pub struct Opts {
     #[arg(long, value_name = "RATE", value_parser = positive_f64, conflicts_with = "session")]
     pub churn: Option<f64>,
 
+    /// The chance (0 to 1, or a percentage) that a sending member answers a measured message
+    /// of another sender it receives: its next scheduled send names that message, and no
+    /// member may receive the answer before the message it answers (causal_violations, a
+    /// core bound). Needs --senders 2 or more to answer anything.
+    #[arg(long, value_name = "SHARE", default_value = "0", value_parser = chance)]
+    pub replies: f64,
+
     /// As --churn, given as a member's mean time in the room (e.g. 5s).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub session: Option<Duration>,
@@ -290,6 +297,18 @@ fn positive_f64(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// A chance: 0 to 1, or 0% to 100%.
+fn chance(s: &str) -> Result<f64, String> {
+    let (number, scale) = match s.trim().strip_suffix('%') {
+        Some(pct) => (pct.trim(), 100.0),
+        None => (s.trim(), 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(v) if (0.0..=scale).contains(&v) => Ok(v / scale),
+        _ => Err(format!("{s:?}: write a chance, 0.1 or \"10%\" (0 to 100%)")),
+    }
+}
+
 fn above_one(s: &str) -> Result<f64, String> {
     let v = positive_f64(s)?;
     if v <= 1.0 {
@@ -360,6 +379,7 @@ impl Opts {
                 size: opts.size.clone(),
                 text: opts.text.clone(),
                 session: opts.churn_session(),
+                replies: opts.replies,
             }],
             stages: vec![Stage {
                 name: FLAGS_STAGE.into(),

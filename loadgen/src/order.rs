@@ -80,6 +80,13 @@ struct Suspect {
     lo_us: u64,
 }
 
+impl Stay {
+    /// The stay's number (the witnesses name members by it).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
 impl OrderBook {
     pub fn new(rooms: u32, slots: usize) -> Self {
         Self {

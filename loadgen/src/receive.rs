@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use crate::causal::{Answering, Causal, Delivery};
 use crate::connect::Ws;
 use crate::error::ConnError;
 use crate::leave::Leave;
@@ -36,6 +37,10 @@ pub struct Member {
     pub dropped_at_us: Option<u64>,
     /// This stay's side of the one-order check.
     pub order: order::Stay,
+    /// A sending member that answers what it receives (`--replies`).
+    pub answering: Option<Answering>,
+    /// Answers this stay got before their questions.
+    pub causal: Causal,
 }
 
 impl Member {
@@ -54,6 +59,8 @@ impl Member {
             measure_start: None,
             dropped_at_us: None,
             order,
+            answering: None,
+            causal: Causal::default(),
         }
     }
 
@@ -278,6 +285,7 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
     let bucket = s.second(second);
     bucket.deliveries += 1;
     record(&mut bucket.latency, latency);
+    causality(member, &stamp, now, &mut s);
     let slot = shared.index.slot(stamp.room, stamp.sender, stamp.seq);
     if let Some(slot) = slot {
         shared
@@ -308,4 +316,23 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
             record(&mut p.completion, latency);
         }
     });
+}
+
+/// A measured delivery, new to this stay, as an answer, as a question, and as a message this
+/// member may answer (`--replies`).
+fn causality(member: &mut Member, stamp: &stamp::Stamp, now: u64, stats: &mut Totals) {
+    member.causal.delivered(
+        Delivery {
+            sender: stamp.sender,
+            seq: stamp.seq,
+            answers: stamp.answers,
+            now_us: now,
+        },
+        &member.seen,
+        stats,
+        (stamp.room, member.order.id()),
+    );
+    if let (Some(answering), false) = (&mut member.answering, member.own == Some(stamp.sender)) {
+        answering.received(stamp.sender, stamp.seq);
+    }
 }

@@ -80,6 +80,14 @@ pub fn config(
             .iter()
             .find_map(|g| g.session)
             .map(|d| d.as_secs_f64()),
+        replies: Some(
+            workload
+                .groups
+                .iter()
+                .map(|g| g.replies)
+                .fold(0.0, f64::max),
+        )
+        .filter(|r| *r > 0.0),
         reconnect_s: workload
             .reconnect
             .map(|r| [r.min.as_secs_f64(), r.max.as_secs_f64()]),

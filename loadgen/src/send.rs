@@ -33,6 +33,8 @@ pub struct SendState {
     next: Option<f64>,
     rng: StdRng,
     arrivals: Arrivals,
+    /// The message the next send answers (`--replies`), set by the member's receive path.
+    pub answer: Option<(u32, u32)>,
 }
 
 impl SendState {
@@ -41,6 +43,7 @@ impl SendState {
         Self {
             seq: 0,
             next: None,
+            answer: None,
             rng: StdRng::seed_from_u64(plan.seed ^ (u64::from(room) << 32) ^ u64::from(sender)),
             // The room's ON/OFF periods: the same for each of its senders.
             arrivals: Arrivals::new(
@@ -121,6 +124,7 @@ pub async fn send_loop(
             scheduled_us: at,
             sent_us: shared.now_us(),
             warmup,
+            answers: state.borrow_mut().answer.take(),
         };
         let index = shared.sender_index(room, sender);
         if !warmup {

@@ -182,6 +182,18 @@ fn counts(out: &mut String, r: &RunResult) {
     if let Some(w) = &s.order_witness {
         let _ = writeln!(out, "             first: {w}");
     }
+    if let Some(replies) = c.replies {
+        let _ = writeln!(
+            out,
+            "Causality    {} answers received before the message they answer ({:.0} % of \
+             received messages answered)",
+            s.causal_violations,
+            replies * 100.0
+        );
+        if let Some(w) = &s.causal_witness {
+            let _ = writeln!(out, "             first: {w}");
+        }
+    }
     if let Some(stay) = c.churn_session_s {
         let _ = writeln!(
             out,

@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::task::LocalSet;
 
+use crate::causal::Answering;
 use crate::comeback::Comeback;
 use crate::connect::{Ws, close_gracefully, connect};
 use crate::error::ConnError;
@@ -261,6 +262,7 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         window,
         shared.order.stay(),
     );
+    member.answering = answering(plan, conn, life);
     life.comeback.connected(&mut member, shared, stats);
 
     let (sink, mut stream) = ws.split();
@@ -341,6 +343,14 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         End::Closed(_) if lost => true,
         _ => false,
     }
+}
+
+/// A sending member's answers (`--replies`), if its group answers.
+fn answering(plan: &WorkerPlan, conn: &ConnPlan, life: &Life) -> Option<Answering> {
+    let send = &plan.sends[conn.group];
+    let state = life.send_state.as_ref().filter(|_| send.replies > 0.0)?;
+    let seed = send.seed ^ (u64::from(conn.room) << 32) ^ 0xa115_0e75 ^ conn.connect_at_us;
+    Some(Answering::new(send.replies, seed, Rc::clone(state)))
 }
 
 /// A stay's end in the run's accounts: what it should have had and what it missed (with

@@ -207,6 +207,7 @@ async fn the_reference_server_loses_nothing() {
             "cross_room=0",
             "foreign=0",
             "outside=0",
+            "causal_violations=0",
             "errors=0"
         ]
     );

@@ -79,6 +79,7 @@ async fn brackets_a_known_capacity() {
             "cross_room=0",
             "foreign=0",
             "outside=0",
+            "causal_violations=0",
             "errors=0"
         ]
     );

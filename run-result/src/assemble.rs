@@ -111,6 +111,8 @@ impl Summary {
             outside_membership: t.outside_membership,
             order_conflicts: t.order_conflicts,
             order_witness: t.order_witness.clone(),
+            causal_violations: t.causal_violations,
+            causal_witness: t.causal_witness.clone(),
             join_us: Latency::of(&t.join),
             reconnects: t.reconnects.clone(),
             away: t.away,

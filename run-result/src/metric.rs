@@ -34,6 +34,8 @@ pub enum Metric {
     /// Pairs of a room's messages two members received in opposite orders, a count (one
     /// common order per room: a reference-level promise, not core).
     OrderConflicts,
+    /// Answers received before the message they answer, a count (causal order: core).
+    CausalViolations,
     /// With churn: a rejoin's handshake start until its first delivery, p99, microseconds.
     JoinP99,
     /// With --reconnect: connections that ended without the run asking, a count.
@@ -45,7 +47,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric with its name, in the order help texts list them.
-    pub const ALL: [(&'static str, Metric); 20] = [
+    pub const ALL: [(&'static str, Metric); 21] = [
         ("p50", Metric::P50),
         ("p90", Metric::P90),
         ("p99", Metric::P99),
@@ -63,6 +65,7 @@ impl Metric {
         ("errors", Metric::Errors),
         ("outside", Metric::Outside),
         ("order_conflicts", Metric::OrderConflicts),
+        ("causal_violations", Metric::CausalViolations),
         ("join_p99", Metric::JoinP99),
         ("reconnects", Metric::Reconnects),
         ("reconnect_p99", Metric::ReconnectP99),
@@ -78,14 +81,17 @@ impl Metric {
     /// - `cross_room`: another room's message (6: rooms are isolated);
     /// - `foreign`: a frame that is no delivery (4: the server sends nothing else);
     /// - `outside`: a message from before a member joined or after it left (4, 6);
+    /// - `causal_violations`: an answer received before the message it answers (6: in order of
+    ///   broadcast; 0 unless the run sends answers, `--replies`);
     /// - `errors`: a failed handshake, an error or an abnormal close.
-    pub const CORE: [Metric; 7] = [
+    pub const CORE: [Metric; 8] = [
         Metric::Loss,
         Metric::Duplicates,
         Metric::Reordered,
         Metric::CrossRoom,
         Metric::Foreign,
         Metric::Outside,
+        Metric::CausalViolations,
         Metric::Errors,
     ];
 
@@ -170,6 +176,7 @@ impl Metric {
             | Self::Errors
             | Self::Outside
             | Self::OrderConflicts
+            | Self::CausalViolations
             | Self::Reconnects => None,
         }
     }
@@ -216,6 +223,7 @@ impl Metric {
             Self::Reconnects => s.reconnects.values().sum::<u64>() as f64,
             Self::Outside => s.outside_membership as f64,
             Self::OrderConflicts => s.order_conflicts as f64,
+            Self::CausalViolations => s.causal_violations as f64,
             Self::Loss => s.loss,
             Self::Missing => s.missing as f64,
             Self::Duplicates => s.duplicates as f64,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::witness::OrderWitness;
+use crate::witness::{CausalWitness, OrderWitness};
 
 /// How sends are spaced in time (`--arrival`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +166,10 @@ pub struct Config {
     /// rejoins (`--session`, or receivers / `--churn`); absent without churn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn_session_s: Option<f64>,
+    /// With answers (`--replies`, or a group's `replies`): the largest chance of answering a
+    /// received message; absent without answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<f64>,
     /// With `--reconnect`: the backoff's bounds in seconds (first, largest); absent without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconnect_s: Option<[f64; 2]>,
@@ -294,6 +298,12 @@ pub struct Summary {
     pub order_conflicts: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_witness: Option<OrderWitness>,
+    /// With answers (`--replies`): answers a member received before the message they
+    /// answer (0 in older files), and the first one's evidence.
+    #[serde(default)]
+    pub causal_violations: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causal_witness: Option<CausalWitness>,
     #[serde(default)]
     pub join_us: Latency,
     /// With `--reconnect` (empty or 0 otherwise and in older files): connections that ended

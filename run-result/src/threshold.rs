@@ -197,6 +197,7 @@ mod tests {
                 ("cross_room=0", true),
                 ("foreign=0", true),
                 ("outside=0", true),
+                ("causal_violations=0", true),
                 ("errors=0", true),
             ]
         );

@@ -9,7 +9,7 @@ use crate::histogram::{self, DecodeError};
 use crate::part::Part;
 use crate::result::PartResult;
 use crate::result::RunResult;
-use crate::witness::OrderWitness;
+use crate::witness::{CausalWitness, OrderWitness};
 
 /// One second of the measured run.
 #[derive(Debug, Clone)]
@@ -84,6 +84,10 @@ pub struct Totals {
     /// order per room), and the first such pair's evidence.
     pub order_conflicts: u64,
     pub order_witness: Option<OrderWitness>,
+    /// With answers (`--replies`): answers a member received before the message they answer,
+    /// and the first one's evidence.
+    pub causal_violations: u64,
+    pub causal_witness: Option<CausalWitness>,
     /// With --reconnect: connections that ended without the run asking, by cause.
     pub reconnects: BTreeMap<String, u64>,
     /// With --reconnect: measured messages sent to a member's room while it was away.
@@ -129,6 +133,8 @@ impl Default for Totals {
             outside_membership: 0,
             order_conflicts: 0,
             order_witness: None,
+            causal_violations: 0,
+            causal_witness: None,
             reconnects: BTreeMap::new(),
             away: 0,
             connected: 0,
@@ -194,6 +200,10 @@ impl Totals {
         self.order_conflicts += other.order_conflicts;
         if self.order_witness.is_none() {
             self.order_witness.clone_from(&other.order_witness);
+        }
+        self.causal_violations += other.causal_violations;
+        if self.causal_witness.is_none() {
+            self.causal_witness.clone_from(&other.causal_witness);
         }
         self.away += other.away;
         for (cause, n) in &other.reconnects {
@@ -306,6 +316,8 @@ impl Totals {
             outside_membership: s.outside_membership,
             order_conflicts: s.order_conflicts,
             order_witness: s.order_witness.clone(),
+            causal_violations: s.causal_violations,
+            causal_witness: s.causal_witness.clone(),
             reconnects: s.reconnects.clone(),
             away: s.away,
             connected: s.connections.established,

@@ -59,3 +59,34 @@ impl std::fmt::Display for OrderWitness {
         )
     }
 }
+
+/// A causal violation: a member received an answer before the message it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CausalWitness {
+    pub room: u32,
+    /// The member's stay, numbered as in [`View::stay`].
+    pub stay: u32,
+    pub answer: MessageId,
+    pub answer_us: u64,
+    /// The message answered, which its sender had received before it answered.
+    pub question: MessageId,
+    pub question_us: u64,
+}
+
+impl std::fmt::Display for CausalWitness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "room {}: member {} got the answer {}#{} at {:.3} s before the message it answers, \
+             {}#{}, at {:.3} s",
+            self.room,
+            self.stay,
+            self.answer.sender,
+            self.answer.seq,
+            self.answer_us as f64 / 1e6,
+            self.question.sender,
+            self.question.seq,
+            self.question_us as f64 / 1e6
+        )
+    }
+}

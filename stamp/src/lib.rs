@@ -2,7 +2,9 @@
 //!
 //! The text is ASCII, so every backend forwards it byte for byte whatever its JSON encoder:
 //! `L:<room>:<sender>:<seq>:<scheduled_us>:<sent_us>:<phase>:` then padding to `--size`: `x`
-//! repeated, or words of a list ([`Fill`]).
+//! repeated, or words of a list ([`Fill`]). The phase is `m` (measured) or `w` (warm-up),
+//! followed for an answer by `>` and the message it answers, `<sender>.<seq>` of the same
+//! room (`m>3.17`).
 //! Times are microseconds since the run's clock started (one process, one clock). The receive
 //! path only looks for `"L:` and reads six fields: no JSON parse.
 
@@ -24,6 +26,8 @@ pub struct Stamp {
     pub sent_us: u64,
     /// Sent during the warm-up: not counted.
     pub warmup: bool,
+    /// The message of the same room this one answers, as (sender, seq).
+    pub answers: Option<(u32, u32)>,
 }
 
 const MARK: &str = "\"L:";
@@ -55,6 +59,10 @@ pub fn encode_filled(stamp: &Stamp, size: usize, fill: &Fill) -> String {
         stamp.sent_us,
         if stamp.warmup { 'w' } else { 'm' }
     );
+    if let Some((sender, seq)) = stamp.answers {
+        out.pop();
+        let _ = write!(out, ">{sender}.{seq}:");
+    }
     let text_len = out.len() - "{\"message\":\"".len();
     let left = size.saturating_sub(text_len);
     match fill {
@@ -81,7 +89,17 @@ pub fn decode(frame: &[u8]) -> Option<Stamp> {
     let seq = u32::try_from(number()?).ok()?;
     let scheduled_us = number()?;
     let sent_us = number()?;
-    let phase = *fields.next()?.first()?;
+    let phase_field = fields.next()?;
+    let phase = *phase_field.first()?;
+    let answers = match phase_field.get(1..) {
+        Some([b'>', rest @ ..]) => {
+            let mut parts = rest.split(|b| *b == b'.');
+            let sender = u32::try_from(parts.next().and_then(parse_u64)?).ok()?;
+            let seq = u32::try_from(parts.next().and_then(parse_u64)?).ok()?;
+            Some((sender, seq))
+        }
+        _ => None,
+    };
     Some(Stamp {
         room,
         sender,
@@ -89,6 +107,7 @@ pub fn decode(frame: &[u8]) -> Option<Stamp> {
         scheduled_us,
         sent_us,
         warmup: phase == b'w',
+        answers,
     })
 }
 
@@ -118,6 +137,7 @@ mod tests {
             scheduled_us: 1_234_567,
             sent_us: 1_234_600,
             warmup: false,
+            answers: None,
         };
         let sent = encode(&stamp, 100);
         let text_len = sent.len() - "{\"message\":\"\"}".len();
@@ -131,6 +151,14 @@ mod tests {
             ..stamp
         };
         assert_eq!(decode(encode(&warm, 0).as_bytes()), Some(warm));
+        let answer = Stamp {
+            answers: Some((4, 1_000_000)),
+            ..stamp
+        };
+        let sent = encode(&answer, 100);
+        assert!(sent.contains(":m>4.1000000:x"), "{sent}");
+        assert_eq!(sent.len() - "{\"message\":\"\"}".len(), 100);
+        assert_eq!(decode(sent.as_bytes()), Some(answer));
     }
 
     #[test]
@@ -142,6 +170,7 @@ mod tests {
             scheduled_us: 10,
             sent_us: 11,
             warmup: false,
+            answers: None,
         };
         for size in [0, 48, 49, 100, 4096] {
             let sent = encode_filled(&stamp, size, &Fill::Words);
@@ -179,6 +208,7 @@ mod tests {
             scheduled_us: 10,
             sent_us: 11,
             warmup: false,
+            answers: None,
         };
         let list = WordList::new("t", "alpha beta gamma").expect("valid");
         for size in [0, 48, 60, 1000] {
@@ -207,5 +237,7 @@ mod tests {
         assert_eq!(decode(br#"{"message": "hello"}"#), None);
         assert_eq!(decode(br#"{"message": "L:1:2"}"#), None);
         assert_eq!(decode(br#"{"message": "L:a:b:c:d:e:m:"}"#), None);
+        // An answer that names no message is no stamp.
+        assert_eq!(decode(br#"{"message": "L:1:2:3:4:5:m>x:"}"#), None);
     }
 }

@@ -89,6 +89,7 @@ pub(super) fn send_plans(workload: &Workload, layout: &Layout, windows: bool) ->
             senders: layout.max_senders(),
             rooms: layout.rooms.len() as u32,
             windows,
+            replies: g.replies,
         })
         .collect()
 }

@@ -178,4 +178,6 @@ pub struct SendPlan {
     /// With churn or --reconnect, each member's stay counts what it should get
     /// (`crate::window`), not the sender at send time.
     pub windows: bool,
+    /// The chance of answering a received message (`--replies`).
+    pub replies: f64,
 }

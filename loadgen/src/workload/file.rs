@@ -167,6 +167,15 @@ fn group(i: usize, g: FileGroup, dir: Option<&Path>) -> Result<Group, String> {
             stamp::MAX_SIZE
         ));
     }
+    let replies = match g.replies {
+        None => 0.0,
+        Some(r) if (0.0..=1.0).contains(&r) => r,
+        Some(r) => {
+            return Err(format!(
+                "group {name:?}: replies {r} is not a chance (0 to 1)"
+            ));
+        }
+    };
     let text = match g.text {
         Some(t) => super::fill::parse(&t, dir).map_err(|e| format!("group {name:?}: {e}"))?,
         None => Fill::X,
@@ -182,6 +191,7 @@ fn group(i: usize, g: FileGroup, dir: Option<&Path>) -> Result<Group, String> {
         size,
         text,
         session: g.session.map(|s| s.0.0),
+        replies,
     })
 }
 
@@ -266,6 +276,7 @@ struct FileGroup {
     size: Option<Text<Dist>>,
     text: Option<String>,
     session: Option<Text<Dur>>,
+    replies: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -366,6 +377,12 @@ mod tests {
                 "[reconnect]\nmin = \"2s\"\nmax = \"1s\"\n[[group]]\nrooms = 1\nmembers = 2\n",
                 "[reconnect]",
                 "at most max",
+            ),
+            // A chance of answering above 1.
+            (
+                "[[group]]\nname = \"g\"\nrooms = 1\nmembers = 2\nreplies = 1.5\n",
+                "group \"g\"",
+                "not a chance",
             ),
             // A reconnect setting that does not exist.
             (

@@ -168,6 +168,7 @@ mod tests {
             size: Dist::Fixed(64),
             text: Fill::X,
             session: None,
+            replies: 0.0,
         }
     }
 

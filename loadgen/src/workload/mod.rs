@@ -68,6 +68,9 @@ pub struct Group {
     /// Receiving members leave and rejoin after an exponential time in the room with this
     /// mean (churn); `None`: they stay.
     pub session: Option<Duration>,
+    /// The chance that a sending member answers a measured message of another sender it
+    /// receives: its next send then names that message (causal order, `--replies`).
+    pub replies: f64,
 }
 
 /// Each room's number of members.

@@ -57,6 +57,9 @@ pub fn to_toml(w: &Workload) -> String {
         if let Some(s) = g.session {
             let _ = writeln!(out, "session = {}", duration(s));
         }
+        if g.replies > 0.0 {
+            let _ = writeln!(out, "replies = {}", float(g.replies));
+        }
     }
     for s in &w.stages {
         let _ = writeln!(out, "\n[[stage]]");
@@ -124,6 +127,7 @@ mod tests {
             members = "zipf:s=1.3,min=2,max=200"
             rate_per_minute = "uniform:1..30"
             session = "20s"
+            replies = 0.25
             [reconnect]
             min = "50ms"
             max = "2s"

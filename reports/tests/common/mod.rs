@@ -71,6 +71,7 @@ pub fn result(stats: &Totals, thresholds: &[&str]) -> RunResult {
             room_style: "word".into(),
             headers: Vec::new(),
             churn_session_s: None,
+            replies: None,
             reconnect_s: None,
             workload: None,
             workload_file: None,
