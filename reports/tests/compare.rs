@@ -167,6 +167,7 @@ fn the_core_contract_is_compared_unless_relaxed() {
             "cross_room",
             "foreign",
             "outside",
+            "causal_violations",
             "errors"
         ]
     );
