@@ -74,7 +74,7 @@ async fn members_come_back_and_are_held_to_their_stays() {
     assert!(r.series.iter().any(|x| x.connected > 0));
     // The core contract but errors: lost connections are the point of --reconnect.
     assert!(
-        r.thresholds.iter().all(|t| t.passed && t.default) && r.thresholds.len() == 6,
+        r.thresholds.iter().all(|t| t.passed && t.default) && r.thresholds.len() == 7,
         "{:?}",
         r.thresholds
     );
