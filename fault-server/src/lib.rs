@@ -32,7 +32,8 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-/// A frame for a member: when to write it, and whether on the late lane (`interleave`).
+/// A frame for a member: when to write it, and whether on the late lane (`interleave`,
+/// `causal_skew`).
 type Outgoing = (Instant, String, bool);
 
 type Outbox = mpsc::UnboundedSender<Outgoing>;

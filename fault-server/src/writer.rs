@@ -29,7 +29,7 @@ pub(crate) async fn write(
     let faults = &state.faults;
     let (ordered_tx, mut ordered) = mpsc::unbounded_channel::<String>();
     let reorder = faults.reorder;
-    // With `interleave`, the late lane: in order among itself, overtaken by the other lane.
+    // With `interleave` or `causal_skew`, the late lane: in order among itself, overtaken by the other lane.
     let (late_tx, late_lane) = match faults.interleave.or(faults.causal_skew) {
         Some(_) => {
             let (tx, rx) = mpsc::unbounded_channel::<(Instant, String)>();

@@ -23,7 +23,7 @@ use run_result::witness::{CausalWitness, MessageId};
 use crate::send::SendState;
 use crate::stats::Seen;
 
-/// Answers kept per stay whose question has not come yet (16 bytes each and the map's own).
+/// Answers kept per stay whose question has not come yet (24 bytes each and the map's own).
 pub const PENDING: usize = 4096;
 
 /// A sending member's side: whether to answer what it receives.

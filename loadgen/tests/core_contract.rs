@@ -1,6 +1,8 @@
 //! With no `--threshold`, a run is held to the whole core contract: each violation loadgen
 //! can observe fails it (exit 2) on its own, with the failing bound named; valid servers pass.
 
+mod common;
+
 use std::process::{Command, Output};
 
 use fault_server::Faults;
@@ -31,15 +33,6 @@ async fn against(faults: Faults, extra: &'static [&'static str]) -> (Option<i32>
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text)
-}
-
-/// The summary's lines of failed thresholds.
-fn failed(summary: &str) -> Vec<String> {
-    summary
-        .lines()
-        .filter(|l| l.trim_start().starts_with("FAIL "))
-        .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_owned())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,10 +84,10 @@ async fn each_core_violation_fails_the_run_by_default_and_alone() {
     let mut wrong = Vec::new();
     for (name, faults, want) in cases {
         let (code, summary) = against(faults, &[]).await;
-        if code != Some(2) || failed(&summary) != want {
+        if code != Some(2) || common::failed(&summary) != want {
             wrong.push(format!(
                 "{name}: exit {code:?}, failed {:?}, want {want:?}\n{summary}",
-                failed(&summary)
+                common::failed(&summary)
             ));
         }
     }
@@ -128,7 +121,7 @@ async fn a_default_is_relaxed_or_replaced_only_when_asked() {
     // A bound on another metric leaves the core defaults in place.
     let (code, summary) = against(reorder(), &["--threshold", "p99<10s"]).await;
     assert_eq!(
-        (code, failed(&summary)),
+        (code, common::failed(&summary)),
         (Some(2), vec!["reordered=0".into()])
     );
     // A bound on the metric itself replaces its default.

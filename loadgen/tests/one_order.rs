@@ -3,59 +3,33 @@
 //! with one order per room gives none. Not a core bound: only `--threshold order_conflicts=0`
 //! fails a run on it.
 
-use std::process::Command;
+mod common;
 
 use fault_server::Faults;
 
-/// loadgen at the main job's shape (100 rooms of 50) with every member sending against `url`,
-/// 2 s measured; exit code and output.
-fn loadgen(url: &str, extra: &[String]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "--target",
-            url,
-            "--rooms",
-            "100",
-            "--clients",
-            "50",
-            "--senders",
-            "50",
-        ])
-        .args(["--duration", "2s", "--warmup", "0s", "--settle", "2s"])
-        .args(["--quiet"])
-        .args(extra)
-        .output()
-        .expect("loadgen runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code(), text)
-}
-
-/// The figure of the summary's Order line.
-fn conflicts(summary: &str) -> u64 {
-    let line = summary
-        .lines()
-        .find(|l| l.starts_with("Order "))
-        .unwrap_or_else(|| panic!("no Order line:\n{summary}"));
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count in {line:?}"))
-}
-
-/// One run at a time: two runs of 5,000 connections at once (the test harness runs this
-/// file's tests in parallel) overload two cores in a debug build, and late deliveries count
-/// as loss.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// loadgen at the main job's shape (100 rooms of 50) with every member sending, 2 s measured.
+const PLAN: &[&str] = &[
+    "--rooms",
+    "100",
+    "--clients",
+    "50",
+    "--senders",
+    "50",
+    "--duration",
+    "2s",
+    "--warmup",
+    "0s",
+    "--settle",
+    "2s",
+    "--quiet",
+];
 
 async fn against(faults: Faults, extra: &[&str]) -> (Option<i32>, String) {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let server = fault_server::spawn(faults).await.expect("fault server");
-    let url = server.url();
-    let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
-    tokio::task::spawn_blocking(move || loadgen(&url, &extra))
-        .await
-        .expect("loadgen ran")
+    common::binary_against(Some(faults), &[PLAN, extra].concat()).await
+}
+
+fn conflicts(summary: &str) -> u64 {
+    common::figure(summary, "Order ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

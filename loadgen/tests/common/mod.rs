@@ -52,3 +52,60 @@ pub fn small_plan<'a>(target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args.extend_from_slice(extra);
     args
 }
+
+/// One busy run at a time within a test binary: the harness runs a file's tests in parallel,
+/// and two runs of 5,000 connections at once overload two cores in a debug build (late
+/// deliveries then count as loss).
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The binary, as a user runs it, against a fault server with `faults` (the embedded
+/// reference server for `None`), with `args`; its exit code and output, stdout then stderr.
+/// Runs one at a time ([`ONE_AT_A_TIME`]).
+pub async fn binary_against(
+    faults: Option<fault_server::Faults>,
+    args: &[&str],
+) -> (Option<i32>, String) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = match faults {
+        Some(f) => Some(fault_server::spawn(f).await.expect("fault server")),
+        None => None,
+    };
+    let mut full: Vec<String> = server
+        .as_ref()
+        .map(|s| vec!["--target".to_owned(), s.url()])
+        .unwrap_or_default();
+    full.extend(args.iter().map(|a| (*a).to_owned()));
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(&full)
+            .output()
+            .expect("loadgen runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    })
+    .await
+    .expect("loadgen ran")
+}
+
+/// The count that follows `label` at the start of a summary line ("Order        3 pairs...").
+pub fn figure(summary: &str, label: &str) -> u64 {
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} line:\n{summary}"));
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line:?}"))
+}
+
+/// The summary's failed thresholds, as written ("loss=0").
+pub fn failed(summary: &str) -> Vec<String> {
+    summary
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL "))
+        .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_owned())
+        .collect()
+}
