@@ -118,6 +118,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_LAYER_FORMAT", value_enum, default_value_t = LayerFormat::Native)]
     pub layer_format: LayerFormat,
 
+    /// What a frame sent while Redis is unreachable (or before its room is subscribed again)
+    /// does on this node: `hold` waits for Redis and comes back through it, so every member
+    /// of the room, on every node, gets one order; `local` reaches this node's members at
+    /// once and the other nodes' later, so members of different nodes see the outage's
+    /// messages in different orders. Both publish it once the room is subscribed again.
+    #[arg(long, env = "CHAT_OUTAGE", value_enum, default_value_t = Outage::Hold)]
+    pub outage: Outage,
+
     /// Prefix of the Redis channel names (`<prefix>:room:<room>`, native format).
     #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chatharness")]
     pub redis_prefix: String,
@@ -148,6 +156,15 @@ pub enum ConfigError {
 pub enum LayerFormat {
     Native,
     Channels,
+}
+
+/// When this node's members get a frame the Redis layer could not publish yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Outage {
+    /// On its way back from Redis, like every node (one order for the room).
+    Hold,
+    /// At once (available during an outage; the room's order differs between nodes).
+    Local,
 }
 
 /// How logs are written to stderr.
@@ -193,6 +210,7 @@ impl Config {
             allowed_origins: Vec::new(),
             layer: None,
             layer_format: LayerFormat::Native,
+            outage: Outage::Hold,
             redis_prefix: "chatharness".into(),
             tls_cert: None,
             tls_key: None,
@@ -254,8 +272,18 @@ mod tests {
         };
         assert_eq!(figures(&flags), figures(&local));
         assert_eq!(
-            (&flags.layer, flags.layer_format, &flags.redis_prefix),
-            (&local.layer, local.layer_format, &local.redis_prefix)
+            (
+                &flags.layer,
+                flags.layer_format,
+                flags.outage,
+                &flags.redis_prefix
+            ),
+            (
+                &local.layer,
+                local.layer_format,
+                local.outage,
+                &local.redis_prefix
+            )
         );
         assert_eq!(flags.log_format, local.log_format);
         assert!(flags.allowed_origins.is_empty() && flags.tls_cert.is_none());

@@ -51,7 +51,7 @@ mod state;
 mod tls;
 mod upgrade;
 
-pub use config::{Config, ConfigError, LayerFormat, LogFormat};
+pub use config::{Config, ConfigError, LayerFormat, LogFormat, Outage};
 pub use server::Server;
 pub use spawn::{RunningServer, spawn};
 pub use tls::TlsConfigError;

@@ -149,10 +149,11 @@ async fn after_a_redis_restart_the_node_rejoins_its_groups() {
         common::get(node.addr, "/healthz").await.status == 503
     })
     .await;
-    // During the outage: this node's members get it at once; it is published (deferred)
-    // once the membership is back, and not delivered here a second time.
+    // During the outage: the frame is held (`--outage hold`), published once the membership
+    // is back, and delivered here on its way back from Redis, once.
     ws.send_text(r#"{"message":"during"}"#).await;
-    assert_eq!(ws.recv_text().await, r#"{"message": "during"}"#);
+    let metrics = node.metrics.clone();
+    common::eventually("the node took the frame", || metrics.redis_frames() == 1).await;
     assert_eq!(node.metrics.redis_echoed(), 0);
 
     // Redis comes back empty: the node must add its group membership again.
@@ -170,6 +171,7 @@ async fn after_a_redis_restart_the_node_rejoins_its_groups() {
         metrics.redis_echoed() == 1
     })
     .await;
+    assert_eq!(ws.recv_text().await, r#"{"message": "during"}"#);
     python_send(&redis.port.to_string(), &name, "back").await;
     assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
     assert_eq!(

@@ -1,6 +1,6 @@
 //! The Redis layer with a real `redis-server` (installed by scripts/setup) on a free port:
-//! rooms across two server processes' worth of nodes, one order, outage and recovery, and
-//! malformed payloads.
+//! rooms across two server processes' worth of nodes, one order (also through an outage),
+//! outage and recovery, and malformed payloads.
 
 mod common;
 
@@ -8,12 +8,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{RawWs, room, server_with};
-use reference_server::{Config, RunningServer};
+use reference_server::{Config, Outage, RunningServer};
 use testkit::Redis;
 
 async fn node(redis: &Redis) -> RunningServer {
+    node_with(redis, Outage::Hold).await
+}
+
+async fn node_with(redis: &Redis, outage: Outage) -> RunningServer {
     let mut config = Config::local();
     config.layer = Some(redis.url());
+    config.outage = outage;
     config.redis_prefix = format!("test{}", std::process::id());
     let node = server_with(config).await;
     let metrics = node.metrics.clone();
@@ -76,10 +81,62 @@ async fn every_member_on_every_node_sees_one_order() {
     }
 }
 
+/// The default (`--outage hold`): what members of two nodes send while Redis is away goes
+/// through Redis once it is back, and every member gets the same order (with `--outage local`
+/// each member would get its own node's frame first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_an_outage_every_member_gets_one_order() {
+    let mut redis = Redis::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let name = room("held");
+    let mut on_a = RawWs::join(addr(&a), &name).await;
+    let mut on_b = RawWs::join(addr(&b), &name).await;
+    redis.stop();
+    for n in [&a, &b] {
+        common::eventually_async("the node reports degraded", || async {
+            common::get(n.addr, "/healthz").await.status == 503
+        })
+        .await;
+    }
+    on_a.send_text(r#"{"message":"from a"}"#).await;
+    on_b.send_text(r#"{"message":"from b"}"#).await;
+    for n in [&a, &b] {
+        let metrics = n.metrics.clone();
+        common::eventually("the node took its member's frame", || {
+            metrics.redis_frames() == 1
+        })
+        .await;
+    }
+    redis.restart().await;
+    let mut orders = Vec::new();
+    for ws in [&mut on_a, &mut on_b] {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let got = tokio::time::timeout(Duration::from_secs(10), ws.recv_text()).await;
+            seen.push(got.expect("both frames arrive once Redis is back"));
+        }
+        orders.push(seen);
+    }
+    assert_eq!(orders[0], orders[1], "members of a and b");
+    for n in [&a, &b] {
+        let metrics = n.metrics.clone();
+        common::eventually("both frames went through Redis", || {
+            metrics.redis_echoed() == 1
+        })
+        .await;
+        assert_eq!(n.metrics.redis_local_only(), 0);
+    }
+}
+
+/// `--outage local`: a node's members go on talking while Redis is away; the other nodes get
+/// it once Redis is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_reported_counted_and_recovered() {
     let mut redis = Redis::start().await;
-    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (a, b) = (
+        node_with(&redis, Outage::Local).await,
+        node_with(&redis, Outage::Local).await,
+    );
     let name = room("outage");
     let mut on_a = RawWs::join(addr(&a), &name).await;
     let mut on_b = RawWs::join(addr(&b), &name).await;

@@ -3,9 +3,11 @@
 //!
 //! - a room's frames go through Redis only while this node receives that room on its current
 //!   connection (`confirm`, once Redis acknowledged the subscription or group membership);
-//! - until then (during an outage, after a reconnection) a frame is delivered to this node's
-//!   members at once and **deferred**: it is published when its room is confirmed again, so
-//!   the members on other nodes get it late rather than never. After a reconnection nothing
+//! - until then (during an outage, after a reconnection) a frame is **deferred**: it is
+//!   published when its room is confirmed again, so the members on other nodes get it late
+//!   rather than never; this node's members get it either on its way back from Redis, in the
+//!   order every node gets (`--outage hold`), or at once (`--outage local`: see
+//!   `redis_core`'s outage policy for what that costs). After a reconnection nothing
 //!   is published for `REJOIN_GRACE` (1.5 s): the other nodes lost Redis at the same moment
 //!   and are subscribed again within `BACKOFF_MAX` (1 s) of its return, and pub/sub keeps
 //!   nothing for a node that is not subscribed yet;
@@ -64,7 +66,7 @@ struct State {
     defer_until: Option<tokio::time::Instant>,
     confirmed: HashSet<RoomName>,
     lines: HashMap<RoomName, VecDeque<Out>>,
-    deferred: HashMap<RoomName, VecDeque<Frame>>,
+    deferred: HashMap<RoomName, VecDeque<Out>>,
     /// Frames in lines and deferred, and their bytes.
     waiting: usize,
     bytes: usize,
@@ -76,7 +78,7 @@ pub enum Route {
     /// Publish these deferred frames of its room (delivered here already), then it; all wait
     /// for their echo.
     Publish(Vec<Frame>),
-    /// Deliver it here now; it is published when its room is confirmed.
+    /// It is published when its room is confirmed (delivered here now if it was routed so).
     Defer,
     /// Deliver it here only (counted local-only): too many frames wait.
     LocalOnly,
@@ -100,8 +102,9 @@ impl State {
         }
     }
 
-    /// `room`'s deferred frames, if it publishes now: moved into its line (delivered here
-    /// already), to be published in this order before anything else of the room.
+    /// `room`'s deferred frames, if it publishes now: moved into its line (each with whether
+    /// it was delivered here already), to be published in this order before anything else of
+    /// the room.
     fn take_deferred(&mut self, room: &RoomName) -> Vec<Frame> {
         if !self.publishing(room) {
             return Vec::new();
@@ -109,14 +112,9 @@ impl State {
         let Some(deferred) = self.deferred.remove(room) else {
             return Vec::new();
         };
-        self.lines
-            .entry(room.clone())
-            .or_default()
-            .extend(deferred.iter().map(|f| Out {
-                frame: f.clone(),
-                delivered: true,
-            }));
-        deferred.into()
+        let frames = deferred.iter().map(|o| o.frame.clone()).collect();
+        self.lines.entry(room.clone()).or_default().extend(deferred);
+        frames
     }
 
     /// Whether `room`'s frames go through Redis now: connected, its subscription confirmed,
@@ -194,18 +192,26 @@ impl Echo {
         self.state().take_deferred(room)
     }
 
-    /// This node no longer receives `room`; its deferred frames are returned (delivered here
-    /// already, they will not be published: nobody else is known to want them).
-    pub fn unconfirm(&self, room: &RoomName) -> Vec<Frame> {
+    /// This node no longer receives `room`; its deferred frames are returned, each with
+    /// whether it was delivered here already (they will not be published: nobody else is
+    /// known to want them).
+    pub fn unconfirm(&self, room: &RoomName) -> Vec<(Frame, bool)> {
         let mut s = self.state();
         s.confirmed.remove(room);
-        let dropped: Vec<Frame> = s.deferred.remove(room).map(Into::into).unwrap_or_default();
-        s.release(&dropped);
+        let dropped: Vec<(Frame, bool)> = s
+            .deferred
+            .remove(room)
+            .into_iter()
+            .flatten()
+            .map(|o| (o.frame, o.delivered))
+            .collect();
+        s.release(dropped.iter().map(|(f, _)| f));
         dropped
     }
 
-    /// Where a frame a member sent into `room` goes.
-    pub fn route(&self, room: &RoomName, frame: &Frame) -> Route {
+    /// Where a frame a member sent into `room` goes; `deliver_now`: if it is deferred, the
+    /// caller delivers it here at once (not again on its way back).
+    pub fn route(&self, room: &RoomName, frame: &Frame, deliver_now: bool) -> Route {
         let mut s = self.state();
         if s.waiting >= WAITING || s.bytes + frame.len() > WAITING_BYTES {
             return Route::LocalOnly;
@@ -220,10 +226,10 @@ impl Echo {
             });
             return Route::Publish(first);
         }
-        s.deferred
-            .entry(room.clone())
-            .or_default()
-            .push_back(frame.clone());
+        s.deferred.entry(room.clone()).or_default().push_back(Out {
+            frame: frame.clone(),
+            delivered: deliver_now,
+        });
         Route::Defer
     }
 
@@ -252,24 +258,24 @@ impl Echo {
     }
 
     /// Publishing `frame` failed (Redis did not take it): it leaves its line and is deferred
-    /// again, to be published when its room is confirmed. `Some(delivered)` if it was in its
-    /// line (whether it was delivered here already).
-    pub fn retry(&self, room: &RoomName, frame: &Frame) -> Option<bool> {
+    /// again, to be published when its room is confirmed. `Some(true)` when the caller is to
+    /// deliver it here now (`deliver_now`, and it was not delivered before); `None` if it was
+    /// not in its line.
+    pub fn retry(&self, room: &RoomName, frame: &Frame, deliver_now: bool) -> Option<bool> {
         let mut s = self.state();
         let line = s.lines.get_mut(room)?;
         let at = line
             .iter()
             .rposition(|o| o.frame.as_str() == frame.as_str())?;
-        let out = line.remove(at)?;
+        let mut out = line.remove(at)?;
         if line.is_empty() {
             s.lines.remove(room);
         }
+        let deliver = deliver_now && !out.delivered;
+        out.delivered |= deliver_now;
         // It stays counted as waiting, now deferred; ahead of what was deferred since.
-        s.deferred
-            .entry(room.clone())
-            .or_default()
-            .push_front(out.frame);
-        Some(out.delivered)
+        s.deferred.entry(room.clone()).or_default().push_front(out);
+        Some(deliver)
     }
 
     /// Frames published or deferred and not back yet.
@@ -299,17 +305,26 @@ mod tests {
             Frame::from("two"),
             Frame::from("three"),
         );
-        assert!(matches!(echo.route(&r, &f1), Route::Defer), "not connected");
+        assert!(
+            matches!(echo.route(&r, &f1, true), Route::Defer),
+            "not connected"
+        );
         echo.connected(true);
-        assert!(matches!(echo.route(&r, &f2), Route::Defer), "not confirmed");
+        assert!(
+            matches!(echo.route(&r, &f2, false), Route::Defer),
+            "not confirmed"
+        );
         assert!(echo.confirm(&r), "frames wait");
-        let Route::Publish(first) = echo.route(&r, &f3) else {
+        let Route::Publish(first) = echo.route(&r, &f3, true) else {
             panic!("confirmed");
         };
         assert_eq!(texts(&first), ["one", "two"]);
         let back = echo.back(&r, &f1).expect("ours");
-        assert!(back.delivered && back.skipped.is_empty());
-        assert!(echo.back(&r, &f2).expect("ours").delivered);
+        assert!(
+            back.delivered && back.skipped.is_empty(),
+            "delivered at once"
+        );
+        assert!(!echo.back(&r, &f2).expect("ours").delivered, "held");
         assert!(!echo.back(&r, &f3).expect("ours").delivered);
         assert_eq!(echo.waiting(), 0);
     }
@@ -320,8 +335,8 @@ mod tests {
         let (r, f1, f2) = (room("r"), Frame::from("one"), Frame::from("two"));
         echo.connected(true);
         echo.confirm(&r);
-        assert!(matches!(echo.route(&r, &f1), Route::Publish(v) if v.is_empty()));
-        assert!(matches!(echo.route(&r, &f2), Route::Publish(v) if v.is_empty()));
+        assert!(matches!(echo.route(&r, &f1, false), Route::Publish(v) if v.is_empty()));
+        assert!(matches!(echo.route(&r, &f2, false), Route::Publish(v) if v.is_empty()));
         assert!(echo.back(&r, &Frame::from("other")).is_none());
         assert!(!echo.back(&r, &f1).expect("ours").delivered);
         assert!(!echo.reconnected());
@@ -332,7 +347,7 @@ mod tests {
         echo.connected(true);
         echo.confirm(&r);
         assert!(
-            matches!(echo.route(&r, &f1), Route::Defer),
+            matches!(echo.route(&r, &f1, false), Route::Defer),
             "within the rejoin grace nothing is published"
         );
         assert_eq!(echo.deferred_rooms(), [r]);
@@ -346,7 +361,7 @@ mod tests {
         echo.confirm(&r);
         let frames: Vec<Frame> = ["a", "b", "c"].into_iter().map(Frame::from).collect();
         for f in &frames {
-            assert!(matches!(echo.route(&r, f), Route::Publish(_)));
+            assert!(matches!(echo.route(&r, f, false), Route::Publish(_)));
         }
         let back = echo.back(&r, &frames[2]).expect("ours");
         assert_eq!(texts(&back.skipped), ["a", "b"]);
@@ -359,11 +374,14 @@ mod tests {
         let (r, f) = (room("r"), Frame::from("x"));
         echo.connected(true);
         echo.confirm(&r);
-        assert!(matches!(echo.route(&r, &f), Route::Publish(_)));
-        assert_eq!(echo.retry(&r, &f), Some(false));
-        assert_eq!(echo.retry(&r, &f), None);
+        assert!(matches!(echo.route(&r, &f, false), Route::Publish(_)));
+        assert_eq!(echo.retry(&r, &f, false), Some(false), "held");
+        assert_eq!(echo.retry(&r, &f, true), None, "deferred, not in its line");
         assert_eq!(echo.waiting(), 1, "deferred");
         assert_eq!(texts(&echo.take_deferred(&r)), ["x"]);
+        assert_eq!(echo.retry(&r, &f, true), Some(true), "to deliver now");
+        echo.take_deferred(&r);
+        assert_eq!(echo.retry(&r, &f, true), Some(false), "delivered already");
     }
 
     #[test]
@@ -372,25 +390,30 @@ mod tests {
         let r = room("r");
         let big = Frame::from("x".repeat((1 << 20) + 1));
         let mut deferred = 0;
-        while matches!(echo.route(&r, &big), Route::Defer) {
+        while matches!(echo.route(&r, &big, true), Route::Defer) {
             deferred += 1;
         }
         assert_eq!(deferred, WAITING_BYTES / big.len());
         assert!(matches!(
-            echo.route(&r, &Frame::from("small")),
+            echo.route(&r, &Frame::from("small"), true),
             Route::Defer
         ));
         assert_eq!(echo.unconfirm(&r).len(), deferred + 1);
         assert_eq!(echo.waiting(), 0);
-        assert!(matches!(echo.route(&r, &big), Route::Defer), "room again");
+        assert!(
+            matches!(echo.route(&r, &big, true), Route::Defer),
+            "room again"
+        );
     }
 
     #[test]
     fn a_room_left_gives_up_its_deferred_frames() {
         let echo = Echo::default();
         let (r, f) = (room("r"), Frame::from("x"));
-        assert!(matches!(echo.route(&r, &f), Route::Defer));
-        assert_eq!(texts(&echo.unconfirm(&r)), ["x"]);
+        assert!(matches!(echo.route(&r, &f, false), Route::Defer));
+        let dropped = echo.unconfirm(&r);
+        let dropped: Vec<(&str, bool)> = dropped.iter().map(|(f, d)| (f.as_str(), *d)).collect();
+        assert_eq!(dropped, [("x", false)]);
         assert_eq!(echo.waiting(), 0);
     }
 }

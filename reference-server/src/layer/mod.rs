@@ -75,6 +75,7 @@ pub fn start(
             LayerFormat::Native => Arc::new(native::start(
                 urls,
                 config.redis_prefix.clone(),
+                config.outage,
                 rooms,
                 Arc::clone(metrics),
                 tracker,
@@ -82,6 +83,7 @@ pub fn start(
             )?),
             LayerFormat::Channels => Arc::new(channels::start(
                 &urls.split(',').map(str::trim).collect::<Vec<_>>(),
+                config.outage,
                 rooms,
                 Arc::clone(metrics),
                 tracker,

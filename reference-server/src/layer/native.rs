@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::config::Outage;
 use crate::layer::marker;
 use crate::layer::redis_core::{
     BACKOFF_MIN, Backoff, CONNECT_TIMEOUT, Core, Outgoing, PUBLISH_QUEUE, RedisLayer, Subscriptions,
@@ -89,6 +90,7 @@ struct Native {
 pub fn start(
     url: &str,
     prefix: String,
+    outage: Outage,
     rooms: Rooms,
     metrics: Arc<Metrics>,
     tracker: &TaskTracker,
@@ -99,6 +101,7 @@ pub fn start(
     let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
     let core = Arc::new(Core::new(
         Box::new(Commands(commands)),
+        outage,
         rooms,
         metrics,
         shutdown,

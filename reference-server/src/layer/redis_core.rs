@@ -8,9 +8,13 @@
 //!   [`BACKOFF_MIN`] to [`BACKOFF_MAX`]; `/healthz` answers 503 `degraded` and
 //!   `chat_redis_connected` is 0;
 //! - a frame sent while Redis is unreachable, or before its room's subscription (group
-//!   membership) is confirmed on the current connection, is delivered to this node's members
-//!   at once and published once the room is confirmed again (`layer::echo`): the members on
-//!   other nodes get it late, not never;
+//!   membership) is confirmed on the current connection, is published once the room is
+//!   confirmed again (`layer::echo`): the members on other nodes get it late, not never.
+//!   This node's members get it with everyone else, on its way back from Redis
+//!   ([`Outage::Hold`], the default: the room keeps one order on every node, and its members
+//!   here wait for Redis too), or at once ([`Outage::Local`]: this node's members can go on
+//!   talking, and those of another node get the outage's frames after their own, so the
+//!   two nodes disagree on the room's order);
 //! - a publish that fails is deferred the same way;
 //! - a frame that cannot go through Redis at all (the publish queue or the deferred frames
 //!   full), or that was published and had not come back when the receiving connection was
@@ -26,6 +30,7 @@ use protocol::RoomName;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Outage;
 use crate::frame::Frame;
 use crate::layer::echo::{Echo, REJOIN_GRACE, Route};
 use crate::layer::marker::Markers;
@@ -61,8 +66,8 @@ pub trait Subscriptions: Send + Sync + std::fmt::Debug + 'static {
 pub enum Outgoing {
     /// A frame a member of this node sent.
     Frame(RoomName, Frame),
-    /// A frame deferred while its room was not confirmed (`layer::echo`), delivered here
-    /// already, now to be published.
+    /// A frame deferred while its room was not confirmed (`layer::echo`), now to be
+    /// published.
     Deferred(RoomName, Frame),
     /// The room was confirmed: publish its deferred frames, if any are left.
     Flush(RoomName),
@@ -78,6 +83,8 @@ pub struct Core {
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
     connected: AtomicBool,
+    /// When this node's members get a frame that could not be published yet.
+    outage: Outage,
     /// The rooms received on the current connection; this node's frames on their way back.
     echo: Arc<Echo>,
     subscriptions: Box<dyn Subscriptions>,
@@ -88,6 +95,7 @@ pub struct Core {
 impl Core {
     pub fn new(
         subscriptions: Box<dyn Subscriptions>,
+        outage: Outage,
         rooms: Rooms,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
@@ -99,6 +107,7 @@ impl Core {
             metrics,
             shutdown,
             connected: AtomicBool::new(false),
+            outage,
             echo: Arc::default(),
             subscriptions,
             publish,
@@ -131,16 +140,22 @@ impl Core {
         self.deliver_locally(room, frame);
     }
 
+    /// Whether a frame that cannot be published yet reaches this node's members at once.
+    fn deliver_now(&self) -> bool {
+        self.outage == Outage::Local
+    }
+
     /// What the publisher sends for `items`, in order: a member's frame goes through Redis
     /// only while this node receives its room on the current connection (after the room's
-    /// deferred frames, and then it waits for its echo); if not, it is delivered here now and
-    /// deferred, or, with too many waiting, delivered here only (counted). A flush becomes the
-    /// room's deferred frames. Markers go as they are.
+    /// deferred frames, and then it waits for its echo); if not, it is deferred (and with
+    /// [`Outage::Local`] delivered here now), or, with too many waiting, delivered here only
+    /// (counted). A flush becomes the room's deferred frames. Markers go as they are.
     pub fn prepare(&self, items: impl IntoIterator<Item = Outgoing>) -> Vec<Outgoing> {
         let mut out = Vec::new();
+        let now = self.deliver_now();
         for item in items {
             match item {
-                Outgoing::Frame(room, frame) => match self.echo.route(&room, &frame) {
+                Outgoing::Frame(room, frame) => match self.echo.route(&room, &frame, now) {
                     Route::Publish(first) => {
                         out.extend(
                             first
@@ -149,7 +164,8 @@ impl Core {
                         );
                         out.push(Outgoing::Frame(room, frame));
                     }
-                    Route::Defer => self.deliver_locally(&room, &frame),
+                    Route::Defer if now => self.deliver_locally(&room, &frame),
+                    Route::Defer => {}
                     Route::LocalOnly => self.local_only(&room, &frame),
                 },
                 Outgoing::Flush(room) => {
@@ -167,12 +183,13 @@ impl Core {
     }
 
     /// Publishing `item` (as [`Self::prepare`] gave it) failed, so Redis did not take it: a
-    /// frame is delivered here (unless it was already) and deferred again, to be published
-    /// when its room is confirmed; a marker's member is activated now.
+    /// frame is deferred again, to be published when its room is confirmed (with
+    /// [`Outage::Local`] delivered here now, unless it was already); a marker's member is
+    /// activated now.
     pub fn publish_failed(&self, item: &Outgoing) {
         match item {
             Outgoing::Frame(room, frame) | Outgoing::Deferred(room, frame) => {
-                if self.echo.retry(room, frame) == Some(false) {
+                if self.echo.retry(room, frame, self.deliver_now()) == Some(true) {
                     self.deliver_locally(room, frame);
                 }
             }
@@ -217,11 +234,16 @@ impl Core {
         }
     }
 
-    /// This node no longer receives `room`: its deferred frames (delivered here, wanted by
-    /// nobody else that is known) are counted local-only.
+    /// This node no longer receives `room`: its deferred frames (wanted by nobody else that
+    /// is known) are delivered here, unless they were already, and counted local-only.
     pub fn unconfirm(&self, room: &RoomName) {
-        let dropped = self.echo.unconfirm(room).len();
-        self.metrics.redis_local_only.inc_by(dropped as u64);
+        for (frame, delivered) in self.echo.unconfirm(room) {
+            if delivered {
+                self.metrics.redis_local_only.inc();
+            } else {
+                self.local_only(room, &frame);
+            }
+        }
     }
 
     /// Whether the node's receiving connection is up (health, metrics, log). On a loss, this

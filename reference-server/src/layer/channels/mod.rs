@@ -42,6 +42,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::config::Outage;
 use crate::layer::redis_core::{Core, PUBLISH_QUEUE, RedisLayer, Subscriptions};
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
@@ -131,6 +132,7 @@ impl Subscriptions for Arc<Commands> {
 /// same order as the Django nodes' CONFIG `hosts`.
 pub fn start(
     urls: &[&str],
+    outage: Outage,
     rooms: Rooms,
     metrics: Arc<Metrics>,
     tracker: &TaskTracker,
@@ -154,6 +156,7 @@ pub fn start(
     let (publish, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
     let core = Arc::new(Core::new(
         Box::new(Arc::clone(&commands)),
+        outage,
         rooms,
         metrics,
         shutdown,

@@ -1,6 +1,7 @@
 //! Sends each published frame as Django's `group_send` would: prune, ZRANGE the group, one
-//! msgpack payload (with the 12-byte random prefix) per queue, added by channels_redis's own
-//! Lua script with capacity 100 and expiry 60 s. Queues over capacity are skipped by that
+//! msgpack payload (with the 12-byte random prefix) per queue, added by channels_redis's Lua
+//! script (its score kept after the queue's last, see [`GROUP_SEND_LUA`]) with capacity 100
+//! and expiry 60 s. Queues over capacity are skipped by that
 //! script, as in Django, and counted in `chat_redis_over_capacity_total`. Join markers go to
 //! this node's own queue.
 
@@ -17,14 +18,27 @@ use crate::frame::Frame;
 use crate::layer::marker;
 use crate::layer::redis_core::{Core, Outgoing};
 
-/// channels_redis core.py, `group_send`'s script, unchanged.
+/// channels_redis core.py's `group_send` script, with one change: a message's score is the
+/// sender's clock (as there) but never at or before the last entry of the queue it joins (one
+/// microsecond after it then). channels_redis scores by the sender's clock alone, and a
+/// queue is popped lowest score first, so two sends that cross (from nodes whose clocks or
+/// paths differ by more than their gap) can be popped in one order by a node that had both
+/// and in the other by a node that popped between them: members of different nodes see the
+/// room in different orders. With this score a queue's order is the order Redis ran the
+/// sends, the same in every queue. Django nodes still read such a queue as theirs (a score
+/// is a float of epoch seconds; pruning by age is unchanged to the microsecond).
 const GROUP_SEND_LUA: &str = r#"
 local over_capacity = 0
-local current_time = ARGV[#ARGV - 1]
+local current_time = tonumber(ARGV[#ARGV - 1])
 local expiry = ARGV[#ARGV]
 for i=1,#KEYS do
     if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+        local score = current_time
+        local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+        if top[2] ~= nil and tonumber(top[2]) >= score then
+            score = tonumber(top[2]) + 0.000001
+        end
+        redis.call('ZADD', KEYS[i], score, ARGV[i])
         redis.call('EXPIRE', KEYS[i], expiry)
     else
         over_capacity = over_capacity + 1
@@ -209,4 +223,48 @@ async fn group_send(
         }
     }
     Ok(over)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A send whose clock is behind the queue's last entry (a node whose clock runs ahead
+    /// sent it) still goes after it: the queue keeps the order Redis ran the sends in.
+    #[tokio::test]
+    async fn a_send_joins_its_queue_after_the_last_entry() {
+        let redis = testkit::Redis::start().await;
+        let client = redis::Client::open(redis.url()).expect("redis url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to redis");
+        let key = "asgiqueue!";
+        let now = now();
+        let () = redis::cmd("ZADD")
+            .arg(key)
+            .arg(now + 10.0)
+            .arg("ahead")
+            .query_async(&mut conn)
+            .await
+            .expect("ZADD");
+        let over: u64 = redis::Script::new(GROUP_SEND_LUA)
+            .key(key)
+            .arg("ours")
+            .arg(CAPACITY)
+            .arg(format!("{now}"))
+            .arg(EXPIRY)
+            .invoke_async(&mut conn)
+            .await
+            .expect("group_send's script");
+        assert_eq!(over, 0);
+        let order: Vec<String> = redis::cmd("ZRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .expect("ZRANGE");
+        assert_eq!(order, ["ahead", "ours"]);
+    }
 }
