@@ -8,8 +8,8 @@
 //! the question first.
 //!
 //! The check, per stay: an answer whose question the member has not had yet is kept
-//! (bounded: [`PENDING`] per stay; more are not checked); the question arriving later is a
-//! violation. A question that never arrives is loss, counted as missing, not here.
+//! (bounded: [`PENDING`] per stay; more are not checked, and counted as `causal_unchecked`);
+//! the question arriving later is a violation. A question that never arrives is loss, counted as missing, not here.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -81,6 +81,8 @@ impl Causal {
             if !had && self.early.len() < PENDING {
                 self.early
                     .insert((q_sender, q_seq), (MessageId { sender, seq }, now_us));
+            } else if !had {
+                stats.causal_unchecked += 1;
             }
         }
         if self.early.is_empty() {
@@ -187,5 +189,22 @@ mod tests {
             (0, 0),
         );
         assert_eq!(totals.causal_violations, 0);
+    }
+
+    #[test]
+    fn answers_past_the_bound_are_counted_unchecked() {
+        let mut totals = Totals::default();
+        let mut causal = Causal::default();
+        let none = seen(&[]);
+        for q in 0..=PENDING as u32 {
+            causal.delivered(at(1, q, Some((0, q)), 1), &none, &mut totals, (0, 0));
+        }
+        assert_eq!(totals.causal_unchecked, 1);
+        // The last question's answer was not kept: its question arriving is no violation.
+        let q = PENDING as u32;
+        causal.delivered(at(0, q, None, 2), &seen(&[(0, q)]), &mut totals, (0, 0));
+        assert_eq!(totals.causal_violations, 0);
+        causal.delivered(at(0, 0, None, 3), &seen(&[(0, 0)]), &mut totals, (0, 0));
+        assert_eq!(totals.causal_violations, 1);
     }
 }

@@ -193,6 +193,14 @@ fn counts(out: &mut String, r: &RunResult) {
         if let Some(w) = &s.causal_witness {
             let _ = writeln!(out, "             first: {w}");
         }
+        if s.causal_unchecked > 0 {
+            let _ = writeln!(
+                out,
+                "             {} answers not checked: they came before their question while                  their member already waited for {} questions",
+                s.causal_unchecked,
+                crate::causal::PENDING
+            );
+        }
     }
     if let Some(stay) = c.churn_session_s {
         let _ = writeln!(

@@ -113,6 +113,7 @@ impl Summary {
             order_witness: t.order_witness.clone(),
             causal_violations: t.causal_violations,
             causal_witness: t.causal_witness.clone(),
+            causal_unchecked: t.causal_unchecked,
             join_us: Latency::of(&t.join),
             reconnects: t.reconnects.clone(),
             away: t.away,

@@ -304,6 +304,10 @@ pub struct Summary {
     pub causal_violations: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causal_witness: Option<CausalWitness>,
+    /// With answers: answers that came before their question while the stay held its bound
+    /// of such answers (4,096), so not checked (0 in older files).
+    #[serde(default)]
+    pub causal_unchecked: u64,
     #[serde(default)]
     pub join_us: Latency,
     /// With `--reconnect` (empty or 0 otherwise and in older files): connections that ended

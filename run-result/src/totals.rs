@@ -88,6 +88,9 @@ pub struct Totals {
     /// and the first one's evidence.
     pub causal_violations: u64,
     pub causal_witness: Option<CausalWitness>,
+    /// With answers: answers that arrived before their question while the stay already held
+    /// its bound of such answers, so not checked.
+    pub causal_unchecked: u64,
     /// With --reconnect: connections that ended without the run asking, by cause.
     pub reconnects: BTreeMap<String, u64>,
     /// With --reconnect: measured messages sent to a member's room while it was away.
@@ -135,6 +138,7 @@ impl Default for Totals {
             order_witness: None,
             causal_violations: 0,
             causal_witness: None,
+            causal_unchecked: 0,
             reconnects: BTreeMap::new(),
             away: 0,
             connected: 0,
@@ -205,6 +209,7 @@ impl Totals {
         if self.causal_witness.is_none() {
             self.causal_witness.clone_from(&other.causal_witness);
         }
+        self.causal_unchecked += other.causal_unchecked;
         self.away += other.away;
         for (cause, n) in &other.reconnects {
             *self.reconnects.entry(cause.clone()).or_default() += n;
@@ -318,6 +323,7 @@ impl Totals {
             order_witness: s.order_witness.clone(),
             causal_violations: s.causal_violations,
             causal_witness: s.causal_witness.clone(),
+            causal_unchecked: s.causal_unchecked,
             reconnects: s.reconnects.clone(),
             away: s.away,
             connected: s.connections.established,
