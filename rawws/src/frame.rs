@@ -150,10 +150,11 @@ pub fn parse(buf: &[u8], max_payload: usize) -> Result<Parsed, String> {
     ))
 }
 
-/// A client frame's header (RFC 6455 5.2) with `mask` as its key.
-pub(crate) fn frame_header(fin: bool, opcode: u8, len: usize, mask: [u8; 4]) -> Vec<u8> {
+/// A client frame's header (RFC 6455 5.2) with `rsv` (RSV1 to RSV3, high to low) and `mask`
+/// as its key.
+pub(crate) fn frame_header(fin: bool, rsv: u8, opcode: u8, len: usize, mask: [u8; 4]) -> Vec<u8> {
     let mut header = Vec::with_capacity(14);
-    header.push(if fin { 0x80 } else { 0 } | opcode);
+    header.push(if fin { 0x80 } else { 0 } | (rsv & 0x7) << 4 | opcode);
     if len < 126 {
         header.push(0x80 | len as u8);
     } else if len <= usize::from(u16::MAX) {

@@ -6,9 +6,12 @@
 //!
 //! - `frame`: opcodes, the parser of a server's frames, client frame headers.
 //! - `message`: messages assembled from fragments, control frames between them.
+//! - `deflate`: permessage-deflate (RFC 7692): the offer, the answer checked, inflating and
+//!   deflating messages.
 //! - `http`: requests sent verbatim, response heads and bodies read.
 //! - here: [`Ws`], one connection: handshake, frames out (masked), messages and frames in.
 
+pub mod deflate;
 mod frame;
 mod http;
 mod message;
@@ -41,7 +44,7 @@ use http::read_head;
 pub use http::{
     HttpResponse, MAX_BODY, MAX_HEAD, head_end, http_get, http_raw, http_raw_on, parse_head,
 };
-pub use message::{Assembler, Step};
+pub use message::{Assembler, RSV1, Step};
 
 /// The largest message (and frame) a connection reads unless told otherwise: above what any
 /// conformance case sends back (1 MiB escaped up to six times), far below what would strain
@@ -121,6 +124,11 @@ pub struct Ws<S = TcpStream> {
     /// closed the TCP connection after its own close).
     closing: bool,
     pub response: HttpResponse,
+    /// permessage-deflate, when it was offered and the server accepted it.
+    pub deflate: Option<deflate::Params>,
+    /// Compresses what [`Self::send_text`] sends, when deflate was agreed (and the window
+    /// the server allows is one zlib can keep to).
+    deflater: Option<Box<deflate::Deflater>>,
 }
 
 /// The result of a handshake: accepted, or the HTTP answer that refused it.
@@ -193,20 +201,45 @@ impl<S: Stream> Ws<S> {
             )));
         }
         check_101(&response, extra)?;
+        let mut assembler = Assembler::new(DEFAULT_MAX_MESSAGE);
+        let mut agreed = None;
+        let mut deflater = None;
+        if let Some(answer) = response.header("sec-websocket-extensions")
+            && deflate::offered(extra)
+        {
+            let params = deflate::negotiated(answer).map_err(WireError::Malformed)?;
+            assembler = assembler.with_inflater(deflate::Inflater::new(&params));
+            deflater = deflate::Deflater::new(&params).map(Box::new);
+            agreed = Some(params);
+        }
         Ok(Handshake::Accepted(Self {
             stream,
             buf: rest,
-            assembler: Assembler::new(DEFAULT_MAX_MESSAGE),
+            assembler,
             closing: false,
             response,
+            deflate: agreed,
+            deflater,
         }))
     }
 
     /// Writes one masked frame.
     pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> Result<()> {
+        self.send_frame_rsv(fin, 0, opcode, payload).await
+    }
+
+    /// Writes one masked frame with reserved bits `rsv` (RSV1 to RSV3, high to low: [`RSV1`]
+    /// marks a compressed message's first frame).
+    pub async fn send_frame_rsv(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: u8,
+        payload: &[u8],
+    ) -> Result<()> {
         let mask: [u8; 4] = rand::random();
         self.closing |= opcode == op::CLOSE;
-        let mut frame = frame_header(fin, opcode, payload.len(), mask);
+        let mut frame = frame_header(fin, rsv, opcode, payload.len(), mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         self.stream.write_all(&frame).await?;
         self.stream.flush().await?;
@@ -216,14 +249,21 @@ impl<S: Stream> Ws<S> {
     /// Writes only the header of a frame of `len` bytes, with a zero mask key, so the payload
     /// can follow as it is, in pieces, through [`Self::stream_mut`] (a slow sender).
     pub async fn send_header(&mut self, fin: bool, opcode: u8, len: usize) -> Result<()> {
-        let header = frame_header(fin, opcode, len, [0; 4]);
+        let header = frame_header(fin, 0, opcode, len, [0; 4]);
         self.stream.write_all(&header).await?;
         self.stream.flush().await?;
         Ok(())
     }
 
+    /// One text message: compressed when permessage-deflate was agreed (as browsers send).
     pub async fn send_text(&mut self, text: &str) -> Result<()> {
-        self.send_frame(true, op::TEXT, text.as_bytes()).await
+        match self.deflater.as_mut() {
+            Some(deflater) => {
+                let payload = deflater.deflate(text.as_bytes());
+                self.send_frame_rsv(true, RSV1, op::TEXT, &payload).await
+            }
+            None => self.send_frame(true, op::TEXT, text.as_bytes()).await,
+        }
     }
 
     pub async fn send_close(&mut self, code: u16) -> Result<()> {
@@ -232,7 +272,7 @@ impl<S: Stream> Ws<S> {
 
     /// Sets the bound on a message's (and a frame's) payload; a larger one is an error.
     pub fn set_max_message(&mut self, bytes: usize) {
-        self.assembler = Assembler::new(bytes);
+        self.assembler.set_max_message(bytes);
     }
 
     /// The next message within `wait`, silence, or the end of the connection. A message is
