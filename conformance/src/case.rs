@@ -183,6 +183,9 @@ pub struct Ctx {
     pub idle: Duration,
     /// The TLS client for nodes that speak TLS (`--ca-cert`, `--insecure`).
     pub tls: Option<TlsClient>,
+    /// Every handshake offers permessage-deflate as Chromium does (`--deflate`), unless the
+    /// case makes its own offer.
+    pub deflate: bool,
 }
 
 impl Ctx {
@@ -206,6 +209,7 @@ impl Ctx {
             room_size: usize::from(crate::DEFAULT_ROOM_SIZE),
             idle: crate::DEFAULT_IDLE,
             tls: None,
+            deflate: false,
         }
     }
 
@@ -266,7 +270,16 @@ impl Ctx {
         target: &str,
         extra: &str,
     ) -> Result<Result<Handshake, crate::wire::WireError>, String> {
-        let extra = format!("{}{extra}", self.header_lines());
+        let own_offer = crate::wire::offered(extra, "sec-websocket-extensions").is_empty();
+        let offer = if self.deflate && own_offer {
+            format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                crate::wire::deflate::OFFER
+            )
+        } else {
+            String::new()
+        };
+        let extra = format!("{}{offer}{extra}", self.header_lines());
         let conn = self.connect(node).await?;
         Ok(Ws::handshake_on(conn, &node.host, target, &extra, self.timeout).await)
     }

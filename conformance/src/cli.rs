@@ -45,6 +45,10 @@ pub struct Opts {
     /// Which levels to grade.
     #[arg(long, value_enum, default_value_t = Profile::Core)]
     pub profile: Profile,
+    /// Offer permessage-deflate on every WebSocket as Chromium does, so that every case runs
+    /// over compressed frames when the backend accepts (the deflate.* cases offer it anyway).
+    #[arg(long)]
+    pub deflate: bool,
     /// Run only these cases: an ID (rooms.refused) or a section (rooms). Repeatable.
     #[arg(long = "case", value_name = "ID-or-section")]
     pub cases: Vec<String>,
@@ -256,6 +260,7 @@ fn context(opts: &Opts, targets: &[Target]) -> anyhow::Result<Ctx> {
     ctx.headers = opts.headers.clone();
     ctx.ws_path = opts.ws_path.clone();
     ctx.uuid_rooms = opts.room_style == RoomStyle::Uuid;
+    ctx.deflate = opts.deflate;
     ctx.headers
         .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
     Ok(ctx)

@@ -58,7 +58,7 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// The values a request's `extra` header lines give `name` (comma-separated lists joined).
-fn offered<'a>(extra: &'a str, name: &str) -> Vec<&'a str> {
+pub fn offered<'a>(extra: &'a str, name: &str) -> Vec<&'a str> {
     extra
         .split("\r\n")
         .filter_map(|line| line.split_once(':'))

@@ -8,6 +8,7 @@ use crate::wire::{Next, Ws, op};
 mod bad_input;
 mod big_room;
 mod broadcast;
+mod deflate;
 mod isolation;
 mod life;
 mod model;
@@ -30,6 +31,7 @@ pub fn all() -> Vec<Case> {
         slow::CASES,
         bad_input::CASES,
         life::CASES,
+        deflate::CASES,
         pages::CASES,
         security::CASES,
         model::CASES,
