@@ -85,6 +85,9 @@ pub struct Faults {
     /// that ends connections idle in the client's direction): senders stay, so what they
     /// send after the kick is lost to the listeners for good.
     pub kick_silent_only: bool,
+    /// permessage-deflate, done right or wrong (see [`Deflate`](crate::Deflate)): every
+    /// session then runs on the raw socket, where only the broadcast's own faults apply.
+    pub deflate: Option<crate::Deflate>,
     /// Not a fault: a valid way of framing and greeting (see [`Style`]).
     pub style: Style,
 }

@@ -48,7 +48,7 @@ pub(crate) async fn accept(
 }
 
 /// The request head, the bytes after it, or `None` past 16 KiB or at the end of the stream.
-async fn read_head(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub(crate) async fn read_head(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {

@@ -6,6 +6,7 @@
 //! Used by the loadgen and conformance tests. [`Faults`] break it on purpose; a [`Style`]
 //! varies it in ways that are still correct.
 
+mod deflate;
 mod drop;
 mod faults;
 mod handshake;
@@ -13,6 +14,7 @@ mod room;
 mod style;
 mod writer;
 
+pub use deflate::Deflate;
 pub use faults::Faults;
 pub use style::Style;
 
@@ -32,9 +34,9 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-/// A frame for a member: when to write it, and whether on the late lane (`interleave`,
-/// `causal_skew`).
-type Outgoing = (Instant, String, bool);
+/// A frame for a member: when to write it, whether on the late lane (`interleave`,
+/// `causal_skew`), and the bytes compressed once for the room (`Deflate::SharedContext`).
+type Outgoing = (Instant, String, bool, Option<Arc<Vec<u8>>>);
 
 type Outbox = mpsc::UnboundedSender<Outgoing>;
 
@@ -61,6 +63,8 @@ struct State {
     last_sent: Mutex<HashMap<u64, Instant>>,
     /// The origin of `drop_window`.
     first_broadcast: drop::FirstBroadcast,
+    /// With `Deflate::SharedContext`: each room's one compressor.
+    room_deflate: Mutex<HashMap<String, flate2::Compress>>,
 }
 
 impl State {
@@ -116,6 +120,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         history: Mutex::new(HashMap::new()),
         last_sent: Mutex::new(HashMap::new()),
         first_broadcast: drop::FirstBroadcast::default(),
+        room_deflate: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(async move {
         loop {
@@ -126,8 +131,13 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
             let Ok((stream, _)) = accepted else { return };
             let state = Arc::clone(&state);
             tokio::spawn(async move {
+                let run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                    match state.faults.deflate {
+                        Some(mode) => Box::pin(deflate::session(stream, Arc::clone(&state), mode)),
+                        None => Box::pin(session(stream, Arc::clone(&state))),
+                    };
                 tokio::select! {
-                    () = session(stream, Arc::clone(&state)) => {}
+                    () = run => {}
                     () = state.dead.cancelled() => {}
                 }
             });
@@ -155,11 +165,11 @@ async fn session(stream: TcpStream, state: Arc<State>) {
         }
         if state.faults.greet {
             let welcome = serde_json::json!({ "message": "welcome" }).to_string();
-            let _ = tx.send((Instant::now(), welcome, false));
+            let _ = tx.send((Instant::now(), welcome, false, None));
         }
         let history = state.history.lock().unwrap_or_else(|p| p.into_inner());
         for frame in history.get(&room).into_iter().flatten() {
-            let _ = tx.send((Instant::now(), frame.clone(), false));
+            let _ = tx.send((Instant::now(), frame.clone(), false, None));
         }
         joined = Some((room, id));
         true
@@ -237,6 +247,18 @@ fn broadcast_of(state: &State, text: &str) -> Option<String> {
     })
 }
 
+/// Admits a member of the room `path` names, at once and with no other fault of the
+/// handshake (the sessions of `Faults::deflate`): its room and id, or `None` for no room.
+fn admit(state: &State, path: &str, outbox: Outbox) -> Option<(String, u64)> {
+    let room = room::room_of(path, &state.faults)?;
+    let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
+    rooms.next_id += 1;
+    let id = rooms.next_id;
+    state.heard_from(id);
+    join(&mut rooms, &room, id, outbox);
+    Some((room, id))
+}
+
 fn join(rooms: &mut Rooms, room: &str, id: u64, outbox: Outbox) {
     rooms
         .members
@@ -279,6 +301,13 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
             kept.pop_front();
         }
     }
+    let shared = (state.faults.deflate == Some(Deflate::SharedContext)).then(|| {
+        let mut rooms = state.room_deflate.lock().unwrap_or_else(|p| p.into_inner());
+        let compressor = rooms
+            .entry(room.to_owned())
+            .or_insert_with(deflate::compressor);
+        Arc::new(deflate::compress(compressor, frame.as_bytes()))
+    });
     let rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
     let mut rng = state.rng.lock().unwrap_or_else(|p| p.into_inner());
     let cap = state.faults.room_cap.unwrap_or(usize::MAX);
@@ -304,9 +333,9 @@ fn broadcast(state: &State, room: &str, from: u64, frame: String) {
             .or(state.faults.causal_skew.filter(|_| (id + from) % 3 == 0));
         let at = at + late.unwrap_or_default();
         let late = late.is_some();
-        let _ = outbox.send((at, frame.clone(), late));
+        let _ = outbox.send((at, frame.clone(), late, shared.clone()));
         if rng.random::<f64>() < state.faults.dup_rate {
-            let _ = outbox.send((at, frame.clone(), late));
+            let _ = outbox.send((at, frame.clone(), late, shared.clone()));
         }
     }
 }

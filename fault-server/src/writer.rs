@@ -39,7 +39,7 @@ pub(crate) async fn write(
         None => (None, None),
     };
     let scheduler = tokio::spawn(async move {
-        while let Some((at, frame, on_late_lane)) = rx.recv().await {
+        while let Some((at, frame, on_late_lane, _)) = rx.recv().await {
             if let (true, Some(late)) = (on_late_lane, &late_tx) {
                 if late.send((at, frame)).is_err() {
                     break;
