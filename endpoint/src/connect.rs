@@ -15,11 +15,14 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
+use std::sync::Arc;
+
 use crate::Endpoint;
 use crate::tls::{self, Conn, TlsClient};
+use crate::wire::{Wire, WireCounters};
 
 /// An open WebSocket to a backend.
-pub type Ws = WebSocketStream<Conn>;
+pub type Ws = WebSocketStream<Wire<Conn>>;
 
 /// What to open: where, from where, which path and what the upgrade carries.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +38,10 @@ pub struct Request<'a> {
     pub tls: Option<&'a TlsClient>,
     /// tungstenite's buffers and limits; `None` for its defaults.
     pub config: Option<WebSocketConfig>,
+    /// Offer permessage-deflate as Chromium does (`rawws::deflate::OFFER`).
+    pub deflate: bool,
+    /// Where the socket's bytes are counted; `None`: not counted.
+    pub counters: Option<&'a Arc<WireCounters>>,
 }
 
 /// How long each step of an open took, in microseconds.
@@ -106,6 +113,13 @@ pub enum WsKind {
 impl From<&WsError> for WsKind {
     fn from(e: &WsError) -> Self {
         match e {
+            // The socket's own refusals (`wire`: permessage-deflate done wrong) say what.
+            WsError::Io(io)
+                if io.kind() == ErrorKind::InvalidData
+                    && io.to_string().starts_with("permessage-deflate") =>
+            {
+                Self::Protocol(io.to_string())
+            }
             WsError::Io(io) => Self::Io(io.kind()),
             WsError::Protocol(p) => Self::Protocol(p.to_string()),
             WsError::Capacity(c) => Self::Capacity(c.to_string()),
@@ -173,6 +187,14 @@ async fn steps(request: Request<'_>) -> Result<(Ws, Times), ConnectError> {
     for (name, value) in request.headers {
         upgrade.headers_mut().append(name.clone(), value.clone());
     }
+    if request.deflate {
+        upgrade.headers_mut().append(
+            "sec-websocket-extensions",
+            HeaderValue::from_static(rawws::deflate::OFFER),
+        );
+    }
+    let counters = request.counters.cloned().unwrap_or_default();
+    let conn = Wire::new(conn, counters, request.deflate);
     let (ws, _) = client_async_with_config(upgrade, conn, request.config)
         .await
         .map_err(|e| ConnectError::upgrade(&e))?;

@@ -4,13 +4,15 @@
 //! knowledge beyond the fixed room path, so the conformance suite stays independent of the
 //! server's code. Also the UUID room names both tools use for backends that route
 //! `<uuid:room>` ([`uuid_v4`]). With the `ws` feature, the one way loadgen and journey open a
-//! WebSocket ([`connect`]).
+//! WebSocket ([`connect`]) over a counted socket that inflates permessage-deflate ([`wire`]).
 
 mod args;
 #[cfg(feature = "ws")]
 pub mod connect;
 mod resolve;
 pub mod tls;
+#[cfg(feature = "ws")]
+pub mod wire;
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -82,6 +82,8 @@ impl Socket {
             headers: &[],
             tls,
             config: None,
+            deflate: false,
+            counters: None,
         };
         let (ws, _) = endpoint::connect::open(request, timeout).await?;
         let (sink, stream) = ws.split();

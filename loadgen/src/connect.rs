@@ -32,6 +32,8 @@ pub async fn connect(
                 .read_buffer_size(4096)
                 .write_buffer_size(0),
         ),
+        deflate: handshake.deflate,
+        counters: Some(&handshake.wire),
     };
     endpoint::connect::open(request, timeout).await
 }

@@ -110,13 +110,16 @@ impl RoomStyle {
 }
 
 /// What every handshake of a run sends: its headers and its path; and the TLS client for
-/// https/wss targets.
+/// https/wss targets, whether to offer permessage-deflate (`--deflate`), and the counters of
+/// every socket's bytes.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakePlan {
     /// Added to every upgrade request.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub ws_path: WsPath,
     pub tls: Option<endpoint::tls::TlsClient>,
+    pub deflate: bool,
+    pub wire: std::sync::Arc<endpoint::wire::WireCounters>,
 }
 
 impl HandshakePlan {
@@ -133,7 +136,7 @@ impl HandshakePlan {
         Ok(Self {
             headers,
             ws_path,
-            tls: None,
+            ..Self::default()
         })
     }
 }

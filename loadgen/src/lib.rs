@@ -50,6 +50,7 @@ pub mod embedded;
 pub mod error;
 pub mod handshake;
 mod index;
+mod interrupt;
 mod leave;
 pub mod live;
 pub mod opts;

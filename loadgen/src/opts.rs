@@ -240,6 +240,13 @@ pub struct Opts {
     #[arg(long)]
     pub reconnect: bool,
 
+    /// Offer permessage-deflate on every connection as Chromium does, so a server that
+    /// accepts compresses what it sends (loadgen inflates it; its own messages go plain).
+    /// Off by default, for figures comparable across servers; the summary's Wire line says
+    /// whether it was offered and on how many connections it was agreed.
+    #[arg(long)]
+    pub deflate: bool,
+
     /// --reconnect: the first backoff's bound.
     #[arg(long, default_value = "100ms", value_parser = duration, requires = "reconnect")]
     pub reconnect_min: Duration,

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::abort::Watch;
 use crate::client_load::Sample;
 use crate::embedded::EmbeddedServer;
+use crate::interrupt::on_ctrl_c;
 use crate::live::Board;
 use crate::opts::Opts;
 use crate::plan::{Plan, WorkerPlan};
@@ -30,6 +31,7 @@ use crate::target::Target;
 use crate::worker;
 use run_result::Totals;
 use run_result::result::{RampPoint, ShardRecord};
+use run_result::wire::WireLoad;
 use run_result::{Parts, RunResult};
 
 /// How often the coordinator looks at the counters (progress, end of a phase, Ctrl-C).
@@ -109,6 +111,10 @@ struct Phases {
     server: Option<(Scrape, Scrape, String)>,
     /// Why `--abort-on` ended the measurement early.
     aborted: Option<String>,
+    /// The sockets' byte counters when the measured window started and when settling ended.
+    wire: Option<([u64; 6], [u64; 6])>,
+    /// From the window's start to the end of settling, in seconds.
+    wire_s: f64,
 }
 
 /// Connect; then, if anyone is in and no Ctrl-C came, publish the schedule, measure and
@@ -156,6 +162,16 @@ async fn phases(
             source?.read().await
         }
     });
+    let wire_start = tokio::spawn({
+        let (wire, at) = (
+            std::sync::Arc::clone(&plan.handshake().wire),
+            shared.at(schedule.measure_start_us),
+        );
+        async move {
+            tokio::time::sleep_until(at.into()).await;
+            wire.snapshot()
+        }
+    });
     let watch = board.map(|b| (b, Watch::new(plan.abort_on.clone())));
     (phases.connected_by_second, phases.aborted) =
         measure_phase(shared, &bar, schedule, interrupt, watch).await;
@@ -193,6 +209,15 @@ async fn phases(
     )
     .await;
     bar.finish_and_clear();
+    if !interrupt.is_cancelled() || wire_start.is_finished() {
+        phases.wire = wire_start
+            .await
+            .ok()
+            .map(|start| (start, plan.handshake().wire.snapshot()));
+        phases.wire_s = shared.now_us().saturating_sub(schedule.measure_start_us) as f64 / 1e6;
+    } else {
+        wire_start.abort();
+    }
     phases
 }
 
@@ -241,6 +266,16 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
         let s = &result.summary;
         server_load::between(source, start, end, s.delivered, s.connections.established)
     });
+    result.wire = run.phases.wire.map(|(start, end)| {
+        let delivered = result.summary.delivered;
+        WireLoad::between(
+            start,
+            end,
+            plan.handshake().deflate,
+            delivered,
+            run.phases.wire_s,
+        )
+    });
     result.client = run.phases.client.map(|(start, end)| {
         let s = &result.summary;
         start.load_until(&end, s.send_lateness_us.p99, s.latency_us.p99)
@@ -250,36 +285,6 @@ fn assemble(plan: &Plan, run: Finished) -> RunResult {
 
 fn names<T: ToString>(items: &[T]) -> Vec<String> {
     items.iter().map(ToString::to_string).collect()
-}
-
-/// A token cancelled by the first Ctrl-C while the run lasts.
-struct Interrupt {
-    token: CancellationToken,
-    listener: tokio::task::JoinHandle<()>,
-}
-
-impl std::ops::Deref for Interrupt {
-    type Target = CancellationToken;
-    fn deref(&self) -> &CancellationToken {
-        &self.token
-    }
-}
-
-impl Drop for Interrupt {
-    fn drop(&mut self) {
-        self.listener.abort();
-    }
-}
-
-fn on_ctrl_c() -> Interrupt {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    let listener = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
-        }
-    });
-    Interrupt { token, listener }
 }
 
 fn start_workers(

@@ -292,6 +292,28 @@ fn client(out: &mut String, r: &RunResult) {
             s.cpu_s_per_million, s.cpu_s, s.source
         );
     }
+    if let Some(w) = &r.wire {
+        let deflate = match (w.deflate_offered, w.deflate_agreed) {
+            (false, _) => "permessage-deflate not offered".to_owned(),
+            (true, 0) => "permessage-deflate offered, agreed on no connection".to_owned(),
+            (true, n) => format!(
+                "permessage-deflate agreed on {n} connection{}, {} messages inflated from {} to \
+                 {} bytes",
+                if n == 1 { "" } else { "s" },
+                w.inflated_messages,
+                w.inflated_from_bytes,
+                w.inflated_to_bytes
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "\nWire         {:.1} B read per delivery, {:.2} MB/s read, {:.2} MB written in the \
+             window; {deflate}",
+            w.read_per_delivery,
+            w.read_per_s / 1e6,
+            w.written_bytes as f64 / 1e6
+        );
+    }
     let Some(c) = &r.client else { return };
     let _ = writeln!(
         out,

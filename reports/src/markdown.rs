@@ -18,6 +18,7 @@ type Cell = fn(&Run) -> String;
 /// interruption rows appear when any run has them (a run without shows "-").
 pub(crate) fn rows(runs: &[Run]) -> Vec<(String, Vec<String>)> {
     let mut table = common_rows();
+    table.extend(wire_rows());
     let any = |f: fn(&Run) -> bool| runs.iter().any(f);
     if any(|r| r.result.config.churn_session_s.is_some()) {
         table.extend(churn_rows());
@@ -141,6 +142,28 @@ fn common_rows() -> Vec<(&'static str, Cell)> {
                 Some(_) => "no".into(),
                 None => "-".into(),
             }
+        }),
+    ]
+}
+
+/// The sockets' bytes (`wire`): per delivery, and per second.
+fn wire_rows() -> Vec<(&'static str, Cell)> {
+    vec![
+        ("bytes read per delivery", |r| {
+            r.result.wire.as_ref().map_or("-".into(), |w| {
+                let deflate = match (w.deflate_offered, w.deflate_agreed) {
+                    (false, _) => "",
+                    (true, 0) => " (deflate offered, not agreed)",
+                    (true, _) => " (deflate)",
+                };
+                format!("{:.1}{deflate}", w.read_per_delivery)
+            })
+        }),
+        ("MB/s read", |r| {
+            r.result
+                .wire
+                .as_ref()
+                .map_or("-".into(), |w| format!("{:.2}", w.read_per_s / 1e6))
         }),
     ]
 }

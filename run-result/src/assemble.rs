@@ -64,6 +64,7 @@ impl RunResult {
             merged_shards: None,
             client: None,
             server: None,
+            wire: None,
             aborted: None,
         }
     }

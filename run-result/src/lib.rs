@@ -24,6 +24,7 @@ pub mod server;
 pub mod sweep;
 pub mod threshold;
 pub mod totals;
+pub mod wire;
 pub mod witness;
 
 pub use assemble::Parts;

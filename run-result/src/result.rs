@@ -51,6 +51,10 @@ pub struct RunResult {
     /// embedded server's threads); absent when not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<crate::server::ServerLoad>,
+    /// Bytes on the wire in the measured window, and permessage-deflate; absent in merged
+    /// results and in results from before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<crate::wire::WireLoad>,
     /// By room group of the workload, in its order (absent in results from before).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<PartResult>,

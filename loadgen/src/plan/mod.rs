@@ -99,6 +99,11 @@ impl Plan {
         self.run_id
     }
 
+    /// What every handshake sends, and the counters of every socket's bytes.
+    pub fn handshake(&self) -> &HandshakePlan {
+        &self.handshake
+    }
+
     pub fn server_source(&self) -> Option<ServerSource> {
         match (&self.server_metrics, self.embedded) {
             (Some(url), _) => Some(ServerSource::Metrics(url.clone())),
@@ -148,6 +153,7 @@ impl Plan {
             HandshakePlan::new(&opts.headers, opts.cookie.as_deref(), opts.ws_path.clone())
                 .map_err(PlanError::Cookie)?;
         handshake.tls = opts.tls.client_for("loadgen", &targets)?;
+        handshake.deflate = opts.deflate;
         let workers = opts
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

@@ -1,0 +1,387 @@
+//! The socket under a tool's WebSocket, as the tool's WebSocket library sees it: bytes read
+//! and written are counted (the WebSocket stream as it crosses the socket: frames, compressed
+//! when permessage-deflate is on; inside TLS), and, when the server agreed to
+//! permessage-deflate, its compressed messages are inflated here, below tungstenite (which
+//! has no permessage-deflate): each compressed message, however it was fragmented, reaches
+//! tungstenite as one plain frame. Control frames and plain messages go through as they are.
+//!
+//! Only the server's side is compressed: this client's messages go out plain, which RFC 7692
+//! allows (RSV1 is per message). The response head is read here too, to see what the
+//! server agreed to before any frame is passed up. Bounds: a compressed message is held
+//! until its last frame (at most [`MAX_MESSAGE`] compressed bytes), and inflated to at most
+//! as many; past either the connection fails with an error that says so.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use rawws::deflate::{self, Inflater};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A message's largest size, compressed or inflated (tungstenite's own default bound).
+pub const MAX_MESSAGE: usize = 64 << 20;
+
+/// Counters one run shares over all its sockets.
+#[derive(Debug, Default)]
+pub struct WireCounters {
+    /// Bytes read from the socket after the response head (frames as they came).
+    pub read: AtomicU64,
+    /// Bytes written to the socket after the request.
+    pub written: AtomicU64,
+    /// Compressed messages inflated, their bytes as they came and inflated.
+    pub inflated_messages: AtomicU64,
+    pub inflated_from: AtomicU64,
+    pub inflated_to: AtomicU64,
+    /// Connections on which the server agreed to permessage-deflate.
+    pub deflate_agreed: AtomicU64,
+}
+
+impl WireCounters {
+    /// Each counter, in the order of the fields.
+    pub fn snapshot(&self) -> [u64; 6] {
+        [
+            &self.read,
+            &self.written,
+            &self.inflated_messages,
+            &self.inflated_from,
+            &self.inflated_to,
+            &self.deflate_agreed,
+        ]
+        .map(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+enum Phase {
+    /// The response head, up to its blank line.
+    Head(Vec<u8>),
+    /// Frames, passed through as they come (no deflate agreed).
+    Through,
+    /// Frames, compressed messages inflated.
+    Inflating(Box<Inflater>),
+}
+
+/// A socket with its bytes counted and the server's compressed messages inflated.
+pub struct Wire<S> {
+    inner: S,
+    offered: bool,
+    phase: Phase,
+    counters: Arc<WireCounters>,
+    /// Read from the socket, not yet made into frames (while inflating).
+    raw: Vec<u8>,
+    /// Ready for the reader.
+    out: Vec<u8>,
+    /// The opcode and compressed bytes so far of a compressed message whose last frame has
+    /// not come.
+    partial: Option<(u8, Vec<u8>)>,
+}
+
+impl<S> std::fmt::Debug for Wire<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire").finish_non_exhaustive()
+    }
+}
+
+impl<S> Wire<S> {
+    /// `inner`, counted into `counters`; `offered`: the request offers permessage-deflate (if
+    /// not, an answer that agrees to it fails the connection, as RFC 6455 4.1 says).
+    pub fn new(inner: S, counters: Arc<WireCounters>, offered: bool) -> Self {
+        Self {
+            inner,
+            offered,
+            phase: Phase::Head(Vec::new()),
+            counters,
+            raw: Vec::new(),
+            out: Vec::new(),
+            partial: None,
+        }
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Bytes read from the socket: passed up, or taken as frames.
+    fn took(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.phase {
+            Phase::Head(head) => {
+                head.extend_from_slice(bytes);
+                let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    if head.len() > 64 << 10 {
+                        return Err(invalid("a response head over 64 KiB".into()));
+                    }
+                    return Ok(());
+                };
+                let mut head = std::mem::take(head);
+                let rest = head.split_off(end + 4);
+                self.phase = match agreed(&head)? {
+                    Some(_) if !self.offered => {
+                        return Err(invalid(
+                            "the server agreed to it, and it was not offered".into(),
+                        ));
+                    }
+                    Some(params) => {
+                        self.counters.deflate_agreed.fetch_add(1, Ordering::Relaxed);
+                        Phase::Inflating(Box::new(Inflater::new(&params)))
+                    }
+                    None => Phase::Through,
+                };
+                self.out.extend_from_slice(&head);
+                self.counters
+                    .read
+                    .fetch_add(rest.len() as u64, Ordering::Relaxed);
+                self.frames(&rest)
+            }
+            _ => {
+                self.counters
+                    .read
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                self.frames(bytes)
+            }
+        }
+    }
+
+    /// Frames' bytes: through as they are, or with compressed messages inflated.
+    fn frames(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Phase::Through = self.phase {
+            self.out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.raw.extend_from_slice(bytes);
+        let mut used = 0;
+        while let rawws::Parsed::Frame(frame, n) =
+            rawws::parse_frame(&self.raw[used..], MAX_MESSAGE).map_err(invalid)?
+        {
+            used += n;
+            self.frame(frame)?;
+        }
+        self.raw.drain(..used);
+        Ok(())
+    }
+
+    /// One frame of a connection with deflate agreed.
+    fn frame(&mut self, frame: rawws::Frame) -> io::Result<()> {
+        let compressed = frame.rsv & rawws::RSV1 != 0;
+        let message = match (frame.opcode, &mut self.partial) {
+            (rawws::op::CONT, Some((_, so_far))) => {
+                if compressed {
+                    return Err(invalid(
+                        "a continuation frame with RSV1 set (RFC 7692 6.1)".into(),
+                    ));
+                }
+                if so_far.len() + frame.payload.len() > MAX_MESSAGE {
+                    return Err(invalid(format!(
+                        "a compressed message of over {MAX_MESSAGE} bytes"
+                    )));
+                }
+                so_far.extend_from_slice(&frame.payload);
+                if !frame.fin {
+                    return Ok(());
+                }
+                self.partial.take()
+            }
+            (rawws::op::TEXT | rawws::op::BINARY, None) if compressed => {
+                if !frame.fin {
+                    self.partial = Some((frame.opcode, frame.payload));
+                    return Ok(());
+                }
+                Some((frame.opcode, frame.payload))
+            }
+            (op, _) if compressed => {
+                return Err(invalid(format!(
+                    "a frame with opcode {op} and RSV1 set where no compressed message may start"
+                )));
+            }
+            _ => {
+                self.out
+                    .extend(encode(frame.fin, frame.opcode, &frame.payload));
+                return Ok(());
+            }
+        };
+        let Some((opcode, data)) = message else {
+            return Ok(());
+        };
+        let Phase::Inflating(inflater) = &mut self.phase else {
+            unreachable!("frames are parsed only while inflating");
+        };
+        let plain = inflater.inflate(&data, MAX_MESSAGE).map_err(invalid)?;
+        let c = &self.counters;
+        c.inflated_messages.fetch_add(1, Ordering::Relaxed);
+        c.inflated_from
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        c.inflated_to
+            .fetch_add(plain.len() as u64, Ordering::Relaxed);
+        self.out.extend(encode(true, opcode, &plain));
+        Ok(())
+    }
+}
+
+/// What the response head agreed to: `Some` when it answers with permessage-deflate.
+fn agreed(head: &[u8]) -> io::Result<Option<deflate::Params>> {
+    let head = String::from_utf8_lossy(head);
+    let answers: Vec<&str> = head
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| n.trim().eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, v)| v.trim())
+        .collect();
+    match answers.as_slice() {
+        [] => Ok(None),
+        [one] => deflate::negotiated(one).map(Some).map_err(invalid),
+        _ => Err(invalid("several Sec-WebSocket-Extensions answers".into())),
+    }
+}
+
+/// A server frame (unmasked) with no reserved bits.
+fn encode(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 10);
+    out.push(u8::from(fin) << 7 | opcode);
+    match payload.len() {
+        n if n < 126 => out.push(n as u8),
+        n if n <= usize::from(u16::MAX) => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+fn invalid(what: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("permessage-deflate: {what}"),
+    )
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if !this.out.is_empty() {
+                let n = this.out.len().min(buf.remaining());
+                buf.put_slice(&this.out[..n]);
+                this.out.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = [0u8; 16 << 10];
+            let mut read = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if read.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {
+                    let filled = read.filled().to_vec();
+                    this.took(&filled)?;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Wire<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let (Poll::Ready(Ok(n)), Phase::Through | Phase::Inflating(_)) = (&written, &this.phase)
+        {
+            this.counters
+                .written
+                .fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        written
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const HEAD_DEFLATE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n";
+
+    fn compressed(text: &str) -> Vec<u8> {
+        let params = deflate::negotiated("permessage-deflate").expect("valid");
+        deflate::Deflater::new(&params)
+            .expect("15 bits")
+            .deflate(text.as_bytes())
+    }
+
+    /// Everything `server` writes, as read through a [`Wire`].
+    async fn through(server: Vec<u8>) -> (io::Result<Vec<u8>>, Arc<WireCounters>) {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        a.write_all(&server).await.expect("write");
+        drop(a);
+        let counters = Arc::new(WireCounters::default());
+        let mut wire = Wire::new(b, Arc::clone(&counters), true);
+        let mut got = Vec::new();
+        let result = wire.read_to_end(&mut got).await.map(|_| got);
+        (result, counters)
+    }
+
+    #[tokio::test]
+    async fn compressed_messages_reach_the_reader_as_plain_frames() {
+        let wire = compressed("hello hello hello");
+        let (head, tail) = wire.split_at(3);
+        let mut server = HEAD_DEFLATE.to_vec();
+        // One compressed message in two frames, a ping between them, then a plain one.
+        server.push(0x40 | 0x01);
+        server.push(head.len() as u8);
+        server.extend_from_slice(head);
+        server.extend_from_slice(&[0x89, 0x01, b'p']);
+        server.push(0x80);
+        server.push(tail.len() as u8);
+        server.extend_from_slice(tail);
+        server.extend(encode(true, 0x1, b"plain"));
+        let (got, counters) = through(server).await;
+        let mut want = HEAD_DEFLATE.to_vec();
+        want.extend_from_slice(&[0x89, 0x01, b'p']);
+        want.extend(encode(true, 0x1, b"hello hello hello"));
+        want.extend(encode(true, 0x1, b"plain"));
+        assert_eq!(got.expect("valid"), want);
+        assert_eq!(counters.deflate_agreed.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.inflated_messages.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.inflated_to.load(Ordering::Relaxed), 17);
+    }
+
+    #[tokio::test]
+    async fn without_deflate_bytes_pass_untouched_and_rsv1_is_left_to_the_reader() {
+        let mut server = b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
+        server.extend_from_slice(&[0xC1, 0x01, b'x']);
+        let (got, counters) = through(server.clone()).await;
+        assert_eq!(got.expect("passed"), server);
+        assert_eq!(counters.read.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn rsv1_on_a_continuation_fails_the_connection() {
+        let wire = compressed("hello");
+        let mut server = HEAD_DEFLATE.to_vec();
+        server.extend_from_slice(&[0x41, 1, wire[0], 0xC0, (wire.len() - 1) as u8]);
+        server.extend_from_slice(&wire[1..]);
+        let (got, _) = through(server).await;
+        let err = got.expect_err("RSV1 on a continuation");
+        assert!(err.to_string().contains("RSV1"), "{err}");
+    }
+}

@@ -1,0 +1,72 @@
+//! `--deflate` and the bytes on the wire: against a server that compresses (the fault server
+//! doing permessage-deflate right) nothing is missing, every connection agreed, and a
+//! delivery of word text costs fewer bytes than without; against one that sets RSV1 on a
+//! continuation frame the connections fail and the run says so.
+
+mod common;
+
+use fault_server::{Deflate, Faults};
+
+fn deflating(mode: Deflate) -> Faults {
+    Faults {
+        deflate: Some(mode),
+        ..Faults::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_deliveries_are_counted_and_cost_fewer_bytes() {
+    let server = fault_server::spawn(deflating(Deflate::Correct))
+        .await
+        .expect("fault server");
+    let url = server.url();
+    let words = ["--text", "words", "--size", "160"];
+    let plain = common::run(&common::small_plan(&url, &words)).await;
+    let mut with = words.to_vec();
+    with.push("--deflate");
+    let compressed = common::run(&common::small_plan(&url, &with)).await;
+    for r in [&plain, &compressed] {
+        assert_eq!(r.summary.missing, 0);
+        assert!(r.summary.delivered > 0);
+    }
+    let (p, c) = (
+        plain.wire.as_ref().expect("wire figures"),
+        compressed.wire.as_ref().expect("wire figures"),
+    );
+    assert!(!p.deflate_offered && p.deflate_agreed == 0 && p.inflated_messages == 0);
+    assert!(c.deflate_offered);
+    assert_eq!(c.deflate_agreed, compressed.summary.connections.established);
+    assert!(c.inflated_messages >= compressed.summary.delivered);
+    assert!(
+        c.read_per_delivery < p.read_per_delivery * 0.8,
+        "{} B per delivery compressed, {} plain",
+        c.read_per_delivery,
+        p.read_per_delivery
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_gets_it_wrong_fails_the_connections() {
+    let (code, output) = common::binary_against(
+        Some(deflating(Deflate::RsvOnContinuation)),
+        &[
+            "--rooms",
+            "1",
+            "--clients",
+            "3",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--settle",
+            "1s",
+            "--no-json",
+            "--deflate",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("RSV1"), "{output}");
+}
