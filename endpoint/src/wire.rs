@@ -273,13 +273,23 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
                 this.out.drain(..n);
                 return Poll::Ready(Ok(()));
             }
+            if let Phase::Through = this.phase {
+                // Straight into the reader's buffer: only counted.
+                let before = buf.filled().len();
+                let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+                let n = buf.filled().len() - before;
+                this.counters.read.fetch_add(n as u64, Ordering::Relaxed);
+                return polled;
+            }
             let mut chunk = [0u8; 16 << 10];
             let mut read = ReadBuf::new(&mut chunk);
             match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
-                Poll::Ready(Ok(())) if read.filled().is_empty() => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(())) => {
-                    let filled = read.filled().to_vec();
-                    this.took(&filled)?;
+                    let n = read.filled().len();
+                    if n == 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                    this.took(&chunk[..n])?;
                 }
                 other => return other,
             }

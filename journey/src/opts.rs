@@ -48,6 +48,11 @@ pub struct Opts {
     #[arg(long, value_name = "RATE", help_heading = "Scenario")]
     pub hatch_rate: Option<String>,
 
+    /// Offer permessage-deflate on every socket as Chromium does; a server that accepts
+    /// compresses what it sends (the journey inflates it; its own messages go plain).
+    #[arg(long, help_heading = "Scenario")]
+    pub deflate: bool,
+
     /// --ca-cert, --insecure, --resolve (for an https host's socket).
     #[command(flatten)]
     pub tls: endpoint::TlsArgs,

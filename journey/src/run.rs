@@ -51,6 +51,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<GooseMetrics> {
         endpoint,
         tls,
         connect_timeout: CONNECT_TIMEOUT,
+        deflate: opts.deflate,
     });
     let metrics = GooseAttack::initialize_with_config(config)?
         .register_scenario(scenario(journey, opts.think)?)

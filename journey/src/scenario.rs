@@ -31,6 +31,8 @@ pub struct Journey {
     pub endpoint: Endpoint,
     pub tls: Option<TlsClient>,
     pub connect_timeout: Duration,
+    /// Offer permessage-deflate (`--deflate`).
+    pub deflate: bool,
 }
 
 /// A user's current visit, in goose's session data.
@@ -130,7 +132,7 @@ async fn join(user: &mut GooseUser, journey: Arc<Journey>) -> TransactionResult 
     let started = Instant::now();
     let opened = Socket::open(
         &journey.endpoint,
-        journey.tls.as_ref(),
+        (journey.tls.as_ref(), journey.deflate),
         &format!("/ws/chat/{name}/"),
         visit.room,
         user.weighted_users_index as u32,

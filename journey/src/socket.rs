@@ -66,10 +66,11 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Opens `path` on `endpoint` within `timeout`.
+    /// Opens `path` on `endpoint` within `timeout`, over TLS with `tls` for an https host,
+    /// offering permessage-deflate with `deflate`.
     pub async fn open(
         endpoint: &Endpoint,
-        tls: Option<&TlsClient>,
+        (tls, deflate): (Option<&TlsClient>, bool),
         path: &str,
         room: u32,
         user: u32,
@@ -82,7 +83,7 @@ impl Socket {
             headers: &[],
             tls,
             config: None,
-            deflate: false,
+            deflate,
             counters: None,
         };
         let (ws, _) = endpoint::connect::open(request, timeout).await?;
