@@ -52,5 +52,9 @@ core_cases! {
     bad_input_invalid_utf8 => "bad-input.invalid-utf8",
     life_ping_pong => "life.ping-pong",
     life_client_close => "life.client-close",
+    deflate_negotiation => "deflate.negotiation",
+    deflate_messages => "deflate.messages",
+    deflate_late_member => "deflate.late-member",
+    deflate_control_frames => "deflate.control-frames",
     model_programs => "model.programs",
 }

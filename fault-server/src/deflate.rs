@@ -1,9 +1,11 @@
 //! permessage-deflate (RFC 7692), right and wrong. With [`Faults::deflate`](crate::Faults)
 //! set, every session runs here on the raw socket (tungstenite has no permessage-deflate):
 //! the handshake accepts an offer of it, the member's compressed messages are inflated, and
-//! what it is sent is compressed as the [`Deflate`] mode says. The other faults do not
-//! apply to these sessions but for those of the broadcast itself (drops, leaks and the like,
-//! decided in `broadcast`); delays and the writer's styles do not.
+//! what it is sent is compressed as the [`Deflate`] mode says. Of the other faults, those the
+//! broadcast decides apply (drops, duplicates, leaks, delays: each frame is written when its
+//! time is up, in the order it came); those of the tungstenite sessions' handshake and writer
+//! do not (join_late, greet, replay_on_join, reorder's and the late lanes' overtaking, the
+//! style's pings and framing, kick_after).
 
 use std::sync::Arc;
 
