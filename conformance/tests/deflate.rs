@@ -17,6 +17,18 @@ async fn core_with_deflate(target: &Target) -> Vec<CaseReport> {
     runner::run_all(selected, &ctx, 8).await
 }
 
+/// The fault server doing permessage-deflate as `mode` says, and its target.
+async fn deflating(mode: Deflate) -> (fault_server::FaultServer, Target) {
+    let server = fault_server::spawn(Faults {
+        deflate: Some(mode),
+        ..Faults::default()
+    })
+    .await
+    .expect("fault server");
+    let target = Target::parse(&server.url()).expect("target");
+    (server, target)
+}
+
 fn evidence(reports: &[CaseReport], id: &str) -> String {
     reports
         .iter()
@@ -28,13 +40,7 @@ fn evidence(reports: &[CaseReport], id: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_that_get_it_right_pass_every_core_case_compressed() {
     for mode in [Deflate::Correct, Deflate::NoContext] {
-        let server = fault_server::spawn(Faults {
-            deflate: Some(mode),
-            ..Faults::default()
-        })
-        .await
-        .expect("fault server");
-        let target = Target::parse(&server.url()).expect("target");
+        let (_server, target) = deflating(mode).await;
         let reports = core_with_deflate(&target).await;
         let failed: Vec<String> = reports
             .iter()
@@ -81,13 +87,7 @@ async fn each_way_of_getting_it_wrong_fails_its_case() {
     ];
     let mut wrong = Vec::new();
     for (mode, fail) in rows {
-        let server = fault_server::spawn(Faults {
-            deflate: Some(mode),
-            ..Faults::default()
-        })
-        .await
-        .expect("fault server");
-        let target = Target::parse(&server.url()).expect("target");
+        let (_server, target) = deflating(mode).await;
         let ids = [
             "deflate.negotiation",
             "deflate.messages",

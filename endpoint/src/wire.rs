@@ -195,7 +195,7 @@ impl<S> Wire<S> {
             }
             _ => {
                 self.out
-                    .extend(encode(frame.fin, frame.opcode, &frame.payload));
+                    .extend(rawws::server_frame(frame.fin, frame.opcode, &frame.payload));
                 return Ok(());
             }
         };
@@ -212,7 +212,7 @@ impl<S> Wire<S> {
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         c.inflated_to
             .fetch_add(plain.len() as u64, Ordering::Relaxed);
-        self.out.extend(encode(true, opcode, &plain));
+        self.out.extend(rawws::server_frame(true, opcode, &plain));
         Ok(())
     }
 }
@@ -231,25 +231,6 @@ fn agreed(head: &[u8]) -> io::Result<Option<deflate::Params>> {
         [one] => deflate::negotiated(one).map(Some).map_err(invalid),
         _ => Err(invalid("several Sec-WebSocket-Extensions answers".into())),
     }
-}
-
-/// A server frame (unmasked) with no reserved bits.
-fn encode(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 10);
-    out.push(u8::from(fin) << 7 | opcode);
-    match payload.len() {
-        n if n < 126 => out.push(n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(payload);
-    out
 }
 
 fn invalid(what: String) -> io::Error {
@@ -363,12 +344,12 @@ mod tests {
         server.push(0x80);
         server.push(tail.len() as u8);
         server.extend_from_slice(tail);
-        server.extend(encode(true, 0x1, b"plain"));
+        server.extend(rawws::server_frame(true, 0x1, b"plain"));
         let (got, counters) = through(server).await;
         let mut want = HEAD_DEFLATE.to_vec();
         want.extend_from_slice(&[0x89, 0x01, b'p']);
-        want.extend(encode(true, 0x1, b"hello hello hello"));
-        want.extend(encode(true, 0x1, b"plain"));
+        want.extend(rawws::server_frame(true, 0x1, b"hello hello hello"));
+        want.extend(rawws::server_frame(true, 0x1, b"plain"));
         assert_eq!(got.expect("valid"), want);
         assert_eq!(counters.deflate_agreed.load(Ordering::Relaxed), 1);
         assert_eq!(counters.inflated_messages.load(Ordering::Relaxed), 1);

@@ -49,22 +49,7 @@ async fn compressed_deliveries_are_counted_and_cost_fewer_bytes() {
 async fn a_server_that_gets_it_wrong_fails_the_connections() {
     let (code, output) = common::binary_against(
         Some(deflating(Deflate::RsvOnContinuation)),
-        &[
-            "--rooms",
-            "1",
-            "--clients",
-            "3",
-            "--rate",
-            "10",
-            "--duration",
-            "1s",
-            "--warmup",
-            "0s",
-            "--settle",
-            "1s",
-            "--no-json",
-            "--deflate",
-        ],
+        &[common::SMALL, &["--deflate"]].concat(),
     )
     .await;
     assert_eq!(code, Some(2), "{output}");

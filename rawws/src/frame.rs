@@ -150,6 +150,27 @@ pub fn parse(buf: &[u8], max_payload: usize) -> Result<Parsed, String> {
     ))
 }
 
+/// A server's frame (unmasked, RFC 6455 5.2) with the shortest length encoding and no
+/// reserved bits: what a reader is fed in tests, and what a compressed message becomes once
+/// inflated below a WebSocket library (`endpoint::wire`).
+pub fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 10);
+    out.push(if fin { 0x80 } else { 0 } | opcode);
+    match payload.len() {
+        n if n < 126 => out.push(n as u8),
+        n if n <= usize::from(u16::MAX) => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
 /// A client frame's header (RFC 6455 5.2) with `rsv` (RSV1 to RSV3, high to low) and `mask`
 /// as its key.
 pub(crate) fn frame_header(fin: bool, rsv: u8, opcode: u8, len: usize, mask: [u8; 4]) -> Vec<u8> {

@@ -39,7 +39,7 @@ pub enum WireError {
 }
 
 use frame::frame_header;
-pub use frame::{Frame, Next, Parsed, clip, op, parse as parse_frame};
+pub use frame::{Frame, Next, Parsed, clip, op, parse as parse_frame, server_frame};
 use http::read_head;
 pub use http::{
     HttpResponse, MAX_BODY, MAX_HEAD, head_end, http_get, http_raw, http_raw_on, parse_head,

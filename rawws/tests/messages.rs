@@ -6,7 +6,7 @@
 use std::io::{Cursor, Read, Write};
 
 use proptest::prelude::*;
-use rawws::{Handshake, Next, Ws, op};
+use rawws::{Handshake, Next, Ws, op, server_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocket};
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -20,24 +20,6 @@ struct Sent {
     cuts: Vec<usize>,
     /// After which fragment a control frame comes: (index, ping?, payload).
     controls: Vec<(usize, bool, Vec<u8>)>,
-}
-
-/// A server frame (unmasked) with the shortest length encoding.
-fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-    match payload.len() {
-        n if n < 126 => out.push(n as u8),
-        n if n <= 0xFFFF => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(payload);
-    out
 }
 
 /// The bytes of every message, then a close 1000.

@@ -157,23 +157,12 @@ async fn control_frames(ctx: Ctx) -> CaseResult {
     ws.send_frame(true, op::PING, b"conformance")
         .await
         .map_err(|e| e.to_string())?;
-    let deadline = tokio::time::Instant::now() + ctx.timeout;
-    loop {
-        let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match ws.next_frame(wait).await.map_err(|e| e.to_string())? {
-            Next::Frame(f) if f.opcode == op::PONG && f.payload == b"conformance" => {
-                if f.rsv != 0 {
-                    return Err(format!(
-                        "{agreed}; the pong came with reserved bits {:03b}: control frames are never compressed",
-                        f.rsv
-                    ));
-                }
-                return holds(format!("{agreed}; the pong came plain"));
-            }
-            Next::Frame(f) if f.opcode == op::PONG || f.opcode == op::TEXT => continue,
-            Next::Frame(f) => return Err(format!("got {} before the pong", f.describe())),
-            Next::Silence => return Err("no pong".into()),
-            Next::Eof => return Err("the connection ended".into()),
-        }
+    let pong = super::await_pong(&mut ws, b"conformance", ctx.timeout).await?;
+    if pong.rsv != 0 {
+        return Err(format!(
+            "{agreed}; the pong came with reserved bits {:03b}: control frames are never compressed",
+            pong.rsv
+        ));
     }
+    holds(format!("{agreed}; the pong came plain"))
 }

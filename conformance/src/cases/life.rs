@@ -36,26 +36,12 @@ async fn ping_pong(ctx: Ctx) -> CaseResult {
     ws.send_frame(true, op::PING, b"conformance")
         .await
         .map_err(|e| e.to_string())?;
-    // Frame by frame: a pong is a frame. A pong with another payload is a heartbeat the
-    // server may send unasked (RFC 6455 5.5.3), not the answer. A text frame is not this
-    // case's to grade (broadcast.nothing-else grades what a lone member receives): a server
-    // that sends one at join would otherwise pass or fail here by which of the two frames it
-    // happened to write first.
-    let deadline = tokio::time::Instant::now() + ctx.timeout;
-    loop {
-        let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match ws.next_frame(wait).await.map_err(|e| e.to_string())? {
-            Next::Frame(f) if f.opcode == op::PONG && f.payload == b"conformance" => {
-                return holds("pong \"conformance\"");
-            }
-            Next::Frame(f) if f.opcode == op::PONG || f.opcode == op::TEXT => continue,
-            Next::Frame(f) => {
-                return Err(format!("got {} with payload {:?}", f.describe(), f.payload));
-            }
-            Next::Silence => return Err("no pong".into()),
-            Next::Eof => return Err("the connection ended".into()),
-        }
-    }
+    // Frame by frame: a pong is a frame. A text frame is not this case's to grade
+    // (broadcast.nothing-else grades what a lone member receives): a server that sends one at
+    // join would otherwise pass or fail here by which of the two frames it happened to write
+    // first.
+    super::await_pong(&mut ws, b"conformance", ctx.timeout).await?;
+    holds("pong \"conformance\"")
 }
 
 async fn client_close(ctx: Ctx) -> CaseResult {

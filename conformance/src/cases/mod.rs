@@ -113,6 +113,29 @@ pub(crate) async fn say(ws: &mut Ws, text: &str) -> Result<(), String> {
     ws.send_text(&frame).await.map_err(|e| e.to_string())
 }
 
+/// Frame by frame until the pong that answers a ping of `payload`: a pong with another
+/// payload is a heartbeat the server may send unasked (RFC 6455 5.5.3), and a text frame is
+/// not the caller's to grade (a server may send one at join). Anything else is an error.
+pub(crate) async fn await_pong(
+    ws: &mut Ws,
+    payload: &[u8],
+    wait: Duration,
+) -> Result<crate::wire::Frame, String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match ws.next_frame(wait).await.map_err(|e| e.to_string())? {
+            Next::Frame(f) if f.opcode == op::PONG && f.payload == payload => return Ok(f),
+            Next::Frame(f) if f.opcode == op::PONG || f.opcode == op::TEXT => continue,
+            Next::Frame(f) => {
+                return Err(format!("got {} with payload {:?}", f.describe(), f.payload));
+            }
+            Next::Silence => return Err("no pong".into()),
+            Next::Eof => return Err("the connection ended".into()),
+        }
+    }
+}
+
 pub(crate) fn holds(evidence: impl Into<String>) -> Result<Check, String> {
     Ok(Check::Holds(evidence.into()))
 }
