@@ -3,9 +3,11 @@
 //! inflate past the reader's bound is refused, not expanded) and deflated.
 //!
 //! The inflater's window is the one the server agreed to (`server_max_window_bits`, 9 at
-//! least: zlib has no 8-bit raw window), so a server that reaches further back than it
-//! agreed fails the message; with `server_no_context_takeover` the inflater is reset before
-//! each message, so a server that keeps its context anyway fails too.
+//! least: zlib has no 8-bit raw window), so a server that reaches back into its earlier
+//! messages further than it agreed fails the message. A reference within one message is not
+//! held to the window: zlib checks a distance only against what it has output, and a whole
+//! message is inflated in one go. With `server_no_context_takeover` the inflater is reset
+//! before each message, so a server that keeps its context anyway fails.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
