@@ -186,6 +186,10 @@ pub struct Ctx {
     /// Every handshake offers permessage-deflate as Chromium does (`--deflate`), unless the
     /// case makes its own offer.
     pub deflate: bool,
+    /// Where each case's wire log is written (`--trace-failed`, `--trace-all`).
+    pub traces: Option<crate::traces::Traces>,
+    /// The running case's wire log (set by the runner when `traces` is).
+    pub trace: Option<rawws::trace::Trace>,
 }
 
 impl Ctx {
@@ -210,6 +214,8 @@ impl Ctx {
             idle: crate::DEFAULT_IDLE,
             tls: None,
             deflate: false,
+            traces: None,
+            trace: None,
         }
     }
 
@@ -281,7 +287,14 @@ impl Ctx {
         };
         let extra = format!("{}{offer}{extra}", self.header_lines());
         let conn = self.connect(node).await?;
-        Ok(Ws::handshake_on(conn, &node.host, target, &extra, self.timeout).await)
+        Ok(Ws::handshake_traced(
+            conn,
+            (&node.host, target),
+            &extra,
+            self.timeout,
+            self.trace.as_ref(),
+        )
+        .await)
     }
 
     /// Whether every node answers at all: a TCP (and TLS) connection and an HTTP answer to a

@@ -112,6 +112,14 @@ pub struct Opts {
     /// Write the JSON report here (`-` for stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// For every failed case, write its wire log to DIR/<case>.txt: every HTTP head and
+    /// frame of each of its connections, both ways, with times (payloads cut at 200 bytes),
+    /// the evidence on top. The folder is made if it is missing.
+    #[arg(long, value_name = "DIR")]
+    pub trace_failed: Option<PathBuf>,
+    /// With --trace-failed: a wire log for every case, passed or not.
+    #[arg(long, requires = "trace_failed")]
+    pub trace_all: bool,
 }
 
 /// Runs the suite as the command line asks; the exit code is 0, 1 on any FAIL, or 2 when the
@@ -149,6 +157,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
         if let Some(path) = path {
             edge::check_writable(path).context(flag)?;
         }
+    }
+    if let Some(dir) = &opts.trace_failed {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--trace-failed: make {}", dir.display()))?;
     }
     let (targets, _server) = targets(&opts).await?;
     let label = targets
@@ -261,6 +273,10 @@ fn context(opts: &Opts, targets: &[Target]) -> anyhow::Result<Ctx> {
     ctx.ws_path = opts.ws_path.clone();
     ctx.uuid_rooms = opts.room_style == RoomStyle::Uuid;
     ctx.deflate = opts.deflate;
+    ctx.traces = opts.trace_failed.clone().map(|dir| crate::traces::Traces {
+        dir,
+        all: opts.trace_all,
+    });
     ctx.headers
         .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
     Ok(ctx)

@@ -6,7 +6,8 @@
 //! - [`case`]: what a case is, its level and verdicts. [`cases`]: every case, by section.
 //! - [`runner`]: selection by profile and ID, concurrent runs. [`report`]: table, JUnit, JSON.
 //! - [`cli`]: the command line's options and `run` (`main.rs` only parses).
-//! - [`known`]: `--known-failures`, upstream bugs graded KNOWN instead of FAIL.
+//! - [`known`]: `--known-failures`, upstream bugs graded KNOWN instead of FAIL. [`traces`]:
+//!   `--trace-failed`, a failed case's wire log.
 //! - [`wire`]: the suite's own WebSocket and HTTP client, independent of the server's code.
 //! - [`target`]: which backend; [`embedded`]: the reference server when none is named. [`model`]: model-based testing with proptest.
 
@@ -19,6 +20,7 @@ pub mod model;
 pub mod report;
 pub mod runner;
 pub mod target;
+pub mod traces;
 /// The suite's own WebSocket and HTTP client (the `rawws` crate), independent of the server,
 /// over plain TCP or TLS (`endpoint::tls`).
 pub mod wire {

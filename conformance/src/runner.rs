@@ -70,15 +70,25 @@ fn case_deadline(ctx: &Ctx) -> Duration {
 }
 
 /// Runs one case and grades it.
-pub async fn run_case(case: Case, ctx: Ctx) -> CaseReport {
+pub async fn run_case(case: Case, mut ctx: Ctx) -> CaseReport {
     let started = Instant::now();
     let deadline = case_deadline(&ctx);
+    let traces = ctx.traces.clone();
+    if traces.is_some() {
+        ctx.trace = Some(rawws::trace::Trace::default());
+    }
+    let trace = ctx.trace.clone();
     let check = match tokio::time::timeout(deadline, (case.run)(ctx)).await {
         Ok(Ok(check)) => check,
         Ok(Err(evidence)) => Check::Differs(evidence),
         Err(_) => Check::Differs(format!("the case did not finish within {deadline:?}")),
     };
-    let (verdict, evidence) = check.grade(case.level);
+    let (verdict, mut evidence) = check.grade(case.level);
+    if let (Some(traces), Some(trace)) = (traces, trace) {
+        let title = format!("{} ({}) {verdict}", case.id, case.level);
+        let failed = verdict == Outcome::Fail;
+        traces.keep((case.id, &title, failed), &mut evidence, &trace);
+    }
     CaseReport {
         id: case.id.into(),
         level: case.level,

@@ -8,20 +8,23 @@
 //! - `message`: messages assembled from fragments, control frames between them.
 //! - `deflate`: permessage-deflate (RFC 7692): the offer, the answer checked, inflating and
 //!   deflating messages.
+//! - `trace`: a wire log of every head and frame, for evidence.
 //! - `http`: requests sent verbatim, response heads and bodies read.
+//! - `handshake`: the opening handshake and the checks of its 101.
 //! - here: [`Ws`], one connection: handshake, frames out (masked), messages and frames in.
 
 pub mod deflate;
 mod frame;
+mod handshake;
 mod http;
 mod message;
+pub mod trace;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 
 /// What went wrong talking to the backend; every message is evidence for a verdict.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +43,8 @@ pub enum WireError {
 
 use frame::frame_header;
 pub use frame::{Frame, Next, Parsed, clip, op, parse as parse_frame, server_frame};
-use http::read_head;
+
+pub use handshake::offered;
 pub use http::{
     HttpResponse, MAX_BODY, MAX_HEAD, head_end, http_get, http_raw, http_raw_on, parse_head,
 };
@@ -57,63 +61,6 @@ type Result<T> = std::result::Result<T, WireError>;
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-/// The values a request's `extra` header lines give `name` (comma-separated lists joined).
-pub fn offered<'a>(extra: &'a str, name: &str) -> Vec<&'a str> {
-    extra
-        .split("\r\n")
-        .filter_map(|line| line.split_once(':'))
-        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        .flat_map(|(_, v)| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect()
-}
-
-/// RFC 6455 4.1: a client fails the connection when the 101 lacks `Upgrade: websocket` or
-/// the `upgrade` token in `Connection` (both case-insensitive), or selects a subprotocol it
-/// did not offer, or an extension it did not ask for.
-fn check_101(response: &HttpResponse, extra: &str) -> Result<()> {
-    let upgrade = response.header("upgrade").unwrap_or("");
-    if !upgrade.trim().eq_ignore_ascii_case("websocket") {
-        return Err(WireError::Malformed(format!(
-            "101 with Upgrade {upgrade:?} instead of websocket"
-        )));
-    }
-    let connection = response.header("connection").unwrap_or("");
-    if !connection
-        .split(',')
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-    {
-        return Err(WireError::Malformed(format!(
-            "101 with Connection {connection:?}, without the upgrade token"
-        )));
-    }
-    if let Some(selected) = response.header("sec-websocket-protocol") {
-        let offers = offered(extra, "sec-websocket-protocol");
-        if !offers.contains(&selected.trim()) {
-            return Err(WireError::Malformed(format!(
-                "the 101 selected the subprotocol {selected:?}, which the client did not offer \
-                 (offered: {offers:?})"
-            )));
-        }
-    }
-    if let Some(extensions) = response.header("sec-websocket-extensions") {
-        let asked: Vec<&str> = offered(extra, "sec-websocket-extensions")
-            .into_iter()
-            .filter_map(|e| e.split(';').next().map(str::trim))
-            .collect();
-        for name in extensions.split(',').filter_map(|e| e.split(';').next()) {
-            if !asked.contains(&name.trim()) {
-                return Err(WireError::Malformed(format!(
-                    "the 101 negotiated the extension {:?}, which the client did not ask for",
-                    name.trim()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// A raw WebSocket client connection.
 #[derive(Debug)]
 pub struct Ws<S = TcpStream> {
@@ -129,6 +76,8 @@ pub struct Ws<S = TcpStream> {
     /// Compresses what [`Self::send_text`] sends, when deflate was agreed (and the window
     /// the server allows is one zlib can keep to).
     deflater: Option<Box<deflate::Deflater>>,
+    /// Where heads and frames are logged, when traced.
+    recorder: Option<trace::Recorder>,
 }
 
 /// The result of a handshake: accepted, or the HTTP answer that refused it.
@@ -138,91 +87,7 @@ pub enum Handshake<S = TcpStream> {
     Refused(HttpResponse),
 }
 
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-impl Ws {
-    /// Sends a handshake for `target` with extra header lines (each ending in `\r\n`).
-    pub async fn handshake(
-        addr: SocketAddr,
-        host: &str,
-        target: &str,
-        extra: &str,
-        wait: Duration,
-    ) -> Result<Handshake> {
-        let stream = timeout(wait, TcpStream::connect(addr))
-            .await
-            .map_err(|_| WireError::Timeout(wait, "the TCP connection"))?
-            .map_err(|e| WireError::Connect(addr, e))?;
-        let _ = stream.set_nodelay(true);
-        Self::handshake_on(stream, host, target, extra, wait).await
-    }
-}
-
 impl<S: Stream> Ws<S> {
-    /// The same on a stream the caller connected (with its own socket options, or TLS).
-    pub async fn handshake_on(
-        mut stream: S,
-        host: &str,
-        target: &str,
-        extra: &str,
-        wait: Duration,
-    ) -> Result<Handshake<S>> {
-        let request = format!(
-            "GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        stream.flush().await?;
-        let (head, rest) = read_head(&mut stream, wait).await?;
-        let mut response = parse_head(&head)?;
-        if response.status != 101 {
-            // Read what body there is, briefly, for the evidence.
-            let len: usize = response
-                .header("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-                .min(MAX_BODY);
-            let mut body = rest;
-            while body.len() < len {
-                let mut chunk = [0u8; 2048];
-                match timeout(wait, stream.read(&mut chunk)).await {
-                    Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
-                    _ => break,
-                }
-            }
-            response.body = body;
-            return Ok(Handshake::Refused(response));
-        }
-        if response.header("sec-websocket-accept") != Some(ACCEPT) {
-            return Err(WireError::Malformed(format!(
-                "101 with Sec-WebSocket-Accept {:?}",
-                response.header("sec-websocket-accept")
-            )));
-        }
-        check_101(&response, extra)?;
-        let mut assembler = Assembler::new(DEFAULT_MAX_MESSAGE);
-        let mut agreed = None;
-        let mut deflater = None;
-        if let Some(answer) = response.header("sec-websocket-extensions")
-            && deflate::offered(extra)
-        {
-            let params = deflate::negotiated(answer).map_err(WireError::Malformed)?;
-            assembler = assembler.with_inflater(deflate::Inflater::new(&params));
-            deflater = deflate::Deflater::new(&params).map(Box::new);
-            agreed = Some(params);
-        }
-        Ok(Handshake::Accepted(Self {
-            stream,
-            buf: rest,
-            assembler,
-            closing: false,
-            response,
-            deflate: agreed,
-            deflater,
-        }))
-    }
-
     /// Writes one masked frame.
     pub async fn send_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) -> Result<()> {
         self.send_frame_rsv(fin, 0, opcode, payload).await
@@ -239,6 +104,17 @@ impl<S: Stream> Ws<S> {
     ) -> Result<()> {
         let mask: [u8; 4] = rand::random();
         self.closing |= opcode == op::CLOSE;
+        if let Some(r) = &self.recorder {
+            r.frame(
+                true,
+                &Frame {
+                    fin,
+                    rsv,
+                    opcode,
+                    payload: payload.to_vec(),
+                },
+            );
+        }
         let mut frame = frame_header(fin, rsv, opcode, payload.len(), mask);
         frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         self.stream.write_all(&frame).await?;
@@ -249,6 +125,11 @@ impl<S: Stream> Ws<S> {
     /// Writes only the header of a frame of `len` bytes, with a zero mask key, so the payload
     /// can follow as it is, in pieces, through [`Self::stream_mut`] (a slow sender).
     pub async fn send_header(&mut self, fin: bool, opcode: u8, len: usize) -> Result<()> {
+        if let Some(r) = &self.recorder {
+            r.note(&format!(
+                "> the header of a frame of {len} bytes (opcode {opcode}); its payload follows raw"
+            ));
+        }
         let header = frame_header(fin, 0, opcode, len, [0; 4]);
         self.stream.write_all(&header).await?;
         self.stream.flush().await?;
@@ -411,17 +292,25 @@ impl<S: Stream> Ws<S> {
         let mut want = 2;
         loop {
             if !self.fill(want).await? {
+                if let Some(r) = &self.recorder {
+                    r.note("< TCP ended");
+                }
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {
                     Err(WireError::Closed("inside a frame"))
                 };
             }
-            match frame::parse(&self.buf, self.assembler.max_message())
-                .map_err(WireError::Malformed)?
-            {
+            let parsed = frame::parse(&self.buf, self.assembler.max_message());
+            if let (Err(e), Some(r)) = (&parsed, &self.recorder) {
+                r.note(&format!("< malformed: {e}"));
+            }
+            match parsed.map_err(WireError::Malformed)? {
                 Parsed::Frame(frame, used) => {
                     self.buf.drain(..used);
+                    if let Some(r) = &self.recorder {
+                        r.frame(false, &frame);
+                    }
                     return Ok(Some(frame));
                 }
                 Parsed::Need(n) => want = n,
