@@ -3,7 +3,9 @@
 //! when permessage-deflate is on; inside TLS), and, when the server agreed to
 //! permessage-deflate, its compressed messages are inflated here, below tungstenite (which
 //! has no permessage-deflate): each compressed message, however it was fragmented, reaches
-//! tungstenite as one plain frame. Control frames and plain messages go through as they are.
+//! tungstenite as one plain frame. Control frames go through as they are; the rules of
+//! RFC 6455 and 7692 on frames and messages are rawws's ([`rawws::Assembler`]), so a plain
+//! fragmented message reaches tungstenite whole too.
 //!
 //! Only the server's side is compressed: this client's messages go out plain, which RFC 7692
 //! allows (RSV1 is per message). The response head is read here too, to see what the
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use rawws::deflate::{self, Inflater};
+use rawws::{Assembler, Inflated, Step};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A message's largest size, compressed or inflated (tungstenite's own default bound).
@@ -58,8 +61,9 @@ enum Phase {
     Head(Vec<u8>),
     /// Frames, passed through as they come (no deflate agreed).
     Through,
-    /// Frames, compressed messages inflated.
-    Inflating(Box<Inflater>),
+    /// Frames made into messages, compressed ones inflated; what inflating had given by
+    /// the last frame.
+    Inflating(Box<Assembler>, Inflated),
 }
 
 /// A socket with its bytes counted and the server's compressed messages inflated.
@@ -72,9 +76,6 @@ pub struct Wire<S> {
     raw: Vec<u8>,
     /// Ready for the reader.
     out: Vec<u8>,
-    /// The opcode and compressed bytes so far of a compressed message whose last frame has
-    /// not come.
-    partial: Option<(u8, Vec<u8>)>,
 }
 
 impl<S> std::fmt::Debug for Wire<S> {
@@ -94,7 +95,6 @@ impl<S> Wire<S> {
             counters,
             raw: Vec::new(),
             out: Vec::new(),
-            partial: None,
         }
     }
 
@@ -123,7 +123,9 @@ impl<S> Wire<S> {
                     }
                     Some(params) => {
                         self.counters.deflate_agreed.fetch_add(1, Ordering::Relaxed);
-                        Phase::Inflating(Box::new(Inflater::new(&params)))
+                        let assembler =
+                            Assembler::new(MAX_MESSAGE).with_inflater(Inflater::new(&params));
+                        Phase::Inflating(Box::new(assembler), Inflated::default())
                     }
                     None => Phase::Through,
                 };
@@ -160,59 +162,26 @@ impl<S> Wire<S> {
         Ok(())
     }
 
-    /// One frame of a connection with deflate agreed.
+    /// One frame of a connection with deflate agreed: a whole message or a control frame
+    /// goes up as one plain frame, a fragment waits for the rest.
     fn frame(&mut self, frame: rawws::Frame) -> io::Result<()> {
-        let compressed = frame.rsv & rawws::RSV1 != 0;
-        let message = match (frame.opcode, &mut self.partial) {
-            (rawws::op::CONT, Some((_, so_far))) => {
-                if compressed {
-                    return Err(invalid(
-                        "a continuation frame with RSV1 set (RFC 7692 6.1)".into(),
-                    ));
-                }
-                if so_far.len() + frame.payload.len() > MAX_MESSAGE {
-                    return Err(invalid(format!(
-                        "a compressed message of over {MAX_MESSAGE} bytes"
-                    )));
-                }
-                so_far.extend_from_slice(&frame.payload);
-                if !frame.fin {
-                    return Ok(());
-                }
-                self.partial.take()
-            }
-            (rawws::op::TEXT | rawws::op::BINARY, None) if compressed => {
-                if !frame.fin {
-                    self.partial = Some((frame.opcode, frame.payload));
-                    return Ok(());
-                }
-                Some((frame.opcode, frame.payload))
-            }
-            (op, _) if compressed => {
-                return Err(invalid(format!(
-                    "a frame with opcode {op} and RSV1 set where no compressed message may start"
-                )));
-            }
-            _ => {
-                self.out
-                    .extend(rawws::server_frame(frame.fin, frame.opcode, &frame.payload));
-                return Ok(());
-            }
-        };
-        let Some((opcode, data)) = message else {
-            return Ok(());
-        };
-        let Phase::Inflating(inflater) = &mut self.phase else {
+        let Phase::Inflating(assembler, counted) = &mut self.phase else {
             unreachable!("frames are parsed only while inflating");
         };
-        let plain = inflater.inflate(&data, MAX_MESSAGE).map_err(invalid)?;
+        let Step::Deliver(message) = assembler.push(frame).map_err(invalid)? else {
+            return Ok(());
+        };
+        let now = assembler.inflated();
         let c = &self.counters;
-        c.inflated_messages.fetch_add(1, Ordering::Relaxed);
+        c.inflated_messages
+            .fetch_add(now.messages - counted.messages, Ordering::Relaxed);
         c.inflated_from
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
+            .fetch_add(now.from_bytes - counted.from_bytes, Ordering::Relaxed);
         c.inflated_to
-            .fetch_add(plain.len() as u64, Ordering::Relaxed);
-        self.out.extend(rawws::server_frame(true, opcode, &plain));
+            .fetch_add(now.to_bytes - counted.to_bytes, Ordering::Relaxed);
+        *counted = now;
+        self.out
+            .extend(rawws::server_frame(true, message.opcode, &message.payload));
         Ok(())
     }
 }
@@ -286,8 +255,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Wire<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let (Poll::Ready(Ok(n)), Phase::Through | Phase::Inflating(_)) = (&written, &this.phase)
-        {
+        if let (Poll::Ready(Ok(n)), false) = (&written, matches!(this.phase, Phase::Head(_))) {
             this.counters
                 .written
                 .fetch_add(*n as u64, Ordering::Relaxed);

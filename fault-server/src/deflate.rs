@@ -51,7 +51,8 @@ impl Deflate {
 }
 
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
-/// The largest message (compressed or inflated) a member may send.
+/// The largest message (compressed, inflated, or gathered from fragments) a member may send;
+/// past it the session ends.
 const MAX_MESSAGE: usize = 16 << 20;
 
 /// `data` compressed as one message with `c` (sync flush, its tail taken off).
@@ -142,7 +143,7 @@ pub(crate) async fn session(mut stream: TcpStream, state: Arc<State>, mode: Defl
             .any(|x| x.trim().starts_with("permessage-deflate"))
     });
     let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
-    let Some((room, id)) = crate::admit(&state, path, tx) else {
+    let Some((room, id)) = crate::admit(&state, path, Some(tx)) else {
         let refusal = "HTTP/1.1 404 Not Found\r\ncontent-length: 13\r\n\r\nno such room\n";
         let _ = stream.write_all(refusal.as_bytes()).await;
         return;
@@ -213,11 +214,13 @@ async fn read_messages(
                 skip = true;
             }
             0x1 if message.is_none() => message = Some((rsv1, payload)),
-            0x0 if message.is_some() => {
-                if let Some((_, so_far)) = message.as_mut() {
+            0x0 => match message.as_mut() {
+                // A message of fragments is held to the bound of one frame, as a whole.
+                Some((_, so_far)) if so_far.len() + payload.len() <= MAX_MESSAGE => {
                     so_far.extend_from_slice(&payload);
                 }
-            }
+                _ => return,
+            },
             _ => return,
         }
         if !fin {

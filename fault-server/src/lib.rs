@@ -153,16 +153,10 @@ async fn session(stream: TcpStream, state: Arc<State>) {
     // The member joins before the 101 is written, as Django joins the group before it
     // accepts: a message sent once the client holds its 101 reaches it.
     let mut admit = |path: &str| {
-        let Some(room) = room::room_of(path, &state.faults) else {
+        let now = state.faults.join_late.is_zero().then(|| tx.clone());
+        let Some((room, id)) = crate::admit(&state, path, now) else {
             return false;
         };
-        let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        rooms.next_id += 1;
-        let id = rooms.next_id;
-        state.heard_from(id);
-        if state.faults.join_late.is_zero() {
-            join(&mut rooms, &room, id, tx.clone());
-        }
         if state.faults.greet {
             let welcome = serde_json::json!({ "message": "welcome" }).to_string();
             let _ = tx.send((Instant::now(), welcome, false, None));
@@ -247,15 +241,17 @@ fn broadcast_of(state: &State, text: &str) -> Option<String> {
     })
 }
 
-/// Admits a member of the room `path` names, at once and with no other fault of the
-/// handshake (the sessions of `Faults::deflate`): its room and id, or `None` for no room.
-fn admit(state: &State, path: &str, outbox: Outbox) -> Option<(String, u64)> {
+/// Admits a member of the room `path` names: its room and id, or `None` for no room. With an
+/// `outbox` it joins the room now (without, `join_late` joins it later).
+fn admit(state: &State, path: &str, outbox: Option<Outbox>) -> Option<(String, u64)> {
     let room = room::room_of(path, &state.faults)?;
     let mut rooms = state.rooms.lock().unwrap_or_else(|p| p.into_inner());
     rooms.next_id += 1;
     let id = rooms.next_id;
     state.heard_from(id);
-    join(&mut rooms, &room, id, outbox);
+    if let Some(outbox) = outbox {
+        join(&mut rooms, &room, id, outbox);
+    }
     Some((room, id))
 }
 

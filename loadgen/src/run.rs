@@ -155,21 +155,18 @@ async fn phases(
     let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
     let sending = Sample::take();
     let source = plan.server_source();
-    let server_start = tokio::spawn({
+    // At the measured window's start: the sockets' byte counters, then the server's figures.
+    let window_start = tokio::spawn({
         let (source, at) = (source.clone(), shared.at(schedule.measure_start_us));
+        let wire = std::sync::Arc::clone(&plan.handshake().wire);
         async move {
             tokio::time::sleep_until(at.into()).await;
-            source?.read().await
-        }
-    });
-    let wire_start = tokio::spawn({
-        let (wire, at) = (
-            std::sync::Arc::clone(&plan.handshake().wire),
-            shared.at(schedule.measure_start_us),
-        );
-        async move {
-            tokio::time::sleep_until(at.into()).await;
-            wire.snapshot()
+            let bytes = wire.snapshot();
+            let server = match source {
+                Some(source) => source.read().await,
+                None => None,
+            };
+            (bytes, server)
         }
     });
     let watch = board.map(|b| (b, Watch::new(plan.abort_on.clone())));
@@ -177,13 +174,15 @@ async fn phases(
         measure_phase(shared, &bar, schedule, interrupt, watch).await;
     phases.client = sending.zip(Sample::take());
     if interrupt.is_cancelled() {
-        server_start.abort();
+        // A start already taken is kept.
+        window_start.abort();
     }
+    let (wire_start, server_start) = window_start.await.ok().unzip();
     let server_end = match &source {
         Some(source) => source.read().await,
         None => None,
     };
-    phases.server = match (server_start.await.ok().flatten(), server_end, source) {
+    phases.server = match (server_start.flatten(), server_end, source) {
         (Some(start), Some(end), Some(source)) => Some((start, end, source.name())),
         _ => None,
     };
@@ -209,15 +208,8 @@ async fn phases(
     )
     .await;
     bar.finish_and_clear();
-    if !interrupt.is_cancelled() || wire_start.is_finished() {
-        phases.wire = wire_start
-            .await
-            .ok()
-            .map(|start| (start, plan.handshake().wire.snapshot()));
-        phases.wire_s = shared.now_us().saturating_sub(schedule.measure_start_us) as f64 / 1e6;
-    } else {
-        wire_start.abort();
-    }
+    phases.wire = wire_start.map(|start| (start, plan.handshake().wire.snapshot()));
+    phases.wire_s = shared.now_us().saturating_sub(schedule.measure_start_us) as f64 / 1e6;
     phases
 }
 

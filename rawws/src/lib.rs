@@ -48,7 +48,7 @@ pub use handshake::offered;
 pub use http::{
     HttpResponse, MAX_BODY, MAX_HEAD, head_end, http_get, http_raw, http_raw_on, parse_head,
 };
-pub use message::{Assembler, RSV1, Step};
+pub use message::{Assembler, Inflated, RSV1, Step};
 
 /// The largest message (and frame) a connection reads unless told otherwise: above what any
 /// conformance case sends back (1 MiB escaped up to six times), far below what would strain

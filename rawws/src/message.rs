@@ -19,6 +19,16 @@ pub struct Assembler {
     max_message: usize,
     /// With permessage-deflate negotiated.
     inflater: Option<Box<Inflater>>,
+    /// Compressed messages delivered so far, their bytes as they came and inflated.
+    inflated: Inflated,
+}
+
+/// What inflating has given so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inflated {
+    pub messages: u64,
+    pub from_bytes: u64,
+    pub to_bytes: u64,
 }
 
 /// What a frame amounted to.
@@ -37,6 +47,7 @@ impl Assembler {
             partial: None,
             max_message,
             inflater: None,
+            inflated: Inflated::default(),
         }
     }
 
@@ -44,6 +55,11 @@ impl Assembler {
     pub fn with_inflater(mut self, inflater: Inflater) -> Self {
         self.inflater = Some(Box::new(inflater));
         self
+    }
+
+    /// The compressed messages delivered so far and their sizes.
+    pub fn inflated(&self) -> Inflated {
+        self.inflated
     }
 
     /// Sets the bound on a whole message's payload (inflated), in bytes.
@@ -111,7 +127,11 @@ impl Assembler {
         }
         if compressed {
             let inflater = self.inflater.as_mut().expect("check_rsv let RSV1 through");
+            let from = payload.len();
             payload = inflater.inflate(&payload, self.max_message)?;
+            self.inflated.messages += 1;
+            self.inflated.from_bytes += from as u64;
+            self.inflated.to_bytes += payload.len() as u64;
         }
         if opcode == op::TEXT && std::str::from_utf8(&payload).is_err() {
             return Err(format!(
