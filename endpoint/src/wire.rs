@@ -9,9 +9,9 @@
 //!
 //! Only the server's side is compressed: this client's messages go out plain, which RFC 7692
 //! allows (RSV1 is per message). The response head is read here too, to see what the
-//! server agreed to before any frame is passed up. Bounds: a compressed message is held
-//! until its last frame (at most [`MAX_MESSAGE`] compressed bytes), and inflated to at most
-//! as many; past either the connection fails with an error that says so.
+//! server agreed to before any frame is passed up. Bounds: a message (compressed or
+//! fragmented) is held until its last frame (at most [`MAX_MESSAGE`] bytes as they came), and
+//! inflated to at most as many; past either the connection fails with an error that says so.
 
 use std::io;
 use std::pin::Pin;
