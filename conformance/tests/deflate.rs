@@ -56,15 +56,42 @@ async fn servers_that_get_it_right_pass_every_core_case_compressed() {
     }
 }
 
-/// A server that declines the offer (the reference server) passes too.
+/// The reference server agrees (no context takeover either way, one compression per
+/// broadcast) and passes every core case compressed; with `--no-deflate` it declines and
+/// passes too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_declines_passes() {
-    let (targets, _server) = conformance::targets_from_env().await.expect("a target");
-    let reports = core_with_deflate(&targets[0]).await;
-    for r in &reports {
-        assert_eq!(r.verdict, Outcome::Pass, "{}: {}", r.id, r.evidence);
+async fn the_reference_server_passes_agreeing_and_declining() {
+    for no_deflate in [false, true] {
+        let server = reference_server::spawn(reference_server::Config {
+            no_deflate,
+            ..reference_server::Config::local()
+        })
+        .await
+        .expect("server");
+        let target = Target::parse(&server.http_url()).expect("target");
+        let reports = core_with_deflate(&target).await;
+        for r in &reports {
+            assert_eq!(r.verdict, Outcome::Pass, "{}: {}", r.id, r.evidence);
+        }
+        let negotiation = evidence(&reports, "deflate.negotiation");
+        let messages = evidence(&reports, "deflate.messages");
+        if no_deflate {
+            assert!(negotiation.ends_with("declined"), "{negotiation}");
+        } else {
+            assert!(
+                negotiation.ends_with(
+                    "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+                ),
+                "{negotiation}"
+            );
+            // The third message, {"message": "plain"}, does not shrink: the server sends it
+            // plain, as it may choose per message.
+            assert!(
+                messages.contains("4 of 6 deliveries compressed"),
+                "{messages}"
+            );
+        }
     }
-    assert!(evidence(&reports, "deflate.negotiation").ends_with("declined"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

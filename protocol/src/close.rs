@@ -4,6 +4,8 @@
 pub const NORMAL: u16 = 1000;
 /// The server is shutting down: every open socket gets this code.
 pub const GOING_AWAY: u16 = 1001;
+/// A frame against RFC 6455 (or RFC 7692 when permessage-deflate was agreed).
+pub const PROTOCOL_ERROR: u16 = 1002;
 /// A binary frame: the protocol only carries text.
 pub const UNSUPPORTED_DATA: u16 = 1003;
 /// The text was not UTF-8, not JSON, not an object, had no `message`, or broke a JSON limit.

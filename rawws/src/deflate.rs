@@ -28,6 +28,18 @@ pub struct Params {
 }
 
 impl Params {
+    /// The same agreement seen from the other end: what one side's compressor keeps to is
+    /// what the other side's inflater expects. A server deflates and inflates with the
+    /// mirror of what it answered.
+    pub fn mirrored(&self) -> Self {
+        Self {
+            server_no_context_takeover: self.client_no_context_takeover,
+            client_no_context_takeover: self.server_no_context_takeover,
+            server_max_window_bits: self.client_max_window_bits,
+            client_max_window_bits: self.server_max_window_bits,
+        }
+    }
+
     /// The answer as a header value would say it, for evidence.
     pub fn describe(&self) -> String {
         let mut out = String::from("permessage-deflate");
@@ -125,7 +137,26 @@ pub fn negotiated(answer: &str) -> Result<Params, String> {
     Ok(params)
 }
 
-/// Inflates the server's compressed messages.
+/// Why a compressed message was not inflated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InflateError {
+    /// It would inflate past the reader's bound: refused, not expanded.
+    #[error("{0}")]
+    TooLong(String),
+    /// It is not valid DEFLATE for the agreed parameters.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl InflateError {
+    /// The message, for evidence.
+    pub fn contains(&self, part: &str) -> bool {
+        self.to_string().contains(part)
+    }
+}
+
+/// Inflates the other end's compressed messages (a client's inflater takes the server's
+/// parameters, a server's their [`Params::mirrored`]).
 pub struct Inflater {
     inner: Decompress,
     reset_each: bool,
@@ -149,7 +180,7 @@ impl Inflater {
 
     /// The message whose compressed payload is `data`; an error (with evidence) if it is not
     /// valid DEFLATE for the agreed parameters or would be longer than `max` bytes.
-    pub fn inflate(&mut self, data: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    pub fn inflate(&mut self, data: &[u8], max: usize) -> Result<Vec<u8>, InflateError> {
         if self.reset_each {
             self.inner.reset(false);
         }
@@ -160,11 +191,11 @@ impl Inflater {
             let used = (self.inner.total_in() - start_in) as usize;
             if out.len() == out.capacity() {
                 if out.len() > max {
-                    return Err(format!(
+                    return Err(InflateError::TooLong(format!(
                         "a compressed message of {} bytes inflates past the reader's bound of \
                          {max} bytes (refused, not expanded)",
                         data.len()
-                    ));
+                    )));
                 }
                 out.reserve_exact(out.len().clamp(64 << 10, 1 << 20).min(max + 1 - out.len()));
             }
@@ -173,7 +204,7 @@ impl Inflater {
                 .inner
                 .decompress_vec(&input[used..], &mut out, FlushDecompress::Sync)
                 .map_err(|e| {
-                    format!(
+                    InflateError::Invalid(format!(
                         "a compressed message of {} bytes is not valid DEFLATE{}: {e}",
                         data.len(),
                         if self.reset_each {
@@ -181,16 +212,16 @@ impl Inflater {
                         } else {
                             ""
                         }
-                    )
+                    ))
                 })?;
             let all_in = (self.inner.total_in() - start_in) as usize == input.len();
             let progress = before != (self.inner.total_in(), out.len());
             if out.len() > max {
-                return Err(format!(
+                return Err(InflateError::TooLong(format!(
                     "a compressed message of {} bytes inflates past the reader's bound of {max} \
                      bytes (refused, not expanded)",
                     data.len()
-                ));
+                )));
             }
             if matches!(status, Status::StreamEnd) {
                 // A block with BFINAL set ends the message (RFC 7692 7.2.3.4); the next
@@ -202,16 +233,17 @@ impl Inflater {
                 return Ok(out);
             }
             if !progress && out.len() < out.capacity() {
-                return Err(format!(
+                return Err(InflateError::Invalid(format!(
                     "a compressed message of {} bytes ends inside a DEFLATE block",
                     data.len()
-                ));
+                )));
             }
         }
     }
 }
 
-/// Deflates this client's messages.
+/// Deflates this end's messages (a client's deflater takes the server's answer, a server's
+/// its [`Params::mirrored`]).
 pub struct Deflater {
     inner: Compress,
     reset_each: bool,
@@ -304,14 +336,8 @@ mod tests {
             "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
         ] {
             let p = params(answer);
-            // The same parameters on both ends: the server's side is played by a client's
-            // deflater with the server's settings.
-            let mut server = Deflater::new(&Params {
-                client_no_context_takeover: p.server_no_context_takeover,
-                client_max_window_bits: p.server_max_window_bits,
-                ..p
-            })
-            .expect("15 bits");
+            // The same parameters on both ends: the server's deflater takes their mirror.
+            let mut server = Deflater::new(&p.mirrored()).expect("15 bits");
             let mut inflater = Inflater::new(&p);
             let text = br#"{"message": "the quick brown fox jumps over the lazy dog"}"#;
             let mut sizes = Vec::new();

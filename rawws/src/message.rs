@@ -128,7 +128,9 @@ impl Assembler {
         if compressed {
             let inflater = self.inflater.as_mut().expect("check_rsv let RSV1 through");
             let from = payload.len();
-            payload = inflater.inflate(&payload, self.max_message)?;
+            payload = inflater
+                .inflate(&payload, self.max_message)
+                .map_err(|e| e.to_string())?;
             self.inflated.messages += 1;
             self.inflated.from_bytes += from as u64;
             self.inflated.to_bytes += payload.len() as u64;

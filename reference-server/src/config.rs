@@ -107,6 +107,12 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Decline permessage-deflate. By default an offer is accepted with no context takeover
+    /// either way, so a broadcast is compressed once for every member that agreed
+    /// (docs/reference-server.md, "Compression"). `CHAT_NO_DEFLATE=true` does the same.
+    #[arg(long, env = "CHAT_NO_DEFLATE")]
+    pub no_deflate: bool,
+
     /// A channel layer spanning server processes: `redis://host:port`; with
     /// `--layer-format channels`, several hosts comma-separated in Django's CONFIG order.
     /// None: rooms live in this process only.
@@ -208,6 +214,7 @@ impl Config {
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
             allowed_origins: Vec::new(),
+            no_deflate: false,
             layer: None,
             layer_format: LayerFormat::Native,
             outage: Outage::Hold,
@@ -287,5 +294,6 @@ mod tests {
         );
         assert_eq!(flags.log_format, local.log_format);
         assert!(flags.allowed_origins.is_empty() && flags.tls_cert.is_none());
+        assert_eq!(flags.no_deflate, local.no_deflate);
     }
 }

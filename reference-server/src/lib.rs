@@ -16,7 +16,9 @@
 //!   the session's drain, by the codec for control frames), `spread` (the helper thread that
 //!   writes a large room's second share in parallel with the publisher), `load` (the node's delivery rate, which
 //!   decides whether publishers write directly).
-//! - [`frame`]: a broadcast frame, built once, its bytes shared by every member.
+//! - [`frame`]: a broadcast frame, built once, its bytes shared by every member (and its
+//!   compressed form, built once for the members that agreed to permessage-deflate:
+//!   `deflate`, which also inflates what they send).
 //! - [`queue`]: a member's outgoing queue, bounded in bytes.
 //! - [`budget`]: the global memory budget over queues and half-received messages.
 //! - [`layer`]: the [`layer::RoomLayer`] interface and its three layers: in-process, Redis
@@ -30,6 +32,7 @@
 
 pub mod budget;
 pub mod config;
+mod deflate;
 pub mod frame;
 pub mod layer;
 mod listener;

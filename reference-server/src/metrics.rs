@@ -35,6 +35,7 @@ pub struct Metrics {
     pub(crate) frames_delivered: Counter,
     pub(crate) fanout_helper_frames: Counter,
     pub(crate) publisher_frames: Counter,
+    pub(crate) deflate_compressions: Counter,
     pub(crate) slow_member_closes: Counter,
     pub(crate) memory_budget_closes: Counter,
     pub(crate) memory_used: Gauge,
@@ -122,7 +123,7 @@ impl Metrics {
     }
 
     /// Every plain counter: name, help, value.
-    fn counters(&self) -> [(&'static str, &'static str, &Counter); 17] {
+    fn counters(&self) -> [(&'static str, &'static str, &Counter); 18] {
         [
             (
                 "messages_received",
@@ -143,6 +144,11 @@ impl Metrics {
                 "publisher_frames",
                 "Broadcast frames a publisher wrote straight into an idle member's socket (counted in frames_delivered too)",
                 &self.publisher_frames,
+            ),
+            (
+                "deflate_compressions",
+                "Broadcasts compressed for members that agreed to permessage-deflate: once per broadcast and node, whatever the number of such members",
+                &self.deflate_compressions,
             ),
             (
                 "slow_member_closes",

@@ -65,7 +65,7 @@ impl Outbox {
                 } else if self.batch < MAX_BATCH {
                     match queue.poll_recv(cx) {
                         Poll::Ready(Some(frame)) => {
-                            self.pending = Some(Message::Text(frame.utf8()));
+                            self.pending = Some(frame.message());
                         }
                         Poll::Ready(None) => return Poll::Ready(Err(WriteError::Evicted)),
                         Poll::Pending => {}
@@ -84,7 +84,7 @@ impl Outbox {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Socket(e))),
                 Poll::Ready(Ok(())) => {}
             }
-            if matches!(message, Message::Text(_)) {
+            if matches!(message, Message::Text(_) | Message::Frame(_)) {
                 self.batch += 1;
             }
             sink.start_send_unpin(message).map_err(WriteError::Socket)?;

@@ -60,6 +60,8 @@ pub struct Member {
     evicted: CancellationToken,
     /// False until the layer activates it ([`Activator`]): an inactive member gets nothing.
     active: bool,
+    /// It agreed to permessage-deflate: it gets a broadcast's compressed form.
+    deflate: bool,
 }
 
 impl Member {
@@ -76,10 +78,16 @@ impl Member {
                 tx,
                 evicted: evicted.clone(),
                 active: true,
+                deflate: false,
             },
             rx,
             evicted,
         )
+    }
+
+    /// From now on this member gets compressed frames ([`Frame::deflated`]) when `agreed`.
+    pub fn set_deflate(&mut self, agreed: bool) {
+        self.deflate = agreed;
     }
 }
 
@@ -256,8 +264,12 @@ impl Rooms {
     /// members or more, its top positions go to the fan-out helper when it is idle
     /// (`crate::spread`, [`helper_from`]); then the publisher writes into the first members'
     /// sockets itself ([`DirectWrite`]).
+    ///
+    /// Members that agreed to permessage-deflate get the frame's compressed form, made once,
+    /// when the first of them is offered it.
     fn deliver_room(&self, room: &Arc<Room>, frame: &Frame) -> Delivery {
         let (mut slow, mut over_budget, mut written) = (0, 0, 0);
+        let mut deflated: Option<Option<Frame>> = None;
         let now_empty = {
             let mut members = lock(&room.members);
             let rate = self.load.note(members.len() as u64);
@@ -287,6 +299,18 @@ impl Rooms {
                     Writer::Helper
                 } else {
                     Writer::Publisher
+                };
+                let frame = if member.deflate {
+                    deflated
+                        .get_or_insert_with(|| {
+                            // Counted before any member can have it.
+                            self.metrics.deflate_compressions.inc();
+                            frame.deflated()
+                        })
+                        .as_ref()
+                        .unwrap_or(frame)
+                } else {
+                    frame
                 };
                 let refused = match member.tx.offer(frame, writer) {
                     Ok(Offered::Written) => {

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{InboundMeter, MemoryBudget};
+use crate::deflate::InflateError;
 use crate::frame::Frame;
 use crate::layer::RoomLayer;
 use crate::metrics::Metrics;
@@ -79,8 +80,15 @@ pub(crate) struct Joined {
 }
 
 impl Joined {
-    pub(crate) fn new(ctx: &SessionContext, room: &RoomName, slot: OwnedSemaphorePermit) -> Self {
-        let (member, queue, evicted) = Member::new(ctx.queue_bytes, Arc::clone(&ctx.budget));
+    /// `deflate`: the member agreed to permessage-deflate and gets compressed frames.
+    pub(crate) fn new(
+        ctx: &SessionContext,
+        room: &RoomName,
+        slot: OwnedSemaphorePermit,
+        deflate: bool,
+    ) -> Self {
+        let (mut member, queue, evicted) = Member::new(ctx.queue_bytes, Arc::clone(&ctx.budget));
+        member.set_deflate(deflate);
         let membership = ctx.layer.join(room, member);
         ctx.metrics.open_connections.inc();
         Self {
@@ -289,6 +297,14 @@ fn on_error(error: WsError, ctx: &SessionContext, meter: &InboundMeter) -> End {
                 "server memory budget exhausted".into(),
             )
         }
+        WsError::Io(e) if InflateError::of(&e).is_some() => match InflateError::of(&e) {
+            Some(InflateError::TooLong(limit)) => End::Close(
+                close::MESSAGE_TOO_BIG,
+                format!("compressed message over the {limit}-byte limit"),
+            ),
+            Some(why) => End::Close(close::PROTOCOL_ERROR, why.to_string()),
+            None => End::Gone,
+        },
         WsError::Capacity(_) => End::Close(
             close::MESSAGE_TOO_BIG,
             format!(
@@ -299,7 +315,7 @@ fn on_error(error: WsError, ctx: &SessionContext, meter: &InboundMeter) -> End {
         WsError::Utf8(_) => End::Close(close::INVALID_PAYLOAD, "text is not valid UTF-8".into()),
         // TCP ended (FIN) without a close frame: abnormal, not a protocol error.
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => End::Gone,
-        WsError::Protocol(e) => End::Close(1002, e.to_string()),
+        WsError::Protocol(e) => End::Close(close::PROTOCOL_ERROR, e.to_string()),
         _ => End::Gone,
     }
 }

@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::either::Either;
 
 use crate::budget::{InboundMeter, Metered};
+use crate::deflate::{self, Inflating};
 use crate::listener::Connection;
 use crate::outlet::DirectSocket;
 use crate::pages;
@@ -54,6 +55,8 @@ struct Admitted {
     room: RoomName,
     /// The `Sec-WebSocket-Accept` value.
     accept: String,
+    /// permessage-deflate was offered and is accepted (`crate::deflate`).
+    deflate: bool,
     permit: OwnedSemaphorePermit,
     on_upgrade: OnUpgrade,
 }
@@ -63,6 +66,7 @@ pub(crate) async fn handshake(state: &AppState, peer: SocketAddr, req: Request<B
     let Admitted {
         room,
         accept,
+        deflate,
         permit,
         on_upgrade,
     } = match admit(state, req) {
@@ -70,11 +74,15 @@ pub(crate) async fn handshake(state: &AppState, peer: SocketAddr, req: Request<B
         Err(refusal) => return refusal,
     };
     let ctx = state.session_context();
-    let joined = session::Joined::new(&ctx, &room, permit);
+    let joined = session::Joined::new(&ctx, &room, permit, deflate);
     // A layer spanning processes subscribes first: once the client holds its 101, a message
     // sent from any node reaches it, and none sent before it joined.
     state.layer.ready(joined.membership()).await;
     let ws_config = state.ws_config;
+    let inbound = Inbound {
+        deflate,
+        max_message: state.config.max_message_bytes,
+    };
     // No tracing span around the session: entering one on every poll costs more than the
     // room and peer fields that the session's own log lines carry.
     state.tracker.spawn(async move {
@@ -90,19 +98,38 @@ pub(crate) async fn handshake(state: &AppState, peer: SocketAddr, req: Request<B
         // `.await` keeps its room in every session's future (several KiB per connection,
         // TLS or not).
         match Socket::of(upgraded, joined.queue()) {
-            Socket::Direct(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
-            Socket::Tls(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
-            Socket::Other(socket) => serve(socket, joined, meter, peer, ctx, ws_config).await,
+            Socket::Direct(socket) => {
+                serve(socket, joined, meter, peer, ctx, ws_config, inbound).await
+            }
+            Socket::Tls(socket) => {
+                serve(socket, joined, meter, peer, ctx, ws_config, inbound).await
+            }
+            Socket::Other(socket) => {
+                serve(socket, joined, meter, peer, ctx, ws_config, inbound).await
+            }
         }
     });
 
-    Response::builder()
+    let mut response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if deflate {
+        response = response.header(header::SEC_WEBSOCKET_EXTENSIONS, deflate::ANSWER);
+    }
+    response
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// How a session's incoming frames are read.
+#[derive(Debug, Clone, Copy)]
+struct Inbound {
+    /// permessage-deflate agreed: compressed messages are inflated under the codec.
+    deflate: bool,
+    /// `--max-message-bytes`, which bounds a compressed message and its inflated size too.
+    max_message: usize,
 }
 
 /// The request's checks, in the order their refusals take precedence.
@@ -190,9 +217,11 @@ fn admit(state: &AppState, mut req: Request<Body>) -> Result<Admitted, Response>
         ));
     };
 
+    let deflate = !state.config.no_deflate && deflate::accept(req.headers());
     Ok(Admitted {
         room,
         accept,
+        deflate,
         permit,
         on_upgrade,
     })
@@ -223,7 +252,8 @@ impl Socket {
     }
 }
 
-/// The WebSocket session over `socket`, its reads metered against the memory budget.
+/// The WebSocket session over `socket`, its reads metered against the memory budget (the
+/// bytes as they came, compressed or not) and inflated where permessage-deflate was agreed.
 async fn serve<S>(
     socket: S,
     joined: session::Joined,
@@ -231,10 +261,15 @@ async fn serve<S>(
     peer: SocketAddr,
     ctx: session::SessionContext,
     ws_config: WebSocketConfig,
+    inbound: Inbound,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let socket = Metered::new(socket, std::sync::Arc::clone(&meter));
+    let socket = Inflating::new(
+        Metered::new(socket, std::sync::Arc::clone(&meter)),
+        inbound.deflate,
+        inbound.max_message,
+    );
     let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(ws_config)).await;
     session::run(ws, joined, meter, peer, ctx).await;
 }

@@ -91,8 +91,10 @@ async fn names_are_case_sensitive() {
     assert_eq!(lower_ws.recv_text().await, r#"{"message": "lower"}"#);
 }
 
+/// No subprotocol is ever selected; permessage-deflate is (tests/deflate.rs), but only when
+/// offered.
 #[tokio::test]
-async fn no_subprotocol_and_no_compression_are_negotiated() {
+async fn no_subprotocol_is_selected_and_compression_only_when_offered() {
     let s = server().await;
     let ws = RawWs::connect(
         s.addr,
@@ -102,6 +104,12 @@ async fn no_subprotocol_and_no_compression_are_negotiated() {
     )
     .await;
     assert_eq!(ws.response.header("sec-websocket-protocol"), None);
+    assert!(
+        ws.response
+            .header("sec-websocket-extensions")
+            .is_some_and(|e| e.starts_with("permessage-deflate"))
+    );
+    let ws = RawWs::connect(s.addr, &format!("/ws/chat/{}/", room("ext")), "").await;
     assert_eq!(ws.response.header("sec-websocket-extensions"), None);
 }
 

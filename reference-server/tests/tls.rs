@@ -47,8 +47,13 @@ async fn get(addr: SocketAddr, client: &TlsClient, target: &str) -> rawws::HttpR
 }
 
 async fn join(addr: SocketAddr, client: &TlsClient, room: &str) -> Ws<Conn> {
+    join_with(addr, client, room, "").await
+}
+
+/// [`join`] with extra header lines.
+async fn join_with(addr: SocketAddr, client: &TlsClient, room: &str, extra: &str) -> Ws<Conn> {
     let conn = tls(addr, client).await.expect("trusted");
-    match Ws::handshake_on(conn, "localhost", &format!("/ws/chat/{room}/"), "", WAIT)
+    match Ws::handshake_on(conn, "localhost", &format!("/ws/chat/{room}/"), extra, WAIT)
         .await
         .expect("handshake")
     {
@@ -92,6 +97,23 @@ async fn pages_over_https_and_chat_over_wss() {
             ws.recv_text(WAIT).await.expect("delivery"),
             r#"{"message": "over TLS"}"#
         );
+    }
+
+    // A member that agreed to permessage-deflate gets the compressed frame through its TLS
+    // session's codec, the others the plain one.
+    let offer = format!("Sec-WebSocket-Extensions: {}\r\n", rawws::deflate::OFFER);
+    let mut c = join_with(server.addr, &client, &room, &offer).await;
+    assert!(c.deflate.is_some(), "{:?}", c.response);
+    let words = r#"{"message": "over TLS, compressed: words and words and more words"}"#;
+    c.send_text(words).await.expect("send");
+    for (ws, compressed) in [(&mut c, true), (&mut b, false)] {
+        match ws.next(WAIT).await.expect("delivery") {
+            rawws::Next::Frame(f) => {
+                assert_eq!(f.payload, words.as_bytes());
+                assert_eq!(f.rsv & rawws::RSV1 != 0, compressed);
+            }
+            other => panic!("expected the message, got {other:?}"),
+        }
     }
 
     // A client that does not trust the server's CA is refused by its own TLS client.
