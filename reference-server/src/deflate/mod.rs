@@ -8,7 +8,7 @@
 //! - `offer`: which offer is accepted and the answer.
 //! - `inflating`: the read side, under the WebSocket codec: a compressed client message is
 //!   inflated (bounded by `--max-message-bytes`) and handed on as a plain frame.
-//! - [`compress`]: a broadcast's payload, compressed (`crate::frame::Frame::deflated`).
+//! - [`compress`]: a broadcast's payload, compressed once for every member that agreed.
 
 use std::cell::RefCell;
 
