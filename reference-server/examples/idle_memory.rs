@@ -9,7 +9,10 @@
 //! measured), reads its RSS, opens the connections over `--rooms` rooms with raw handshakes,
 //! waits until the server reports them all open, reads the RSS again, and prints the difference
 //! per connection. The server's keepalive is set beyond the run, since these clients never
-//! answer pings.
+//! answer pings. With `--deflate` every handshake offers permessage-deflate (and must be
+//! agreed), and every connection then sends one compressed message into its room, so what
+//! is measured is a member that has been through the compressed path both ways and is idle
+//! again.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +34,9 @@ struct Args {
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
+    /// Offer permessage-deflate, and send one compressed message from each connection.
+    #[arg(long)]
+    deflate: bool,
 }
 
 struct Killed(Child);
@@ -67,22 +73,31 @@ async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     Ok(body)
 }
 
-async fn open_connections(addr: SocketAddr) -> anyhow::Result<u64> {
+async fn metric(addr: SocketAddr, name: &str) -> anyhow::Result<u64> {
     let body = http_get(addr, "/metrics").await?;
     body.lines()
-        .find_map(|l| l.strip_prefix("chat_open_connections "))
-        .context("no chat_open_connections in /metrics")?
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .with_context(|| format!("no {name} in /metrics"))?
         .trim()
         .parse()
         .context("bad metric")
 }
 
-async fn handshake(addr: SocketAddr, room: usize) -> anyhow::Result<TcpStream> {
+async fn open_connections(addr: SocketAddr) -> anyhow::Result<u64> {
+    metric(addr, "chat_open_connections").await
+}
+
+async fn handshake(addr: SocketAddr, room: usize, deflate: bool) -> anyhow::Result<TcpStream> {
     let mut stream = TcpStream::connect(addr).await?;
+    let offer = if deflate {
+        format!("Sec-WebSocket-Extensions: {}\r\n", rawws::deflate::OFFER)
+    } else {
+        String::new()
+    };
     let request = format!(
         "GET /ws/chat/idle_{room}/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Version: 13\r\n{offer}\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
     let mut head = Vec::new();
@@ -96,7 +111,64 @@ async fn handshake(addr: SocketAddr, room: usize) -> anyhow::Result<TcpStream> {
     if !head.starts_with(b"HTTP/1.1 101") {
         bail!("refused: {}", String::from_utf8_lossy(&head));
     }
+    if deflate && !String::from_utf8_lossy(&head).contains("permessage-deflate") {
+        bail!(
+            "permessage-deflate not agreed: {}",
+            String::from_utf8_lossy(&head)
+        );
+    }
     Ok(stream)
+}
+
+/// One masked text frame, RSV1 set, carrying `text` compressed as the server agreed.
+fn compressed_frame(text: &str) -> Vec<u8> {
+    let agreed = rawws::deflate::negotiated(
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    )
+    .expect("valid");
+    let mut deflater = rawws::deflate::Deflater::new(&agreed).expect("15 bits");
+    let payload = deflater.deflate(text.as_bytes());
+    assert!(payload.len() < 126, "a short message");
+    // FIN, RSV1, text; masked with a zero key, so the payload goes as it is.
+    let mut frame = vec![0xc1, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+/// Each connection sends one compressed message; returns once the server has broadcast them
+/// all and written every delivery.
+async fn send_one_each(
+    addr: SocketAddr,
+    held: &mut [TcpStream],
+    rooms: usize,
+) -> anyhow::Result<()> {
+    let frame = compressed_frame(r#"{"message": "hello, idle room, hello again, hello"}"#);
+    let received = metric(addr, "chat_messages_received_total").await?;
+    let delivered = metric(addr, "chat_frames_delivered_total").await?;
+    for stream in held.iter_mut() {
+        stream.write_all(&frame).await?;
+    }
+    let n = held.len();
+    // Connection i is in room i % rooms, and every member of a room gets each message of it.
+    let deliveries: usize = (0..rooms)
+        .map(|r| n / rooms + usize::from(r < n % rooms))
+        .map(|size| size * size)
+        .sum();
+    let want = (received + n as u64, delivered + deliveries as u64);
+    let started = Instant::now();
+    loop {
+        let now = (
+            metric(addr, "chat_messages_received_total").await?,
+            metric(addr, "chat_frames_delivered_total").await?,
+        );
+        if now.0 >= want.0 && now.1 >= want.1 {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("after 60 s the server had received and delivered {now:?} of {want:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::main]
@@ -137,7 +209,7 @@ async fn main() -> anyhow::Result<()> {
     while next < args.connections {
         let batch = args.concurrency.min(args.connections - next);
         let handshakes: Vec<_> = (next..next + batch)
-            .map(|i| tokio::spawn(handshake(addr, i % args.rooms)))
+            .map(|i| tokio::spawn(handshake(addr, i % args.rooms, args.deflate)))
             .collect();
         for h in handshakes {
             held.push(h.await??);
@@ -151,11 +223,21 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if args.deflate {
+        send_one_each(addr, &mut held, args.rooms).await?;
+    }
     let after = rss_kib(pid)?;
     let per_conn = (after.saturating_sub(before)) as f64 * 1024.0 / args.connections as f64;
     println!(
-        "connections: {}  rooms: {}  connect time: {:.2?}",
-        args.connections, args.rooms, connect_time
+        "connections: {}  rooms: {}  connect time: {:.2?}{}",
+        args.connections,
+        args.rooms,
+        connect_time,
+        if args.deflate {
+            "  permessage-deflate agreed, one compressed message sent by each"
+        } else {
+            ""
+        }
     );
     println!("server RSS before: {before} KiB  after: {after} KiB");
     println!(
