@@ -10,9 +10,9 @@
 //! waits until the server reports them all open, reads the RSS again, and prints the difference
 //! per connection. The server's keepalive is set beyond the run, since these clients never
 //! answer pings. With `--deflate` every handshake offers permessage-deflate (and must be
-//! agreed), and every connection then sends one compressed message into its room, so what
-//! is measured is a member that has been through the compressed path both ways and is idle
-//! again.
+//! agreed); with `--send-one` every connection sends one message into its room (compressed
+//! under `--deflate`) and the server delivers them all before the measure, so what is
+//! measured is a member that has been through the write and read paths and is idle again.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
@@ -34,9 +34,12 @@ struct Args {
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
-    /// Offer permessage-deflate, and send one compressed message from each connection.
+    /// Offer permessage-deflate (the server must agree).
     #[arg(long)]
     deflate: bool,
+    /// Send one message from each connection (compressed under --deflate) before measuring.
+    #[arg(long)]
+    send_one: bool,
 }
 
 struct Killed(Child);
@@ -120,8 +123,16 @@ async fn handshake(addr: SocketAddr, room: usize, deflate: bool) -> anyhow::Resu
     Ok(stream)
 }
 
-/// One masked text frame, RSV1 set, carrying `text` compressed as the server agreed.
-fn compressed_frame(text: &str) -> Vec<u8> {
+/// One masked text frame carrying `text`, compressed as the server agreed (RSV1 set) when
+/// `deflate`.
+fn text_frame(text: &str, deflate: bool) -> Vec<u8> {
+    if !deflate {
+        assert!(text.len() < 126, "a short message");
+        // FIN, text; masked with a zero key, so the payload goes as it is.
+        let mut frame = vec![0x81, 0x80 | text.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(text.as_bytes());
+        return frame;
+    }
     let agreed = rawws::deflate::negotiated(
         "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
     )
@@ -135,14 +146,18 @@ fn compressed_frame(text: &str) -> Vec<u8> {
     frame
 }
 
-/// Each connection sends one compressed message; returns once the server has broadcast them
-/// all and written every delivery.
+/// Each connection sends one message; returns once the server has broadcast them all and
+/// written every delivery.
 async fn send_one_each(
     addr: SocketAddr,
     held: &mut [TcpStream],
     rooms: usize,
+    deflate: bool,
 ) -> anyhow::Result<()> {
-    let frame = compressed_frame(r#"{"message": "hello, idle room, hello again, hello"}"#);
+    let frame = text_frame(
+        r#"{"message": "hello, idle room, hello again, hello"}"#,
+        deflate,
+    );
     let received = metric(addr, "chat_messages_received_total").await?;
     let delivered = metric(addr, "chat_frames_delivered_total").await?;
     for stream in held.iter_mut() {
@@ -223,8 +238,8 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    if args.deflate {
-        send_one_each(addr, &mut held, args.rooms).await?;
+    if args.send_one {
+        send_one_each(addr, &mut held, args.rooms, args.deflate).await?;
     }
     let after = rss_kib(pid)?;
     let per_conn = (after.saturating_sub(before)) as f64 * 1024.0 / args.connections as f64;
@@ -233,10 +248,11 @@ async fn main() -> anyhow::Result<()> {
         args.connections,
         args.rooms,
         connect_time,
-        if args.deflate {
-            "  permessage-deflate agreed, one compressed message sent by each"
-        } else {
-            ""
+        match (args.deflate, args.send_one) {
+            (true, true) => "  permessage-deflate agreed, one compressed message sent by each",
+            (true, false) => "  permessage-deflate agreed",
+            (false, true) => "  one message sent by each",
+            (false, false) => "",
         }
     );
     println!("server RSS before: {before} KiB  after: {after} KiB");

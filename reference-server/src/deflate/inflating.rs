@@ -11,7 +11,8 @@
 //! the bound goes to the codec at once, which refuses it (1009) before its payload comes. The
 //! bytes gathered are read through the session's `Metered` socket, so the memory budget
 //! counts them until the message is out; the inflated copy lives from the last frame's
-//! arrival until the codec has read it. An idle connection holds two empty buffers.
+//! arrival until the codec has read it. A connection waiting for its next frame holds no
+//! buffer: reads land in one scratch buffer per runtime thread.
 
 use std::io;
 use std::pin::Pin;
@@ -20,8 +21,13 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Bytes asked of the socket per read at least.
+/// Bytes asked of the socket per read.
 const READ_BYTES: usize = 4 * 1024;
+
+thread_local! {
+    /// Where reads land before what they got joins a connection's input.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_BYTES]);
+}
 
 /// Why a client's compressed message failed the connection.
 #[derive(Debug, thiserror::Error)]
@@ -244,14 +250,18 @@ impl Reader {
             match self.step().map_err(io::Error::other)? {
                 Step::Progress => continue,
                 Step::NeedMore => {
-                    self.input.reserve(READ_BYTES);
-                    let before = self.input.len();
-                    ready!(tokio_util::io::poll_read_buf(
-                        Pin::new(&mut *inner),
-                        cx,
-                        &mut self.input
-                    ))?;
-                    self.eof = self.input.len() == before;
+                    // Read through the thread's scratch buffer: a connection waiting for
+                    // its next frame holds no buffer of its own.
+                    let read = SCRATCH.with_borrow_mut(|scratch| {
+                        let mut chunk = ReadBuf::new(&mut scratch[..]);
+                        let polled = Pin::new(&mut *inner).poll_read(cx, &mut chunk);
+                        if let Poll::Ready(Ok(())) = polled {
+                            self.input.extend_from_slice(chunk.filled());
+                            return Poll::Ready(Ok(chunk.filled().len()));
+                        }
+                        polled.map_ok(|()| 0)
+                    });
+                    self.eof = ready!(read)? == 0;
                 }
             }
         }
