@@ -124,7 +124,7 @@ pub struct Opts {
 
 /// Runs the suite as the command line asks; the exit code is 0, 1 on any FAIL, or 2 when the
 /// backend does not answer (nothing graded).
-pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
+pub async fn run(mut opts: Opts) -> anyhow::Result<ExitCode> {
     let all = cases::all();
     let known = match &opts.known_failures {
         Some(path) => Some(KnownFailures::load(
@@ -158,9 +158,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             edge::check_writable(path).context(flag)?;
         }
     }
-    if let Some(dir) = &opts.trace_failed {
-        std::fs::create_dir_all(dir)
+    if let Some(dir) = &mut opts.trace_failed {
+        std::fs::create_dir_all(&*dir)
             .with_context(|| format!("--trace-failed: make {}", dir.display()))?;
+        // The report names each trace by its whole path, so `reports matrix` can link to it
+        // from wherever it writes its page.
+        *dir = std::fs::canonicalize(&*dir)
+            .with_context(|| format!("--trace-failed: {}", dir.display()))?;
     }
     let (targets, _server) = targets(&opts).await?;
     let label = targets

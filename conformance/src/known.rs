@@ -178,6 +178,7 @@ mod tests {
             verdict,
             evidence: "what was seen".into(),
             duration_ms: 1,
+            trace: None,
         }
     }
 

@@ -51,6 +51,10 @@ pub struct CaseReport {
     pub verdict: Outcome,
     pub evidence: String,
     pub duration_ms: u64,
+    /// The case's wire log (`--trace-failed`), where it was written: `reports matrix` links
+    /// the verdict to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<std::path::PathBuf>,
 }
 
 /// Cases in `profile` whose ID equals or starts with one of `filters` (`section` or
@@ -84,10 +88,11 @@ pub async fn run_case(case: Case, mut ctx: Ctx) -> CaseReport {
         Err(_) => Check::Differs(format!("the case did not finish within {deadline:?}")),
     };
     let (verdict, mut evidence) = check.grade(case.level);
+    let mut kept = None;
     if let (Some(traces), Some(trace)) = (traces, trace) {
         let title = format!("{} ({}) {verdict}", case.id, case.level);
         let failed = verdict == Outcome::Fail;
-        traces.keep((case.id, &title, failed), &mut evidence, &trace);
+        kept = traces.keep((case.id, &title, failed), &mut evidence, &trace);
     }
     CaseReport {
         id: case.id.into(),
@@ -96,6 +101,7 @@ pub async fn run_case(case: Case, mut ctx: Ctx) -> CaseReport {
         verdict,
         evidence,
         duration_ms: started.elapsed().as_millis() as u64,
+        trace: kept,
     }
 }
 
@@ -142,5 +148,6 @@ fn joined(done: Result<CaseReport, tokio::task::JoinError>) -> CaseReport {
         verdict: Outcome::Fail,
         evidence: e.to_string(),
         duration_ms: 0,
+        trace: None,
     })
 }

@@ -32,7 +32,7 @@
 
 pub mod budget;
 pub mod config;
-mod deflate;
+pub mod deflate;
 pub mod frame;
 pub mod layer;
 mod listener;

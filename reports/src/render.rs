@@ -71,18 +71,21 @@ pub fn render_sweeps(sweeps: &[Sweep], out: &Path) -> anyhow::Result<Vec<PathBuf
     )
 }
 
-/// Writes `conformance-matrix.md` and `conformance-matrix.html` into `out`.
+/// Writes `conformance-matrix.md` and `conformance-matrix.html` into `out`; a verdict with a
+/// wire log (`conformance --trace-failed`) links to it, relative to `out`.
 pub fn render_matrix(matrix: &Matrix, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+    let from = std::fs::canonicalize(out).with_context(|| format!("{}", out.display()))?;
     write_all(
         out,
         vec![
             (
                 "conformance-matrix.md".into(),
-                crate::matrix::markdown::render(matrix),
+                crate::matrix::markdown::render(matrix, &from),
             ),
             (
                 "conformance-matrix.html".into(),
-                crate::matrix::html::render(matrix),
+                crate::matrix::html::render(matrix, &from),
             ),
         ],
     )

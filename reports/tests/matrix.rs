@@ -204,3 +204,51 @@ fn files_that_are_not_conformance_reports_are_refused_by_name() {
         "{err}"
     );
 }
+
+/// A failed case graded with `--trace-failed` links to its wire log from both pages, by a path
+/// relative to the page that leads to the file; a passed case links to nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_verdict_links_to_its_wire_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = fault_server::spawn(fault_server::Faults {
+        no_self_echo: true,
+        ..fault_server::Faults::default()
+    })
+    .await
+    .expect("fault server");
+    let json = dir.path().join("faulty.json");
+    let traces = dir.path().join("traces");
+    grade(
+        Some(&server.url()),
+        &json,
+        &[
+            "--case",
+            "broadcast.self-echo",
+            "--case",
+            "life.ping-pong",
+            "--trace-failed",
+            traces.to_str().expect("utf-8 path"),
+        ],
+    )
+    .await;
+    let out = dir.path().join("matrix");
+    let done = reports(&[
+        "matrix",
+        json.to_str().expect("utf-8 path"),
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    assert!(done.status.success(), "{done:?}");
+    let link = "../traces/broadcast.self-echo.txt";
+    assert!(out.join(link).is_file(), "the link leads to the log");
+    let html = read(&out, "conformance-matrix.html");
+    assert!(
+        html.contains(&format!("<a href=\"{link}\">FAIL</a>")),
+        "{html}"
+    );
+    assert_eq!(html.matches("<a href=").count(), 1, "{html}");
+    let md = read(&out, "conformance-matrix.md");
+    assert!(md.contains(&format!("[FAIL](<{link}>)")), "{md}");
+    assert!(md.contains(&format!("([wire log](<{link}>))")), "{md}");
+    assert!(md.contains(" PASS |"), "{md}");
+}

@@ -31,7 +31,7 @@ thread_local! {
 
 /// Why a client's compressed message failed the connection.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum InflateError {
+pub enum InflateError {
     /// Over `--max-message-bytes`, compressed or inflated: close 1009.
     #[error("a compressed message over the {0}-byte limit")]
     TooLong(usize),
@@ -50,7 +50,7 @@ impl InflateError {
 /// A socket whose reads inflate compressed client messages when permessage-deflate was
 /// agreed, and pass through untouched when not.
 #[derive(Debug)]
-pub(crate) struct Inflating<S> {
+pub struct Inflating<S> {
     inner: S,
     /// Present when permessage-deflate was agreed.
     reader: Option<Box<Reader>>,
@@ -58,7 +58,7 @@ pub(crate) struct Inflating<S> {
 
 impl<S> Inflating<S> {
     /// `inner`, with compressed messages inflated up to `max_message` bytes when `agreed`.
-    pub(crate) fn new(inner: S, agreed: bool, max_message: usize) -> Self {
+    pub fn new(inner: S, agreed: bool, max_message: usize) -> Self {
         let reader = agreed.then(|| {
             Box::new(Reader {
                 input: BytesMut::new(),

@@ -17,7 +17,7 @@ use rawws::deflate::{Deflater, Inflater, Params};
 mod inflating;
 mod offer;
 
-pub(crate) use inflating::{InflateError, Inflating};
+pub use inflating::{InflateError, Inflating};
 pub(crate) use offer::accept;
 
 /// What the server agrees to, whatever was offered: no context takeover either way, windows

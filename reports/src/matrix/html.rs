@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Matrix, section};
+use std::path::Path;
+
+use super::{Matrix, section, trace_link};
 use crate::escape::escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
@@ -17,7 +19,8 @@ tr.section td{background:#e8e8f4;font-weight:600}\
 .INFORMATIONAL{background:#b8d4f0}.KNOWN{background:#ddd0f0}.none{color:#999}\
 code{font-size:13px;white-space:nowrap}.legend span{padding:2px 8px;margin-right:6px}";
 
-pub fn render(m: &Matrix) -> String {
+/// The page, its verdicts with a wire log linked to it from the directory `from`.
+pub fn render(m: &Matrix, from: &Path) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -40,7 +43,8 @@ pub fn render(m: &Matrix) -> String {
     }
     out.push_str(
         "<span class=\"none\">- not graded</span> Hover over a verdict for its evidence, \
-         over a case for its description.</p>\n<table>\n<tr><th>case</th><th>level</th>",
+         over a case for its description; a verdict that is a link opens its wire log.</p>\n\
+         <table>\n<tr><th>case</th><th>level</th>",
     );
     for c in &m.columns {
         let _ = write!(out, "<th>{}</th>", escape(&c.name));
@@ -68,12 +72,15 @@ pub fn render(m: &Matrix) -> String {
         for c in &r.cells {
             match c {
                 Some(v) => {
+                    let label = match trace_link(v, from) {
+                        Some(link) => format!("<a href=\"{}\">{}</a>", escape(&link), v.verdict),
+                        None => v.verdict.to_string(),
+                    };
                     let _ = write!(
                         out,
-                        "<td class=\"v {}\" title=\"{}\">{}</td>",
+                        "<td class=\"v {}\" title=\"{}\">{label}</td>",
                         v.verdict,
                         escape(&v.evidence),
-                        v.verdict
                     );
                 }
                 None => out.push_str("<td class=\"v none\" title=\"not graded\">-</td>"),

@@ -3,14 +3,17 @@
 
 use std::fmt::Write as _;
 
-use super::{Matrix, Outcome};
+use std::path::Path;
+
+use super::{Matrix, Outcome, trace_link};
 
 /// A table cell: `|` and line breaks would break the row.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-pub fn render(m: &Matrix) -> String {
+/// The page, its verdicts with a wire log linked to it from the directory `from`.
+pub fn render(m: &Matrix, from: &Path) -> String {
     let mut out = String::from("# Conformance matrix\n\n");
     for c in &m.columns {
         let backend = c
@@ -37,7 +40,13 @@ pub fn render(m: &Matrix) -> String {
     for r in &m.rows {
         let _ = write!(out, "| `{}` | {} |", r.id, r.level);
         for c in &r.cells {
-            let v = c.as_ref().map_or("-", |v| v.verdict.label());
+            let v = match c {
+                Some(v) => match trace_link(v, from) {
+                    Some(link) => format!("[{}](<{link}>)", v.verdict.label()),
+                    None => v.verdict.label().to_owned(),
+                },
+                None => "-".to_owned(),
+            };
             let _ = write!(out, " {v} |");
         }
         out.push('\n');
@@ -52,9 +61,12 @@ pub fn render(m: &Matrix) -> String {
     for r in &m.rows {
         for (col, c) in r.cells.iter().enumerate() {
             if let Some(v) = c.as_ref().filter(|v| v.verdict != Outcome::Pass) {
+                let trace = trace_link(v, from)
+                    .map(|link| format!(" ([wire log](<{link}>))"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     notes,
-                    "- `{}` on **{}**: {}: {}",
+                    "- `{}` on **{}**: {}: {}{trace}",
                     r.id,
                     cell(&m.columns[col].name),
                     v.verdict,

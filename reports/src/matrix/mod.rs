@@ -180,6 +180,14 @@ impl Matrix {
     }
 }
 
+/// Where a verdict's wire log is, as a link from the directory `from` (the page's): relative
+/// when it can be, else the whole path; `None` without a log.
+pub fn trace_link(verdict: &CaseVerdict, from: &Path) -> Option<String> {
+    let trace = verdict.trace.as_deref()?;
+    let link = pathdiff::diff_paths(trace, from).unwrap_or_else(|| trace.to_owned());
+    Some(link.to_string_lossy().into_owned())
+}
+
 /// The case's section (`rooms.valid-names`: `rooms`).
 pub fn section(id: &str) -> &str {
     id.split_once('.').map_or(id, |(s, _)| s)
