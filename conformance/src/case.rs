@@ -234,7 +234,7 @@ impl Ctx {
     }
 
     /// The node the next WebSocket goes to.
-    fn pick(&self) -> &Node {
+    pub(crate) fn pick(&self) -> &Node {
         &self.nodes[self.next.fetch_add(1, Ordering::Relaxed) % self.nodes.len()]
     }
 
@@ -321,7 +321,7 @@ impl Ctx {
     }
 
     /// A TCP connection to `node`, with the TLS handshake when it speaks TLS.
-    async fn connect(&self, node: &Node) -> Result<Conn, String> {
+    pub(crate) async fn connect(&self, node: &Node) -> Result<Conn, String> {
         let tcp = tokio::time::timeout(self.timeout, TcpStream::connect(node.addr))
             .await
             .map_err(|_| {

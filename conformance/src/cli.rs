@@ -205,6 +205,7 @@ fn selection(opts: &Opts, all: &[Case]) -> anyhow::Result<Vec<Case>> {
     }
     let mut selected = runner::select(all, opts.profile, &opts.cases);
     selected.retain(|c| !opts.skip.iter().any(|f| c.matches(f)));
+    hostile_needs_a_target(opts, &mut selected)?;
     // The rooms.* cases grade the tutorial's path rules (/ws/chat/<\w+>/): all of them need
     // its path; with UUID rooms they grade UUIDs, except case sensitivity (a UUID route
     // refuses upper case).
@@ -357,6 +358,39 @@ fn ws_path(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_owned())
+}
+
+/// The hostile cases attack the backend: they run only against one named with `--target` (or
+/// `CHAT_TARGET`), never against the embedded server by default. `--profile hostile` without
+/// one is bad usage; `--profile all` without one leaves them out and says so. When they run,
+/// what each will send is printed first.
+fn hostile_needs_a_target(opts: &Opts, selected: &mut Vec<Case>) -> anyhow::Result<()> {
+    let is_hostile = |c: &Case| c.section() == crate::cases::hostile::SECTION;
+    if !selected.iter().any(is_hostile) {
+        return Ok(());
+    }
+    if opts.targets.is_empty() {
+        if opts.profile == Profile::Hostile {
+            anyhow::bail!(
+                "--profile hostile attacks the backend: name it with --target (it never runs \
+                 against a default)"
+            );
+        }
+        selected.retain(|c| !is_hostile(c));
+        eprintln!(
+            "conformance: the hostile cases need --target (they attack the backend); not run"
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "conformance: hostile cases against {}, one at a time, each beside a probe room that \
+         must keep getting its messages within 2 s:",
+        opts.targets.join(", ")
+    );
+    for c in selected.iter().filter(|c| is_hostile(c)) {
+        eprintln!("  {}: {}", c.id, c.description);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

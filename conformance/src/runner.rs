@@ -16,6 +16,8 @@ pub enum Profile {
     Django,
     /// Core and reference cases.
     Reference,
+    /// The hostile cases only (attacks on the backend; they need `--target`).
+    Hostile,
     /// Everything.
     All,
 }
@@ -26,18 +28,29 @@ impl std::fmt::Display for Profile {
             Self::Core => "core",
             Self::Django => "django",
             Self::Reference => "reference",
+            Self::Hostile => "hostile",
             Self::All => "all",
         })
     }
 }
 
 impl Profile {
+    /// Whether `case` is in this profile: the hostile section only in `hostile` and `all`.
+    pub fn admits(self, case: &Case) -> bool {
+        let hostile = case.section() == crate::cases::hostile::SECTION;
+        match self {
+            Self::Hostile => hostile,
+            Self::All => true,
+            _ => !hostile && self.includes(case.level),
+        }
+    }
+
     pub fn includes(self, level: Level) -> bool {
         match self {
             Self::Core => level == Level::Core,
             Self::Django => matches!(level, Level::Core | Level::Django),
             Self::Reference => matches!(level, Level::Core | Level::Reference),
-            Self::All => true,
+            Self::Hostile | Self::All => true,
         }
     }
 }
@@ -62,7 +75,7 @@ pub struct CaseReport {
 pub fn select(cases: &[Case], profile: Profile, filters: &[String]) -> Vec<Case> {
     cases
         .iter()
-        .filter(|c| profile.includes(c.level))
+        .filter(|c| profile.admits(c))
         .filter(|c| filters.is_empty() || filters.iter().any(|f| c.matches(f)))
         .copied()
         .collect()

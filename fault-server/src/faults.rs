@@ -85,6 +85,10 @@ pub struct Faults {
     /// that ends connections idle in the client's direction): senders stay, so what they
     /// send after the kick is lost to the listeners for good.
     pub kick_silent_only: bool,
+    /// Every broadcast write of the whole server takes one lock until the socket has taken it
+    /// (one thread writing, as a synchronous group send does): a member that never reads
+    /// stalls every room once its socket is full.
+    pub one_writer: bool,
     /// permessage-deflate, done right or wrong (see [`Deflate`](crate::Deflate)): every
     /// session then runs on the raw socket, where only the broadcast's own faults apply.
     pub deflate: Option<crate::Deflate>,

@@ -65,6 +65,9 @@ struct State {
     first_broadcast: drop::FirstBroadcast,
     /// With `Deflate::SharedContext`: each room's one compressor.
     room_deflate: Mutex<HashMap<String, flate2::Compress>>,
+    /// With `one_writer`: held by a member's writer from the start of a broadcast's write to
+    /// its end.
+    write_lock: tokio::sync::Mutex<()>,
 }
 
 impl State {
@@ -121,6 +124,7 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         last_sent: Mutex::new(HashMap::new()),
         first_broadcast: drop::FirstBroadcast::default(),
         room_deflate: Mutex::new(HashMap::new()),
+        write_lock: tokio::sync::Mutex::new(()),
     });
     let task = tokio::spawn(async move {
         loop {

@@ -78,7 +78,13 @@ pub(crate) async fn write(
         };
         let sent = tokio::select! {
             frame = ordered.recv() => match frame {
-                Some(frame) => style::send(&mut sink, frame, &faults.style).await,
+                Some(frame) => {
+                    let _one_at_a_time = match faults.one_writer {
+                        true => Some(state.write_lock.lock().await),
+                        false => None,
+                    };
+                    style::send(&mut sink, frame, &faults.style).await
+                }
                 None => break,
             },
             _ = ping => sink.send(Message::Ping("server".into())).await,

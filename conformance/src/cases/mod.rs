@@ -9,6 +9,7 @@ mod bad_input;
 mod big_room;
 mod broadcast;
 mod deflate;
+pub mod hostile;
 mod isolation;
 mod life;
 mod model;
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Case> {
         pages::CASES,
         security::CASES,
         model::CASES,
+        hostile::CASES,
     ]
     .concat()
 }

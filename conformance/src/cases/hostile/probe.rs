@@ -1,0 +1,93 @@
+//! The healthy probe room a hostile case is graded by: two members, one sending a message
+//! every [`EVERY`], each of which both must get within [`BOUND`], during the attack and after
+//! it. A backend that one hostile client can stall fails here, whatever the attack itself saw.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::super::{expect_message, say};
+use crate::case::Ctx;
+use crate::wire::Ws;
+
+/// How often the probe sends.
+const EVERY: Duration = Duration::from_millis(200);
+/// How long a probe message may take to reach both members.
+pub(super) const BOUND: Duration = Duration::from_secs(2);
+/// Probe messages after the attack has stopped.
+const AFTER: usize = 3;
+
+/// The probe room, running.
+pub(super) struct Probe {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Result<Rounds, String>>,
+}
+
+/// What the probe saw in one phase.
+#[derive(Debug, Default)]
+struct Rounds {
+    messages: usize,
+    slowest: Duration,
+}
+
+impl Probe {
+    /// Joins the probe room and starts sending.
+    pub(super) async fn start(ctx: &Ctx) -> Result<Self, String> {
+        let room = ctx.room("probe");
+        let mut members = (ctx.join(&room).await?, ctx.join(&room).await?);
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut rounds = Rounds::default();
+            while !*stopped.borrow() {
+                round(&mut members, &mut rounds, "during the attack").await?;
+                let _ = tokio::time::timeout(EVERY, stopped.changed()).await;
+            }
+            // Handed back through the rounds' evidence: the members stay open for the rest.
+            let mut after = Rounds::default();
+            for _ in 0..AFTER {
+                round(&mut members, &mut after, "after the attack").await?;
+            }
+            Ok(Rounds {
+                messages: rounds.messages,
+                slowest: rounds.slowest.max(after.slowest),
+            })
+        });
+        Ok(Self { stop, task })
+    }
+
+    /// Stops the attack phase, runs the rounds after it and says what the probe saw.
+    pub(super) async fn finish(self) -> Result<String, String> {
+        let _ = self.stop.send(true);
+        let rounds = self
+            .task
+            .await
+            .map_err(|e| format!("the probe room's task failed: {e}"))??;
+        Ok(format!(
+            "the probe room got all {} of its messages during the attack and {AFTER} after, \
+             the slowest in {} ms (bound {} ms)",
+            rounds.messages,
+            rounds.slowest.as_millis(),
+            BOUND.as_millis()
+        ))
+    }
+}
+
+/// One probe message, sent by the first member, which both must get within [`BOUND`].
+async fn round(members: &mut (Ws, Ws), rounds: &mut Rounds, phase: &str) -> Result<(), String> {
+    let text = format!("probe {} {phase}", rounds.messages);
+    let started = Instant::now();
+    say(&mut members.0, &text)
+        .await
+        .map_err(|e| format!("the probe room's sender, {phase}: {e}"))?;
+    let want = serde_json::json!(text);
+    for (who, ws) in [("sender", &mut members.0), ("listener", &mut members.1)] {
+        let left = BOUND.saturating_sub(started.elapsed());
+        expect_message(ws, &format!("the probe room's {who}, {phase}"), &want, left)
+            .await
+            .map_err(|e| format!("{e} (message {:?}, bound {} ms)", text, BOUND.as_millis()))?;
+    }
+    rounds.messages += 1;
+    rounds.slowest = rounds.slowest.max(started.elapsed());
+    Ok(())
+}
