@@ -141,6 +141,22 @@ async fn flood(ws: &mut crate::wire::Ws, frame: &[u8], limit: usize) -> (usize, 
     (sent, false)
 }
 
+/// [`flood`]s `frame` and says how much of `what` went, whether the backend stopped reading
+/// and how it ended the connection.
+async fn flooded(ws: &mut crate::wire::Ws, frame: &[u8], limit: usize, what: &str) -> String {
+    let (sent, stalled) = flood(ws, frame, limit).await;
+    let stopped = if stalled {
+        ", then the backend stopped reading it"
+    } else {
+        ""
+    };
+    format!(
+        "{} of {what} sent{stopped}; the backend {}",
+        mib(sent),
+        ending(ws, Duration::from_secs(1)).await
+    )
+}
+
 /// A client frame with a zero mask key (the payload goes as it is).
 fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
     assert!(payload.len() < 126, "short frames only");
@@ -163,22 +179,8 @@ fn mib(bytes: usize) -> String {
 async fn ping_flood(ctx: Ctx) -> CaseResult {
     let mut attacker = ctx.join(&ctx.room("pingflood")).await?;
     graded(&ctx, async move {
-        let (sent, stalled) = flood(
-            &mut attacker,
-            &masked(true, op::PING, &[b'p'; 125]),
-            32 << 20,
-        )
-        .await;
-        let stopped = if stalled {
-            ", then the backend stopped reading it"
-        } else {
-            ""
-        };
-        format!(
-            "{} of pings sent{stopped}; the backend {}",
-            mib(sent),
-            ending(&mut attacker, Duration::from_secs(1)).await
-        )
+        let ping = masked(true, op::PING, &[b'p'; 125]);
+        flooded(&mut attacker, &ping, 32 << 20, "pings").await
     })
     .await
 }
@@ -188,17 +190,8 @@ async fn endless_fragments(ctx: Ctx) -> CaseResult {
     graded(&ctx, async move {
         let first = masked(false, op::TEXT, b"{");
         let _ = attacker.stream_mut().write_all(&first).await;
-        let (sent, stalled) = flood(&mut attacker, &masked(false, op::CONT, b" "), 16 << 20).await;
-        let stopped = if stalled {
-            ", then the backend stopped reading it"
-        } else {
-            ""
-        };
-        format!(
-            "{} of 1-byte fragments sent{stopped}; the backend {}",
-            mib(sent),
-            ending(&mut attacker, Duration::from_secs(1)).await
-        )
+        let fragment = masked(false, op::CONT, b" ");
+        flooded(&mut attacker, &fragment, 16 << 20, "1-byte fragments").await
     })
     .await
 }
