@@ -14,29 +14,34 @@ fn deflating(mode: Deflate) -> Faults {
     }
 }
 
+/// Runs `args` (160 bytes of words each) without and with `--deflate`: nothing missing either
+/// way, every connection of the second agreed and every delivery inflated; the wire figures
+/// of both.
+async fn plain_and_compressed(
+    args: &[&str],
+) -> (run_result::wire::WireLoad, run_result::wire::WireLoad) {
+    let words = [args, &["--text", "words", "--size", "160"]].concat();
+    let plain = common::run(&words).await;
+    let compressed = common::run(&[words.as_slice(), &["--deflate"]].concat()).await;
+    for r in [&plain, &compressed] {
+        assert_eq!(r.summary.missing, 0);
+        assert!(r.summary.delivered > 0);
+    }
+    let c = compressed.wire.clone().expect("wire figures");
+    assert!(c.deflate_offered);
+    assert_eq!(c.deflate_agreed, compressed.summary.connections.established);
+    assert!(c.inflated_messages >= compressed.summary.delivered);
+    (plain.wire.expect("wire figures"), c)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_deliveries_are_counted_and_cost_fewer_bytes() {
     let server = fault_server::spawn(deflating(Deflate::Correct))
         .await
         .expect("fault server");
     let url = server.url();
-    let words = ["--text", "words", "--size", "160"];
-    let plain = common::run(&common::small_plan(&url, &words)).await;
-    let mut with = words.to_vec();
-    with.push("--deflate");
-    let compressed = common::run(&common::small_plan(&url, &with)).await;
-    for r in [&plain, &compressed] {
-        assert_eq!(r.summary.missing, 0);
-        assert!(r.summary.delivered > 0);
-    }
-    let (p, c) = (
-        plain.wire.as_ref().expect("wire figures"),
-        compressed.wire.as_ref().expect("wire figures"),
-    );
+    let (p, c) = plain_and_compressed(&common::small_plan(&url, &[])).await;
     assert!(!p.deflate_offered && p.deflate_agreed == 0 && p.inflated_messages == 0);
-    assert!(c.deflate_offered);
-    assert_eq!(c.deflate_agreed, compressed.summary.connections.established);
-    assert!(c.inflated_messages >= compressed.summary.delivered);
     assert!(
         c.read_per_delivery < p.read_per_delivery * 0.8,
         "{} B per delivery compressed, {} plain",
@@ -50,20 +55,8 @@ async fn compressed_deliveries_are_counted_and_cost_fewer_bytes() {
 /// server's 0.8x: no message reaches back into the one before).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_server_compresses_every_delivery_of_words() {
-    let words = [common::SMALL, &["--text", "words", "--size", "160"]].concat();
-    let plain = common::run(&words).await;
-    let compressed = common::run(&[words.as_slice(), &["--deflate"]].concat()).await;
-    for r in [&plain, &compressed] {
-        assert_eq!(r.summary.missing, 0);
-        assert!(r.summary.delivered > 0);
-    }
-    let (p, c) = (
-        plain.wire.as_ref().expect("wire figures"),
-        compressed.wire.as_ref().expect("wire figures"),
-    );
+    let (p, c) = plain_and_compressed(common::SMALL).await;
     assert_eq!(p.deflate_agreed, 0);
-    assert_eq!(c.deflate_agreed, compressed.summary.connections.established);
-    assert!(c.inflated_messages >= compressed.summary.delivered);
     assert!(
         c.read_per_delivery < p.read_per_delivery * 0.9,
         "{} B per delivery compressed, {} plain",

@@ -128,11 +128,6 @@ impl Frame {
         self.text.as_str()
     }
 
-    /// The message, for a WebSocket codec.
-    pub fn utf8(&self) -> Utf8Bytes {
-        self.text.clone()
-    }
-
     /// True for a broadcast message (not raw control bytes).
     pub(crate) fn is_message(&self) -> bool {
         self.kind != Kind::Raw
@@ -182,7 +177,7 @@ mod tests {
             let start = cursor.position() as usize;
             assert_eq!(&frame.wire()[start..], text.as_bytes());
             assert_eq!(frame.as_str(), text);
-            assert_eq!(Message::Text(frame.utf8()), Message::text(text));
+            assert_eq!(frame.message(), Message::text(text));
         }
     }
 

@@ -289,6 +289,19 @@ fn on_message(message: Message, ctx: &SessionContext, membership: &Membership) -
 }
 
 fn on_error(error: WsError, ctx: &SessionContext, meter: &InboundMeter) -> End {
+    // A compressed message the read side refused (`crate::deflate`), passed on by the codec.
+    if let WsError::Io(e) = &error
+        && !meter.over_budget()
+        && let Some(why) = InflateError::of(e)
+    {
+        return match why {
+            InflateError::TooLong(limit) => End::Close(
+                close::MESSAGE_TOO_BIG,
+                format!("compressed message over the {limit}-byte limit"),
+            ),
+            InflateError::Invalid(_) => End::Close(close::PROTOCOL_ERROR, why.to_string()),
+        };
+    }
     match error {
         WsError::Io(_) if meter.over_budget() => {
             ctx.metrics.memory_budget_closes.inc();
@@ -297,14 +310,6 @@ fn on_error(error: WsError, ctx: &SessionContext, meter: &InboundMeter) -> End {
                 "server memory budget exhausted".into(),
             )
         }
-        WsError::Io(e) if InflateError::of(&e).is_some() => match InflateError::of(&e) {
-            Some(InflateError::TooLong(limit)) => End::Close(
-                close::MESSAGE_TOO_BIG,
-                format!("compressed message over the {limit}-byte limit"),
-            ),
-            Some(why) => End::Close(close::PROTOCOL_ERROR, why.to_string()),
-            None => End::Gone,
-        },
         WsError::Capacity(_) => End::Close(
             close::MESSAGE_TOO_BIG,
             format!(
