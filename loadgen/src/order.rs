@@ -19,14 +19,18 @@
 //! exactly when no member's deliveries contradict the order of first receipt. Checked within
 //! one loadgen process (with `--shard`, each shard over its own members).
 //!
-//! Memory: 16 bytes per message slot (rank and drawer, suspect, first receipt time), and the
+//! The witness's drawer view has both times when the drawer read `hi` after the suspect was
+//! recorded: recording a suspect for the witness marks `hi`'s slot with it, and the drawer's
+//! delivery of a marked slot stores its time (one more byte read per delivery).
+//!
+//! Memory: 17 bytes per message slot (rank and drawer, suspect, first receipt time, mark), and the
 //! received-set of every stay that drew a rank (one bit per message of its room, the bits the
 //! stay's receive path keeps anyway), held from the stay's end to the run's. Time: constant
 //! per delivery; the confirmation at the end is linear in the slots.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use run_result::Totals;
 use run_result::witness::{MessageId, OrderWitness, View};
@@ -59,6 +63,11 @@ pub struct OrderBook {
     /// The first suspects with the suspecting member's view.
     details: Mutex<Vec<Suspect>>,
     details_taken: AtomicUsize,
+    /// Per slot: 1 + the index of the recorded suspect whose `hi` it is, or 0.
+    mark: Vec<AtomicU8>,
+    /// Per recorded suspect: the stay that drew `lo`, and 1 + when it read `hi` (0 not yet).
+    drawer_of: [AtomicU32; DETAILS],
+    drawer_then: [AtomicU64; DETAILS],
 }
 
 /// One stay's side of the check, kept by its receive path.
@@ -73,6 +82,8 @@ pub struct Stay {
 
 #[derive(Debug, Clone, Copy)]
 struct Suspect {
+    /// Its place among the recorded suspects (the drawer's watch).
+    index: usize,
     stay: u32,
     hi: u32,
     hi_us: u64,
@@ -98,6 +109,9 @@ impl OrderBook {
             drawers: Mutex::new(HashMap::new()),
             details: Mutex::new(Vec::new()),
             details_taken: AtomicUsize::new(0),
+            mark: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+            drawer_of: std::array::from_fn(|_| AtomicU32::new(NONE)),
+            drawer_then: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
@@ -138,14 +152,33 @@ impl OrderBook {
             }
             w => (w >> 32) as u32,
         };
+        let mark = self.mark[slot].load(Ordering::Acquire);
+        if mark != 0 {
+            self.drawer_read(usize::from(mark - 1), stay.id, now_us);
+        }
         match stay.top {
             Some((top, hi, hi_us)) if rank < top => {
                 let first = self.suspect[slot]
                     .compare_exchange(NONE, hi, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
-                if first && self.details_taken.fetch_add(1, Ordering::Relaxed) < DETAILS {
+                let taken = if first {
+                    self.details_taken.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    DETAILS
+                };
+                if taken < DETAILS {
+                    // The drawer of `lo` is watched for its delivery of `hi`.
+                    let drawer = self.rank[slot].load(Ordering::Acquire) as u32;
+                    self.drawer_of[taken].store(drawer, Ordering::Relaxed);
+                    let _ = self.mark[hi as usize].compare_exchange(
+                        0,
+                        taken as u8 + 1,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
                     let mut details = self.details.lock().unwrap_or_else(|p| p.into_inner());
                     details.push(Suspect {
+                        index: taken,
                         stay: stay.id,
                         hi,
                         hi_us,
@@ -155,6 +188,18 @@ impl OrderBook {
                 }
             }
             _ => stay.top = Some((rank, slot32, now_us)),
+        }
+    }
+
+    /// A delivery of a marked slot: the drawer of recorded suspect `index` read its `hi`.
+    fn drawer_read(&self, index: usize, stay: u32, now_us: u64) {
+        if self.drawer_of[index].load(Ordering::Relaxed) == stay {
+            let _ = self.drawer_then[index].compare_exchange(
+                0,
+                now_us + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -185,7 +230,14 @@ impl OrderBook {
         }
         totals.order_conflicts += conflicts;
         let details = self.details.lock().unwrap_or_else(|p| p.into_inner());
-        let witness = details.iter().find_map(|s| {
+        // A witness with both of the drawer's times if there is one.
+        let then_of = |s: &Suspect| match self.drawer_then[s.index].load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(t - 1),
+        };
+        let mut ordered: Vec<&Suspect> = details.iter().collect();
+        ordered.sort_by_key(|s| then_of(s).is_none());
+        let witness = ordered.into_iter().find_map(|s| {
             let drawer = confirmed(s.lo as usize, s.hi)?;
             let (room, lo_sender, lo_seq) = index.message_of(s.lo as usize)?;
             let (_, hi_sender, hi_seq) = index.message_of(s.hi as usize)?;
@@ -214,7 +266,7 @@ impl OrderBook {
                     first_us: u64::from(self.first_ms[s.lo as usize].load(Ordering::Relaxed))
                         * 1000,
                     then: hi,
-                    then_us: None,
+                    then_us: then_of(s),
                 },
             })
         });
@@ -279,6 +331,26 @@ mod tests {
             (w.other.stay, w.other.first.seq, w.other.then.seq),
             (0, 0, 1)
         );
+        // a read 1 after the suspect was recorded: both of its times are known.
+        assert_eq!((w.other.first_us, w.other.then_us), (0, Some(13)));
+    }
+
+    #[test]
+    fn a_drawer_that_read_the_other_message_before_the_suspect_has_no_second_time() {
+        let book = book(2);
+        let (mut a, mut b) = (book.stay(), book.stay());
+        book.deliver(&mut a, 0, 0, 10); // a draws 0
+        book.deliver(&mut b, 0, 1, 11); // b draws 1
+        book.deliver(&mut a, 0, 1, 12); // a: 0 then 1, before anyone suspects
+        book.deliver(&mut b, 0, 0, 13); // b: 1 then 0
+        book.ended(&a, seen(&[0, 1]));
+        book.ended(&b, seen(&[0, 1]));
+        let mut totals = Totals::default();
+        book.conflicts_into(&Index::one_room(1, 2), &mut totals);
+        assert_eq!(totals.order_conflicts, 1);
+        let w = totals.order_witness.expect("a witness");
+        assert_eq!((w.other.stay, w.other.then_us), (0, None));
+        assert_eq!(w.one.then_us, Some(13));
     }
 
     #[test]

@@ -58,6 +58,9 @@ async fn members_that_disagree_on_the_interleaving_are_order_conflicts_with_a_wi
     assert!(result["summary"]["order_conflicts"].as_u64() > Some(0));
     let other = &result["summary"]["order_witness"]["other"];
     assert!(other["first"]["seq"].is_u64(), "{result}");
+    // Here the member that read the lower message first reads the other one after the
+    // conflict is suspected (its 250 ms lane): both of its times are in the witness.
+    assert!(other["then_us"].is_u64(), "{result}");
     // Asked for, one order is a bound.
     let (code, summary) = against(
         interleave,

@@ -19,8 +19,9 @@ pub struct View {
     pub first: MessageId,
     pub first_us: u64,
     pub then: MessageId,
-    /// Absent where loadgen keeps only that the member got it (the member that received
-    /// `first` before anyone else received either).
+    /// Absent where loadgen keeps only that the member got it: the member that received
+    /// `first` before anyone else received either, when it read `then` before any other
+    /// member's view contradicted its own (loadgen watches for that time only from then on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub then_us: Option<u64>,
 }
