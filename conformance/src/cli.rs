@@ -120,6 +120,11 @@ pub struct Opts {
     /// With --trace-failed: a wire log for every case, passed or not.
     #[arg(long, requires = "trace_failed")]
     pub trace_all: bool,
+    /// The backend's Prometheus endpoint (plain http://host:port/path, /metrics if none):
+    /// the hostile cases then also check that its resident memory and open descriptors
+    /// (process_resident_memory_bytes, process_open_fds) come back after each attack.
+    #[arg(long, value_name = "URL")]
+    pub server_metrics: Option<endpoint::metrics::MetricsUrl>,
 }
 
 /// Runs the suite as the command line asks; the exit code is 0, 1 on any FAIL, or 2 when the
@@ -177,6 +182,18 @@ pub async fn run(mut opts: Opts) -> anyhow::Result<ExitCode> {
     if let Err(why) = ctx.reachable().await {
         eprintln!("conformance: {label} does not answer, so nothing was graded: {why}");
         return Ok(ExitCode::from(2));
+    }
+    if let Some(url) = &ctx.metrics {
+        let scrape = endpoint::metrics::scrape(url, Duration::from_secs(5))
+            .await
+            .map_err(|e| anyhow::anyhow!("--server-metrics: {e}"))?;
+        if scrape.open_fds.is_none() && scrape.resident_bytes.is_none() {
+            anyhow::bail!(
+                "--server-metrics: {} exports neither process_open_fds nor \
+                 process_resident_memory_bytes",
+                url.url
+            );
+        }
     }
     let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
     let known_passing = match (&known, &opts.backend) {
@@ -282,6 +299,7 @@ fn context(opts: &Opts, targets: &[Target]) -> anyhow::Result<Ctx> {
         dir,
         all: opts.trace_all,
     });
+    ctx.metrics = opts.server_metrics.clone();
     ctx.headers
         .extend(opts.cookie.as_ref().map(|c| format!("Cookie: {c}")));
     Ok(ctx)

@@ -15,6 +15,7 @@ pub mod case;
 pub mod cases;
 pub mod cli;
 pub mod embedded;
+pub mod json;
 pub mod known;
 pub mod model;
 pub mod report;

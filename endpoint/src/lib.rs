@@ -5,10 +5,13 @@
 //! server's code. Also the UUID room names both tools use for backends that route
 //! `<uuid:room>` ([`uuid_v4`]). With the `ws` feature, the one way loadgen and journey open a
 //! WebSocket ([`connect`]) over a counted socket that inflates permessage-deflate ([`wire`]).
+//! With the `metrics` feature, a server's Prometheus endpoint read ([`metrics`]).
 
 mod args;
 #[cfg(feature = "ws")]
 pub mod connect;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod resolve;
 pub mod tls;
 #[cfg(feature = "ws")]

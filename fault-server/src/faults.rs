@@ -5,6 +5,10 @@ use std::time::Duration;
 use crate::Style;
 
 /// What goes wrong, and how often.
+/// At most this many sockets kept open by `keep_sockets` (the process's descriptor limit is
+/// 20,000 on the machines this runs on).
+pub const KEPT_SOCKETS: usize = 5_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Every delivery is held this long before it is written.
@@ -89,6 +93,10 @@ pub struct Faults {
     /// (one thread writing, as a synchronous group send does): a member that never reads
     /// stalls every room once its socket is full.
     pub one_writer: bool,
+    /// Every accepted socket stays open after its session ends (a descriptor leak, as a
+    /// server that never closes what it is done with), up to [`KEPT_SOCKETS`] of them:
+    /// the descriptors the process holds (`FaultServer::metrics_url`) only grow.
+    pub keep_sockets: bool,
     /// permessage-deflate, done right or wrong (see [`Deflate`](crate::Deflate)): every
     /// session then runs on the raw socket, where only the broadcast's own faults apply.
     pub deflate: Option<crate::Deflate>,

@@ -10,12 +10,13 @@ mod deflate;
 mod drop;
 mod faults;
 mod handshake;
+mod metrics;
 mod room;
 mod style;
 mod writer;
 
 pub use deflate::Deflate;
-pub use faults::Faults;
+pub use faults::{Faults, KEPT_SOCKETS};
 pub use style::Style;
 
 use std::collections::HashMap;
@@ -68,6 +69,8 @@ struct State {
     /// With `one_writer`: held by a member's writer from the start of a broadcast's write to
     /// its end.
     write_lock: tokio::sync::Mutex<()>,
+    /// With `keep_sockets`: a second descriptor of every accepted socket, never closed.
+    kept: Mutex<Vec<std::net::TcpStream>>,
 }
 
 impl State {
@@ -94,6 +97,7 @@ impl State {
 pub struct FaultServer {
     pub addr: SocketAddr,
     task: JoinHandle<()>,
+    metrics: (SocketAddr, JoinHandle<()>),
 }
 
 impl FaultServer {
@@ -101,11 +105,17 @@ impl FaultServer {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// Where the process's figures are served (Prometheus text), for `--server-metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.metrics.0)
+    }
 }
 
 impl Drop for FaultServer {
     fn drop(&mut self) {
         self.task.abort();
+        self.metrics.1.abort();
     }
 }
 
@@ -125,7 +135,13 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
         first_broadcast: drop::FirstBroadcast::default(),
         room_deflate: Mutex::new(HashMap::new()),
         write_lock: tokio::sync::Mutex::new(()),
+        kept: Mutex::new(Vec::new()),
     });
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let metrics = (
+        metrics_listener.local_addr()?,
+        tokio::spawn(metrics::serve(metrics_listener)),
+    );
     let task = tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -133,6 +149,9 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
                 () = state.dead.cancelled() => return,
             };
             let Ok((stream, _)) = accepted else { return };
+            let Ok(stream) = kept(&state, stream) else {
+                continue;
+            };
             let state = Arc::clone(&state);
             tokio::spawn(async move {
                 let run: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
@@ -147,7 +166,25 @@ pub async fn spawn(faults: Faults) -> std::io::Result<FaultServer> {
             });
         }
     });
-    Ok(FaultServer { addr, task })
+    Ok(FaultServer {
+        addr,
+        task,
+        metrics,
+    })
+}
+
+/// With `keep_sockets`, a second descriptor of `stream` kept for good (up to
+/// [`KEPT_SOCKETS`]).
+fn kept(state: &State, stream: TcpStream) -> std::io::Result<TcpStream> {
+    if !state.faults.keep_sockets {
+        return Ok(stream);
+    }
+    let stream = stream.into_std()?;
+    let mut kept = state.kept.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() < KEPT_SOCKETS {
+        kept.push(stream.try_clone()?);
+    }
+    TcpStream::from_std(stream)
 }
 
 async fn session(stream: TcpStream, state: Arc<State>) {

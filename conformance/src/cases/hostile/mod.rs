@@ -6,6 +6,7 @@
 //! closed when it ends, whatever the backend did.
 
 mod probe;
+mod usage;
 
 use std::time::{Duration, Instant};
 
@@ -96,13 +97,31 @@ pub(super) const CASES: &[Case] = &[
     },
 ];
 
-/// Runs `attack` beside the probe room and grades by the probe.
-async fn graded(ctx: &Ctx, attack: impl Future<Output = String>) -> CaseResult {
+/// Runs `attack` (which opens its own connections: it is not polled before the probe room is
+/// served) beside the probe room and grades by the probe, then, with `--server-metrics`, by
+/// the backend's memory and descriptors once every connection of the case has closed.
+/// `attack` says what it saw, or why it could not start.
+async fn graded(ctx: &Ctx, attack: impl Future<Output = Result<String, String>>) -> CaseResult {
     let probe = probe::Probe::start(ctx).await?;
-    let seen = attack.await;
-    match probe.finish().await {
-        Ok(probe) => holds(format!("{seen}; {probe}")),
-        Err(probe) => Err(format!("{probe}; the attack: {seen}")),
+    let before = usage::before(ctx).await?;
+    let seen = match attack.await {
+        Ok(seen) => seen,
+        Err(e) => {
+            // The probe's own verdict is moot: the attack never ran.
+            drop(probe.finish().await);
+            return Err(format!("the attack could not start: {e}"));
+        }
+    };
+    let probe = match probe.finish().await {
+        Ok(probe) => probe,
+        Err(probe) => return Err(format!("{probe}; the attack: {seen}")),
+    };
+    match before {
+        None => holds(format!("{seen}; {probe}")),
+        Some(before) => match usage::back(ctx, &before).await {
+            Ok(usage) => holds(format!("{seen}; {probe}; {usage}")),
+            Err(usage) => Err(format!("{usage}; the attack: {seen}; {probe}")),
+        },
     }
 }
 
@@ -177,28 +196,28 @@ fn mib(bytes: usize) -> String {
 }
 
 async fn ping_flood(ctx: Ctx) -> CaseResult {
-    let mut attacker = ctx.join(&ctx.room("pingflood")).await?;
-    graded(&ctx, async move {
+    graded(&ctx, async {
+        let mut attacker = ctx.join(&ctx.room("pingflood")).await?;
         let ping = masked(true, op::PING, &[b'p'; 125]);
-        flooded(&mut attacker, &ping, 32 << 20, "pings").await
+        Ok(flooded(&mut attacker, &ping, 32 << 20, "pings").await)
     })
     .await
 }
 
 async fn endless_fragments(ctx: Ctx) -> CaseResult {
-    let mut attacker = ctx.join(&ctx.room("fragments")).await?;
-    graded(&ctx, async move {
+    graded(&ctx, async {
+        let mut attacker = ctx.join(&ctx.room("fragments")).await?;
         let first = masked(false, op::TEXT, b"{");
         let _ = attacker.stream_mut().write_all(&first).await;
         let fragment = masked(false, op::CONT, b" ");
-        flooded(&mut attacker, &fragment, 16 << 20, "1-byte fragments").await
+        Ok(flooded(&mut attacker, &fragment, 16 << 20, "1-byte fragments").await)
     })
     .await
 }
 
 async fn huge_length(ctx: Ctx) -> CaseResult {
-    let mut attacker = ctx.join(&ctx.room("hugelength")).await?;
-    graded(&ctx, async move {
+    graded(&ctx, async {
+        let mut attacker = ctx.join(&ctx.room("hugelength")).await?;
         // FIN, text, masked, 64-bit length 2^62, a zero key.
         let mut header = vec![0x81, 0xff];
         header.extend_from_slice(&(1u64 << 62).to_be_bytes());
@@ -218,21 +237,21 @@ async fn huge_length(ctx: Ctx) -> CaseResult {
             sent += chunk.len();
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
-        format!(
+        Ok(format!(
             "the header and {} of its payload sent; the backend {}",
             mib(sent),
             ending(&mut attacker, Duration::from_secs(1)).await
-        )
+        ))
     })
     .await
 }
 
 async fn never_reads(ctx: Ctx) -> CaseResult {
-    let room = ctx.room("neverreads");
-    // Joined first: it never reads from here on, whatever comes.
-    let silent = ctx.join(&room).await?;
-    let mut sender = ctx.join(&room).await?;
-    graded(&ctx, async move {
+    graded(&ctx, async {
+        let room = ctx.room("neverreads");
+        // Joined first: it never reads from here on, whatever comes.
+        let silent = ctx.join(&room).await?;
+        let mut sender = ctx.join(&room).await?;
         let text = "x".repeat(60 * 1024);
         let frame = serde_json::json!({ "message": text }).to_string();
         let started = Instant::now();
@@ -257,27 +276,28 @@ async fn never_reads(ctx: Ctx) -> CaseResult {
         } else {
             ""
         };
-        format!(
+        Ok(format!(
             "{} sent into the room of a member that never read{stalled}",
             mib(sent)
-        )
+        ))
     })
     .await
 }
 
 async fn slow_handshakes(ctx: Ctx) -> CaseResult {
-    let target = ctx.ws_target(&ctx.room("slowloris"));
-    let mut conns = Vec::new();
-    for _ in 0..50 {
-        let node = ctx.pick();
-        let request = format!(
-            "GET {target} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            node.host
-        );
-        conns.push((ctx.connect(node).await?, request.into_bytes()));
-    }
-    graded(&ctx, async move {
+    graded(&ctx, async {
+        let target = ctx.ws_target(&ctx.room("slowloris"));
+        let mut conns = Vec::new();
+        for _ in 0..50 {
+            let node = ctx.pick();
+            let request = format!(
+                "GET {target} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                 Sec-WebSocket-Version: 13\r\n\r\n",
+                node.host
+            );
+            conns.push((ctx.connect(node).await?, request.into_bytes()));
+        }
         let started = Instant::now();
         let mut at = 0;
         let mut dropped = vec![false; conns.len()];
@@ -292,25 +312,25 @@ async fn slow_handshakes(ctx: Ctx) -> CaseResult {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let n = dropped.iter().filter(|d| **d).count();
-        format!(
+        Ok(format!(
             "50 connections each sent {at} bytes of a handshake a byte every 100 ms; the backend \
              had dropped {n} of them (a write failed)"
-        )
+        ))
     })
     .await
 }
 
 async fn idle_connections(ctx: Ctx) -> CaseResult {
-    let mut conns = Vec::new();
-    for _ in 0..500 {
-        match ctx.connect(ctx.pick()).await {
-            Ok(conn) => conns.push(conn),
-            // A backend may refuse connections past a limit of its own: that is survival.
-            Err(_) => break,
+    graded(&ctx, async {
+        let mut conns = Vec::new();
+        for _ in 0..500 {
+            match ctx.connect(ctx.pick()).await {
+                Ok(conn) => conns.push(conn),
+                // A backend may refuse connections past a limit of its own: that is survival.
+                Err(_) => break,
+            }
         }
-    }
-    let opened = conns.len();
-    graded(&ctx, async move {
+        let opened = conns.len();
         tokio::time::sleep(ATTACK).await;
         let mut ended = 0;
         for conn in &mut conns {
@@ -320,11 +340,11 @@ async fn idle_connections(ctx: Ctx) -> CaseResult {
                 ended += 1;
             }
         }
-        format!(
+        Ok(format!(
             "{opened} connections opened and held silent for {} s; the backend had ended {ended} \
              of them",
             ATTACK.as_secs()
-        )
+        ))
     })
     .await
 }
@@ -351,10 +371,10 @@ async fn reconnect_burst(ctx: Ctx) -> CaseResult {
                 }
             }
         }
-        format!(
+        Ok(format!(
             "{joined} members joined and left at once ({refused} not let in) in {} ms",
             started.elapsed().as_millis()
-        )
+        ))
     })
     .await
 }
@@ -389,10 +409,10 @@ async fn oversized(ctx: Ctx) -> CaseResult {
         }
         let tried = endings.len();
         endings.dedup();
-        format!(
+        Ok(format!(
             "{tried} members sent a message of 4 MiB each; the backend {}",
             endings.join(", then ")
-        )
+        ))
     })
     .await
 }

@@ -1,6 +1,8 @@
 //! The healthy probe room a hostile case is graded by: two members, one sending a message
 //! every [`EVERY`], each of which both must get within [`BOUND`], during the attack and after
 //! it. A backend that one hostile client can stall fails here, whatever the attack itself saw.
+//! Before the attack the room must be served once, which a backend still busy with the case
+//! before gets [`RECOVERY`] to do.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,12 @@ const EVERY: Duration = Duration::from_millis(200);
 pub(super) const BOUND: Duration = Duration::from_secs(2);
 /// Probe messages after the attack has stopped.
 const AFTER: usize = 3;
+/// How long the probe room may take to be served before the attack starts: a backend still
+/// busy with the case before it gets this long to recover, so that each case grades its own
+/// attack.
+const RECOVERY: Duration = Duration::from_secs(10);
+/// The pause between two tries to open the probe room before the attack.
+const RETRY: Duration = Duration::from_millis(250);
 
 /// The probe room, running.
 pub(super) struct Probe {
@@ -32,10 +40,23 @@ struct Rounds {
 }
 
 impl Probe {
-    /// Joins the probe room and starts sending.
+    /// Opens the probe room, waiting up to [`RECOVERY`] until one message of it reaches
+    /// both members within [`BOUND`], and starts sending.
     pub(super) async fn start(ctx: &Ctx) -> Result<Self, String> {
-        let room = ctx.room("probe");
-        let mut members = (ctx.join(&room).await?, ctx.join(&room).await?);
+        let started = Instant::now();
+        let mut members = loop {
+            match ready(ctx).await {
+                Ok(members) => break members,
+                Err(_) if started.elapsed() < RECOVERY => tokio::time::sleep(RETRY).await,
+                Err(e) => {
+                    return Err(format!(
+                        "before the attack, the probe room was not served for {} s (the \
+                         backend had not recovered from what came before): {e}",
+                        RECOVERY.as_secs()
+                    ));
+                }
+            }
+        };
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut rounds = Rounds::default();
@@ -71,6 +92,14 @@ impl Probe {
             BOUND.as_millis()
         ))
     }
+}
+
+/// The probe room's two members, once a message of it has reached both.
+async fn ready(ctx: &Ctx) -> Result<(Ws, Ws), String> {
+    let room = ctx.room("probe");
+    let mut members = (ctx.join(&room).await?, ctx.join(&room).await?);
+    round(&mut members, &mut Rounds::default(), "before the attack").await?;
+    Ok(members)
 }
 
 /// One probe message, sent by the first member, which both must get within [`BOUND`].
