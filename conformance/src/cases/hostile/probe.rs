@@ -30,6 +30,8 @@ const RETRY: Duration = Duration::from_millis(250);
 pub(super) struct Probe {
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<Rounds, String>>,
+    /// How long the room took to be served before the attack, when the first try failed.
+    recovered_after: Option<Duration>,
 }
 
 /// What the probe saw in one phase.
@@ -44,7 +46,9 @@ impl Probe {
     /// both members within [`BOUND`], and starts sending.
     pub(super) async fn start(ctx: &Ctx) -> Result<Self, String> {
         let started = Instant::now();
+        let mut tries = 0;
         let mut members = loop {
+            tries += 1;
             match ready(ctx).await {
                 Ok(members) => break members,
                 Err(_) if started.elapsed() < RECOVERY => tokio::time::sleep(RETRY).await,
@@ -74,7 +78,11 @@ impl Probe {
                 slowest: rounds.slowest.max(after.slowest),
             })
         });
-        Ok(Self { stop, task })
+        Ok(Self {
+            stop,
+            task,
+            recovered_after: (tries > 1).then(|| started.elapsed()),
+        })
     }
 
     /// Stops the attack phase, runs the rounds after it and says what the probe saw.
@@ -84,9 +92,16 @@ impl Probe {
             .task
             .await
             .map_err(|e| format!("the probe room's task failed: {e}"))??;
+        let waited = self.recovered_after.map_or_else(String::new, |d| {
+            format!(
+                " (before the attack it was served only after {} ms: the backend was still \
+                 busy)",
+                d.as_millis()
+            )
+        });
         Ok(format!(
             "the probe room got all {} of its messages during the attack and {AFTER} after, \
-             the slowest in {} ms (bound {} ms)",
+             the slowest in {} ms (bound {} ms){waited}",
             rounds.messages,
             rounds.slowest.as_millis(),
             BOUND.as_millis()
