@@ -18,6 +18,7 @@ use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 use std::sync::Arc;
 
 use crate::Endpoint;
+use crate::throttle::SlowRead;
 use crate::tls::{self, Conn, TlsClient};
 use crate::wire::{Wire, WireCounters};
 
@@ -42,7 +43,14 @@ pub struct Request<'a> {
     pub deflate: bool,
     /// Where the socket's bytes are counted; `None`: not counted.
     pub counters: Option<&'a Arc<WireCounters>>,
+    /// A slow reader: after the handshake it reads at this pace until it is lifted, with a
+    /// receive buffer of [`SLOW_RECEIVE_BUFFER`] bytes.
+    pub slow: Option<&'a SlowRead>,
 }
+
+/// A slow reader's receive buffer as asked of the kernel (Linux doubles it and keeps a
+/// minimum): small, so that what the reader does not take soon stops the server's sends.
+pub const SLOW_RECEIVE_BUFFER: u32 = 4096;
 
 /// How long each step of an open took, in microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -158,6 +166,11 @@ async fn steps(request: Request<'_>) -> Result<(Ws, Times), ConnectError> {
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
     .map_err(|e| ConnectError::Socket(e.kind()))?;
+    if request.slow.is_some() {
+        socket
+            .set_recv_buffer_size(SLOW_RECEIVE_BUFFER)
+            .map_err(|e| ConnectError::Socket(e.kind()))?;
+    }
     if let Some(ip) = request.source {
         socket
             .bind(SocketAddr::new(ip, 0))
@@ -194,7 +207,7 @@ async fn steps(request: Request<'_>) -> Result<(Ws, Times), ConnectError> {
         );
     }
     let counters = request.counters.cloned().unwrap_or_default();
-    let conn = Wire::new(conn, counters, request.deflate);
+    let conn = Wire::new(conn, counters, request.deflate).throttled(request.slow);
     let (ws, _) = client_async_with_config(upgrade, conn, request.config)
         .await
         .map_err(|e| ConnectError::upgrade(&e))?;

@@ -4,7 +4,8 @@
 //! knowledge beyond the fixed room path, so the conformance suite stays independent of the
 //! server's code. Also the UUID room names both tools use for backends that route
 //! `<uuid:room>` ([`uuid_v4`]). With the `ws` feature, the one way loadgen and journey open a
-//! WebSocket ([`connect`]) over a counted socket that inflates permessage-deflate ([`wire`]).
+//! WebSocket ([`connect`]) over a counted socket that inflates permessage-deflate ([`wire`])
+//! and, for a slow reader, reads at a set pace ([`throttle`]).
 //! With the `metrics` feature, a server's Prometheus endpoint read ([`metrics`]).
 
 mod args;
@@ -13,6 +14,8 @@ pub mod connect;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod resolve;
+#[cfg(feature = "ws")]
+pub mod throttle;
 pub mod tls;
 #[cfg(feature = "ws")]
 pub mod wire;

@@ -23,6 +23,8 @@ use rawws::deflate::{self, Inflater};
 use rawws::{Assembler, Inflated, Step};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::throttle::{SlowRead, Throttle};
+
 /// A message's largest size, compressed or inflated (tungstenite's own default bound).
 pub const MAX_MESSAGE: usize = 64 << 20;
 
@@ -76,6 +78,8 @@ pub struct Wire<S> {
     raw: Vec<u8>,
     /// Ready for the reader.
     out: Vec<u8>,
+    /// A slow reader's pace after the response head, if it is one.
+    throttle: Option<Throttle>,
 }
 
 impl<S> std::fmt::Debug for Wire<S> {
@@ -95,7 +99,14 @@ impl<S> Wire<S> {
             counters,
             raw: Vec::new(),
             out: Vec::new(),
+            throttle: None,
         }
+    }
+
+    /// Reads at `slow`'s pace once the response head is in, until it is lifted.
+    pub fn throttled(mut self, slow: Option<&SlowRead>) -> Self {
+        self.throttle = slow.map(Throttle::new);
+        self
     }
 
     pub fn get_ref(&self) -> &S {
@@ -223,7 +234,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
                 this.out.drain(..n);
                 return Poll::Ready(Ok(()));
             }
-            if let Phase::Through = this.phase {
+            let paced = match (&mut this.throttle, &this.phase) {
+                (Some(throttle), Phase::Through | Phase::Inflating(..)) => {
+                    match throttle.poll_allowed(cx) {
+                        Poll::Ready(n) => Some(n),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                _ => None,
+            };
+            if let (Phase::Through, None) = (&this.phase, paced) {
                 // Straight into the reader's buffer: only counted.
                 let before = buf.filled().len();
                 let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -232,12 +252,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
                 return polled;
             }
             let mut chunk = [0u8; 16 << 10];
-            let mut read = ReadBuf::new(&mut chunk);
+            let cap = paced.unwrap_or(chunk.len()).min(chunk.len());
+            let mut read = ReadBuf::new(&mut chunk[..cap]);
             match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
                 Poll::Ready(Ok(())) => {
                     let n = read.filled().len();
                     if n == 0 {
                         return Poll::Ready(Ok(()));
+                    }
+                    if let Some(throttle) = &mut this.throttle {
+                        throttle.spent(n);
                     }
                     this.took(&chunk[..n])?;
                 }

@@ -85,6 +85,7 @@ impl Socket {
             config: None,
             deflate,
             counters: None,
+            slow: None,
         };
         let (ws, _) = endpoint::connect::open(request, timeout).await?;
         let (sink, stream) = ws.split();

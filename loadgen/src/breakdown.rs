@@ -1,6 +1,7 @@
 //! The summary's tables of a run broken down (`run_result::part`): by room group, by room
-//! size and by stage. Shown when the run has more than one of any (a workload); a run of flags
-//! is one group, one size and one stage, which the summary's totals already say.
+//! size and by stage, shown when the run has more than one of any (a workload; a run of flags
+//! is one group, one size and one stage, which the summary's totals already say); and by
+//! reader, healthy members beside slow ones, whenever the run has slow readers.
 
 use std::fmt::Write as _;
 
@@ -10,17 +11,49 @@ use run_result::part::{self, PartResult};
 
 /// Whether the run has a breakdown worth showing.
 pub fn shown(r: &RunResult) -> bool {
-    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1
+    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1 || !r.readers.is_empty()
 }
 
-/// The three tables.
+/// The tables the run has.
 pub fn render(out: &mut String, r: &RunResult) {
-    if !shown(r) {
+    if r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1 {
+        table(out, "By group", &r.groups, false);
+        table(out, "By room size", &r.size_classes, false);
+        table(out, "By stage", &r.stages, true);
+    }
+    readers(out, &r.readers);
+}
+
+/// Healthy members and slow readers: what each received, missed, how late, how they ended.
+fn readers(out: &mut String, parts: &[PartResult]) {
+    if parts.is_empty() {
         return;
     }
-    table(out, "By group", &r.groups, false);
-    table(out, "By room size", &r.size_classes, false);
-    table(out, "By stage", &r.stages, true);
+    let _ = writeln!(
+        out,
+        "\n{:<38} {:>8} {:>11} {:>9} {:>8} {:>10} {:>10}  closes",
+        "By reader", "members", "delivered", "missing", "loss", "p50", "p99",
+    );
+    for p in parts {
+        let l = &p.latency_us;
+        let closes: Vec<String> = p.closes.iter().map(|(c, n)| format!("{n} x {c}")).collect();
+        let _ = writeln!(
+            out,
+            "  {:<36} {:>8} {:>11} {:>9} {:>7.3}% {:>10} {:>10}  {}",
+            truncate(&p.name, 36),
+            p.members.unwrap_or(0),
+            p.delivered,
+            p.missing,
+            p.loss * 100.0,
+            ms_of(l.count, l.p50),
+            ms_of(l.count, l.p99),
+            if closes.is_empty() {
+                "-".to_owned()
+            } else {
+                closes.join(", ")
+            },
+        );
+    }
 }
 
 fn table(out: &mut String, title: &str, parts: &[PartResult], stages: bool) {

@@ -39,10 +39,11 @@ pub struct Opts {
     /// message lengths drawn from distributions, and stages that change the rate during the
     /// run (docs/loadgen.md, "Workloads"; examples in workloads/). It replaces the flags
     /// that shape the load (--rooms, --clients, --senders, --rate, --arrival, --size, --text,
-    /// --duration, --warmup, --settle, --seed, --churn, --session, --replies).
+    /// --duration, --warmup, --settle, --seed, --churn, --session, --replies,
+    /// --slow-readers).
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "rooms", "clients", "senders", "rate", "arrival", "size", "text", "duration",
-        "warmup", "settle", "seed", "churn", "session", "replies", "sweep",
+        "warmup", "settle", "seed", "churn", "session", "replies", "slow_readers", "sweep",
     ])]
     pub workload: Option<PathBuf>,
 
@@ -222,8 +223,16 @@ pub struct Opts {
     /// of another sender it receives: its next scheduled send names that message, and no
     /// member may receive the answer before the message it answers (causal_violations, a
     /// core bound). Needs --senders 2 or more to answer anything.
-    #[arg(long, value_name = "SHARE", default_value = "0", value_parser = chance)]
+    #[arg(long, value_name = "SHARE", default_value = "0", value_parser = crate::workload::chance)]
     pub replies: f64,
+
+    /// SHARE:RATE: this share of the receiving members (spread evenly over the rooms) read
+    /// at most RATE bytes a second (e.g. 5%:64KiB; 0 stops reading after the handshake),
+    /// with a small receive buffer, as members on slow links do. Their figures are counted
+    /// apart from the healthy members' (the summary's "By reader" table, `readers` in the
+    /// result), so what they cost the others shows.
+    #[arg(long, value_name = "SHARE:RATE")]
+    pub slow_readers: Option<crate::workload::SlowReaders>,
 
     /// As --churn, given as a member's mean time in the room (e.g. 5s).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
@@ -304,18 +313,6 @@ fn positive_f64(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// A chance: 0 to 1, or 0% to 100%.
-fn chance(s: &str) -> Result<f64, String> {
-    let (number, scale) = match s.trim().strip_suffix('%') {
-        Some(pct) => (pct.trim(), 100.0),
-        None => (s.trim(), 1.0),
-    };
-    match number.parse::<f64>() {
-        Ok(v) if (0.0..=scale).contains(&v) => Ok(v / scale),
-        _ => Err(format!("{s:?}: write a chance, 0.1 or \"10%\" (0 to 100%)")),
-    }
-}
-
 fn above_one(s: &str) -> Result<f64, String> {
     let v = positive_f64(s)?;
     if v <= 1.0 {
@@ -387,6 +384,7 @@ impl Opts {
                 text: opts.text.clone(),
                 session: opts.churn_session(),
                 replies: opts.replies,
+                slow_readers: opts.slow_readers,
             }],
             stages: vec![Stage {
                 name: FLAGS_STAGE.into(),

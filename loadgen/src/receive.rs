@@ -41,6 +41,8 @@ pub struct Member {
     pub answering: Option<Answering>,
     /// Answers this stay got before their questions.
     pub causal: Causal,
+    /// Its reader kind when the run counts them (`--slow-readers`): 0 healthy.
+    pub reader: Option<usize>,
 }
 
 impl Member {
@@ -61,6 +63,7 @@ impl Member {
             order,
             answering: None,
             causal: Causal::default(),
+            reader: None,
         }
     }
 
@@ -109,7 +112,7 @@ pub async fn receive_loop(
             changed = schedule.changed() => if changed.is_err() { return End::Finished },
             () = shared.finish.cancelled() => return End::Finished,
             // Nothing of ours is in flight yet: any text is foreign.
-            frame = stream.next() => match classify(frame, stats) {
+            frame = stream.next() => match classify(frame, stats, member.reader) {
                 Incoming::Text(_) => stats.borrow_mut().foreign += 1,
                 Incoming::Other => {}
                 Incoming::End(cause) => return End::Closed(cause),
@@ -176,7 +179,7 @@ fn on_frame(
     shared: &Shared,
     stats: &RefCell<Totals>,
 ) -> Option<End> {
-    match classify(frame, stats) {
+    match classify(frame, stats, member.reader) {
         Incoming::Text(text) => deliver(text.as_bytes(), member, shared, stats),
         Incoming::Other => {}
         Incoming::End(cause) => return Some(End::Closed(cause)),
@@ -193,14 +196,25 @@ enum Incoming {
     End(String),
 }
 
-/// Sorts a frame, counting close codes, errors and foreign binary frames.
-fn classify(frame: Option<Result<Message, WsError>>, stats: &RefCell<Totals>) -> Incoming {
+/// Sorts a frame, counting close codes (also by `reader` kind), errors and foreign binary
+/// frames.
+fn classify(
+    frame: Option<Result<Message, WsError>>,
+    stats: &RefCell<Totals>,
+    reader: Option<usize>,
+) -> Incoming {
     let mut s = stats.borrow_mut();
     match frame {
         Some(Ok(Message::Text(text))) => Incoming::Text(text),
         Some(Ok(Message::Close(f))) => {
             let code = f.map_or(1005, |f| u16::from(f.code));
             s.closed(code);
+            if let Some(reader) = reader {
+                *Totals::part(&mut s.readers, reader)
+                    .closes
+                    .entry(code)
+                    .or_default() += 1;
+            }
             Incoming::End(format!("close {code}"))
         }
         Some(Ok(Message::Binary(_))) => {
@@ -280,6 +294,11 @@ fn deliver(frame: &[u8], member: &mut Member, shared: &Shared, stats: &RefCell<T
     shared.delivered.fetch_add(1, Ordering::Relaxed);
     let latency = now.saturating_sub(stamp.scheduled_us);
     record(&mut s.latency, latency);
+    if let Some(reader) = member.reader {
+        let part = Totals::part(&mut s.readers, reader);
+        part.delivered += 1;
+        record(&mut part.latency, latency);
+    }
     record(&mut s.latency_sent, now.saturating_sub(stamp.sent_us));
     let second = (now.saturating_sub(member.measure_start.unwrap_or(0)) / 1_000_000) as usize;
     let bucket = s.second(second);

@@ -13,13 +13,15 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use futures_util::StreamExt;
+use futures_util::stream::{SplitSink, SplitStream};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::task::LocalSet;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::causal::Answering;
 use crate::comeback::Comeback;
-use crate::connect::{Ws, close_gracefully, connect};
+use crate::connect::{Ws, close_gracefully, close_learning, connect};
 use crate::error::ConnError;
 use crate::leave::{Leave, until_present};
 use crate::live::Board;
@@ -205,7 +207,7 @@ async fn open(ctx: &Ctx<'_>, life: &mut Life) -> Opened {
     let started_us = shared.now_us();
     let started = Instant::now();
     let ws = tokio::select! {
-        ws = connect(conn, &ctx.plan.handshake, ctx.plan.connect_timeout) => ws,
+        ws = connect(conn, &ctx.plan.handshake, ctx.plan.connect_timeout, &ctx.shared.finish) => ws,
         () = shared.finish.cancelled() => return Opened::Stop,
     };
     let (ws, times) = match ws {
@@ -263,6 +265,7 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         shared.order.stay(),
     );
     member.answering = answering(plan, conn, life);
+    member.reader = plan.readers.then_some(conn.reader);
     life.comeback.connected(&mut member, shared, stats);
 
     let (sink, mut stream) = ws.split();
@@ -332,7 +335,7 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         None => own_sink,
     };
     if let (false, Some(sink)) = (matches!(end, End::Closed(_)), sink) {
-        close_gracefully(sink, stream).await;
+        close(sink, stream, conn, stats).await;
     }
     match end {
         End::Leave => {
@@ -343,6 +346,31 @@ async fn stay(ctx: &Ctx<'_>, life: &mut Life, open: Open) -> bool {
         End::Closed(_) if lost => true,
         _ => false,
     }
+}
+
+/// Closes a connection that is still open. A slow reader first reads what it had not taken
+/// (its pace lifted at the run's end) to learn how the server had ended it, counted by its
+/// reader kind: a close frame's code, or 1006 for an end without one.
+async fn close(
+    sink: SplitSink<Ws, Message>,
+    stream: SplitStream<Ws>,
+    conn: &ConnPlan,
+    stats: &RefCell<Totals>,
+) {
+    if conn.read_rate.is_none() {
+        close_gracefully(sink, stream).await;
+        return;
+    }
+    let Some(code) = close_learning(sink, stream).await else {
+        return;
+    };
+    let mut stats = stats.borrow_mut();
+    match code {
+        1006 => stats.error(ConnError::EndedWithoutClose.to_string()),
+        code => stats.closed(code),
+    }
+    let reader = Totals::part(&mut stats.readers, conn.reader);
+    *reader.closes.entry(code).or_default() += 1;
 }
 
 /// A sending member's answers (`--replies`), if its group answers.
@@ -363,8 +391,29 @@ fn stay_ended(member: Member, shared: &Shared, stats: &RefCell<Totals>) {
             .expected
             .fetch_add(w.expected(&first_measured, &published), Ordering::Relaxed);
         missing_by_second(&member, w, &first_measured, &published, shared, stats);
+    } else if let Some(reader) = member.reader {
+        reader_missing(&member, reader, shared, stats);
     }
     shared.order.ended(&member.order, member.seen);
+}
+
+/// Without windows, a stay lasts the whole run: its reader kind's missing deliveries are the
+/// measured messages of its room it never got (the run's own count is by message slot; a
+/// slot has a measured second once its message was sent after the warm-up).
+fn reader_missing(member: &Member, reader: usize, shared: &Shared, stats: &RefCell<Totals>) {
+    let mut missing = 0;
+    for (sender, seen) in member.seen.iter().enumerate() {
+        let sender = sender as u32;
+        let mut seq = 0;
+        while let Some(slot) = shared.index.slot(member.room, sender, seq) {
+            let measured = shared.slot_second[slot].load(Ordering::Acquire) != u32::MAX;
+            if measured && !seen.has(seq) {
+                missing += 1;
+            }
+            seq += 1;
+        }
+    }
+    Totals::part(&mut stats.borrow_mut().readers, reader).missing += missing;
 }
 
 /// The deliveries a stay should have had and never got, into the series by the second each
@@ -385,6 +434,9 @@ fn missing_by_second(
             }
             if let Some(second) = shared.second_of(member.room, sender as u32, seq) {
                 stats.second(second).missing += 1;
+                if let Some(reader) = member.reader {
+                    Totals::part(&mut stats.readers, reader).missing += 1;
+                }
                 let stage = shared.index.stage_of_second(second);
                 shared
                     .index

@@ -1,6 +1,7 @@
 //! A workload run broken down (`run_result::part`): per run that has more than one group, room
-//! size or stage, its tables (by group, by room size, by stage with the recovery time after a
-//! spike) and a chart of whole-room latency against room size.
+//! size or stage, or slow readers, its tables (by group, by room size, by stage with the
+//! recovery time after a spike, by reader: healthy members beside slow readers) and a chart of
+//! whole-room latency against room size.
 
 use std::fmt::Write as _;
 
@@ -13,7 +14,7 @@ use run_result::result::{PartResult, RunResult};
 
 /// Whether `r` is broken down into more than one part anywhere.
 pub fn has_parts(r: &RunResult) -> bool {
-    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1
+    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1 || !r.readers.is_empty()
 }
 
 /// The section of the page for each run with parts.
@@ -31,6 +32,7 @@ pub fn section(runs: &[Run]) -> Result<String, Box<dyn std::error::Error>> {
         table(&mut out, "room group", &r.groups, false);
         table(&mut out, "room size", &r.size_classes, false);
         table(&mut out, "stage", &r.stages, true);
+        readers(&mut out, &r.readers);
         if r.size_classes.len() > 1 {
             let svg = by_size(&run.name, &r.size_classes, i)?;
             let _ = writeln!(
@@ -45,6 +47,37 @@ pub fn section(runs: &[Run]) -> Result<String, Box<dyn std::error::Error>> {
         }
     }
     Ok(out)
+}
+
+/// Healthy members beside slow readers: what each received and missed, how late, and the
+/// codes their connections were closed with (evictions such as 1013).
+fn readers(out: &mut String, parts: &[PartResult]) {
+    if parts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<table class=\"parts\">\n<tr><th>reader</th><th>members</th><th>delivered</th>\
+         <th>missing</th><th>loss</th><th>p50</th><th>p99</th><th>closes</th></tr>"
+    );
+    for p in parts {
+        let l = &p.latency_us;
+        let closes: Vec<String> = p.closes.iter().map(|(c, n)| format!("{n} x {c}")).collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3} %</td><td>{}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            escape(&p.name),
+            p.members.unwrap_or(0),
+            p.delivered,
+            p.missing,
+            p.loss * 100.0,
+            ms_of(l.count, l.p50),
+            ms_of(l.count, l.p99),
+            escape(&closes.join(", ")),
+        );
+    }
+    let _ = writeln!(out, "</table>");
 }
 
 fn table(out: &mut String, what: &str, parts: &[PartResult], stages: bool) {

@@ -56,6 +56,7 @@ impl RunResult {
             groups: parts_of(&totals.groups, &parts.breakdown.groups, parts.measured_s),
             size_classes: parts_of(&totals.classes, &parts.breakdown.classes, parts.measured_s),
             stages: stages(totals, &parts.breakdown.stages, parts.measured_s),
+            readers: parts_of(&totals.readers, &parts.breakdown.readers, parts.measured_s),
             summary,
             series: series(totals),
             ramp: parts.ramp,

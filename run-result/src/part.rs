@@ -3,9 +3,12 @@
 //! run lasts and written into the result with their histograms, so shards merge exactly.
 //!
 //! Every part is counted by its messages: a delivery, a send and a missing delivery belong to
-//! the group and size class of the message's room and to the stage its send was scheduled in.
-//! Within each breakdown the parts add up to the run: their `delivered` and `missing` sum to
-//! the summary's.
+//! the group and size class of the message's room and to the stage its send was scheduled in;
+//! the reader kinds (healthy members, slow readers) are counted by the receiving member
+//! instead, with the close codes their connections ended with. Within each breakdown the parts
+//! add up to the run: their `delivered` and `missing` sum to the summary's.
+
+use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
@@ -28,6 +31,8 @@ pub struct Part {
     pub first: Histogram<u64>,
     /// Per message: until the last member present had it (whole room).
     pub completion: Histogram<u64>,
+    /// A reader kind: the close codes its members' connections ended with.
+    pub closes: BTreeMap<u16, u64>,
 }
 
 impl Default for Part {
@@ -39,6 +44,7 @@ impl Default for Part {
             latency: histogram::new(),
             first: histogram::new(),
             completion: histogram::new(),
+            closes: BTreeMap::new(),
         }
     }
 }
@@ -52,6 +58,9 @@ impl Part {
         let _ = self.latency.add(&other.latency);
         let _ = self.first.add(&other.first);
         let _ = self.completion.add(&other.completion);
+        for (code, n) in &other.closes {
+            *self.closes.entry(*code).or_default() += n;
+        }
     }
 
     /// The part as a result writes it, under `info`'s name.
@@ -82,6 +91,11 @@ impl Part {
             first_us: Latency::of(&self.first),
             completion_us: Latency::of(&self.completion),
             recovery_s: None,
+            closes: self
+                .closes
+                .iter()
+                .map(|(code, n)| (code.to_string(), *n))
+                .collect(),
             histograms: [
                 ("latency_us", &self.latency),
                 ("first_us", &self.first),
@@ -106,6 +120,11 @@ impl Part {
             latency: decode("latency_us")?,
             first: decode("first_us")?,
             completion: decode("completion_us")?,
+            closes: r
+                .closes
+                .iter()
+                .filter_map(|(code, n)| Some((code.parse().ok()?, *n)))
+                .collect(),
         })
     }
 }
@@ -130,6 +149,8 @@ pub struct Breakdown {
     pub groups: Vec<PartInfo>,
     pub classes: Vec<PartInfo>,
     pub stages: Vec<PartInfo>,
+    /// Healthy members and each kind of slow reader; empty without slow readers.
+    pub readers: Vec<PartInfo>,
 }
 
 impl Breakdown {
@@ -141,6 +162,7 @@ impl Breakdown {
             add_infos(&mut out.groups, &r.groups);
             add_infos(&mut out.classes, &r.size_classes);
             add_infos(&mut out.stages, &r.stages);
+            add_infos(&mut out.readers, &r.readers);
         }
         out
     }

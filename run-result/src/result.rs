@@ -64,6 +64,10 @@ pub struct RunResult {
     /// By stage of the workload: the messages scheduled in each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<PartResult>,
+    /// By reader: the healthy members and each kind of slow reader (`--slow-readers`), by
+    /// the receiving member; absent without slow readers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readers: Vec<PartResult>,
     /// Why `--abort-on` ended the measurement early; absent when it ran its course.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<String>,
@@ -419,6 +423,9 @@ pub struct PartResult {
     /// first second whose p99 is back within the level before it; null if not within the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_s: Option<f64>,
+    /// A reader kind: close codes its members' connections ended with, by code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub closes: BTreeMap<String, u64>,
     /// `latency_us`, `first_us`, `completion_us` in HdrHistogram V2, base64.
     pub histograms: BTreeMap<String, String>,
 }

@@ -109,6 +109,8 @@ pub struct Totals {
     pub classes: Vec<Part>,
     /// By stage of a workload, the messages scheduled in it.
     pub stages: Vec<Part>,
+    /// By reader kind of the receiving member (healthy, slow readers), with slow readers.
+    pub readers: Vec<Part>,
 }
 
 impl Default for Totals {
@@ -149,6 +151,7 @@ impl Default for Totals {
             groups: Vec::new(),
             classes: Vec::new(),
             stages: Vec::new(),
+            readers: Vec::new(),
         }
     }
 }
@@ -235,6 +238,7 @@ impl Totals {
             (&mut self.groups, &other.groups),
             (&mut self.classes, &other.classes),
             (&mut self.stages, &other.stages),
+            (&mut self.readers, &other.readers),
         ] {
             for (i, part) in theirs.iter().enumerate() {
                 Self::part(mine, i).merge(part);
@@ -345,6 +349,7 @@ impl Totals {
         totals.groups = parts_of(&result.groups)?;
         totals.classes = parts_of(&result.size_classes)?;
         totals.stages = parts_of(&result.stages)?;
+        totals.readers = parts_of(&result.readers)?;
         Ok(totals)
     }
 }
@@ -357,6 +362,7 @@ impl Totals {
             (&mut self.groups, &result.groups, &breakdown.groups),
             (&mut self.classes, &result.size_classes, &breakdown.classes),
             (&mut self.stages, &result.stages, &breakdown.stages),
+            (&mut self.readers, &result.readers, &breakdown.readers),
         ] {
             let mine = std::mem::take(parts);
             *parts = infos

@@ -58,7 +58,60 @@ impl Plan {
             groups,
             classes,
             stages,
+            readers: self.readers(),
         }
+    }
+
+    /// By group: the reader kind of its slow readers (`--slow-readers`; 0 is the healthy
+    /// members, then one kind per group that has slow readers, in the groups' order).
+    pub fn reader_kinds(&self) -> Vec<Option<usize>> {
+        let mut next = 0;
+        self.workload
+            .groups
+            .iter()
+            .map(|g| {
+                g.slow_readers.map(|_| {
+                    next += 1;
+                    next
+                })
+            })
+            .collect()
+    }
+
+    /// The reader kinds with this process's members of each: empty when no group has slow
+    /// readers. Each group's slow readers are `floor(receivers * share)` of its receivers
+    /// here (`SlowReaders::picks` over them in plan order).
+    fn readers(&self) -> Vec<PartInfo> {
+        let kinds = self.reader_kinds();
+        if kinds.iter().all(Option::is_none) {
+            return Vec::new();
+        }
+        let mut receivers = vec![0u64; kinds.len()];
+        let mut members = 0;
+        for r in &self.rooms {
+            let plan = &self.layout.rooms[*r as usize];
+            members += u64::from(plan.members);
+            receivers[usize::from(plan.group)] +=
+                u64::from(plan.members.saturating_sub(plan.senders.len() as u32));
+        }
+        let mut infos = vec![reader_info("healthy".into(), members)];
+        for ((g, kind), n) in self.workload.groups.iter().zip(&kinds).zip(receivers) {
+            let (Some(slow), Some(_)) = (g.slow_readers, kind) else {
+                continue;
+            };
+            let slow_members = (n as f64 * slow.share).floor() as u64;
+            infos[0].members = infos[0].members.map(|m| m - slow_members);
+            let name = match self.workload.groups.len() {
+                1 => format!("slow readers at {}/s", bytesize::ByteSize(slow.rate)),
+                _ => format!(
+                    "{}: slow readers at {}/s",
+                    g.name,
+                    bytesize::ByteSize(slow.rate)
+                ),
+            };
+            infos.push(reader_info(name, slow_members));
+        }
+        infos
     }
 
     /// This process's members in their rooms when the stages' share is `share`: every
@@ -106,6 +159,16 @@ pub(super) fn churn_plans(workload: &Workload) -> Vec<Option<ChurnPlan>> {
             })
         })
         .collect()
+}
+
+fn reader_info(name: String, members: u64) -> PartInfo {
+    PartInfo {
+        name,
+        rooms: None,
+        members: Some(members),
+        span: None,
+        rate: None,
+    }
 }
 
 fn part_info(name: String) -> PartInfo {

@@ -24,6 +24,9 @@ impl Plan {
             .max()
             .unwrap_or(0);
         let mut conns = Vec::with_capacity(self.connections as usize);
+        // Per group: receivers planned so far, which picks its slow readers.
+        let mut receivers_of = vec![0u64; self.workload.groups.len()];
+        let kinds = self.reader_kinds();
         for member in 0..most {
             for &room in &self.rooms {
                 let plan = &layout.rooms[room as usize];
@@ -33,10 +36,19 @@ impl Plan {
                 let i = conns.len();
                 let rate = plan.senders.get(member as usize).copied();
                 let senders = plan.senders.len() as u32;
+                let group = usize::from(plan.group);
+                let slow = match (rate, self.workload.groups[group].slow_readers, kinds[group]) {
+                    (None, Some(slow), Some(kind)) => {
+                        let j = receivers_of[group];
+                        receivers_of[group] += 1;
+                        slow.picks(j).then_some((slow.rate, kind))
+                    }
+                    _ => None,
+                };
                 conns.push(ConnPlan {
                     room,
                     room_name: self.room_style.name(self.run_id, room),
-                    group: usize::from(plan.group),
+                    group,
                     sender: rate.map(|rate| (member, rate)),
                     target: targets[member as usize % targets.len()].clone(),
                     // One default address: let connect() choose the port per destination.
@@ -49,6 +61,8 @@ impl Plan {
                         member.saturating_sub(senders),
                         plan.members.saturating_sub(senders),
                     ),
+                    read_rate: slow.map(|s| s.0),
+                    reader: slow.map_or(0, |s| s.1),
                 });
             }
         }
@@ -65,6 +79,7 @@ impl Plan {
             drain: self.workload.drain(),
             reconnect: self.reconnect.clone(),
             windows: self.timing.windows,
+            readers: kinds.iter().any(Option::is_some),
         };
         // Senders run on workers of their own, so a due send waits behind a few other senders
         // at most, not behind the frames of thousands of receiving connections (`pacer.rs`):
@@ -109,6 +124,10 @@ pub struct ConnPlan {
     pub connect_at_us: u64,
     /// A receiver's rank among its room's receivers (`crate::workload::presence`).
     pub rank: f64,
+    /// A slow reader's pace, bytes a second (`--slow-readers`); `None` for a healthy member.
+    pub read_rate: Option<u64>,
+    /// Its reader kind (`Plan::reader_kinds`): 0 healthy.
+    pub reader: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +147,8 @@ pub struct WorkerPlan {
     pub reconnect: Option<ReconnectPlan>,
     /// Whether each stay is held to what was sent while it lasted (`crate::window`).
     pub windows: bool,
+    /// Whether members are counted by reader kind too (`--slow-readers`).
+    pub readers: bool,
 }
 
 impl WorkerPlan {

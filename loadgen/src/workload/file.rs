@@ -8,7 +8,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::values::{Dur, Share, Text};
-use super::{Activity, Group, Members, Process, Rate, Reconnect, Senders, Stage, Workload};
+use super::{
+    Activity, Group, Members, Process, Rate, Reconnect, Senders, SlowReaders, Stage, Workload,
+};
 use crate::dist::Dist;
 use run_result::Threshold;
 use stamp::Fill;
@@ -192,6 +194,7 @@ fn group(i: usize, g: FileGroup, dir: Option<&Path>) -> Result<Group, String> {
         text,
         session: g.session.map(|s| s.0.0),
         replies,
+        slow_readers: g.slow_readers.map(|s| s.0),
     })
 }
 
@@ -277,6 +280,7 @@ struct FileGroup {
     text: Option<String>,
     session: Option<Text<Dur>>,
     replies: Option<f64>,
+    slow_readers: Option<Text<SlowReaders>>,
 }
 
 #[derive(Deserialize)]

@@ -169,6 +169,7 @@ mod tests {
             text: Fill::X,
             session: None,
             replies: 0.0,
+            slow_readers: None,
         }
     }
 

@@ -13,12 +13,15 @@ pub mod fill;
 pub mod layout;
 pub mod presence;
 pub mod print;
+mod slow;
 mod values;
 
 pub use arrival::{Arrivals, Process};
 pub use curve::Curve;
 pub use layout::{Layout, RoomPlan};
 pub use presence::Presence;
+pub use slow::SlowReaders;
+pub(crate) use values::chance;
 
 use std::time::Duration;
 
@@ -71,6 +74,8 @@ pub struct Group {
     /// The chance that a sending member answers a measured message of another sender it
     /// receives: its next send then names that message (causal order, `--replies`).
     pub replies: f64,
+    /// Receiving members that read slowly (`--slow-readers`), if any.
+    pub slow_readers: Option<SlowReaders>,
 }
 
 /// Each room's number of members.

@@ -125,3 +125,15 @@ impl FromStr for Share {
         }
     }
 }
+
+/// A chance: `0.1` or `10%` (0 to 1).
+pub(crate) fn chance(s: &str) -> Result<f64, String> {
+    let (number, scale) = match s.trim().strip_suffix('%') {
+        Some(pct) => (pct.trim(), 100.0),
+        None => (s.trim(), 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(v) if (0.0..=scale).contains(&v) => Ok(v / scale),
+        _ => Err(format!("{s:?}: write a chance, 0.1 or \"10%\" (0 to 100%)")),
+    }
+}
