@@ -184,16 +184,9 @@ pub async fn run(mut opts: Opts) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     if let Some(url) = &ctx.metrics {
-        let scrape = endpoint::metrics::scrape(url, Duration::from_secs(5))
+        cases::hostile::check_metrics(url)
             .await
-            .map_err(|e| anyhow::anyhow!("--server-metrics: {e}"))?;
-        if scrape.open_fds.is_none() && scrape.resident_bytes.is_none() {
-            anyhow::bail!(
-                "--server-metrics: {} exports neither process_open_fds nor \
-                 process_resident_memory_bytes",
-                url.url
-            );
-        }
+            .map_err(anyhow::Error::msg)?;
     }
     let mut reports = runner::run_all(selected, &ctx, opts.parallel).await;
     let known_passing = match (&known, &opts.backend) {

@@ -17,6 +17,18 @@ use std::time::{Duration, Instant};
 /// Held by each test that runs hostile cases: the process's figures are then one server's.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The conformance binary run as a process with `args`, off the runtime's threads.
+async fn conformance_process(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_conformance"))
+            .args(args)
+            .output()
+            .expect("run conformance")
+    })
+    .await
+    .expect("the command's thread")
+}
+
 /// The conformance binary's JSON report on `target` with `extra` flags, run as a process.
 async fn grade_process(target: &str, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -24,14 +36,7 @@ async fn grade_process(target: &str, extra: &[&str]) -> serde_json::Value {
     let mut args: Vec<String> = vec!["--target".into(), target.into(), "--json".into()];
     args.push(json.to_string_lossy().into_owned());
     args.extend(extra.iter().map(|a| (*a).to_owned()));
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_conformance"))
-            .args(args)
-            .output()
-            .expect("run conformance")
-    })
-    .await
-    .expect("the command's thread");
+    let output = conformance_process(args).await;
     let text =
         std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report ({e}): {output:?}"));
     serde_json::from_str(&text).expect("the report is JSON")
@@ -149,17 +154,16 @@ async fn a_metrics_endpoint_that_does_not_answer_is_refused_before_anything_runs
     let server = reference_server::spawn(reference_server::Config::local())
         .await
         .expect("server");
-    let target = server.http_url();
     // Nothing listens on the discard port.
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_conformance"))
-            .args(["--profile", "hostile", "--target", &target])
-            .args(["--server-metrics", "http://127.0.0.1:9/metrics"])
-            .output()
-            .expect("run conformance")
-    })
-    .await
-    .expect("the command's thread");
+    let args = [
+        "--profile",
+        "hostile",
+        "--target",
+        &server.http_url(),
+        "--server-metrics",
+        "http://127.0.0.1:9/metrics",
+    ];
+    let output = conformance_process(args.map(str::to_owned).to_vec()).await;
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -34,7 +34,6 @@ pub struct Throttle {
     last: Instant,
     wait: Option<Pin<Box<Sleep>>>,
     lifted: Pin<Box<WaitForCancellationFutureOwned>>,
-    free: bool,
 }
 
 impl Throttle {
@@ -48,16 +47,15 @@ impl Throttle {
             last: Instant::now(),
             wait: None,
             lifted: Box::pin(slow.until.clone().cancelled_owned()),
-            free: false,
         }
     }
 
-    /// How many bytes may be read now; `Pending` (with a wake-up armed: the pace's timer
-    /// and the lifting) when none.
-    pub fn poll_allowed(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
-        if self.free || self.lifted.as_mut().poll(cx).is_ready() {
-            self.free = true;
-            return Poll::Ready(usize::MAX);
+    /// How many bytes may be read now, `None` once the pace is lifted (the reader then
+    /// drops the throttle); `Pending` (with a wake-up armed: the pace's timer and the
+    /// lifting) when none.
+    pub fn poll_allowed(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        if self.lifted.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
         }
         if self.rate == 0 {
             // Only the lifting wakes it.
@@ -67,7 +65,7 @@ impl Throttle {
             self.refill();
             if self.tokens > 0 {
                 self.wait = None;
-                return Poll::Ready(self.tokens as usize);
+                return Poll::Ready(Some(self.tokens as usize));
             }
             // The time until one burst is back.
             let until = Duration::from_secs_f64(self.burst as f64 / self.rate as f64);
@@ -114,7 +112,9 @@ mod tests {
         let started = Instant::now();
         let mut taken = 0;
         while taken < 8192 * 3 {
-            let n = poll_fn(|cx| throttle.poll_allowed(cx)).await;
+            let n = poll_fn(|cx| throttle.poll_allowed(cx))
+                .await
+                .expect("not lifted");
             let n = n.min(1000);
             throttle.spent(n);
             taken += n;
@@ -141,6 +141,6 @@ mod tests {
             lift.cancel();
         });
         let n = poll_fn(|cx| throttle.poll_allowed(cx)).await;
-        assert_eq!(n, usize::MAX);
+        assert_eq!(n, None);
     }
 }

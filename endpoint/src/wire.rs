@@ -78,7 +78,7 @@ pub struct Wire<S> {
     raw: Vec<u8>,
     /// Ready for the reader.
     out: Vec<u8>,
-    /// A slow reader's pace after the response head, if it is one.
+    /// A slow reader's pace after the response head, until it is lifted.
     throttle: Option<Throttle>,
 }
 
@@ -237,7 +237,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
             let paced = match (&mut this.throttle, &this.phase) {
                 (Some(throttle), Phase::Through | Phase::Inflating(..)) => {
                     match throttle.poll_allowed(cx) {
-                        Poll::Ready(n) => Some(n),
+                        Poll::Ready(Some(n)) => Some(n),
+                        Poll::Ready(None) => {
+                            this.throttle = None;
+                            None
+                        }
                         Poll::Pending => return Poll::Pending,
                     }
                 }

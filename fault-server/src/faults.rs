@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use crate::Style;
 
-/// What goes wrong, and how often.
 /// At most this many sockets kept open by `keep_sockets` (the process's descriptor limit is
 /// 20,000 on the machines this runs on).
 pub const KEPT_SOCKETS: usize = 5_000;
 
+/// What goes wrong, and how often.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Every delivery is held this long before it is written.

@@ -9,14 +9,9 @@ use run_result::RunResult;
 use run_result::display::ms_of;
 use run_result::part::{self, PartResult};
 
-/// Whether the run has a breakdown worth showing.
-pub fn shown(r: &RunResult) -> bool {
-    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1 || !r.readers.is_empty()
-}
-
 /// The tables the run has.
 pub fn render(out: &mut String, r: &RunResult) {
-    if r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1 {
+    if part::several_parts(r) {
         table(out, "By group", &r.groups, false);
         table(out, "By room size", &r.size_classes, false);
         table(out, "By stage", &r.stages, true);
@@ -36,7 +31,7 @@ fn readers(out: &mut String, parts: &[PartResult]) {
     );
     for p in parts {
         let l = &p.latency_us;
-        let closes: Vec<String> = p.closes.iter().map(|(c, n)| format!("{n} x {c}")).collect();
+        let closes = part::closes_text(p);
         let _ = writeln!(
             out,
             "  {:<36} {:>8} {:>11} {:>9} {:>7.3}% {:>10} {:>10}  {}",
@@ -47,11 +42,7 @@ fn readers(out: &mut String, parts: &[PartResult]) {
             p.loss * 100.0,
             ms_of(l.count, l.p50),
             ms_of(l.count, l.p99),
-            if closes.is_empty() {
-                "-".to_owned()
-            } else {
-                closes.join(", ")
-            },
+            if closes.is_empty() { "-" } else { &closes },
         );
     }
 }

@@ -12,9 +12,9 @@ use run_result::display::ms_of;
 use run_result::part;
 use run_result::result::{PartResult, RunResult};
 
-/// Whether `r` is broken down into more than one part anywhere.
+/// Whether `r` is broken down into more than one part anywhere, or has slow readers.
 pub fn has_parts(r: &RunResult) -> bool {
-    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1 || !r.readers.is_empty()
+    part::several_parts(r) || !r.readers.is_empty()
 }
 
 /// The section of the page for each run with parts.
@@ -62,7 +62,6 @@ fn readers(out: &mut String, parts: &[PartResult]) {
     );
     for p in parts {
         let l = &p.latency_us;
-        let closes: Vec<String> = p.closes.iter().map(|(c, n)| format!("{n} x {c}")).collect();
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3} %</td><td>{}</td>\
@@ -74,7 +73,7 @@ fn readers(out: &mut String, parts: &[PartResult]) {
             p.loss * 100.0,
             ms_of(l.count, l.p50),
             ms_of(l.count, l.p99),
-            escape(&closes.join(", ")),
+            escape(&part::closes_text(p)),
         );
     }
     let _ = writeln!(out, "</table>");

@@ -222,6 +222,22 @@ pub fn what(p: &PartResult, stages: bool) -> String {
     }
 }
 
+/// Whether `r` is broken down by its messages into more than one part anywhere (a workload:
+/// a run of flags is one group, one size and one stage).
+pub fn several_parts(r: &crate::RunResult) -> bool {
+    r.groups.len() > 1 || r.size_classes.len() > 1 || r.stages.len() > 1
+}
+
+/// A reader kind's close codes as the tables write them: `2 x 1013, 1 x 1006` (empty if
+/// none).
+pub fn closes_text(p: &PartResult) -> String {
+    p.closes
+        .iter()
+        .map(|(code, n)| format!("{n} x {code}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The size class of a room of `members`: 0 for 1, 1 for 2, 2 for 3-4, 3 for 5-8, ...
 pub fn size_class(members: u32) -> u8 {
     (u32::BITS - members.saturating_sub(1).leading_zeros()) as u8

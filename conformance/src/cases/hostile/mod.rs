@@ -8,6 +8,8 @@
 mod probe;
 mod usage;
 
+pub(crate) use usage::check as check_metrics;
+
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -351,14 +353,13 @@ async fn idle_connections(ctx: Ctx) -> CaseResult {
 
 async fn reconnect_burst(ctx: Ctx) -> CaseResult {
     let room = ctx.room("burst");
-    let ctx2 = ctx.clone();
-    graded(&ctx, async move {
+    graded(&ctx, async {
         let started = Instant::now();
         let (mut joined, mut refused) = (0, 0);
         while joined + refused < 300 && started.elapsed() < ATTACK {
             let wave: Vec<_> = (0..20)
                 .map(|_| {
-                    let (ctx, room) = (ctx2.clone(), room.clone());
+                    let (ctx, room) = (ctx.clone(), room.clone());
                     tokio::spawn(async move { ctx.join(&room).await.is_ok() })
                 })
                 .collect();
@@ -381,8 +382,7 @@ async fn reconnect_burst(ctx: Ctx) -> CaseResult {
 
 async fn oversized(ctx: Ctx) -> CaseResult {
     let room = ctx.room("oversized");
-    let ctx2 = ctx.clone();
-    graded(&ctx, async move {
+    graded(&ctx, async {
         let text = "x".repeat(4 << 20);
         let frame = serde_json::json!({ "message": text }).to_string();
         let started = Instant::now();
@@ -391,7 +391,7 @@ async fn oversized(ctx: Ctx) -> CaseResult {
             if started.elapsed() >= ATTACK {
                 break;
             }
-            let Ok(mut ws) = ctx2.join(&room).await else {
+            let Ok(mut ws) = ctx.join(&room).await else {
                 endings.push("not let in".to_owned());
                 continue;
             };

@@ -2,8 +2,8 @@
 //! descriptors (`process_open_fds`) and resident memory (`process_resident_memory_bytes`),
 //! read once the probe room is served and before the attack, then polled after the case's
 //! last connection has closed until both are back within their slack or [`WAIT`] has passed.
-//! A figure the backend does not export is not checked; the command line refuses an endpoint
-//! that exports neither.
+//! A figure the backend does not export is not checked; [`check`], before anything runs,
+//! refuses an endpoint that does not answer or exports neither.
 
 use std::time::{Duration, Instant};
 
@@ -17,14 +17,31 @@ const WAIT: Duration = Duration::from_secs(10);
 const EVERY: Duration = Duration::from_millis(250);
 /// How long one scrape may take.
 const SCRAPE: Duration = Duration::from_secs(2);
+/// How long the scrape before any case runs may take.
+const FIRST_SCRAPE: Duration = Duration::from_secs(5);
 /// Descriptors above the count before the attack that still count as back: a backend's own
 /// housekeeping (a log file rotated, a connection to Redis reopened) is not a leak.
 pub(crate) const FD_SLACK: f64 = 16.0;
 /// Resident memory above the figure before the attack that still counts as back. An
 /// allocator keeps some of what a burst took (glibc's arenas, a grown buffer pool: the
-/// reference server keeps up to 5 MiB after the 500 idle connections); the attacks send
-/// 16 to 32 MiB each, so growth past this is most of an attack's bytes kept.
+/// reference server keeps up to 5.5 MiB after the 500 idle connections); the floods send
+/// 16 to 32 MiB each, so growth past this is most of a flood's bytes kept.
 pub(crate) const MEMORY_SLACK: f64 = 16.0 * 1024.0 * 1024.0;
+
+/// Before anything runs: the endpoint answers and exports at least one of the two figures.
+pub(crate) async fn check(url: &MetricsUrl) -> Result<(), String> {
+    let scrape = endpoint::metrics::scrape(url, FIRST_SCRAPE)
+        .await
+        .map_err(|e| format!("--server-metrics: {e}"))?;
+    if scrape.open_fds.is_none() && scrape.resident_bytes.is_none() {
+        return Err(format!(
+            "--server-metrics: {} exports neither process_open_fds nor \
+             process_resident_memory_bytes",
+            url.url
+        ));
+    }
+    Ok(())
+}
 
 /// The figures before the attack.
 #[derive(Debug, Clone, Copy)]
