@@ -46,6 +46,26 @@ pub struct Request<'a> {
     /// A slow reader: after the handshake it reads at this pace until it is lifted, with a
     /// receive buffer of [`SLOW_RECEIVE_BUFFER`] bytes.
     pub slow: Option<&'a SlowRead>,
+    /// Where TCP goes instead of the endpoint's address (a relay that passes the bytes on);
+    /// the upgrade and TLS still name the endpoint. `source` is not used then.
+    pub via: Option<&'a Via>,
+}
+
+/// A relay in front of the endpoint, and how a socket to it is made.
+#[derive(Clone)]
+pub struct Via {
+    pub addr: SocketAddr,
+    /// Makes the socket (e.g. inside a network namespace); `None`: an ordinary one.
+    pub socket: Option<Arc<dyn Fn() -> std::io::Result<TcpSocket> + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Via")
+            .field("addr", &self.addr)
+            .field("own_socket", &self.socket.is_some())
+            .finish()
+    }
 }
 
 /// A slow reader's receive buffer as asked of the kernel (Linux doubles it and keeps a
@@ -161,9 +181,11 @@ async fn steps(request: Request<'_>) -> Result<(Ws, Times), ConnectError> {
     let endpoint = request.endpoint;
 
     let started = Instant::now();
-    let socket = match endpoint.addr {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    let to = request.via.map_or(endpoint.addr, |via| via.addr);
+    let socket = match (request.via.and_then(|via| via.socket.as_ref()), to) {
+        (Some(make), _) => make(),
+        (None, SocketAddr::V4(_)) => TcpSocket::new_v4(),
+        (None, SocketAddr::V6(_)) => TcpSocket::new_v6(),
     }
     .map_err(|e| ConnectError::Socket(e.kind()))?;
     if request.slow.is_some() {
@@ -171,13 +193,13 @@ async fn steps(request: Request<'_>) -> Result<(Ws, Times), ConnectError> {
             .set_recv_buffer_size(SLOW_RECEIVE_BUFFER)
             .map_err(|e| ConnectError::Socket(e.kind()))?;
     }
-    if let Some(ip) = request.source {
+    if let (Some(ip), None) = (request.source, request.via) {
         socket
             .bind(SocketAddr::new(ip, 0))
             .map_err(|e| ConnectError::BindSource(e.kind()))?;
     }
     let tcp = socket
-        .connect(endpoint.addr)
+        .connect(to)
         .await
         .map_err(|e| ConnectError::Connect(e.kind()))?;
     let _ = tcp.set_nodelay(true);

@@ -86,6 +86,7 @@ impl Socket {
             deflate,
             counters: None,
             slow: None,
+            via: None,
         };
         let (ws, _) = endpoint::connect::open(request, timeout).await?;
         let (sink, stream) = ws.split();

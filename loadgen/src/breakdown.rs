@@ -1,7 +1,8 @@
 //! The summary's tables of a run broken down (`run_result::part`): by room group, by room
 //! size and by stage, shown when the run has more than one of any (a workload; a run of flags
 //! is one group, one size and one stage, which the summary's totals already say); and by
-//! reader, healthy members beside slow ones, whenever the run has slow readers.
+//! reader, healthy members beside slow and impaired ones, whenever the run has them (with the
+//! TCP retransmits of an impaired kernel link).
 
 use std::fmt::Write as _;
 
@@ -19,7 +20,7 @@ pub fn render(out: &mut String, r: &RunResult) {
     readers(out, &r.readers);
 }
 
-/// Healthy members and slow readers: what each received, missed, how late, how they ended.
+/// Healthy, slow and impaired members: what each received, missed, how late, how they ended.
 fn readers(out: &mut String, parts: &[PartResult]) {
     if parts.is_empty() {
         return;
@@ -44,6 +45,15 @@ fn readers(out: &mut String, parts: &[PartResult]) {
             ms_of(l.count, l.p99),
             if closes.is_empty() { "-" } else { &closes },
         );
+    }
+    for p in parts {
+        if let Some(r) = p.retransmits {
+            let _ = writeln!(
+                out,
+                "  {}: {} TCP segments retransmitted toward the members, {} by them",
+                p.name, r.to_members, r.from_members
+            );
+        }
     }
 }
 

@@ -42,6 +42,7 @@ pub async fn connect(
         deflate: handshake.deflate,
         counters: Some(&handshake.wire),
         slow: slow.as_ref(),
+        via: conn.via.as_ref(),
     };
     endpoint::connect::open(request, timeout).await
 }

@@ -1,9 +1,10 @@
-//! The first Ctrl-C during a run: a token the run's phases watch, so an interrupted run still
-//! ends its phases in order and writes its result.
+//! The first Ctrl-C (or SIGTERM) during a run: a token the run's phases watch, so an
+//! interrupted run still ends its phases in order, writes its result and removes what it
+//! built (an impaired link's namespaces).
 
 use tokio_util::sync::CancellationToken;
 
-/// A token cancelled by the first Ctrl-C while the run lasts.
+/// A token cancelled by the first Ctrl-C or SIGTERM while the run lasts.
 pub struct Interrupt {
     token: CancellationToken,
     listener: tokio::task::JoinHandle<()>,
@@ -26,9 +27,20 @@ pub fn on_ctrl_c() -> Interrupt {
     let token = CancellationToken::new();
     let cancel = token.clone();
     let listener = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => if r.is_err() { return },
+            () = terminate => {}
         }
+        cancel.cancel();
     });
     Interrupt { token, listener }
 }

@@ -49,6 +49,7 @@ pub mod dist;
 pub mod embedded;
 pub mod error;
 pub mod handshake;
+pub mod impair;
 mod index;
 mod interrupt;
 mod leave;

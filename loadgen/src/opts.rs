@@ -40,10 +40,10 @@ pub struct Opts {
     /// run (docs/loadgen.md, "Workloads"; examples in workloads/). It replaces the flags
     /// that shape the load (--rooms, --clients, --senders, --rate, --arrival, --size, --text,
     /// --duration, --warmup, --settle, --seed, --churn, --session, --replies,
-    /// --slow-readers).
+    /// --slow-readers, --impair).
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "rooms", "clients", "senders", "rate", "arrival", "size", "text", "duration",
-        "warmup", "settle", "seed", "churn", "session", "replies", "slow_readers", "sweep",
+        "warmup", "settle", "seed", "churn", "session", "replies", "slow_readers", "impair", "sweep",
     ])]
     pub workload: Option<PathBuf>,
 
@@ -234,6 +234,16 @@ pub struct Opts {
     #[arg(long, value_name = "SHARE:RATE")]
     pub slow_readers: Option<crate::workload::SlowReaders>,
 
+    /// SHARE:LINK: this share of the receiving members (spread evenly over the rooms) reach
+    /// the server over an impaired link, e.g. 10%:rtt=80ms,jitter=20ms,loss=1%,rate=1mbit
+    /// (any of the four). Delay and jitter are added by a relay in user space; loss and rate
+    /// are the kernel's (a network namespace pair joined by a veth link with tbf and
+    /// nf_tables drops: real TCP retransmits), which needs root. Their figures are counted
+    /// apart from the healthy members' (the "By reader" table, `readers` in the result). A
+    /// member is impaired or a slow reader, never both.
+    #[arg(long, value_name = "SHARE:LINK")]
+    pub impair: Option<crate::workload::Impair>,
+
     /// As --churn, given as a member's mean time in the room (e.g. 5s).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub session: Option<Duration>,
@@ -385,6 +395,7 @@ impl Opts {
                 session: opts.churn_session(),
                 replies: opts.replies,
                 slow_readers: opts.slow_readers,
+                impair: opts.impair,
             }],
             stages: vec![Stage {
                 name: FLAGS_STAGE.into(),

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::abort::Watch;
 use crate::client_load::Sample;
 use crate::embedded::EmbeddedServer;
+use crate::impair::Links;
 use crate::interrupt::on_ctrl_c;
 use crate::live::Board;
 use crate::opts::Opts;
@@ -30,6 +31,7 @@ use crate::streaming;
 use crate::target::Target;
 use crate::worker;
 use run_result::Totals;
+use run_result::part::Retransmits;
 use run_result::result::{RampPoint, ShardRecord};
 use run_result::wire::WireLoad;
 use run_result::{Parts, RunResult};
@@ -53,7 +55,18 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     };
     let (schedule_tx, schedule_rx) = watch::channel(None);
     let shared = Arc::new(Shared::new(plan.index(), schedule_rx));
-    let worker_plans = plan.workers(&targets);
+    let mut worker_plans = plan.workers(&targets);
+    // Dropped when the run returns, however it ends: the links are removed with it.
+    let links = Links::open(
+        &plan.workload,
+        &targets.iter().map(|t| t.addr).collect::<Vec<_>>(),
+    )
+    .await?;
+    for conn in worker_plans.iter_mut().flat_map(|w| &mut w.conns) {
+        if conn.impaired {
+            conn.via = links.via(conn.group, conn.target.addr);
+        }
+    }
     let (live, board) = streaming::start(&plan, &targets, worker_plans.len(), &shared).await?;
     let workers = start_workers(worker_plans, &shared, board.as_ref())?;
     let interrupt = on_ctrl_c();
@@ -63,6 +76,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         tracing::warn!("interrupted: closing connections and writing the partial result");
     }
     let mut totals = stop_workers(&shared, workers).await?;
+    for (group, kinds) in plan.reader_kinds().iter().enumerate() {
+        if let (Some(kind), Some((to, from))) = (kinds.impaired, links.retransmits(group)) {
+            Totals::part(&mut totals.readers, kind).retransmits = Some(Retransmits {
+                to_members: to,
+                from_members: from,
+            });
+        }
+    }
     for (second, connected) in phases.connected_by_second.iter().enumerate() {
         totals.second(second).connected = *connected;
     }

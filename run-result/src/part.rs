@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 
 use crate::histogram::{self, DecodeError};
 use crate::result::Latency;
-pub use crate::result::PartResult;
+pub use crate::result::{PartResult, Retransmits};
 
 /// What a part of a run measured.
 #[derive(Debug, Clone)]
@@ -33,6 +33,8 @@ pub struct Part {
     pub completion: Histogram<u64>,
     /// A reader kind: the close codes its members' connections ended with.
     pub closes: BTreeMap<u16, u64>,
+    /// An impaired reader kind on a kernel link: the TCP segments it retransmitted.
+    pub retransmits: Option<Retransmits>,
 }
 
 impl Default for Part {
@@ -45,6 +47,7 @@ impl Default for Part {
             first: histogram::new(),
             completion: histogram::new(),
             closes: BTreeMap::new(),
+            retransmits: None,
         }
     }
 }
@@ -61,6 +64,13 @@ impl Part {
         for (code, n) in &other.closes {
             *self.closes.entry(*code).or_default() += n;
         }
+        self.retransmits = match (self.retransmits, other.retransmits) {
+            (Some(a), Some(b)) => Some(Retransmits {
+                to_members: a.to_members + b.to_members,
+                from_members: a.from_members + b.from_members,
+            }),
+            (a, b) => a.or(b),
+        };
     }
 
     /// The part as a result writes it, under `info`'s name.
@@ -96,6 +106,7 @@ impl Part {
                 .iter()
                 .map(|(code, n)| (code.to_string(), *n))
                 .collect(),
+            retransmits: self.retransmits,
             histograms: [
                 ("latency_us", &self.latency),
                 ("first_us", &self.first),
@@ -125,6 +136,7 @@ impl Part {
                 .iter()
                 .filter_map(|(code, n)| Some((code.parse().ok()?, *n)))
                 .collect(),
+            retransmits: r.retransmits,
         })
     }
 }

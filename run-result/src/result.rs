@@ -426,6 +426,20 @@ pub struct PartResult {
     /// A reader kind: close codes its members' connections ended with, by code.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub closes: BTreeMap<String, u64>,
+    /// An impaired reader kind on a kernel link (`--impair` with loss or rate): the TCP
+    /// segments retransmitted over its link, each way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retransmits: Option<Retransmits>,
     /// `latency_us`, `first_us`, `completion_us` in HdrHistogram V2, base64.
     pub histograms: BTreeMap<String, String>,
+}
+
+/// TCP segments retransmitted over an impaired link (the kernel's `RetransSegs` of each end's
+/// network namespace, which holds only that link's sockets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Retransmits {
+    /// By the relay's end: segments toward the members (deliveries).
+    pub to_members: u64,
+    /// By the members' end: their sends and handshakes.
+    pub from_members: u64,
 }

@@ -62,28 +62,37 @@ impl Plan {
         }
     }
 
-    /// By group: the reader kind of its slow readers (`--slow-readers`; 0 is the healthy
-    /// members, then one kind per group that has slow readers, in the groups' order).
-    pub fn reader_kinds(&self) -> Vec<Option<usize>> {
+    /// By group: the reader kinds of its impaired members (`--impair`) and of its slow
+    /// readers (`--slow-readers`). 0 is the healthy members, then for each group in order
+    /// its impaired members and its slow readers, where it has them.
+    pub fn reader_kinds(&self) -> Vec<ReaderKinds> {
         let mut next = 0;
+        let mut kind = |has: bool| {
+            has.then(|| {
+                next += 1;
+                next
+            })
+        };
         self.workload
             .groups
             .iter()
-            .map(|g| {
-                g.slow_readers.map(|_| {
-                    next += 1;
-                    next
-                })
+            .map(|g| ReaderKinds {
+                impaired: kind(g.impair.is_some()),
+                slow: kind(g.slow_readers.is_some()),
             })
             .collect()
     }
 
-    /// The reader kinds with this process's members of each: empty when no group has slow
-    /// readers. Each group's slow readers are `floor(receivers * share)` of its receivers
-    /// here (`SlowReaders::picks` over them in plan order).
+    /// The reader kinds with this process's members of each: empty when no group has
+    /// impaired members or slow readers. A group's impaired members are
+    /// `floor(receivers * share)` of its receivers here (`Impair::picks` over them in plan
+    /// order); its slow readers the same of the receivers not impaired.
     fn readers(&self) -> Vec<PartInfo> {
         let kinds = self.reader_kinds();
-        if kinds.iter().all(Option::is_none) {
+        if kinds
+            .iter()
+            .all(|k| k.impaired.is_none() && k.slow.is_none())
+        {
             return Vec::new();
         }
         let mut receivers = vec![0u64; kinds.len()];
@@ -95,22 +104,26 @@ impl Plan {
                 u64::from(plan.members.saturating_sub(plan.senders.len() as u32));
         }
         let mut infos = vec![reader_info("healthy".into(), members)];
-        for ((g, kind), n) in self.workload.groups.iter().zip(&kinds).zip(receivers) {
-            let (Some(slow), Some(_)) = (g.slow_readers, kind) else {
-                continue;
-            };
-            let slow_members = (n as f64 * slow.share).floor() as u64;
-            infos[0].members = infos[0].members.map(|m| m - slow_members);
-            let name = match self.workload.groups.len() {
-                1 => format!("slow readers at {}/s", bytesize::ByteSize(slow.rate)),
-                _ => format!(
-                    "{}: slow readers at {}/s",
-                    g.name,
-                    bytesize::ByteSize(slow.rate)
-                ),
-            };
-            infos.push(reader_info(name, slow_members));
+        let named = |g: &crate::workload::Group, what: String| match self.workload.groups.len() {
+            1 => what,
+            _ => format!("{}: {what}", g.name),
+        };
+        for (g, n) in self.workload.groups.iter().zip(receivers) {
+            let impaired = g.impair.map_or(0, |i| (n as f64 * i.share).floor() as u64);
+            if let Some(i) = g.impair {
+                infos.push(reader_info(
+                    named(g, format!("impaired ({})", i.link)),
+                    impaired,
+                ));
+            }
+            if let Some(slow) = g.slow_readers {
+                let slow_members = ((n - impaired) as f64 * slow.share).floor() as u64;
+                let what = format!("slow readers at {}/s", bytesize::ByteSize(slow.rate));
+                infos.push(reader_info(named(g, what), slow_members));
+            }
         }
+        let others: u64 = infos[1..].iter().filter_map(|i| i.members).sum();
+        infos[0].members = infos[0].members.map(|m| m - others);
         infos
     }
 
@@ -127,6 +140,13 @@ impl Plan {
             })
             .sum()
     }
+}
+
+/// One group's reader kinds (`Plan::reader_kinds`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReaderKinds {
+    pub impaired: Option<usize>,
+    pub slow: Option<usize>,
 }
 
 /// How each group's senders pace themselves.

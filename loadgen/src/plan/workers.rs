@@ -24,8 +24,10 @@ impl Plan {
             .max()
             .unwrap_or(0);
         let mut conns = Vec::with_capacity(self.connections as usize);
-        // Per group: receivers planned so far, which picks its slow readers.
+        // Per group: receivers planned so far, which picks its impaired members, and those
+        // not impaired, which picks its slow readers.
         let mut receivers_of = vec![0u64; self.workload.groups.len()];
+        let mut others_of = vec![0u64; self.workload.groups.len()];
         let kinds = self.reader_kinds();
         for member in 0..most {
             for &room in &self.rooms {
@@ -37,14 +39,25 @@ impl Plan {
                 let rate = plan.senders.get(member as usize).copied();
                 let senders = plan.senders.len() as u32;
                 let group = usize::from(plan.group);
-                let slow = match (rate, self.workload.groups[group].slow_readers, kinds[group]) {
-                    (None, Some(slow), Some(kind)) => {
-                        let j = receivers_of[group];
-                        receivers_of[group] += 1;
-                        slow.picks(j).then_some((slow.rate, kind))
+                let g = &self.workload.groups[group];
+                let mut impaired = None;
+                let mut slow = None;
+                if rate.is_none() {
+                    let j = receivers_of[group];
+                    receivers_of[group] += 1;
+                    impaired = g
+                        .impair
+                        .zip(kinds[group].impaired)
+                        .and_then(|(i, kind)| i.picks(j).then_some(kind));
+                    if impaired.is_none() {
+                        let k = others_of[group];
+                        others_of[group] += 1;
+                        slow = g
+                            .slow_readers
+                            .zip(kinds[group].slow)
+                            .and_then(|(s, kind)| s.picks(k).then_some((s.rate, kind)));
                     }
-                    _ => None,
-                };
+                }
                 conns.push(ConnPlan {
                     room,
                     room_name: self.room_style.name(self.run_id, room),
@@ -62,7 +75,9 @@ impl Plan {
                         plan.members.saturating_sub(senders),
                     ),
                     read_rate: slow.map(|s| s.0),
-                    reader: slow.map_or(0, |s| s.1),
+                    reader: slow.map(|s| s.1).or(impaired).unwrap_or(0),
+                    impaired: impaired.is_some(),
+                    via: None,
                 });
             }
         }
@@ -79,7 +94,9 @@ impl Plan {
             drain: self.workload.drain(),
             reconnect: self.reconnect.clone(),
             windows: self.timing.windows,
-            readers: kinds.iter().any(Option::is_some),
+            readers: kinds
+                .iter()
+                .any(|k| k.slow.is_some() || k.impaired.is_some()),
         };
         // Senders run on workers of their own, so a due send waits behind a few other senders
         // at most, not behind the frames of thousands of receiving connections (`pacer.rs`):
@@ -128,6 +145,11 @@ pub struct ConnPlan {
     pub read_rate: Option<u64>,
     /// Its reader kind (`Plan::reader_kinds`): 0 healthy.
     pub reader: usize,
+    /// On its group's impaired link (`--impair`).
+    pub impaired: bool,
+    /// How it reaches the target when impaired: set once the link is built
+    /// (`crate::impair::Links::via`).
+    pub via: Option<endpoint::connect::Via>,
 }
 
 #[derive(Debug, Clone)]

@@ -9,7 +9,8 @@ use toml::Spanned;
 
 use super::values::{Dur, Share, Text};
 use super::{
-    Activity, Group, Members, Process, Rate, Reconnect, Senders, SlowReaders, Stage, Workload,
+    Activity, Group, Impair, Members, Process, Rate, Reconnect, Senders, SlowReaders, Stage,
+    Workload,
 };
 use crate::dist::Dist;
 use run_result::Threshold;
@@ -195,6 +196,7 @@ fn group(i: usize, g: FileGroup, dir: Option<&Path>) -> Result<Group, String> {
         session: g.session.map(|s| s.0.0),
         replies,
         slow_readers: g.slow_readers.map(|s| s.0),
+        impair: g.impair.map(|s| s.0),
     })
 }
 
@@ -281,6 +283,7 @@ struct FileGroup {
     session: Option<Text<Dur>>,
     replies: Option<f64>,
     slow_readers: Option<Text<SlowReaders>>,
+    impair: Option<Text<Impair>>,
 }
 
 #[derive(Deserialize)]

@@ -170,6 +170,7 @@ mod tests {
             session: None,
             replies: 0.0,
             slow_readers: None,
+            impair: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod arrival;
 pub mod curve;
 pub mod file;
 pub mod fill;
+mod impair;
 pub mod layout;
 pub mod presence;
 pub mod print;
@@ -18,6 +19,7 @@ mod values;
 
 pub use arrival::{Arrivals, Process};
 pub use curve::Curve;
+pub use impair::{Impair, Link};
 pub use layout::{Layout, RoomPlan};
 pub use presence::Presence;
 pub use slow::SlowReaders;
@@ -76,6 +78,9 @@ pub struct Group {
     pub replies: f64,
     /// Receiving members that read slowly (`--slow-readers`), if any.
     pub slow_readers: Option<SlowReaders>,
+    /// Receiving members on an impaired link (`--impair`), if any; a member is either
+    /// impaired or a slow reader, never both.
+    pub impair: Option<Impair>,
 }
 
 /// Each room's number of members.

@@ -60,6 +60,9 @@ pub fn to_toml(w: &Workload) -> String {
         if g.replies > 0.0 {
             let _ = writeln!(out, "replies = {}", float(g.replies));
         }
+        if let Some(impair) = g.impair {
+            let _ = writeln!(out, "impair = {}", quoted(&impair.to_string()));
+        }
         if let Some(slow) = g.slow_readers {
             let _ = writeln!(out, "slow_readers = {}", quoted(&slow.to_string()));
         }

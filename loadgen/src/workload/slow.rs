@@ -20,9 +20,15 @@ impl SlowReaders {
     /// Whether receiver `j` of its group (numbered in the order receivers are planned) is
     /// one of them: exactly `floor(n * share)` of the first `n` are.
     pub fn picks(&self, j: u64) -> bool {
-        let before = (j as f64 * self.share).floor();
-        ((j + 1) as f64 * self.share).floor() > before
+        picks(self.share, j)
     }
+}
+
+/// Whether item `j` of a sequence is picked when exactly `floor(n * share)` of the first `n`
+/// are, spread evenly.
+pub(super) fn picks(share: f64, j: u64) -> bool {
+    let before = (j as f64 * share).floor();
+    ((j + 1) as f64 * share).floor() > before
 }
 
 impl FromStr for SlowReaders {
