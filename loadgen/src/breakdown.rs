@@ -47,12 +47,8 @@ fn readers(out: &mut String, parts: &[PartResult]) {
         );
     }
     for p in parts {
-        if let Some(r) = p.retransmits {
-            let _ = writeln!(
-                out,
-                "  {}: {} TCP segments retransmitted toward the members, {} by them",
-                p.name, r.to_members, r.from_members
-            );
+        if let Some(text) = part::retransmits_text(p) {
+            let _ = writeln!(out, "  {}: TCP segments retransmitted {text}", p.name);
         }
     }
 }

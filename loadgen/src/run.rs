@@ -31,7 +31,6 @@ use crate::streaming;
 use crate::target::Target;
 use crate::worker;
 use run_result::Totals;
-use run_result::part::Retransmits;
 use run_result::result::{RampPoint, ShardRecord};
 use run_result::wire::WireLoad;
 use run_result::{Parts, RunResult};
@@ -57,16 +56,8 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
     let shared = Arc::new(Shared::new(plan.index(), schedule_rx));
     let mut worker_plans = plan.workers(&targets);
     // Dropped when the run returns, however it ends: the links are removed with it.
-    let links = Links::open(
-        &plan.workload,
-        &targets.iter().map(|t| t.addr).collect::<Vec<_>>(),
-    )
-    .await?;
-    for conn in worker_plans.iter_mut().flat_map(|w| &mut w.conns) {
-        if conn.impaired {
-            conn.via = links.via(conn.group, conn.target.addr);
-        }
-    }
+    let links = Links::open(&plan.workload, &targets).await?;
+    links.route(&mut worker_plans);
     let (live, board) = streaming::start(&plan, &targets, worker_plans.len(), &shared).await?;
     let workers = start_workers(worker_plans, &shared, board.as_ref())?;
     let interrupt = on_ctrl_c();
@@ -76,14 +67,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<RunResult> {
         tracing::warn!("interrupted: closing connections and writing the partial result");
     }
     let mut totals = stop_workers(&shared, workers).await?;
-    for (group, kinds) in plan.reader_kinds().iter().enumerate() {
-        if let (Some(kind), Some((to, from))) = (kinds.impaired, links.retransmits(group)) {
-            Totals::part(&mut totals.readers, kind).retransmits = Some(Retransmits {
-                to_members: to,
-                from_members: from,
-            });
-        }
-    }
+    links.retransmits_into(&plan.reader_kinds(), &mut totals);
     for (second, connected) in phases.connected_by_second.iter().enumerate() {
         totals.second(second).connected = *connected;
     }

@@ -61,7 +61,12 @@ async fn an_impaired_groups_latency_rises_by_the_delay_and_the_healthys_does_not
         .await
         .expect("server");
     let url = server.http_url();
-    let mut args = vec!["--target", url.as_str(), "--impair", "25%:rtt=120ms,jitter=40ms"];
+    let mut args = vec![
+        "--target",
+        url.as_str(),
+        "--impair",
+        "25%:rtt=120ms,jitter=40ms",
+    ];
     args.extend_from_slice(LOAD);
     let r = common::run(&args).await;
     let names: Vec<&str> = r.readers.iter().map(|p| p.name.as_str()).collect();
@@ -74,7 +79,10 @@ async fn an_impaired_groups_latency_rises_by_the_delay_and_the_healthys_does_not
     // Each delivery to an impaired member is held 60 ms +- 20 ms on the way in.
     let (i, h) = (&impaired.latency_us, &healthy.latency_us);
     assert!(ms(i.p50) >= 55.0, "impaired p50 {} ms", ms(i.p50));
-    assert!(ms(i.p50) >= ms(h.p50) + 40.0, "impaired {i:?}, healthy {h:?}");
+    assert!(
+        ms(i.p50) >= ms(h.p50) + 40.0,
+        "impaired {i:?}, healthy {h:?}"
+    );
     assert!(ms(i.max) <= 200.0, "impaired max {} ms", ms(i.max));
     // The healthy members are not held (their p99 far below the delay).
     assert!(ms(h.p99) < 30.0, "healthy p99 {} ms", ms(h.p99));
@@ -114,6 +122,13 @@ async fn real_drops_make_tcp_retransmit_and_stretch_the_impaired_tail() {
     );
     assert!(ms(h.p99) < 30.0, "healthy p99 {} ms", ms(h.p99));
     assert!(namespaces_of(std::process::id()).is_empty());
+    // The result says so as its schema describes.
+    let json = serde_json::to_value(&r).expect("JSON");
+    assert_eq!(
+        json["readers"][1]["retransmits"]["to_members"],
+        retransmits.to_members
+    );
+    assert_eq!(testkit::result_schema_errors(&json), Vec::<String>::new());
 }
 
 /// Runs the binary with `args`, returning it and a receiver of its stderr lines.
@@ -190,7 +205,11 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
     ]);
     let pid = child.id();
     assert_eq!(child.wait().expect("ends").code(), Some(1));
-    assert_eq!(namespaces_of(pid), Vec::<String>::new(), "after a failed run");
+    assert_eq!(
+        namespaces_of(pid),
+        Vec::<String>::new(),
+        "after a failed run"
+    );
 
     // A killed run cannot clean up: the next run with a kernel link sweeps what it left.
     let (mut child, lines) = spawn(&[
@@ -228,7 +247,11 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
         "50%:loss=1%",
     ]);
     assert_eq!(next.wait().expect("ends").code(), Some(0));
-    assert_eq!(namespaces_of(pid), Vec::<String>::new(), "swept by the next run");
+    assert_eq!(
+        namespaces_of(pid),
+        Vec::<String>::new(),
+        "swept by the next run"
+    );
     assert_eq!(namespaces_of(next.id()), Vec::<String>::new());
 }
 
@@ -248,7 +271,15 @@ fn without_root_a_kernel_link_is_refused_in_one_line_before_connecting() {
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&binary)
-        .args(["--target", &url, "--rooms", "1", "--clients", "2", "--no-json"])
+        .args([
+            "--target",
+            &url,
+            "--rooms",
+            "1",
+            "--clients",
+            "2",
+            "--no-json",
+        ])
         .args(["--impair", "50%:rtt=50ms,loss=1%"])
         .current_dir(dir.path())
         .output()

@@ -49,23 +49,30 @@ pub fn section(runs: &[Run]) -> Result<String, Box<dyn std::error::Error>> {
     Ok(out)
 }
 
-/// Healthy members beside slow readers: what each received and missed, how late, and the
-/// codes their connections were closed with (evictions such as 1013).
+/// Healthy members beside slow and impaired ones: what each received and missed, how late,
+/// the codes their connections were closed with (evictions such as 1013), and an impaired
+/// kernel link's TCP retransmits.
 fn readers(out: &mut String, parts: &[PartResult]) {
     if parts.is_empty() {
         return;
     }
+    let links = parts.iter().any(|p| p.retransmits.is_some());
     let _ = writeln!(
         out,
         "<table class=\"parts\">\n<tr><th>reader</th><th>members</th><th>delivered</th>\
-         <th>missing</th><th>loss</th><th>p50</th><th>p99</th><th>closes</th></tr>"
+         <th>missing</th><th>loss</th><th>p50</th><th>p99</th><th>closes</th>{}</tr>",
+        if links {
+            "<th>TCP retransmits</th>"
+        } else {
+            ""
+        }
     );
     for p in parts {
         let l = &p.latency_us;
-        let _ = writeln!(
+        let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3} %</td><td>{}</td>\
-             <td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td>",
             escape(&p.name),
             p.members.unwrap_or(0),
             p.delivered,
@@ -75,6 +82,11 @@ fn readers(out: &mut String, parts: &[PartResult]) {
             ms_of(l.count, l.p99),
             escape(&part::closes_text(p)),
         );
+        if links {
+            let text = part::retransmits_text(p).unwrap_or_else(|| "-".into());
+            let _ = write!(out, "<td>{}</td>", escape(&text));
+        }
+        let _ = writeln!(out, "</tr>");
     }
     let _ = writeln!(out, "</table>");
 }

@@ -1,4 +1,4 @@
-//! A run with slow readers (`loadgen --slow-readers`): the page shows the healthy members
+//! A run with slow readers (`loadgen --slow-readers`) or impaired members: the page shows the healthy members
 //! beside the slow ones, with their close codes; a run without them shows no such table.
 
 mod common;
@@ -55,4 +55,28 @@ fn the_page_shows_healthy_members_beside_slow_readers() {
     assert!(html.contains("2 x 1013"), "{html}");
     // Only the run with slow readers has the table.
     assert_eq!(html.matches("<th>reader</th>").count(), 1);
+}
+
+#[test]
+fn an_impaired_kernel_link_shows_its_retransmits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut run = common::result(&common::stats(100, 500, 3, 3), &[]);
+    let mut impaired = reader(20, 0, None);
+    impaired.retransmits = Some(run_result::part::Retransmits {
+        to_members: 56,
+        from_members: 2,
+    });
+    run.readers = vec![
+        reader(80, 0, None).result(&info("healthy", 16), 3.0),
+        impaired.result(&info("impaired (loss=0.05)", 4), 3.0),
+    ];
+    let runs = vec![Run::load(&common::write(dir.path(), "impaired", &run)).expect("load")];
+    let html = reports::html::render(&runs).expect("render");
+    assert!(html.contains("<th>TCP retransmits</th>"), "{html}");
+    assert!(
+        html.contains("<td>56 toward the members, 2 by them</td></tr>"),
+        "{html}"
+    );
+    // The healthy members have no link of their own.
+    assert!(html.contains("<td>-</td></tr>"), "{html}");
 }

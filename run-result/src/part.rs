@@ -250,6 +250,17 @@ pub fn closes_text(p: &PartResult) -> String {
         .join(", ")
 }
 
+/// An impaired kind's link retransmits as the tables write them:
+/// `56 toward the members, 2 by them` (`None` without a kernel link).
+pub fn retransmits_text(p: &PartResult) -> Option<String> {
+    p.retransmits.map(|r| {
+        format!(
+            "{} toward the members, {} by them",
+            r.to_members, r.from_members
+        )
+    })
+}
+
 /// The size class of a room of `members`: 0 for 1, 1 for 2, 2 for 3-4, 3 for 5-8, ...
 pub fn size_class(members: u32) -> u8 {
     (u32::BITS - members.saturating_sub(1).leading_zeros()) as u8

@@ -16,9 +16,13 @@ use anyhow::Context;
 use endpoint::connect::Via;
 use tokio::net::TcpListener;
 
+use crate::plan::{ReaderKinds, WorkerPlan};
+use crate::target::Target;
 use crate::workload::{Link, Workload};
 use netns::{MEMBER_ADDR, Pair};
 use relay::{Hold, Relay};
+use run_result::Totals;
+use run_result::part::Retransmits;
 
 /// Every impaired group's link, by group.
 #[derive(Debug, Default)]
@@ -39,7 +43,8 @@ struct GroupLink {
 impl Links {
     /// Builds the links `workload`'s groups ask for, to `targets`. Fails (in one line)
     /// before anything is built when a kernel link needs root or tools that are missing.
-    pub async fn open(workload: &Workload, targets: &[SocketAddr]) -> anyhow::Result<Self> {
+    pub async fn open(workload: &Workload, targets: &[Target]) -> anyhow::Result<Self> {
+        let targets: Vec<SocketAddr> = targets.iter().map(|t| t.addr).collect();
         let kernel = workload
             .groups
             .iter()
@@ -52,7 +57,7 @@ impl Links {
         for (g, group) in workload.groups.iter().enumerate() {
             groups.push(match group.impair {
                 Some(impair) => Some(
-                    GroupLink::open(g, &impair.link, targets, workload.seed)
+                    GroupLink::open(g, &impair.link, &targets, workload.seed)
                         .await
                         .with_context(|| format!("the impaired link of group {:?}", group.name))?,
                 ),
@@ -62,8 +67,29 @@ impl Links {
         Ok(Self { groups })
     }
 
+    /// Sends every impaired member of `plans` through its group's link.
+    pub fn route(&self, plans: &mut [WorkerPlan]) {
+        for conn in plans.iter_mut().flat_map(|w| &mut w.conns) {
+            if conn.impaired {
+                conn.via = self.via(conn.group, conn.target.addr);
+            }
+        }
+    }
+
+    /// Each impaired kind's link retransmits into its part of `totals` (`kinds` by group).
+    pub fn retransmits_into(&self, kinds: &[ReaderKinds], totals: &mut Totals) {
+        for (group, kinds) in kinds.iter().enumerate() {
+            if let (Some(kind), Some((to, from))) = (kinds.impaired, self.retransmits(group)) {
+                Totals::part(&mut totals.readers, kind).retransmits = Some(Retransmits {
+                    to_members: to,
+                    from_members: from,
+                });
+            }
+        }
+    }
+
     /// How an impaired member of `group` reaches `target`.
-    pub fn via(&self, group: usize, target: SocketAddr) -> Option<Via> {
+    fn via(&self, group: usize, target: SocketAddr) -> Option<Via> {
         let link = self.groups.get(group)?.as_ref()?;
         let (_, relay) = link.relays.iter().find(|(t, _)| *t == target)?;
         let socket = link.pair.as_ref().map(|pair| {
@@ -80,7 +106,7 @@ impl Links {
 
     /// A kernel link's TCP segments retransmitted since it was built: toward the members
     /// (the relay's side) and from them.
-    pub fn retransmits(&self, group: usize) -> Option<(u64, u64)> {
+    fn retransmits(&self, group: usize) -> Option<(u64, u64)> {
         let link = self.groups.get(group)?.as_ref()?;
         let pair = link.pair.as_ref()?;
         let (relay, members) = link.retransmits_at_start;
@@ -88,16 +114,6 @@ impl Links {
             pair.relay.retransmits()?.saturating_sub(relay),
             pair.members.retransmits()?.saturating_sub(members),
         ))
-    }
-
-    /// Connections a relay could not pass to the backend, over every group.
-    pub fn refused(&self) -> u64 {
-        self.groups
-            .iter()
-            .flatten()
-            .flat_map(|l| &l.relays)
-            .map(|(_, r)| r.refused.load(std::sync::atomic::Ordering::Relaxed))
-            .sum()
     }
 }
 

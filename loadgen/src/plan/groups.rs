@@ -209,3 +209,48 @@ pub(super) fn index_of(workload: &Workload, layout: &Layout) -> Index {
     let arrivals: Vec<_> = workload.groups.iter().map(|g| g.arrival).collect();
     Index::new(layout, &arrivals, curve, work_s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opts::Opts;
+    use clap::Parser as _;
+
+    #[test]
+    fn a_member_is_impaired_or_slow_never_both_and_each_kind_counts_its_own() {
+        let opts = Opts::parse_from([
+            "loadgen",
+            "--target",
+            "ws://127.0.0.1:9",
+            "--rooms",
+            "10",
+            "--clients",
+            "10",
+            "--impair",
+            "10%:rtt=10ms",
+            "--slow-readers",
+            "20%:1KiB",
+        ]);
+        let plan = Plan::new(&opts).expect("plan");
+        let conns: Vec<_> = plan
+            .workers(&plan.targets)
+            .into_iter()
+            .flat_map(|w| w.conns)
+            .collect();
+        // 90 receivers: 9 impaired; of the other 81, 16 slow.
+        let impaired = conns.iter().filter(|c| c.impaired).count();
+        let slow = conns.iter().filter(|c| c.read_rate.is_some()).count();
+        assert_eq!((impaired, slow), (9, 16));
+        assert!(!conns.iter().any(|c| c.impaired && c.read_rate.is_some()));
+        assert!(!conns.iter().any(|c| c.impaired && c.sender.is_some()));
+        assert!(conns.iter().filter(|c| c.impaired).all(|c| c.reader == 1));
+        assert!(
+            conns
+                .iter()
+                .filter(|c| c.read_rate.is_some())
+                .all(|c| c.reader == 2)
+        );
+        let members: Vec<_> = plan.readers().iter().map(|p| p.members).collect();
+        assert_eq!(members, [Some(75), Some(9), Some(16)]);
+    }
+}

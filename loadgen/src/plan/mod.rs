@@ -5,6 +5,7 @@
 mod groups;
 mod id;
 
+pub use groups::ReaderKinds;
 use groups::{churn_plans, index_of, send_plans};
 mod workers;
 

@@ -148,7 +148,7 @@ pub struct ConnPlan {
     /// On its group's impaired link (`--impair`).
     pub impaired: bool,
     /// How it reaches the target when impaired: set once the link is built
-    /// (`crate::impair::Links::via`).
+    /// (`Links::route`, in loadgen's impair module).
     pub via: Option<endpoint::connect::Via>,
 }
 

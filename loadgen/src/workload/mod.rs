@@ -10,7 +10,7 @@ mod arrival;
 pub mod curve;
 pub mod file;
 pub mod fill;
-mod impair;
+mod impaired;
 pub mod layout;
 pub mod presence;
 pub mod print;
@@ -19,7 +19,7 @@ mod values;
 
 pub use arrival::{Arrivals, Process};
 pub use curve::Curve;
-pub use impair::{Impair, Link};
+pub use impaired::{Impair, Link};
 pub use layout::{Layout, RoomPlan};
 pub use presence::Presence;
 pub use slow::SlowReaders;

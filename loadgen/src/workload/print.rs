@@ -134,6 +134,8 @@ mod tests {
             rate_per_minute = "uniform:1..30"
             session = "20s"
             replies = 0.25
+            slow_readers = "5%:64KiB"
+            impair = "10%:rtt=80ms,jitter=20ms,loss=1%,rate=1mbit"
             [reconnect]
             min = "50ms"
             max = "2s"

@@ -1,7 +1,7 @@
 //! Impaired members (`--impair SHARE:rtt=..,jitter=..,loss=..,rate=..`, `impair` in a
 //! workload's group): a share of a group's receiving members, spread evenly over its rooms,
 //! reach the server over a link with delay, jitter, packet loss and a bandwidth limit
-//! (`crate::impair` builds it). Delay and jitter are added in user space; loss and rate are
+//! (loadgen's `impair` module builds it). Delay and jitter are added in user space; loss and rate are
 //! the kernel's own (a network namespace pair with a veth link, `tbf` and nf_tables drops),
 //! which needs root.
 
