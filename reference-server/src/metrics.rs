@@ -53,6 +53,7 @@ pub struct Metrics {
     pub(crate) redis_echoed: Counter,
     pub(crate) redis_received: Counter,
     pub(crate) redis_local_only: Counter,
+    pub(crate) redis_publish_timeouts: Counter,
     pub(crate) redis_malformed: Counter,
     pub(crate) redis_over_capacity: Counter,
     /// Built on the first scrape, over handles to the fields above.
@@ -123,7 +124,7 @@ impl Metrics {
     }
 
     /// Every plain counter: name, help, value.
-    fn counters(&self) -> [(&'static str, &'static str, &Counter); 18] {
+    fn counters(&self) -> [(&'static str, &'static str, &Counter); 19] {
         [
             (
                 "messages_received",
@@ -206,6 +207,11 @@ impl Metrics {
                 &self.redis_local_only,
             ),
             (
+                "redis_publish_timeouts",
+                "native format: publishes that did not answer within 500 ms (the connection reset; its frames wait for their echo, else count local-only)",
+                &self.redis_publish_timeouts,
+            ),
+            (
                 "redis_malformed",
                 "Messages on room channels that were not UTF-8 text, skipped",
                 &self.redis_malformed,
@@ -243,6 +249,10 @@ impl Metrics {
 
     pub fn redis_local_only(&self) -> u64 {
         self.redis_local_only.get()
+    }
+
+    pub fn redis_publish_timeouts(&self) -> u64 {
+        self.redis_publish_timeouts.get()
     }
 
     pub fn redis_malformed(&self) -> u64 {

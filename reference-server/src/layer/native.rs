@@ -332,11 +332,65 @@ fn on_message(msg: &redis::Msg, rooms_prefix: &str, core: &Core) {
     core.received(&room, &frame);
 }
 
-/// Publishes queued frames and markers in pipelines; a frame that cannot be published is
-/// delivered to the local members only, and counted (`Core::not_sent`).
+/// Whether a pipeline went through.
+enum Sent {
+    Yes,
+    /// Refused, or never sent.
+    No,
+    /// Timed out: taken or not, unknown.
+    Maybe,
+}
+
+/// The publisher's connection. A pipeline that timed out may still be on its way (a
+/// partition: the bytes wait in the socket's buffer, and TCP would deliver them once the
+/// network heals, after frames published since on a new connection): the connection is
+/// dropped with a reset (zero linger) and its driver task ended, so what it had not delivered
+/// is discarded, never published late.
+struct Publishing {
+    conn: redis::aio::MultiplexedConnection,
+    driver: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Publishing {
+    fn drop(&mut self) {
+        if let Some(driver) = &self.driver {
+            driver.abort();
+        }
+    }
+}
+
+impl Publishing {
+    /// A connection for publishing: over a TCP socket of our own where the URL names a host
+    /// and port (so that it can be reset), else as the client makes it.
+    async fn open(client: &redis::Client) -> redis::RedisResult<Self> {
+        let info = client.get_connection_info();
+        let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
+            let conn = client.get_multiplexed_async_connection().await?;
+            return Ok(Self { conn, driver: None });
+        };
+        let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+        let _ = stream.set_nodelay(true);
+        stream.set_zero_linger()?;
+        let (conn, driver) = redis::aio::MultiplexedConnection::new_with_config(
+            info.redis_settings(),
+            stream,
+            // One timeout, the publisher's own (PUBLISH_TIMEOUT).
+            redis::AsyncConnectionConfig::new().set_response_timeout(None),
+        )
+        .await?;
+        let driver = Some(tokio::spawn(driver).abort_handle());
+        Ok(Self { conn, driver })
+    }
+}
+
+/// Publishes queued frames and markers in pipelines. A pipeline Redis refused, or that could
+/// not be sent, is deferred again (its frames in order). One that timed out may have been
+/// taken: its frames stay in their lines as published (`layer::echo`): their echo delivers
+/// them; if a later frame of the room comes back first, they were not taken and are delivered
+/// here, counted local-only. Never published twice.
 async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
     let core = &n.core;
-    let mut connection: Option<redis::aio::MultiplexedConnection> = None;
+    let mut connection: Option<Publishing> = None;
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     let mut retry_at = tokio::time::Instant::now();
     let mut epoch = 0;
@@ -355,7 +409,7 @@ async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
         let due = tokio::time::Instant::now() >= retry_at || core.connected();
         if connection.is_none() && due {
             epoch = core.epoch();
-            let connect = n.client.get_multiplexed_async_connection();
+            let connect = Publishing::open(&n.client);
             match tokio::time::timeout(PUBLISH_TIMEOUT, connect).await {
                 Ok(Ok(c)) => connection = Some(c),
                 _ => retry_at = tokio::time::Instant::now() + BACKOFF_MIN * 5,
@@ -367,7 +421,7 @@ async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
         if items.is_empty() {
             continue;
         }
-        let sent = match connection.as_mut() {
+        let sent = match connection.as_mut().map(|p| &mut p.conn) {
             Some(c) => {
                 let mut pipe = redis::pipe();
                 for item in &items {
@@ -382,22 +436,23 @@ async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
                     .ignore();
                 }
                 match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(c)).await {
-                    Ok(Ok(())) => true,
-                    _ => {
+                    Ok(Ok(())) => Sent::Yes,
+                    done => {
                         connection = None;
                         retry_at = tokio::time::Instant::now() + BACKOFF_MIN;
-                        false
+                        match done {
+                            Ok(Err(e)) if !e.is_timeout() => Sent::No,
+                            _ => Sent::Maybe,
+                        }
                     }
                 }
             }
-            None => false,
+            None => Sent::No,
         };
-        for item in &items {
-            if sent {
-                core.sent(item);
-            } else {
-                core.publish_failed(item);
-            }
+        match sent {
+            Sent::Yes => items.iter().for_each(|item| core.sent(item)),
+            Sent::No => core.publish_failed_all(&items),
+            Sent::Maybe => core.publish_timed_out(&items),
         }
     }
 }

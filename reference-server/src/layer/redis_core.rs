@@ -199,6 +199,26 @@ impl Core {
         }
     }
 
+    /// [`Self::publish_failed`] for items sent together, in order: each frame is deferred
+    /// ahead of those deferred since, so the last goes first and the room's order holds.
+    pub fn publish_failed_all(&self, items: &[Outgoing]) {
+        for item in items.iter().rev() {
+            self.publish_failed(item);
+        }
+    }
+
+    /// Items whose publish timed out, so Redis may have taken them: frames stay in their
+    /// lines as published (`Echo::back` delivers them on their echo, or here, counted
+    /// local-only, when a later frame of the room comes back first); markers count as lost.
+    pub fn publish_timed_out(&self, items: &[Outgoing]) {
+        self.metrics.redis_publish_timeouts.inc();
+        for item in items {
+            if let Outgoing::Marker(_) = item {
+                self.publish_failed(item);
+            }
+        }
+    }
+
     /// `item` went through Redis.
     pub fn sent(&self, item: &Outgoing) {
         if let Outgoing::Frame(..) | Outgoing::Deferred(..) = item {
@@ -376,3 +396,7 @@ impl Backoff {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "redis_core_tests.rs"]
+mod tests;

@@ -75,7 +75,8 @@ pub(super) async fn run(node: Arc<Node>, core: Arc<Core>, mut queue: mpsc::Recei
         // A room's frames go through Redis only while this node's membership is confirmed
         // on the current connection (its deferred frames first); else they are delivered
         // here and deferred.
-        for item in core.prepare(vec![item]) {
+        let items = core.prepare(vec![item]);
+        for (i, item) in items.iter().enumerate() {
             // Connections made before the receiver's latest reconnection may be to a Redis
             // that restarted since: made anew.
             if epoch != core.epoch() {
@@ -89,7 +90,7 @@ pub(super) async fn run(node: Arc<Node>, core: Arc<Core>, mut queue: mpsc::Recei
                     }
                 }
             }
-            let sent = match &item {
+            let sent = match item {
                 Outgoing::Frame(room, frame) | Outgoing::Deferred(room, frame) => {
                     match group_send(&mut conns, &node, &script, room, frame).await {
                         Ok(over) => {
@@ -106,9 +107,12 @@ pub(super) async fn run(node: Arc<Node>, core: Arc<Core>, mut queue: mpsc::Recei
                 Outgoing::Flush(_) => continue,
             };
             if sent {
-                core.sent(&item);
+                core.sent(item);
             } else {
-                core.publish_failed(&item);
+                // This one and the rest are deferred again, in their order: none of them
+                // goes out ahead of one that did not.
+                core.publish_failed_all(&items[i..]);
+                break;
             }
         }
     }
