@@ -16,6 +16,7 @@ pub mod local;
 pub mod marker;
 pub mod native;
 pub mod redis_core;
+mod resettable;
 
 use std::sync::Arc;
 

@@ -36,6 +36,7 @@ use crate::layer::marker;
 use crate::layer::redis_core::{
     BACKOFF_MIN, Backoff, CONNECT_TIMEOUT, Core, Outgoing, PUBLISH_QUEUE, RedisLayer, Subscriptions,
 };
+use crate::layer::resettable::Publishing;
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 
@@ -339,48 +340,6 @@ enum Sent {
     No,
     /// Timed out: taken or not, unknown.
     Maybe,
-}
-
-/// The publisher's connection. A pipeline that timed out may still be on its way (a
-/// partition: the bytes wait in the socket's buffer, and TCP would deliver them once the
-/// network heals, after frames published since on a new connection): the connection is
-/// dropped with a reset (zero linger) and its driver task ended, so what it had not delivered
-/// is discarded, never published late.
-struct Publishing {
-    conn: redis::aio::MultiplexedConnection,
-    driver: Option<tokio::task::AbortHandle>,
-}
-
-impl Drop for Publishing {
-    fn drop(&mut self) {
-        if let Some(driver) = &self.driver {
-            driver.abort();
-        }
-    }
-}
-
-impl Publishing {
-    /// A connection for publishing: over a TCP socket of our own where the URL names a host
-    /// and port (so that it can be reset), else as the client makes it.
-    async fn open(client: &redis::Client) -> redis::RedisResult<Self> {
-        let info = client.get_connection_info();
-        let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
-            let conn = client.get_multiplexed_async_connection().await?;
-            return Ok(Self { conn, driver: None });
-        };
-        let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-        let _ = stream.set_nodelay(true);
-        stream.set_zero_linger()?;
-        let (conn, driver) = redis::aio::MultiplexedConnection::new_with_config(
-            info.redis_settings(),
-            stream,
-            // One timeout, the publisher's own (PUBLISH_TIMEOUT).
-            redis::AsyncConnectionConfig::new().set_response_timeout(None),
-        )
-        .await?;
-        let driver = Some(tokio::spawn(driver).abort_handle());
-        Ok(Self { conn, driver })
-    }
 }
 
 /// Publishes queued frames and markers in pipelines. A pipeline Redis refused, or that could
