@@ -76,5 +76,21 @@ if os.environ.get("CHAT_LAYER", "memory") == "redis":
             },
         },
     }
+elif os.environ.get("CHAT_LAYER") == "pubsub":
+    # channels_redis's pub/sub layer (RedisPubSubChannelLayer): a Redis channel per group,
+    # PUBLISH for group_send, no queues, no capacity, no expiry.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    (
+                        os.environ.get("CHAT_REDIS_HOST", "127.0.0.1"),
+                        int(os.environ.get("CHAT_REDIS_PORT", "6379")),
+                    )
+                ],
+            },
+        },
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
