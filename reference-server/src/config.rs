@@ -119,8 +119,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_LAYER", value_name = "URL")]
     pub layer: Option<String>,
 
-    /// Wire format of the Redis layer: `native` (pub/sub, fast) or `channels` (Django's
-    /// channels_redis RedisChannelLayer, so Django nodes share the rooms).
+    /// Wire format of the Redis layer: `native` (pub/sub, fast), `channels` (Django's
+    /// channels_redis RedisChannelLayer, so Django nodes share the rooms) or `pubsub`
+    /// (channels_redis's RedisPubSubChannelLayer: Django nodes on the pub/sub layer share
+    /// them; one Redis host).
     #[arg(long, env = "CHAT_LAYER_FORMAT", value_enum, default_value_t = LayerFormat::Native)]
     pub layer_format: LayerFormat,
 
@@ -162,6 +164,7 @@ pub enum ConfigError {
 pub enum LayerFormat {
     Native,
     Channels,
+    Pubsub,
 }
 
 /// When this node's members get a frame the Redis layer could not publish yet.

@@ -5,81 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
+use common::interop::{Layer, python_received, python_receiver, python_send};
 use common::{RawWs, room, server_with};
 use reference_server::{Config, LayerFormat, RunningServer};
 use testkit::Redis;
-
-fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/django-venv/bin/python");
-    assert!(
-        venv.exists(),
-        "{} is missing: run scripts/setup (it builds the Django tutorial's virtual environment)",
-        venv.display()
-    );
-    venv
-}
-
-fn interop_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/django-tutorial/interop.py")
-}
-
-/// `group_send` of `text` to the room's group from Python, on the hosts `ports` ("p1,p2").
-async fn python_send(ports: &str, room: &str, text: &str) {
-    let args = [
-        "send".to_owned(),
-        ports.to_owned(),
-        room.to_owned(),
-        text.to_owned(),
-    ];
-    let status = tokio::task::spawn_blocking(move || {
-        Command::new(python())
-            .arg(interop_script())
-            .args(&args)
-            .status()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    assert!(status.success());
-}
-
-/// A Python channel in the room's group; returns once it is in, with its output lines.
-fn python_receiver(
-    ports: &str,
-    room: &str,
-) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(python())
-        .arg(interop_script())
-        .args(["receive", ports, room])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let ready = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("python is ready");
-    assert_eq!(ready, "ready");
-    (child, rx)
-}
-
-/// The next message the Python channel received.
-fn python_received(rx: &std::sync::mpsc::Receiver<String>) -> serde_json::Value {
-    let line = rx
-        .recv_timeout(Duration::from_secs(15))
-        .expect("python received");
-    serde_json::from_str(&line).expect("JSON")
-}
 
 async fn channels_node(redis: &Redis) -> RunningServer {
     channels_node_on(&[redis]).await
@@ -105,7 +34,13 @@ async fn a_channels_redis_group_send_reaches_a_reference_client() {
     let node = channels_node(&redis).await;
     let name = room("fromdjango");
     let mut ws = RawWs::join(node.addr, &name).await;
-    python_send(&redis.port.to_string(), &name, "hi from channels_redis 한").await;
+    python_send(
+        Layer::Core,
+        &redis.port.to_string(),
+        &name,
+        "hi from channels_redis 한",
+    )
+    .await;
     // Django's consumer would write exactly these bytes.
     assert_eq!(
         ws.recv_text().await,
@@ -119,7 +54,7 @@ async fn a_reference_client_reaches_a_channels_redis_channel() {
     let node = channels_node(&redis).await;
     let name = room("todjango");
     let mut ws = RawWs::join(node.addr, &name).await;
-    let (mut child, rx) = python_receiver(&redis.port.to_string(), &name);
+    let (mut child, rx) = python_receiver(Layer::Core, &redis.port.to_string(), &name);
     ws.send_text(r#"{"message":{"text":"hi from rust","n":[1,2.5,null]}}"#)
         .await;
     // Our own copy comes back through our queue...
@@ -172,7 +107,7 @@ async fn after_a_redis_restart_the_node_rejoins_its_groups() {
     })
     .await;
     assert_eq!(ws.recv_text().await, r#"{"message": "during"}"#);
-    python_send(&redis.port.to_string(), &name, "back").await;
+    python_send(Layer::Core, &redis.port.to_string(), &name, "back").await;
     assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
     assert_eq!(
         node.metrics.redis_frames(),
@@ -203,14 +138,14 @@ async fn sharded_over_two_hosts_like_channels_redis() {
             other.command(zcard.as_bytes()).await.as_deref(),
             Some(&b":0\r\n"[..])
         );
-        python_send(&ports, &name, "sharded").await;
+        python_send(Layer::Core, &ports, &name, "sharded").await;
         assert_eq!(
             ws.recv_text().await,
             r#"{"message": "sharded"}"#,
             "room {name}"
         );
 
-        let (mut child, rx) = python_receiver(&ports, &name);
+        let (mut child, rx) = python_receiver(Layer::Core, &ports, &name);
         ws.send_text(r#"{"message":"back"}"#).await;
         assert_eq!(ws.recv_text().await, r#"{"message": "back"}"#);
         assert_eq!(python_received(&rx)["message"], "back", "room {name}");

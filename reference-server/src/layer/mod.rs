@@ -15,6 +15,7 @@ pub mod echo;
 pub mod local;
 pub mod marker;
 pub mod native;
+pub mod pubsub;
 pub mod redis_core;
 mod resettable;
 
@@ -26,6 +27,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, LayerFormat};
 use crate::frame::Frame;
+use crate::layer::pubsub::Wire;
 use crate::metrics::Metrics;
 use crate::rooms::{DirectWrite, Member, Membership, Rooms};
 
@@ -70,12 +72,15 @@ pub fn start(
     Ok(match &config.layer {
         None => Arc::new(local::LocalLayer::new(rooms)),
         Some(urls) if urls.starts_with("redis://") => match config.layer_format {
-            LayerFormat::Native if urls.contains(',') => {
+            LayerFormat::Native | LayerFormat::Pubsub if urls.contains(',') => {
                 anyhow::bail!("--layer: several Redis hosts need --layer-format channels")
             }
-            LayerFormat::Native => Arc::new(native::start(
+            LayerFormat::Native | LayerFormat::Pubsub => Arc::new(native::start(
                 urls,
-                config.redis_prefix.clone(),
+                match config.layer_format {
+                    LayerFormat::Pubsub => Wire::PubSub,
+                    _ => Wire::Native(config.redis_prefix.clone()),
+                },
                 config.outage,
                 rooms,
                 Arc::clone(metrics),

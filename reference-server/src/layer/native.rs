@@ -1,9 +1,12 @@
-//! The native Redis layer: rooms span server processes through Redis pub/sub.
+//! The pub/sub Redis layer: rooms span server processes through Redis pub/sub, in this
+//! server's own format or in channels_redis's `RedisPubSubChannelLayer` format
+//! (`layer::pubsub::Wire`).
 //!
-//! One Redis channel per room (`<prefix>:room:<name>`); a node subscribes while it has local
-//! members in the room. A published frame is the exact bytes every member receives, encoded
-//! once by the publishing node. Every delivery, local ones included, comes back through the
-//! room's channel, so all members of a room, on every node, see one order.
+//! One Redis channel per room (`<prefix>:room:<name>`, or Django's `asgi__group__chat_<name>`);
+//! a node subscribes while it has local members in the room. A published frame is encoded
+//! once by the publishing node (the exact bytes every member receives, or Django's msgpack
+//! map). Every delivery, local ones included, comes back through the room's channel, so all
+//! members of a room, on every node, see one order.
 //!
 //! Joins: a member is activated when a join marker (`layer::marker`), published on this
 //! node's own channel `<prefix>:node:<16 hex>` after its room's subscription is confirmed,
@@ -23,7 +26,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::frame::Frame;
 use futures_util::StreamExt;
 use protocol::RoomName;
 use redis::aio::PubSubSink;
@@ -33,6 +35,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Outage;
 use crate::layer::marker;
+use crate::layer::pubsub::Wire;
 use crate::layer::redis_core::{
     BACKOFF_MIN, Backoff, CONNECT_TIMEOUT, Core, Outgoing, PUBLISH_QUEUE, RedisLayer, Subscriptions,
 };
@@ -80,7 +83,7 @@ impl Subscriptions for Commands {
 #[derive(Debug)]
 struct Native {
     client: redis::Client,
-    prefix: String,
+    wire: Wire,
     /// This node's own channel, where its join markers travel.
     node_channel: String,
     core: Arc<Core>,
@@ -90,7 +93,7 @@ struct Native {
 /// `shutdown`.
 pub fn start(
     url: &str,
-    prefix: String,
+    wire: Wire,
     outage: Outage,
     rooms: Rooms,
     metrics: Arc<Metrics>,
@@ -110,17 +113,13 @@ pub fn start(
     ));
     let native = Arc::new(Native {
         client,
-        node_channel: format!("{prefix}:node:{:016x}", rand::random::<u64>()),
-        prefix,
+        node_channel: wire.node_channel(),
+        wire,
         core: Arc::clone(&core),
     });
     tracker.spawn(subscriber(Arc::clone(&native), commands_rx));
     tracker.spawn(publisher(native, publish_rx));
     Ok(RedisLayer::new(core, publish))
-}
-
-fn channel(prefix: &str, room: &RoomName) -> String {
-    format!("{prefix}:room:{room}")
 }
 
 /// The rooms this node subscribes to, and the joins waiting for their subscription.
@@ -205,7 +204,7 @@ async fn subscribe_all(n: &Native, sink: &mut PubSubSink, subs: &mut Wanted) -> 
         return false;
     }
     for room in &subs.wanted {
-        if sink.subscribe(channel(&n.prefix, room)).await.is_err() {
+        if sink.subscribe(n.wire.room_channel(room)).await.is_err() {
             return false;
         }
     }
@@ -259,7 +258,7 @@ async fn follow(n: &Native, sink: &mut PubSubSink, cmd: Command, subs: &mut Want
             true
         }
         Command::Subscribe(room, done) => {
-            let ok = sink.subscribe(channel(&n.prefix, &room)).await.is_ok();
+            let ok = sink.subscribe(n.wire.room_channel(&room)).await.is_ok();
             if ok {
                 core.confirm(&room);
             }
@@ -278,7 +277,7 @@ async fn follow(n: &Native, sink: &mut PubSubSink, cmd: Command, subs: &mut Want
             if gone {
                 core.unconfirm(&room);
             }
-            !(gone && sink.unsubscribe(channel(&n.prefix, &room)).await.is_err())
+            !(gone && sink.unsubscribe(n.wire.room_channel(&room)).await.is_err())
         }
     }
 }
@@ -286,13 +285,12 @@ async fn follow(n: &Native, sink: &mut PubSubSink, cmd: Command, subs: &mut Want
 /// Delivers what the subscriber connection brings: join markers on this node's own channel,
 /// frames on room channels.
 async fn read(n: Arc<Native>, mut stream: redis::aio::PubSubStream) {
-    let rooms_prefix = format!("{}:room:", n.prefix);
     while let Some(msg) = stream.next().await {
         if msg.get_channel_name() == n.node_channel {
             n.core.markers.on_payload(msg.get_payload_bytes());
             continue;
         }
-        on_message(&msg, &rooms_prefix, &n.core);
+        on_message(&msg, &n.wire, &n.core);
     }
 }
 
@@ -313,14 +311,9 @@ fn note(cmd: Command, subs: &mut Wanted, core: &Core) {
     }
 }
 
-fn on_message(msg: &redis::Msg, rooms_prefix: &str, core: &Core) {
-    let room = msg
-        .get_channel_name()
-        .strip_prefix(rooms_prefix)
-        .and_then(|r| RoomName::parse(r).ok());
-    let frame = std::str::from_utf8(msg.get_payload_bytes())
-        .ok()
-        .map(Frame::from);
+fn on_message(msg: &redis::Msg, wire: &Wire, core: &Core) {
+    let room = wire.room_of(msg.get_channel_name());
+    let frame = wire.frame(msg.get_payload_bytes());
     let (Some(room), Some(frame)) = (room, frame) else {
         core.metrics.redis_malformed.inc();
         tracing::debug!(
@@ -386,7 +379,16 @@ async fn publisher(n: Arc<Native>, mut queue: mpsc::Receiver<Outgoing>) {
                 for item in &items {
                     match item {
                         Outgoing::Frame(room, frame) | Outgoing::Deferred(room, frame) => {
-                            pipe.publish(channel(&n.prefix, room), frame.as_str())
+                            match n.wire.payload(frame) {
+                                Ok(payload) => pipe.publish(n.wire.room_channel(room), payload),
+                                // Deeper than any frame a member can send; it never comes
+                                // back, and a later frame of the room hands it over
+                                // (local-only).
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "frame not publishable");
+                                    continue;
+                                }
+                            }
                         }
                         Outgoing::Marker(seq) => pipe.publish(&n.node_channel, marker::text(*seq)),
                         // `prepare` turned flushes into frames.

@@ -3,6 +3,7 @@
 //! cannot hide behind a client library sharing it.
 #![allow(dead_code)] // Each test file uses its own subset.
 
+pub mod interop;
 pub mod process;
 
 use std::sync::atomic::{AtomicU32, Ordering};

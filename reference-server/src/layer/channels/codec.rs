@@ -49,6 +49,28 @@ pub struct Decoded {
 
 /// Encodes a `group_send` payload for the members in `channels`, from a broadcast frame.
 pub fn encode(frame: &str, channels: &[String]) -> Result<Vec<u8>, CodecError> {
+    let mut map = message_map(frame)?;
+    map.push((
+        Value::from("__asgi_channel__"),
+        Value::Array(channels.iter().map(|c| Value::from(c.as_str())).collect()),
+    ));
+    let mut out: Vec<u8> = (0..RANDOM_PREFIX).map(|_| rand::random::<u8>()).collect();
+    rmpv::encode::write_value(&mut out, &Value::Map(map))
+        .map_err(|e| CodecError::Msgpack(e.to_string()))?;
+    Ok(out)
+}
+
+/// Encodes the payload of the pub/sub layer (`RedisPubSubChannelLayer`): the message map
+/// alone, with no random prefix and no channel list.
+pub fn encode_plain(frame: &str) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::new();
+    rmpv::encode::write_value(&mut out, &Value::Map(message_map(frame)?))
+        .map_err(|e| CodecError::Msgpack(e.to_string()))?;
+    Ok(out)
+}
+
+/// `{"type": "chat.message", "message": V}` for a broadcast frame `{"message": V}`.
+fn message_map(frame: &str) -> Result<Vec<(Value, Value)>, CodecError> {
     if depth(frame) > MAX_FRAME_DEPTH {
         return Err(CodecError::TooDeep);
     }
@@ -59,17 +81,10 @@ pub fn encode(frame: &str, channels: &[String]) -> Result<Vec<u8>, CodecError> {
         .and_then(|v: serde_json::Value| reader.end().map(|()| v))
         .map_err(|_| CodecError::Frame)?;
     let message = parsed.get("message").ok_or(CodecError::Frame)?;
-    let map = Value::Map(vec![
+    Ok(vec![
         (Value::from("type"), Value::from("chat.message")),
         (Value::from("message"), from_json(message)),
-        (
-            Value::from("__asgi_channel__"),
-            Value::Array(channels.iter().map(|c| Value::from(c.as_str())).collect()),
-        ),
-    ]);
-    let mut out: Vec<u8> = (0..RANDOM_PREFIX).map(|_| rand::random::<u8>()).collect();
-    rmpv::encode::write_value(&mut out, &map).map_err(|e| CodecError::Msgpack(e.to_string()))?;
-    Ok(out)
+    ])
 }
 
 /// How deeply arrays and objects nest in the JSON text `s` (brackets inside strings aside).
@@ -117,7 +132,16 @@ fn from_json(v: &serde_json::Value) -> Value {
 
 /// Decodes a payload popped from a channel queue.
 pub fn decode(payload: &[u8]) -> Result<Decoded, CodecError> {
-    let mut body = payload.get(RANDOM_PREFIX..).ok_or(CodecError::Short)?;
+    decode_body(payload.get(RANDOM_PREFIX..).ok_or(CodecError::Short)?)
+}
+
+/// Decodes a payload of the pub/sub layer (no prefix): the frame.
+pub fn decode_plain(payload: &[u8]) -> Result<String, CodecError> {
+    decode_body(payload).map(|d| d.frame)
+}
+
+/// The msgpack map after any prefix.
+fn decode_body(mut body: &[u8]) -> Result<Decoded, CodecError> {
     let value =
         rmpv::decode::read_value(&mut body).map_err(|e| CodecError::Msgpack(e.to_string()))?;
     if !body.is_empty() {
