@@ -9,7 +9,7 @@
 //! members of a room, on every node, see one order.
 //!
 //! Joins: a member is activated when a join marker (`layer::marker`), published on this
-//! node's own channel `<prefix>:node:<16 hex>` after its room's subscription is confirmed,
+//! node's own channel (`Wire::node_channel`) after its room's subscription is confirmed,
 //! comes back on the subscriber connection, so frames Redis took before the join are not
 //! delivered to it.
 //!
