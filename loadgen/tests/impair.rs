@@ -153,6 +153,18 @@ fn spawn(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<Strin
     (child, rx)
 }
 
+/// Waits until the run says it is sending.
+fn until_sending(lines: &std::sync::mpsc::Receiver<String>) {
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("loadgen reports that it is sending");
+        if line.contains("sending") {
+            return;
+        }
+    }
+}
+
 #[test]
 fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
     assert_root();
@@ -170,14 +182,7 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
         "50%:loss=1%,rate=10mbit",
     ]);
     let pid = child.id();
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("loadgen reports that it is sending");
-        if line.contains("sending") {
-            break;
-        }
-    }
+    until_sending(&lines);
     assert_eq!(namespaces_of(pid).len(), 2, "the link is up while sending");
     let signalled = Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -223,14 +228,7 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
         "50%:loss=1%",
     ]);
     let pid = child.id();
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("loadgen reports that it is sending");
-        if line.contains("sending") {
-            break;
-        }
-    }
+    until_sending(&lines);
     child.kill().expect("SIGKILL");
     child.wait().expect("ends");
     assert_eq!(namespaces_of(pid).len(), 2, "a killed run leaves its link");

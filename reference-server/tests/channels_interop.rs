@@ -6,7 +6,7 @@
 mod common;
 
 use common::interop::{Layer, python_received, python_receiver, python_send};
-use common::{RawWs, room, server_with};
+use common::{RawWs, room};
 use reference_server::{Config, LayerFormat, RunningServer};
 use testkit::Redis;
 
@@ -19,13 +19,7 @@ async fn channels_node_on(hosts: &[&Redis]) -> RunningServer {
     let mut config = Config::local();
     config.layer = Some(hosts.iter().map(|r| r.url()).collect::<Vec<_>>().join(","));
     config.layer_format = LayerFormat::Channels;
-    let node = server_with(config).await;
-    let metrics = node.metrics.clone();
-    common::eventually("the node connects to Redis", || {
-        metrics.redis_connects() > 0
-    })
-    .await;
-    node
+    common::connected_node(config).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

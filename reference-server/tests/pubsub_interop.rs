@@ -7,7 +7,7 @@
 mod common;
 
 use common::interop::{Layer, python_received, python_receiver, python_send};
-use common::{RawWs, room, server_with};
+use common::{RawWs, room};
 use reference_server::{Config, LayerFormat, RunningServer};
 use testkit::Redis;
 
@@ -15,13 +15,7 @@ async fn pubsub_node(redis: &Redis) -> RunningServer {
     let mut config = Config::local();
     config.layer = Some(redis.url());
     config.layer_format = LayerFormat::Pubsub;
-    let node = server_with(config).await;
-    let metrics = node.metrics.clone();
-    common::eventually("the node connects to Redis", || {
-        metrics.redis_connects() > 0
-    })
-    .await;
-    node
+    common::connected_node(config).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{RawWs, room, server_with};
+use common::{RawWs, room};
 use reference_server::{Config, Outage, RunningServer};
 use testkit::Redis;
 
@@ -20,13 +20,7 @@ async fn node_with(redis: &Redis, outage: Outage) -> RunningServer {
     config.layer = Some(redis.url());
     config.outage = outage;
     config.redis_prefix = format!("test{}", std::process::id());
-    let node = server_with(config).await;
-    let metrics = node.metrics.clone();
-    common::eventually("the node connects to Redis", || {
-        metrics.redis_connects() > 0
-    })
-    .await;
-    node
+    common::connected_node(config).await
 }
 
 fn addr(n: &RunningServer) -> SocketAddr {

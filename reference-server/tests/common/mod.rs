@@ -29,6 +29,17 @@ pub async fn server_with(config: Config) -> RunningServer {
         .expect("server starts")
 }
 
+/// A node with `config` (a Redis layer in it), once it has connected to Redis.
+pub async fn connected_node(config: Config) -> RunningServer {
+    let node = server_with(config).await;
+    let metrics = node.metrics.clone();
+    eventually("the node connects to Redis", || {
+        metrics.redis_connects() > 0
+    })
+    .await;
+    node
+}
+
 /// A room name no other test uses.
 pub fn room(tag: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
