@@ -208,7 +208,7 @@ impl Metrics {
             ),
             (
                 "redis_publish_timeouts",
-                "native format: publishes that did not answer within 500 ms (the connection reset; its frames wait for their echo, else count local-only)",
+                "native and pubsub formats: publishes that did not answer within 500 ms (the connection reset; its frames wait for their echo, else count local-only)",
                 &self.redis_publish_timeouts,
             ),
             (
