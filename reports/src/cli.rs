@@ -76,10 +76,16 @@ pub enum Command {
     },
     /// Put conformance reports (conformance --json) side by side: conformance-matrix.md and
     /// conformance-matrix.html (self-contained; evidence on hover) in --out. A column is named
-    /// by the report's --backend, else by its file name without "conformance-".
+    /// by the report's --backend, else by its file name without "conformance-". With --cells,
+    /// also deployment-matrix.md: a row per cell of examples/django-tutorial/matrix.
     Matrix {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "cells")]
         reports: Vec<PathBuf>,
+        /// Cells of a deployment matrix (folders examples/django-tutorial/matrix writes: its
+        /// cell.json, conformance.json, load.json, sweep.json): one row each, their
+        /// conformance reports as columns named by the cell.
+        #[arg(long, num_args = 1.., value_name = "DIR")]
+        cells: Vec<PathBuf>,
         /// Output folder (created if needed).
         #[arg(long)]
         out: PathBuf,
@@ -170,8 +176,23 @@ pub fn run(opts: Opts) -> anyhow::Result<ExitCode> {
             let bounds = compare::with_core(&given, &relax);
             compare_runs(&base, &new, &bounds, out.as_deref())
         }
-        Command::Matrix { reports, out } => {
-            let matrix = crate::matrix::Matrix::load(&reports)?;
+        Command::Matrix {
+            reports,
+            cells,
+            out,
+        } => {
+            let mut matrix = crate::matrix::Matrix::load(&reports)?;
+            if !cells.is_empty() {
+                let cells = cells
+                    .iter()
+                    .map(|d| crate::matrix::cells::Cell::load(d))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut columns = matrix.columns;
+                columns.extend(cells.iter().filter_map(crate::matrix::cells::Cell::column));
+                matrix = crate::matrix::Matrix::new(columns);
+                let path = crate::render::render_cells(&cells, &out)?;
+                println!("wrote {}", path.display());
+            }
             for path in crate::render::render_matrix(&matrix, &out)? {
                 println!("wrote {}", path.display());
             }

@@ -1,4 +1,4 @@
-//! `reports render|compare|merge`: see `--help`.
+//! `reports render|compare|merge|matrix`: see `--help`.
 
 use std::process::ExitCode;
 

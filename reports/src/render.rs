@@ -90,3 +90,15 @@ pub fn render_matrix(matrix: &Matrix, out: &Path) -> anyhow::Result<Vec<PathBuf>
         ],
     )
 }
+
+/// Writes `deployment-matrix.md` for the cells of a deployment matrix into `out`.
+pub fn render_cells(cells: &[crate::matrix::cells::Cell], out: &Path) -> anyhow::Result<PathBuf> {
+    let mut written = write_all(
+        out,
+        vec![(
+            "deployment-matrix.md".into(),
+            crate::matrix::cells::markdown(cells),
+        )],
+    )?;
+    Ok(written.remove(0))
+}

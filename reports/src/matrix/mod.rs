@@ -6,6 +6,7 @@
 //! one owner of the format), from the conformance crate built without its embedded server;
 //! a file of another schema version is refused with what this reads.
 
+pub mod cells;
 pub mod html;
 pub mod markdown;
 
