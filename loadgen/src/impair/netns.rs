@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -191,15 +191,13 @@ fn drops(ns: &str, loss: f64) -> anyhow::Result<()> {
         "table netdev impair {{\n  chain wan {{\n    type filter hook ingress device \"wan\" \
          priority 0; policy accept;\n    numgen random mod 1000000 < {below} drop\n  }}\n}}\n"
     );
-    let path = std::env::temp_dir().join(format!("{ns}.nft"));
-    std::fs::write(&path, rules).context("write the nft rules")?;
-    let done = run(Command::new(tool("ip"))
-        .args(["netns", "exec", ns])
-        .arg(tool("nft"))
-        .arg("-f")
-        .arg(&path));
-    let _ = std::fs::remove_file(&path);
-    done
+    run_with_input(
+        Command::new(tool("ip"))
+            .args(["netns", "exec", ns])
+            .arg(tool("nft"))
+            .args(["-f", "-"]),
+        &rules,
+    )
 }
 
 /// Removes the namespaces of this tool's runs that ended without removing them (a process
@@ -260,6 +258,31 @@ fn ip(args: &[&str]) -> anyhow::Result<()> {
 fn run(command: &mut Command) -> anyhow::Result<()> {
     let shown = format!("{command:?}").replace('"', "");
     let out = command.output().with_context(|| format!("run {shown}"))?;
+    succeeded(&shown, &out)
+}
+
+/// Runs `command` with `input` on its standard input (nft reads its rules so: `-f -`).
+fn run_with_input(command: &mut Command, input: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let shown = format!("{command:?}").replace('"', "");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("run {shown}"))?;
+    let mut stdin = child.stdin.take().context("the child's standard input")?;
+    let written = stdin.write_all(input.as_bytes());
+    // Closed before waiting: the tool reads to the end of its input.
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .with_context(|| format!("run {shown}"))?;
+    written.with_context(|| format!("write the input of {shown}"))?;
+    succeeded(&shown, &out)
+}
+
+fn succeeded(shown: &str, out: &std::process::Output) -> anyhow::Result<()> {
     if !out.status.success() {
         bail!("{shown}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
