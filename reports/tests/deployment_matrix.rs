@@ -4,27 +4,23 @@
 //! and capacity the files hold; a part that did not run said so; clear errors for a folder
 //! that is not a cell.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use clap::Parser as _;
+use common::cli::{grade, reports, text};
 use run_result::display::{ms, per_s, thousands};
 use run_result::sweep::SweepResult;
 
-fn reports(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reports"))
-        .args(args)
-        .output()
-        .expect("run reports")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// `reports matrix --cells CELLS... --out OUT`.
+fn matrix(cells: &[&Path], out: &Path) -> Output {
+    let mut args = vec!["matrix", "--cells"];
+    args.extend(cells.iter().map(|c| c.to_str().expect("utf-8 path")));
+    args.extend(["--out", out.to_str().expect("utf-8 path")]);
+    reports(&args)
 }
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -37,28 +33,15 @@ fn cell_json(server: &str, layer: &str, workers: u32) -> String {
     )
 }
 
-/// conformance, in-process as a user runs it, its JSON report to `json`.
-async fn grade(target: &str, json: &Path) {
-    let opts = conformance::cli::Opts::try_parse_from([
-        "conformance",
-        "--target",
-        target,
-        "--case",
-        "life.ping-pong",
-        "--case",
-        "order.single-sender",
-        "--backend",
-        "matrix-memory",
-        "--json",
-        json.to_str().expect("utf-8 path"),
-    ])
-    .expect("valid flags");
-    // A FAIL is an exit code of 1, not an error: the report is written either way.
-    tokio::time::timeout(Duration::from_secs(120), conformance::cli::run(opts))
-        .await
-        .expect("the suite ends in time")
-        .expect("the suite runs");
-}
+/// The two cases the cells are graded on, as the matrix names its backends.
+const CASES: [&str; 6] = [
+    "--case",
+    "life.ping-pong",
+    "--case",
+    "order.single-sender",
+    "--backend",
+    "matrix-memory",
+];
 
 fn loadgen_opts(target: &str, extra: &[&str]) -> loadgen::Opts {
     let mut args = vec![
@@ -141,7 +124,7 @@ async fn cells_of_real_runs_become_rows() {
     .await
     .expect("fault server");
     write(&good, "cell.json", &cell_json("good", "memory", 1));
-    grade(&server.url(), &good.join("conformance.json")).await;
+    grade(Some(&server.url()), &good.join("conformance.json"), &CASES).await;
     let good_load = load(&server.url(), &good.join("load.json")).await;
     let good_sweep = sweep(&server.url(), &good.join("sweep.json")).await;
 
@@ -154,7 +137,12 @@ async fn cells_of_real_runs_become_rows() {
     .await
     .expect("fault server");
     write(&lossy, "cell.json", &cell_json("lossy", "redis", 2));
-    grade(&dropping.url(), &lossy.join("conformance.json")).await;
+    grade(
+        Some(&dropping.url()),
+        &lossy.join("conformance.json"),
+        &CASES,
+    )
+    .await;
     let lossy_load = load(&dropping.url(), &lossy.join("load.json")).await;
     write(
         &lossy,
@@ -168,14 +156,7 @@ async fn cells_of_real_runs_become_rows() {
     );
 
     let out = dir.path().join("out");
-    let run = reports(&[
-        "matrix",
-        "--cells",
-        good.to_str().unwrap(),
-        lossy.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = matrix(&[&good, &lossy], &out);
     assert!(run.status.success(), "{}", text(&run));
     let md = std::fs::read_to_string(out.join("deployment-matrix.md")).expect("written");
     assert!(md.contains("2 cells, run 2026-12-07."), "{md}");
@@ -239,13 +220,7 @@ fn a_cell_without_its_parts_says_not_run_and_a_folder_that_is_not_a_cell_is_refu
     std::fs::create_dir(&empty).expect("mkdir");
     write(&empty, "cell.json", &cell_json("daphne", "pubsub", 1));
     let out = dir.path().join("out");
-    let run = reports(&[
-        "matrix",
-        "--cells",
-        empty.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = matrix(&[&empty], &out);
     assert!(run.status.success(), "{}", text(&run));
     let md = std::fs::read_to_string(out.join("deployment-matrix.md")).expect("written");
     assert!(
@@ -255,13 +230,7 @@ fn a_cell_without_its_parts_says_not_run_and_a_folder_that_is_not_a_cell_is_refu
 
     let stray = dir.path().join("stray");
     std::fs::create_dir(&stray).expect("mkdir");
-    let run = reports(&[
-        "matrix",
-        "--cells",
-        stray.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = matrix(&[&stray], &out);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(
         text(&run).contains("stray: not a matrix cell (no cell.json"),
@@ -276,13 +245,7 @@ fn a_cell_without_its_parts_says_not_run_and_a_folder_that_is_not_a_cell_is_refu
         &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline.json"))
             .expect("the committed baseline, a single run"),
     );
-    let run = reports(&[
-        "matrix",
-        "--cells",
-        empty.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = matrix(&[&empty], &out);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(
         text(&run).contains("sweep.json: a single run where the cell's capacity search"),
@@ -292,13 +255,7 @@ fn a_cell_without_its_parts_says_not_run_and_a_folder_that_is_not_a_cell_is_refu
 
     // A bad cell.json names its file.
     write(&empty, "cell.json", r#"{"server": "daphne"}"#);
-    let run = reports(&[
-        "matrix",
-        "--cells",
-        empty.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = matrix(&[&empty], &out);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(
         text(&run).contains("cell.json: not a cell description"),

@@ -2,35 +2,11 @@
 //! server, which keeps a member that never reads), cells not graded, escaping, and clear
 //! errors for files that are not conformance reports.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use clap::Parser as _;
-
-fn reports(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reports"))
-        .args(args)
-        .output()
-        .expect("run reports")
-}
-
-/// Runs the conformance CLI in-process, as a user would, writing its JSON report to `json`.
-async fn grade(target: Option<&str>, json: &Path, extra: &[&str]) {
-    let mut args = vec!["conformance", "--json", json.to_str().expect("utf-8 path")];
-    if let Some(t) = target {
-        args.extend(["--target", t]);
-    }
-    args.extend_from_slice(extra);
-    let opts = conformance::cli::Opts::try_parse_from(args).expect("valid flags");
-    // A FAIL is an exit code of 1, not an error: the report is written either way.
-    tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        conformance::cli::run(opts),
-    )
-    .await
-    .expect("the suite ends in time")
-    .expect("the suite runs");
-}
+use common::cli::{grade, reports};
 
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).expect(name)

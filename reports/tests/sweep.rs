@@ -3,26 +3,14 @@
 //! same sweep passes, one whose capacity fell fails), and clear errors for a mix of sweeps and
 //! single runs.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::cli::{reports, text};
+
 use clap::Parser as _;
-
-fn reports(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reports"))
-        .args(args)
-        .output()
-        .expect("run reports")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A three-step sweep against a fault server carrying 100 broadcasts a second, written to
 /// `path`; returns its JSON.

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use run_result::display::{ms, per_s, thousands};
 
-use super::{Column, MatrixError, Outcome, Suite, VERDICTS, load_suite};
+use super::markdown::cell;
+use super::{Column, MatrixError, Outcome, Suite, load_suite, totals_of};
 use crate::input::Input;
 use crate::run::{LoadError, Run};
 use crate::sweep::Sweep;
@@ -149,26 +150,6 @@ fn layer_label(layer: &str) -> &str {
     }
 }
 
-/// A table cell: `|` and line breaks would break the row.
-fn cell_text(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-/// `43 PASS, 1 KNOWN`: the verdicts a suite has, in the totals' order.
-pub fn totals(suite: &Suite) -> String {
-    let parts: Vec<String> = VERDICTS
-        .iter()
-        .map(|v| (v, suite.cases.iter().filter(|c| c.verdict == *v).count()))
-        .filter(|(_, n)| *n > 0)
-        .map(|(v, n)| format!("{n} {v}"))
-        .collect();
-    if parts.is_empty() {
-        "no case".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
 /// The cases that did not pass and are not informational: FAILs first, then KNOWN.
 fn not_passed(suite: &Suite) -> String {
     let mut named: Vec<String> = Vec::new();
@@ -266,7 +247,7 @@ pub fn markdown(cells: &[Cell]) -> String {
     for c in cells {
         let (verdicts, failing) = c.suite.as_ref().map_or_else(
             || ("not run".to_owned(), "-".to_owned()),
-            |s| (totals(s), not_passed(s)),
+            |s| (totals_of(s.cases.iter().map(|c| c.verdict)), not_passed(s)),
         );
         let mut notes: Vec<String> = Vec::new();
         let (delivered, loss, p99) = match &c.load {
@@ -287,16 +268,16 @@ pub fn markdown(cells: &[Cell]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            cell_text(&c.spec.server),
+            cell(&c.spec.server),
             layer_label(&c.spec.layer),
             c.spec.workers,
             verdicts,
-            cell_text(&failing),
+            cell(&failing),
             delivered,
             loss,
             p99,
             capacity,
-            cell_text(&if notes.is_empty() {
+            cell(&if notes.is_empty() {
                 "-".into()
             } else {
                 notes.join("; ")

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::{Matrix, Outcome, trace_link};
 
 /// A table cell: `|` and line breaks would break the row.
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 

@@ -157,27 +157,30 @@ impl Matrix {
         Self { columns, rows }
     }
 
-    /// How many cells of column `col` have `verdict`.
-    pub fn count(&self, col: usize, verdict: Outcome) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.cells[col].as_ref().is_some_and(|v| v.verdict == verdict))
-            .count()
-    }
-
     /// A column's totals, as `34 PASS, 1 FAIL, 2 INFORMATIONAL` (verdicts with none left out).
     pub fn totals(&self, col: usize) -> String {
-        let parts: Vec<String> = VERDICTS
-            .iter()
-            .map(|v| (v, self.count(col, *v)))
-            .filter(|(_, n)| *n > 0)
-            .map(|(v, n)| format!("{n} {v}"))
-            .collect();
-        if parts.is_empty() {
-            "no case".into()
-        } else {
-            parts.join(", ")
-        }
+        totals_of(
+            self.rows
+                .iter()
+                .filter_map(|r| r.cells[col].as_ref().map(|v| v.verdict)),
+        )
+    }
+}
+
+/// Verdicts counted, as `34 PASS, 1 FAIL, 2 INFORMATIONAL` in [`VERDICTS`]' order, verdicts
+/// with none left out; `no case` when there are none.
+pub fn totals_of(verdicts: impl IntoIterator<Item = Outcome>) -> String {
+    let verdicts: Vec<Outcome> = verdicts.into_iter().collect();
+    let parts: Vec<String> = VERDICTS
+        .iter()
+        .map(|v| (v, verdicts.iter().filter(|o| *o == v).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(v, n)| format!("{n} {v}"))
+        .collect();
+    if parts.is_empty() {
+        "no case".into()
+    } else {
+        parts.join(", ")
     }
 }
 

@@ -1,6 +1,8 @@
 //! Synthetic loadgen results with known contents, built with the result crate's own code.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::{Path, PathBuf};
 
 use run_result::histogram::record;
