@@ -7,8 +7,10 @@
 //! close, a send on the sender's own copy), so "present when it was sent" is well defined
 //! without sleeps.
 
+use std::cell::Cell;
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -241,29 +243,56 @@ async fn leave(ctx: &Ctx, client: usize, mut m: Member, log: &mut Log) -> Result
     }
 }
 
-/// Runs `cases` random programs of up to `max_len` steps; on a difference, returns the
-/// shrunk program as a script with the evidence.
+/// Runs `cases` random programs of up to `max_len` steps within `budget`; on a difference,
+/// returns the shrunk program as a script with the evidence.
+///
+/// Every shrinking step against a backend that differs waits out a timeout, so shrinking is
+/// what the budget bounds: once it is spent no further program is run (proptest is told the
+/// ones it still asks for hold), and the smallest failing program found by then is the
+/// evidence, with a note that shrinking stopped. Programs that all held but did not all run
+/// within the budget are a difference too: the case could not check them.
 pub fn check(
     ctx: &Ctx,
     runtime: &tokio::runtime::Handle,
     cases: u32,
     max_len: usize,
+    budget: Duration,
 ) -> Result<(), String> {
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
         ..Config::default()
     });
+    let give_up = Instant::now() + budget;
+    let (ran, not_run) = (Cell::new(0u32), Cell::new(0u32));
     let result = runner.run(&program(max_len), |p| {
+        if Instant::now() >= give_up {
+            not_run.set(not_run.get() + 1);
+            return Ok(());
+        }
+        ran.set(ran.get() + 1);
         runtime
             .block_on(execute(ctx, &p))
             .map_err(TestCaseError::fail)
     });
+    let stopped = if not_run.get() > 0 {
+        format!(
+            " (shrinking stopped after {} runs, at the case's time budget of {budget:?})",
+            ran.get()
+        )
+    } else {
+        String::new()
+    };
     match result {
+        Ok(()) if not_run.get() > 0 => Err(format!(
+            "{} of {cases} random programs ran within {budget:?}, each as the model says; \
+             the others did not fit in the case's time",
+            ran.get()
+        )),
         Ok(()) => Ok(()),
-        Err(TestError::Fail(reason, program)) => {
-            Err(format!("shrunk failing program:\n{program}\n{reason}"))
-        }
+        Err(TestError::Fail(reason, program)) => Err(format!(
+            "shrunk failing program{stopped}:\n{program}\n{reason}"
+        )),
         Err(TestError::Abort(reason)) => Err(format!("aborted: {reason}")),
     }
 }

@@ -82,7 +82,7 @@ pub fn select(cases: &[Case], profile: Profile, filters: &[String]) -> Vec<Case>
 }
 
 /// The bound on one whole case, however many waits it makes (and the idle case's silence).
-fn case_deadline(ctx: &Ctx) -> Duration {
+pub(crate) fn case_deadline(ctx: &Ctx) -> Duration {
     ctx.timeout * 20 + Duration::from_secs(10) + ctx.idle
 }
 
