@@ -1,6 +1,8 @@
 //! The real binary: JSON on stdout with `--json -`, the summary on stderr, and exit codes
 //! (0 ok, 2 a failed threshold, 1 an error).
 
+mod common;
+
 use std::process::Command;
 
 fn loadgen(args: &[&str]) -> std::process::Output {
@@ -74,52 +76,22 @@ fn an_error_exits_1_with_a_reason() {
 
 #[test]
 fn ctrl_c_ends_the_run_and_still_writes_the_result() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::time::Duration;
-
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("partial.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "--rooms",
-            "2",
-            "--clients",
-            "3",
-            "--duration",
-            "60s",
-            "--warmup",
-            "0s",
-        ])
-        .arg("--json")
-        .arg(&path)
-        .env("RUST_LOG", "loadgen=info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("loadgen starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // Wait until it is sending, then interrupt it.
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("loadgen reports that it is sending");
-        if line.contains("sending") {
-            break;
-        }
-    }
-    let signalled = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(signalled.success());
+    let (mut child, lines) = common::child::spawn(&[
+        "--rooms",
+        "2",
+        "--clients",
+        "3",
+        "--duration",
+        "60s",
+        "--warmup",
+        "0s",
+        "--json",
+        path.to_str().expect("a UTF-8 path"),
+    ]);
+    common::child::until_sending(&lines);
+    common::child::interrupt(&child);
     let status = child.wait().expect("loadgen ends");
     assert_eq!(status.code(), Some(130));
     let result: serde_json::Value =

@@ -9,8 +9,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 /// 4 rooms of 10 members, one sender each at 20 messages a second: 36 receivers.
 const LOAD: &[&str] = &[
@@ -131,45 +130,11 @@ async fn real_drops_make_tcp_retransmit_and_stretch_the_impaired_tail() {
     assert_eq!(testkit::result_schema_errors(&json), Vec::<String>::new());
 }
 
-/// Runs the binary with `args`, returning it and a receiver of its stderr lines.
-fn spawn(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(args)
-        .args(["--no-json"])
-        .env("RUST_LOG", "loadgen=info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("loadgen starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
-/// Waits until the run says it is sending.
-fn until_sending(lines: &std::sync::mpsc::Receiver<String>) {
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("loadgen reports that it is sending");
-        if line.contains("sending") {
-            return;
-        }
-    }
-}
-
 #[test]
 fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
     assert_root();
     // Interrupted while sending: the run ends as interrupted runs do and takes its link.
-    let (mut child, lines) = spawn(&[
+    let (mut child, lines) = common::child::spawn(&[
         "--rooms",
         "2",
         "--clients",
@@ -180,15 +145,12 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
         "0s",
         "--impair",
         "50%:loss=1%,rate=10mbit",
+        "--no-json",
     ]);
     let pid = child.id();
-    until_sending(&lines);
+    common::child::until_sending(&lines);
     assert_eq!(namespaces_of(pid).len(), 2, "the link is up while sending");
-    let signalled = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(signalled.success());
+    common::child::interrupt(&child);
     assert_eq!(child.wait().expect("ends").code(), Some(130));
     assert_eq!(namespaces_of(pid), Vec::<String>::new(), "after Ctrl-C");
 
@@ -196,7 +158,7 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
-    let (mut child, _lines) = spawn(&[
+    let (mut child, _lines) = common::child::spawn(&[
         "--target",
         &url,
         "--rooms",
@@ -207,6 +169,7 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
         "1s",
         "--impair",
         "50%:loss=1%",
+        "--no-json",
     ]);
     let pid = child.id();
     assert_eq!(child.wait().expect("ends").code(), Some(1));
@@ -217,7 +180,7 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
     );
 
     // A killed run cannot clean up: the next run with a kernel link sweeps what it left.
-    let (mut child, lines) = spawn(&[
+    let (mut child, lines) = common::child::spawn(&[
         "--rooms",
         "1",
         "--clients",
@@ -226,13 +189,14 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
         "60s",
         "--impair",
         "50%:loss=1%",
+        "--no-json",
     ]);
     let pid = child.id();
-    until_sending(&lines);
+    common::child::until_sending(&lines);
     child.kill().expect("SIGKILL");
     child.wait().expect("ends");
     assert_eq!(namespaces_of(pid).len(), 2, "a killed run leaves its link");
-    let (mut next, _lines) = spawn(&[
+    let (mut next, _lines) = common::child::spawn(&[
         "--rooms",
         "1",
         "--clients",
@@ -243,6 +207,7 @@ fn ctrl_c_a_failed_run_and_a_killed_run_leave_no_link_behind() {
         "0s",
         "--impair",
         "50%:loss=1%",
+        "--no-json",
     ]);
     assert_eq!(next.wait().expect("ends").code(), Some(0));
     assert_eq!(

@@ -1,6 +1,8 @@
 //! Helpers: run loadgen in-process with flags, as a user would type them.
 #![allow(dead_code)]
 
+pub mod child;
+
 use std::time::Duration;
 
 use clap::Parser as _;
