@@ -224,6 +224,11 @@ impl Ctx {
         }
     }
 
+    /// The bound on one whole case, however many waits it makes (and the idle case's silence).
+    pub fn case_deadline(&self) -> Duration {
+        self.timeout * 20 + Duration::from_secs(10) + self.idle
+    }
+
     /// `who`, with the node its socket `ws` is connected to when the backend has several: the
     /// evidence then says which node a member that fell short was on.
     pub fn who(&self, who: &str, ws: &Ws) -> String {

@@ -1,6 +1,6 @@
 //! Runs the selected cases concurrently, each with its own rooms and an overall time bound.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,15 +81,10 @@ pub fn select(cases: &[Case], profile: Profile, filters: &[String]) -> Vec<Case>
         .collect()
 }
 
-/// The bound on one whole case, however many waits it makes (and the idle case's silence).
-pub(crate) fn case_deadline(ctx: &Ctx) -> Duration {
-    ctx.timeout * 20 + Duration::from_secs(10) + ctx.idle
-}
-
 /// Runs one case and grades it.
 pub async fn run_case(case: Case, mut ctx: Ctx) -> CaseReport {
     let started = Instant::now();
-    let deadline = case_deadline(&ctx);
+    let deadline = ctx.case_deadline();
     let traces = ctx.traces.clone();
     if traces.is_some() {
         ctx.trace = Some(rawws::trace::Trace::default());

@@ -16,7 +16,7 @@ async fn programs(ctx: Ctx) -> CaseResult {
     // Three quarters of the case's bound: the program running when it is spent (one wait
     // that fails ends a program) still finishes within the bound, and so the evidence of a
     // difference is never lost to "did not finish".
-    let budget = crate::runner::case_deadline(&ctx) * 3 / 4;
+    let budget = ctx.case_deadline() * 3 / 4;
     // proptest drives the programs synchronously; each program runs on this runtime.
     tokio::task::spawn_blocking(move || {
         crate::model::check(&ctx, &runtime, cases, crate::MODEL_MAX_STEPS, budget)
