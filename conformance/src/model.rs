@@ -264,10 +264,10 @@ pub fn check(
         ..Config::default()
     });
     let give_up = Instant::now() + budget;
-    let (ran, not_run) = (Cell::new(0u32), Cell::new(0u32));
+    let (ran, cut) = (Cell::new(0u32), Cell::new(false));
     let result = runner.run(&program(max_len), |p| {
         if Instant::now() >= give_up {
-            not_run.set(not_run.get() + 1);
+            cut.set(true);
             return Ok(());
         }
         ran.set(ran.get() + 1);
@@ -275,24 +275,25 @@ pub fn check(
             .block_on(execute(ctx, &p))
             .map_err(TestCaseError::fail)
     });
-    let stopped = if not_run.get() > 0 {
-        format!(
-            " (shrinking stopped after {} runs, at the case's time budget of {budget:?})",
-            ran.get()
-        )
-    } else {
-        String::new()
-    };
+    let (ran, cut) = (ran.get(), cut.get());
     match result {
-        Ok(()) if not_run.get() > 0 => Err(format!(
-            "{} of {cases} random programs ran within {budget:?}, each as the model says; \
-             the others did not fit in the case's time",
-            ran.get()
+        Ok(()) if !cut => Ok(()),
+        Ok(()) => Err(format!(
+            "{ran} of {cases} random programs ran within {budget:?}, each as the model says; \
+             the others did not fit in the case's time"
         )),
-        Ok(()) => Ok(()),
-        Err(TestError::Fail(reason, program)) => Err(format!(
-            "shrunk failing program{stopped}:\n{program}\n{reason}"
-        )),
+        Err(TestError::Fail(reason, program)) => {
+            let stopped = if cut {
+                format!(
+                    " (shrinking stopped after {ran} runs, at the case's time budget of {budget:?})"
+                )
+            } else {
+                String::new()
+            };
+            Err(format!(
+                "shrunk failing program{stopped}:\n{program}\n{reason}"
+            ))
+        }
         Err(TestError::Abort(reason)) => Err(format!("aborted: {reason}")),
     }
 }

@@ -5,13 +5,16 @@
 //!   free port;
 //! - [`Prometheus`]: a real Prometheus (installed by scripts/setup) of the test's own, with
 //!   its remote-write receiver, and queries against it;
-//! - [`result_schema_errors`]: a loadgen result against `run-result/schema.json`.
+//! - [`result_schema_errors`]: a loadgen result against `run-result/schema.json`;
+//! - [`lines`]: a child process's output, line by line as it comes.
 
+mod lines;
 mod pki;
 mod prometheus;
 mod redis;
 mod schema;
 
+pub use lines::lines;
 pub use pki::{Pki, SelfSigned};
 pub use prometheus::Prometheus;
 pub use redis::Redis;

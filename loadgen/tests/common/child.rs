@@ -1,6 +1,5 @@
 //! The loadgen binary as a child process: its stderr lines as they come, and Ctrl-C.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
@@ -16,14 +15,8 @@ pub fn spawn(args: &[&str]) -> (Child, Receiver<String>) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("loadgen starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
+    let lines = testkit::lines(child.stderr.take().expect("stderr"));
+    (child, lines)
 }
 
 /// Waits until the run says it is sending (30 s at most).

@@ -1,7 +1,6 @@
 //! The real channels_redis package (pinned, in the Django tutorial's virtual environment that
 //! scripts/setup builds) driven from the interop tests: `examples/django-tutorial/interop.py`.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -72,13 +71,7 @@ pub fn python_receiver(
         .stdout(Stdio::piped())
         .spawn()
         .expect("python runs");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = testkit::lines(child.stdout.take().expect("stdout"));
     let ready = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("python is ready");

@@ -1,7 +1,6 @@
 //! The real `reference-server` binary as a child process: for what only a separate process
 //! shows (its RSS, its open descriptors, its exit on SIGTERM).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -26,14 +25,8 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the binary starts");
-        let stderr = child.stderr.take().expect("stderr");
         // The log line "listening addr=127.0.0.1:PORT" tells the chosen port.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let rx = testkit::lines(child.stderr.take().expect("stderr"));
         let addr = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(10))
