@@ -161,12 +161,18 @@ async fn phases(
     let sending = Sample::take();
     let source = plan.server_source();
     // At the measured window's start: the sockets' byte counters, then the server's figures.
+    // Without a warm-up the window opens with the first send, which is LEAD_US away: the
+    // counters are read now, so that no measured delivery can come in before a timer that
+    // woke late reads them (every measured delivery is then in the window). With one, they
+    // are read at its end, where warm-up messages in flight fall on either side anyway.
+    let no_warmup = schedule.measure_start_us == schedule.warmup_start_us;
+    let early = no_warmup.then(|| plan.handshake().wire.snapshot());
     let window_start = tokio::spawn({
         let (source, at) = (source.clone(), shared.at(schedule.measure_start_us));
         let wire = std::sync::Arc::clone(&plan.handshake().wire);
         async move {
             tokio::time::sleep_until(at.into()).await;
-            let bytes = wire.snapshot();
+            let bytes = early.unwrap_or_else(|| wire.snapshot());
             let server = match source {
                 Some(source) => source.read().await,
                 None => None,
