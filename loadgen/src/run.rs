@@ -160,13 +160,10 @@ async fn phases(
     let bar = progress.running((schedule.end_us - schedule.warmup_start_us) / 1000);
     let sending = Sample::take();
     let source = plan.server_source();
-    // At the measured window's start: the sockets' byte counters, then the server's figures.
-    // Without a warm-up the window opens with the first send, which is LEAD_US away: the
-    // counters are read now, so that no measured delivery can come in before a timer that
-    // woke late reads them (every measured delivery is then in the window). With one, they
-    // are read at its end, where warm-up messages in flight fall on either side anyway.
-    let no_warmup = schedule.measure_start_us == schedule.warmup_start_us;
-    let early = no_warmup.then(|| plan.handshake().wire.snapshot());
+    // The window's start: byte counters (with no warm-up read now, before the first send, not
+    // by a timer that may wake after measured deliveries came in), then the server's figures.
+    let early = (schedule.measure_start_us == schedule.warmup_start_us)
+        .then(|| plan.handshake().wire.snapshot());
     let window_start = tokio::spawn({
         let (source, at) = (source.clone(), shared.at(schedule.measure_start_us));
         let wire = std::sync::Arc::clone(&plan.handshake().wire);
